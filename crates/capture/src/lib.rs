@@ -1,0 +1,3 @@
+//! The capture service: `/in/{token}` routes, the raw head recorder and the batching writer.
+
+pub mod rawhead;

@@ -1,0 +1,113 @@
+//! Headers exactly as they arrived: original name case, raw value bytes, arrival order.
+
+use serde::{Deserialize, Serialize};
+
+/// One header line as received. Names keep their original case; values are raw bytes
+/// (HTTP allows obs-text, so a value need not be UTF-8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawHeader {
+    pub name: String,
+    pub value: Vec<u8>,
+}
+
+impl RawHeader {
+    pub fn new(name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    /// The value as text; bytes that are not UTF-8 become U+FFFD.
+    pub fn value_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.value)
+    }
+}
+
+/// First header with this name (ASCII case-insensitive), as bytes.
+pub fn find<'a>(headers: &'a [RawHeader], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_slice())
+}
+
+/// First header with this name (ASCII case-insensitive), if it is UTF-8.
+pub fn find_str<'a>(headers: &'a [RawHeader], name: &str) -> Option<&'a str> {
+    find(headers, name).and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// Encodes headers into one compact blob for storage: for each header a u16 name length,
+/// the name, a u32 value length, the value (all big-endian). Keeps order, case and bytes.
+pub fn encode(headers: &[RawHeader]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(headers.iter().map(|h| 6 + h.name.len() + h.value.len()).sum());
+    for h in headers {
+        let name = h.name.as_bytes();
+        let name_len = u16::try_from(name.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&name_len.to_be_bytes());
+        out.extend_from_slice(&name[..usize::from(name_len)]);
+        let value_len = u32::try_from(h.value.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&value_len.to_be_bytes());
+        out.extend_from_slice(&h.value[..value_len as usize]);
+    }
+    out
+}
+
+/// The blob was not written by [`encode`].
+#[derive(Debug, thiserror::Error)]
+#[error("stored header blob is corrupt")]
+pub struct CorruptHeaders;
+
+/// Decodes a blob written by [`encode`].
+pub fn decode(mut blob: &[u8]) -> Result<Vec<RawHeader>, CorruptHeaders> {
+    let mut out = Vec::new();
+    while !blob.is_empty() {
+        let (len, rest) = take(blob, 2)?;
+        let n = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let (name, rest) = take(rest, n)?;
+        let (len, rest) = take(rest, 4)?;
+        let v = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let (value, rest) = take(rest, v)?;
+        out.push(RawHeader {
+            name: String::from_utf8(name.to_vec()).map_err(|_| CorruptHeaders)?,
+            value: value.to_vec(),
+        });
+        blob = rest;
+    }
+    Ok(out)
+}
+
+fn take(b: &[u8], n: usize) -> Result<(&[u8], &[u8]), CorruptHeaders> {
+    if b.len() < n {
+        return Err(CorruptHeaders);
+    }
+    Ok(b.split_at(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_headers_decode_to_the_same_names_values_and_order() {
+        let hs = vec![
+            RawHeader::new("Stripe-Signature", "t=1,v1=ab"),
+            RawHeader::new("x-dup", "a"),
+            RawHeader::new("Host", "h"),
+            RawHeader::new("X-DUP", vec![0xff, 0x00, b'b']),
+        ];
+        assert_eq!(decode(&encode(&hs)).unwrap(), hs);
+    }
+
+    #[test]
+    fn a_truncated_blob_is_reported_as_corrupt() {
+        let blob = encode(&[RawHeader::new("A", "bcd")]);
+        assert!(decode(&blob[..blob.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn lookup_ignores_name_case() {
+        let hs = vec![RawHeader::new("Content-Type", "text/plain")];
+        assert_eq!(find_str(&hs, "content-type"), Some("text/plain"));
+    }
+}

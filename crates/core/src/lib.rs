@@ -1,0 +1,8 @@
+//! Hookvault's domain: raw captured headers, signature schemes (sign and verify), provider
+//! detection and body rendering helpers. Pure code: no IO, no clock (callers pass `now`).
+
+pub mod headers;
+pub mod provider;
+pub mod render;
+pub mod secretbox;
+pub mod signing;

@@ -1,0 +1,3 @@
+//! Replays: the guarded outbound HTTP client, the job worker and attempt records.
+
+pub mod guard;

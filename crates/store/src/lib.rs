@@ -1,0 +1,1 @@
+//! hookvault-store
