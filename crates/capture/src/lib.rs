@@ -1,3 +1,10 @@
-//! The capture service: `/in/{token}` routes, the raw head recorder and the batching writer.
+//! The capture service: `/in/{token}` routes, the raw head recorder, the connection loop that
+//! feeds recorded heads to requests, and the batching writer.
 
+pub mod listener;
 pub mod rawhead;
+pub mod router;
+pub mod routes;
+pub mod writer;
+
+pub use router::{router, CaptureConfig, CaptureState};

@@ -1,1 +1,1170 @@
-//! placeholder
+//! Records every HTTP/1 request head exactly as it arrived on the wire.
+//!
+//! hyper hands the service an [`http::Request`] whose `HeaderMap` has lowercased names and
+//! groups repeated headers together, losing their interleaving with other headers; the
+//! request-target survives only as a parsed [`http::Uri`]. Hookvault stores requests verbatim,
+//! so it wraps each connection's IO in a [`RecordingIo`]. The wrapper watches the bytes hyper
+//! reads, parses every request head with `httparse` as soon as it is complete, skips request
+//! bodies with the same framing rules hyper applies, and pushes the heads, in order, into a
+//! [`HeadQueue`] shared with the connection's service. hyper calls the service once per
+//! request, in order, after reading that request's head, so by then the head is in the queue
+//! and the service pops it ([`HeadQueue::pop_for`] also checks it is the right one).
+//!
+//! ```ignore
+//! let queue = HeadQueue::new();
+//! let io = hyper_util::rt::TokioIo::new(RecordingIo::new(tcp_stream, queue.clone()));
+//! let service = hyper::service::service_fn(move |req| {
+//!     let raw = queue.pop_for(req.method(), req.uri()); // None: fall back to req.headers()
+//!     handle(req, raw)
+//! });
+//! hyper::server::conn::http1::Builder::new().serve_connection(io, service).await
+//! ```
+//!
+//! The recorder only observes: reads and writes reach the inner IO untouched, so
+//! `Expect: 100-continue` and everything else behave as without it. Whenever it cannot be
+//! sure to stay in step with hyper (a head hyper would reject, an upgrade or `CONNECT`, an
+//! oversized head, a malformed chunked body, too many queued heads) it stops recording for
+//! the rest of the connection. Heads already queued stay valid; later requests simply get
+//! no recorded head, never a wrong one.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use hookvault_core::headers::RawHeader;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Most header fields recorded in one head; hyper's default limit (`max_headers`) too.
+/// A head with more stops recording (hyper answers it with 431 by default).
+pub const MAX_HEADERS: usize = 100;
+
+/// Most bytes one request head may take before recording stops: hyper's default
+/// `max_buf_size` (8 KiB + 400 KiB), so any head hyper accepts by default is recorded.
+pub const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
+
+/// Most heads queued and not yet popped; past this the connection stops recording.
+pub const MAX_QUEUED_HEADS: usize = 1024;
+
+/// Most head bytes (method, target, names and values) queued and not yet popped; past this
+/// the connection stops recording.
+pub const MAX_QUEUED_BYTES: usize = 4 * MAX_HEAD_BYTES;
+
+/// Shrink the head buffer back after a head bigger than this.
+const KEEP_HEAD_CAPACITY: usize = 16 * 1024;
+
+const HTTP_10: &str = "HTTP/1.0";
+const HTTP_11: &str = "HTTP/1.1";
+
+/// One request head exactly as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawHead {
+    /// The method token, as sent.
+    pub method: String,
+    /// The raw request-target, percent-encoding and all (`httparse` only accepts UTF-8 here).
+    pub target: String,
+    /// `"HTTP/1.0"` or `"HTTP/1.1"`.
+    pub version: &'static str,
+    /// Header fields in arrival order, with their original name case and raw value bytes
+    /// (`httparse` drops the optional whitespace around a value, as HTTP defines it).
+    pub headers: Vec<RawHeader>,
+}
+
+impl RawHead {
+    /// Whether this is the head hyper turned into a request with this method and URI
+    /// (hyper builds the URI from the same target bytes, so equal heads give equal URIs).
+    pub fn matches(&self, method: &http::Method, uri: &http::Uri) -> bool {
+        self.method == method.as_str()
+            && http::Uri::try_from(self.target.as_str()).is_ok_and(|own| own == *uri)
+    }
+
+    /// Rough number of bytes this head holds, for the queue's memory limit.
+    fn weight(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len() + 4)
+            .sum();
+        self.method.len() + self.target.len() + headers
+    }
+}
+
+/// Shared between the IO wrapper and the service of one connection. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct HeadQueue {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    queued: Mutex<Queued>,
+    stopped: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Queued {
+    heads: VecDeque<RawHead>,
+    bytes: usize,
+}
+
+impl HeadQueue {
+    /// An empty queue for a new connection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The oldest recorded head not yet taken, if any.
+    pub fn pop(&self) -> Option<RawHead> {
+        let mut queued = self.lock();
+        let head = queued.heads.pop_front()?;
+        queued.bytes = queued.bytes.saturating_sub(head.weight());
+        Some(head)
+    }
+
+    /// Pops the head of the request hyper parsed as `method` and `uri`.
+    ///
+    /// Returns `None` when recording stopped before this request. If the queue is out of step
+    /// with hyper (empty while still recording, or the oldest head is another request's), it
+    /// drops every queued head, stops recording for the connection and returns `None`, so a
+    /// request is never paired with a wrong head.
+    pub fn pop_for(&self, method: &http::Method, uri: &http::Uri) -> Option<RawHead> {
+        let mut queued = self.lock();
+        match queued.heads.pop_front() {
+            Some(head) if head.matches(method, uri) => {
+                queued.bytes = queued.bytes.saturating_sub(head.weight());
+                Some(head)
+            }
+            Some(head) => {
+                tracing::warn!(
+                    recorded_method = %head.method,
+                    recorded_target = %head.target,
+                    %method,
+                    %uri,
+                    "raw head recorder out of step with hyper; recording stopped"
+                );
+                queued.heads.clear();
+                queued.bytes = 0;
+                self.shared.stopped.store(true, Ordering::Release);
+                None
+            }
+            None => {
+                if self.is_recording() {
+                    tracing::warn!(
+                        %method,
+                        %uri,
+                        "no recorded head for a request while recording; recording stopped"
+                    );
+                    self.shared.stopped.store(true, Ordering::Release);
+                }
+                None
+            }
+        }
+    }
+
+    /// Whether the connection is still recording heads. Once it stopped, heads already queued
+    /// can still be popped, but no new ones arrive.
+    pub fn is_recording(&self) -> bool {
+        !self.shared.stopped.load(Ordering::Acquire)
+    }
+
+    /// Stops recording for the rest of the connection; heads already queued stay.
+    pub fn stop(&self) {
+        self.shared.stopped.store(true, Ordering::Release);
+    }
+
+    /// Queues a head; stops recording instead if the queue is full.
+    fn push(&self, head: RawHead) -> bool {
+        let mut queued = self.lock();
+        let weight = head.weight();
+        if queued.heads.len() >= MAX_QUEUED_HEADS
+            || queued.bytes.saturating_add(weight) > MAX_QUEUED_BYTES
+        {
+            drop(queued);
+            self.stop();
+            return false;
+        }
+        queued.bytes += weight;
+        queued.heads.push_back(head);
+        true
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queued> {
+        // The queue stays consistent even if a holder panicked, so a poisoned lock is fine.
+        self.shared
+            .queued
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// AsyncRead + AsyncWrite wrapper that records request heads as they are read.
+///
+/// Wrap the accepted connection in it, then in `hyper_util::rt::TokioIo`, and serve it with
+/// hyper's HTTP/1 server (HTTP/1 only: it parses the bytes as HTTP/1). Writes pass through.
+#[derive(Debug)]
+pub struct RecordingIo<T> {
+    inner: T,
+    queue: HeadQueue,
+    recorder: Recorder,
+}
+
+impl<T> RecordingIo<T> {
+    /// Wraps `inner`, pushing each request head read from it into `queue`.
+    pub fn new(inner: T, queue: HeadQueue) -> Self {
+        Self {
+            inner,
+            queue,
+            recorder: Recorder::default(),
+        }
+    }
+
+    /// The wrapped IO.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The queue heads are pushed into.
+    pub fn queue(&self) -> &HeadQueue {
+        &self.queue
+    }
+
+    /// Unwraps the inner IO, ending recording.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for RecordingIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            match buf.filled().get(before..) {
+                Some(new) => this.recorder.feed(new, &this.queue),
+                // The inner reader shrank the filled part: we no longer know what hyper sees.
+                None => this
+                    .recorder
+                    .stop(&this.queue, "inner reader shrank the buffer"),
+            }
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for RecordingIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Where the recorder is in the byte stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Between requests or inside a head.
+    Head,
+    /// Inside a Content-Length body: this many bytes left.
+    Fixed(u64),
+    /// Inside a chunked body.
+    Chunked(Chunk),
+    /// Not recording any more.
+    Stopped,
+}
+
+/// Chunked body states, mirroring hyper's decoder byte for byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// First hex digit of a chunk size.
+    Start,
+    /// More hex digits; the size so far.
+    Size(u64),
+    /// Whitespace after the size.
+    SizeLws(u64),
+    /// A chunk extension, up to CR.
+    Extension(u64),
+    /// LF ending the size line.
+    SizeLf(u64),
+    /// Chunk data: this many bytes left.
+    Data(u64),
+    /// CR after chunk data.
+    DataCr,
+    /// LF after chunk data.
+    DataLf,
+    /// After the last chunk or a trailer line: CR of the final empty line, or a trailer.
+    EndCr,
+    /// Inside a trailer line.
+    Trailer,
+    /// LF ending a trailer line.
+    TrailerLf,
+    /// LF of the final empty line.
+    EndLf,
+}
+
+/// How the body after a head is framed.
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    Stop(&'static str),
+}
+
+/// The byte-stream state machine behind [`RecordingIo`].
+#[derive(Debug)]
+struct Recorder {
+    state: State,
+    /// The head read so far (leading empty lines excluded).
+    head: Vec<u8>,
+    /// End-of-head scan: 0 nothing, 1 after LF, 2 after LF CR.
+    eol: u8,
+    /// A CR was skipped between requests; the next byte must be LF.
+    lead_cr: bool,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self {
+            state: State::Head,
+            head: Vec::new(),
+            eol: 0,
+            lead_cr: false,
+        }
+    }
+}
+
+impl Recorder {
+    /// Consumes newly read bytes.
+    fn feed(&mut self, mut input: &[u8], queue: &HeadQueue) {
+        if self.state != State::Stopped && !queue.is_recording() {
+            self.stop(queue, "queue stopped");
+        }
+        while !input.is_empty() {
+            let used = match self.state {
+                State::Stopped => return,
+                State::Head => self.feed_head(input, queue),
+                State::Fixed(left) => {
+                    let n = usize::try_from(left).map_or(input.len(), |l| l.min(input.len()));
+                    let left = left - n as u64;
+                    self.state = if left == 0 {
+                        State::Head
+                    } else {
+                        State::Fixed(left)
+                    };
+                    n
+                }
+                State::Chunked(chunk) => self.feed_chunked(chunk, input, queue),
+            };
+            input = input.get(used..).unwrap_or_default();
+        }
+    }
+
+    /// Stops recording for good.
+    fn stop(&mut self, queue: &HeadQueue, reason: &'static str) {
+        if self.state != State::Stopped {
+            tracing::debug!(reason, "raw head recording stopped for this connection");
+        }
+        self.state = State::Stopped;
+        self.head = Vec::new();
+        queue.stop();
+    }
+
+    /// Head state: returns how many bytes of `input` were used.
+    fn feed_head(&mut self, input: &[u8], queue: &HeadQueue) -> usize {
+        let mut i = 0;
+        if self.head.is_empty() {
+            // Empty lines before a request line are allowed (httparse skips them too).
+            while let Some(&b) = input.get(i) {
+                if self.lead_cr {
+                    if b != b'\n' {
+                        self.stop(queue, "CR without LF before a request line");
+                        return input.len();
+                    }
+                    self.lead_cr = false;
+                } else if b == b'\r' {
+                    self.lead_cr = true;
+                } else if b != b'\n' {
+                    break;
+                }
+                i += 1;
+            }
+            if i == input.len() {
+                return i;
+            }
+            self.eol = 0;
+        }
+
+        // Find the empty line ending the head: LF LF or LF CR LF (as hyper's quick check).
+        let start = i;
+        let mut complete = false;
+        while let Some(&b) = input.get(i) {
+            i += 1;
+            match b {
+                b'\n' if self.eol != 0 => {
+                    complete = true;
+                    break;
+                }
+                b'\n' => self.eol = 1,
+                b'\r' if self.eol == 1 => self.eol = 2,
+                _ => self.eol = 0,
+            }
+        }
+        let taken = input.get(start..i).unwrap_or_default();
+        if self.head.len().saturating_add(taken.len()) > MAX_HEAD_BYTES {
+            self.stop(queue, "request head too large");
+            return input.len();
+        }
+        self.head.extend_from_slice(taken);
+        if complete {
+            self.finish_head(queue);
+        }
+        i
+    }
+
+    /// Parses the complete head in `self.head`, queues it and sets up the body state.
+    fn finish_head(&mut self, queue: &HeadQueue) {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut fields);
+        let head = match req.parse(&self.head) {
+            Ok(httparse::Status::Complete(len)) if len == self.head.len() => {
+                match (req.method, req.path, req.version) {
+                    (Some(method), Some(target), Some(version)) => RawHead {
+                        method: method.to_owned(),
+                        target: target.to_owned(),
+                        version: if version == 1 { HTTP_11 } else { HTTP_10 },
+                        headers: req
+                            .headers
+                            .iter()
+                            .map(|h| RawHeader::new(h.name, h.value))
+                            .collect(),
+                    },
+                    _ => return self.stop(queue, "incomplete request line"),
+                }
+            }
+            Ok(httparse::Status::Complete(_)) => {
+                return self.stop(queue, "head length disagrees with httparse")
+            }
+            // Cannot happen after an empty line; keep reading to stay safe.
+            Ok(httparse::Status::Partial) => {
+                self.eol = 0;
+                return;
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return self.stop(queue, "too many header fields")
+            }
+            Err(_) => return self.stop(queue, "invalid request head"),
+        };
+
+        if self.head.capacity() > KEEP_HEAD_CAPACITY {
+            self.head = Vec::new();
+        } else {
+            self.head.clear();
+        }
+        self.eol = 0;
+
+        let framing = framing(&head);
+        // Queue it even if hyper will reject it: hyper then closes the connection without
+        // calling the service, so the extra head is never popped.
+        if !queue.push(head) {
+            return self.stop(queue, "too many heads queued");
+        }
+        self.state = match framing {
+            Framing::None => State::Head,
+            Framing::Length(len) => State::Fixed(len),
+            Framing::Chunked => State::Chunked(Chunk::Start),
+            Framing::Stop(reason) => return self.stop(queue, reason),
+        };
+    }
+
+    /// Chunked body: returns how many bytes of `input` were used.
+    fn feed_chunked(&mut self, mut chunk: Chunk, input: &[u8], queue: &HeadQueue) -> usize {
+        let mut i = 0;
+        while let Some(&b) = input.get(i) {
+            if let Chunk::Data(left) = chunk {
+                let avail = input.len() - i;
+                let n = usize::try_from(left).map_or(avail, |l| l.min(avail));
+                let left = left - n as u64;
+                chunk = if left == 0 {
+                    Chunk::DataCr
+                } else {
+                    Chunk::Data(left)
+                };
+                i += n;
+                continue;
+            }
+            i += 1;
+            let next = match (chunk, b) {
+                (Chunk::Data(_), _) => None,
+                (Chunk::Start, _) => hex(b).map(Chunk::Size),
+                (Chunk::Size(size), _) => match b {
+                    b'\t' | b' ' => Some(Chunk::SizeLws(size)),
+                    b';' => Some(Chunk::Extension(size)),
+                    b'\r' => Some(Chunk::SizeLf(size)),
+                    _ => hex(b)
+                        .and_then(|d| size.checked_mul(16)?.checked_add(d))
+                        .map(Chunk::Size),
+                },
+                (Chunk::SizeLws(size), b'\t' | b' ') => Some(Chunk::SizeLws(size)),
+                (Chunk::SizeLws(size), b';') => Some(Chunk::Extension(size)),
+                (Chunk::SizeLws(size), b'\r') => Some(Chunk::SizeLf(size)),
+                (Chunk::SizeLws(_), _) => None,
+                (Chunk::Extension(size), b'\r') => Some(Chunk::SizeLf(size)),
+                (Chunk::Extension(_), b'\n') => None,
+                (Chunk::Extension(size), _) => Some(Chunk::Extension(size)),
+                (Chunk::SizeLf(0), b'\n') => Some(Chunk::EndCr),
+                (Chunk::SizeLf(size), b'\n') => Some(Chunk::Data(size)),
+                (Chunk::SizeLf(_), _) => None,
+                (Chunk::DataCr, b'\r') => Some(Chunk::DataLf),
+                (Chunk::DataCr, _) => None,
+                (Chunk::DataLf, b'\n') => Some(Chunk::Start),
+                (Chunk::DataLf, _) => None,
+                (Chunk::EndCr, b'\r') => Some(Chunk::EndLf),
+                (Chunk::EndCr, _) => Some(Chunk::Trailer),
+                (Chunk::Trailer, b'\r') => Some(Chunk::TrailerLf),
+                (Chunk::Trailer, _) => Some(Chunk::Trailer),
+                (Chunk::TrailerLf, b'\n') => Some(Chunk::EndCr),
+                (Chunk::TrailerLf, _) => None,
+                (Chunk::EndLf, b'\n') => {
+                    self.state = State::Head;
+                    return i;
+                }
+                (Chunk::EndLf, _) => None,
+            };
+            match next {
+                Some(next) => chunk = next,
+                None => {
+                    self.stop(queue, "malformed chunked body");
+                    return input.len();
+                }
+            }
+        }
+        self.state = State::Chunked(chunk);
+        i
+    }
+}
+
+/// Decides the body framing the way hyper's HTTP/1 server does (RFC 9112 section 6.3).
+fn framing(head: &RawHead) -> Framing {
+    let http_11 = head.version == HTTP_11;
+    let mut upgrade = head.method == "CONNECT";
+    let mut is_te = false;
+    let mut te_chunked = false;
+    let mut is_cl = false;
+    let mut content_length: Option<u64> = None;
+
+    for h in &head.headers {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            if !http_11 {
+                return Framing::Stop("Transfer-Encoding on HTTP/1.0");
+            }
+            is_te = true;
+            content_length = None;
+            te_chunked = is_chunked(&h.value);
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            is_cl = true;
+            if is_te {
+                continue;
+            }
+            let Some(len) = decimal(&h.value) else {
+                return Framing::Stop("invalid Content-Length");
+            };
+            match content_length {
+                Some(prev) if prev != len => {
+                    return Framing::Stop("conflicting Content-Length headers");
+                }
+                Some(_) => {}
+                None => content_length = Some(len),
+            }
+        } else if h.name.eq_ignore_ascii_case("upgrade") {
+            upgrade |= http_11;
+        }
+    }
+
+    if is_te && !te_chunked {
+        Framing::Stop("Transfer-Encoding without final chunked")
+    } else if is_te && is_cl {
+        // hyper reads the chunked body, answers, then closes the connection.
+        Framing::Stop("both Transfer-Encoding and Content-Length")
+    } else if upgrade {
+        Framing::Stop("upgrade or CONNECT")
+    } else if is_te {
+        Framing::Chunked
+    } else {
+        match content_length {
+            None | Some(0) => Framing::None,
+            // hyper refuses lengths that collide with its internal markers.
+            Some(len) if len >= u64::MAX - 1 => Framing::Stop("Content-Length too large"),
+            Some(len) => Framing::Length(len),
+        }
+    }
+}
+
+/// Whether a Transfer-Encoding value ends in `chunked` (hyper's rule: visible ASCII only).
+fn is_chunked(value: &[u8]) -> bool {
+    if !value.iter().all(|&b| b == b'\t' || (32..127).contains(&b)) {
+        return false;
+    }
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|s| s.rsplit(',').next())
+        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+}
+
+/// A non-empty run of decimal digits that fits in a `u64` (no sign, no spaces).
+fn decimal(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+fn hex(b: u8) -> Option<u64> {
+    char::from(b).to_digit(16).map(u64::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// In-memory IO that yields its bytes in reads of the given sizes (cycled).
+    struct ChunkedReader {
+        data: Vec<u8>,
+        pos: usize,
+        sizes: Vec<usize>,
+        turn: usize,
+    }
+
+    impl ChunkedReader {
+        fn new(data: &[u8], sizes: &[usize]) -> Self {
+            Self {
+                data: data.to_vec(),
+                pos: 0,
+                sizes: sizes.to_vec(),
+                turn: 0,
+            }
+        }
+    }
+
+    impl AsyncRead for ChunkedReader {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let this = self.get_mut();
+            let size = this.sizes[this.turn % this.sizes.len()].max(1);
+            this.turn += 1;
+            let n = size.min(buf.remaining()).min(this.data.len() - this.pos);
+            buf.put_slice(&this.data[this.pos..this.pos + n]);
+            this.pos += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    async fn record(input: &[u8], sizes: &[usize]) -> (Vec<RawHead>, bool) {
+        let queue = HeadQueue::new();
+        let mut io = RecordingIo::new(ChunkedReader::new(input, sizes), queue.clone());
+        let mut seen = Vec::new();
+        io.read_to_end(&mut seen).await.unwrap();
+        assert_eq!(seen, input, "reads must pass through untouched");
+        (drain(&queue), queue.is_recording())
+    }
+
+    fn drain(queue: &HeadQueue) -> Vec<RawHead> {
+        std::iter::from_fn(|| queue.pop()).collect()
+    }
+
+    fn targets(heads: &[RawHead]) -> Vec<&str> {
+        heads.iter().map(|h| h.target.as_str()).collect()
+    }
+
+    fn header(name: &str, value: &[u8]) -> RawHeader {
+        RawHeader::new(name, value)
+    }
+
+    const TARGET: &str = "/in/tok/hooks/1/a%2Fb%20c?x=1&x=2&empty=&flag";
+
+    /// Three keep-alive requests in one write: Content-Length body, chunked body with
+    /// extensions and trailers (after an empty line), and no body.
+    fn pipelined() -> Vec<u8> {
+        let mut raw = Vec::new();
+        raw.extend_from_slice(format!("POST {TARGET} HTTP/1.1\r\n").as_bytes());
+        raw.extend_from_slice(
+            b"Host: example.test\r\nX-Dup: 1\r\nContent-Type: application/json\r\n",
+        );
+        raw.extend_from_slice(b"x-dup: 2\r\nX-Latin: caf\xE9\r\nContent-Length: 11\r\n\r\n");
+        raw.extend_from_slice(b"hello world");
+        raw.extend_from_slice(b"\r\n");
+        raw.extend_from_slice(b"PUT /in/tok/second HTTP/1.1\r\nHost: example.test\r\n");
+        raw.extend_from_slice(b"Transfer-Encoding: gzip, Chunked\r\nTrailer: X-Checksum\r\n\r\n");
+        raw.extend_from_slice(b"5;name=value\r\nhello\r\n6 ; ext\r\n world\r\n");
+        raw.extend_from_slice(b"a\r\nGET / HTTP\r\n0\r\nX-Checksum: abc\r\n\r\n");
+        raw.extend_from_slice(b"GET /in/tok/third?q=%7E HTTP/1.1\r\nHost: example.test\r\n");
+        raw.extend_from_slice(b"Connection: close\r\n\r\n");
+        raw
+    }
+
+    fn pipelined_heads() -> Vec<RawHead> {
+        vec![
+            RawHead {
+                method: "POST".into(),
+                target: TARGET.into(),
+                version: "HTTP/1.1",
+                headers: vec![
+                    header("Host", b"example.test"),
+                    header("X-Dup", b"1"),
+                    header("Content-Type", b"application/json"),
+                    header("x-dup", b"2"),
+                    header("X-Latin", b"caf\xE9"),
+                    header("Content-Length", b"11"),
+                ],
+            },
+            RawHead {
+                method: "PUT".into(),
+                target: "/in/tok/second".into(),
+                version: "HTTP/1.1",
+                headers: vec![
+                    header("Host", b"example.test"),
+                    header("Transfer-Encoding", b"gzip, Chunked"),
+                    header("Trailer", b"X-Checksum"),
+                ],
+            },
+            RawHead {
+                method: "GET".into(),
+                target: "/in/tok/third?q=%7E".into(),
+                version: "HTTP/1.1",
+                headers: vec![
+                    header("Host", b"example.test"),
+                    header("Connection", b"close"),
+                ],
+            },
+        ]
+    }
+
+    #[tokio::test]
+    async fn keeps_original_header_case_interleaved_order_and_raw_bytes() {
+        let raw =
+            b"POST /h HTTP/1.1\r\nX-Dup: 1\r\nContent-Type: text/plain\r\nx-dup: 2\r\nX-Raw: \xE9t\xE9\r\n\r\n";
+        let (heads, recording) = record(raw, &[usize::MAX]).await;
+        assert!(recording);
+        assert_eq!(
+            heads,
+            vec![RawHead {
+                method: "POST".into(),
+                target: "/h".into(),
+                version: "HTTP/1.1",
+                headers: vec![
+                    header("X-Dup", b"1"),
+                    header("Content-Type", b"text/plain"),
+                    header("x-dup", b"2"),
+                    header("X-Raw", b"\xE9t\xE9"),
+                ],
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn keeps_the_raw_request_target_with_its_percent_encoding() {
+        let raw = format!("GET {TARGET} HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (heads, _) = record(raw.as_bytes(), &[7]).await;
+        assert_eq!(targets(&heads), vec![TARGET]);
+    }
+
+    #[tokio::test]
+    async fn records_pipelined_heads_across_length_and_chunked_bodies() {
+        let (heads, recording) = record(&pipelined(), &[usize::MAX]).await;
+        assert_eq!(heads, pipelined_heads());
+        assert!(recording);
+    }
+
+    #[tokio::test]
+    async fn byte_at_a_time_delivery_gives_the_same_heads() {
+        let (heads, recording) = record(&pipelined(), &[1]).await;
+        assert_eq!(heads, pipelined_heads());
+        assert!(recording);
+    }
+
+    #[tokio::test]
+    async fn every_read_size_and_split_gives_the_same_heads() {
+        let raw = pipelined();
+        for size in 1..=raw.len() {
+            let (heads, _) = record(&raw, &[size]).await;
+            assert_eq!(heads, pipelined_heads(), "read size {size}");
+        }
+        let (heads, _) = record(&raw, &[3, 1, 17, 2, 64, 5]).await;
+        assert_eq!(heads, pipelined_heads());
+    }
+
+    #[tokio::test]
+    async fn records_http_1_0_version() {
+        let raw = b"GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /new HTTP/1.1\r\n\r\n";
+        let (heads, _) = record(raw, &[4]).await;
+        let versions: Vec<_> = heads.iter().map(|h| h.version).collect();
+        assert_eq!(versions, vec!["HTTP/1.0", "HTTP/1.1"]);
+    }
+
+    #[tokio::test]
+    async fn accepts_bare_lf_line_endings_and_leading_empty_lines() {
+        let raw = b"\r\n\nGET /a HTTP/1.1\nHost: x\n\n\r\n\r\nGET /b HTTP/1.1\r\n\n";
+        let (heads, recording) = record(raw, &[1]).await;
+        assert_eq!(targets(&heads), vec!["/a", "/b"]);
+        assert_eq!(heads[0].headers, vec![header("Host", b"x")]);
+        assert!(recording);
+    }
+
+    #[tokio::test]
+    async fn expect_continue_body_is_skipped_like_any_other() {
+        let raw =
+            b"POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n";
+        let (heads, _) = record(raw, &[5]).await;
+        assert_eq!(targets(&heads), vec!["/a", "/b"]);
+    }
+
+    #[tokio::test]
+    async fn duplicate_equal_content_lengths_are_one_body() {
+        let raw =
+            b"POST /a HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nxyGET /b HTTP/1.1\r\n\r\n";
+        let (heads, recording) = record(raw, &[usize::MAX]).await;
+        assert_eq!(targets(&heads), vec!["/a", "/b"]);
+        assert!(recording);
+    }
+
+    #[tokio::test]
+    async fn stops_after_a_head_hyper_would_reject_or_close() {
+        let cases: [&[u8]; 7] = [
+            b"POST /a HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nxyz",
+            b"POST /a HTTP/1.1\r\nContent-Length: +2\r\n\r\nxy",
+            b"POST /a HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+            b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            b"POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n0\r\n\r\n",
+            b"POST /a HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        ];
+        for case in cases {
+            let mut raw = case.to_vec();
+            raw.extend_from_slice(b"GET /next HTTP/1.1\r\n\r\n");
+            let (heads, recording) = record(&raw, &[usize::MAX]).await;
+            assert_eq!(targets(&heads), vec!["/a"], "{}", raw.escape_ascii());
+            assert!(!recording);
+        }
+    }
+
+    #[tokio::test]
+    async fn stops_after_an_upgrade_or_connect_head() {
+        let cases: [&[u8]; 2] = [
+            b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n",
+        ];
+        for case in cases {
+            let mut raw = case.to_vec();
+            raw.extend_from_slice(b"GET /tunnelled HTTP/1.1\r\n\r\n");
+            let (heads, recording) = record(&raw, &[usize::MAX]).await;
+            assert_eq!(heads.len(), 1);
+            assert!(!recording);
+        }
+    }
+
+    #[tokio::test]
+    async fn stops_on_malformed_heads_and_bodies() {
+        let mut many = b"GET /a HTTP/1.1\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        let mut huge = b"GET /a HTTP/1.1\r\nX-Big: ".to_vec();
+        huge.resize(MAX_HEAD_BYTES + 10, b'a');
+        let cases: Vec<(Vec<u8>, usize)> = vec![
+            (many, 0),
+            (huge, 0),
+            (b"GET /a HTTP/1.1\r\nBad Name: x\r\n\r\n".to_vec(), 0),
+            (b"\rGET /a HTTP/1.1\r\n\r\n".to_vec(), 0),
+            (b"GET /a HTTP/1.1\r\n Folded: x\r\n\r\n".to_vec(), 0),
+            (
+                b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1FFFFFFFFFFFFFFFF\r\n"
+                    .to_vec(),
+                1,
+            ),
+            (
+                b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX".to_vec(),
+                1,
+            ),
+            (
+                b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;ext\nab\r\n".to_vec(),
+                1,
+            ),
+            (
+                b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n".to_vec(),
+                1,
+            ),
+        ];
+        for (mut raw, expected) in cases {
+            raw.extend_from_slice(b"GET /next HTTP/1.1\r\n\r\n");
+            for sizes in [&[usize::MAX][..], &[1]] {
+                let (heads, recording) = record(&raw, sizes).await;
+                assert_eq!(heads.len(), expected, "{}", raw.escape_ascii());
+                assert!(!recording, "{}", raw.escape_ascii());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_stops_recording_but_keeps_queued_heads() {
+        let raw = b"GET / HTTP/1.1\r\n\r\n".repeat(MAX_QUEUED_HEADS + 5);
+        let (heads, recording) = record(&raw, &[usize::MAX]).await;
+        assert_eq!(heads.len(), MAX_QUEUED_HEADS);
+        assert!(!recording);
+    }
+
+    #[tokio::test]
+    async fn writes_pass_through_untouched() {
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let queue = HeadQueue::new();
+        let mut io = RecordingIo::new(ours, queue.clone());
+        theirs.write_all(b"GET /a HTTP/1.1\r\n\r\n").await.unwrap();
+        let mut got = [0u8; 19];
+        io.read_exact(&mut got).await.unwrap();
+        io.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        io.flush().await.unwrap();
+        let mut back = [0u8; 19];
+        theirs.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(queue.pop().map(|h| h.target), Some("/a".to_owned()));
+    }
+
+    #[test]
+    fn pop_for_returns_the_matching_head() {
+        let queue = HeadQueue::new();
+        let mut recorder = Recorder::default();
+        let raw = format!("GET {TARGET} HTTP/1.1\r\n\r\nGET http://h.test/x?y HTTP/1.1\r\n\r\n");
+        recorder.feed(raw.as_bytes(), &queue);
+        let uri: http::Uri = TARGET.parse().unwrap();
+        let head = queue.pop_for(&http::Method::GET, &uri).unwrap();
+        assert_eq!(head.target, TARGET);
+        let uri: http::Uri = "http://h.test/x?y".parse().unwrap();
+        assert!(queue.pop_for(&http::Method::GET, &uri).is_some());
+        assert!(queue.is_recording());
+    }
+
+    #[test]
+    fn pop_for_a_mismatch_drops_the_queue_and_stops_recording() {
+        let queue = HeadQueue::new();
+        let mut recorder = Recorder::default();
+        recorder.feed(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", &queue);
+        let uri: http::Uri = "/b".parse().unwrap();
+        assert_eq!(queue.pop_for(&http::Method::GET, &uri), None);
+        assert!(!queue.is_recording());
+        assert_eq!(queue.pop(), None);
+        recorder.feed(b"GET /c HTTP/1.1\r\n\r\n", &queue);
+        assert_eq!(queue.pop(), None);
+    }
+
+    #[test]
+    fn pop_for_on_an_empty_recording_queue_stops_recording() {
+        let queue = HeadQueue::new();
+        let uri: http::Uri = "/a".parse().unwrap();
+        assert_eq!(queue.pop_for(&http::Method::GET, &uri), None);
+        assert!(!queue.is_recording());
+    }
+
+    /// A tiny deterministic generator (64-bit LCG, high bits).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            self.0 >> 33
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    #[test]
+    fn garbage_and_truncated_input_never_panics() {
+        const FRAGMENTS: &[&[u8]] = &[
+            b"GET ",
+            b"POST ",
+            b"CONNECT ",
+            b"/",
+            b"/a%2F?x",
+            b" HTTP/1.1",
+            b" HTTP/1.0",
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b": ",
+            b"Content-Length: ",
+            b"Transfer-Encoding: chunked",
+            b"Upgrade: x",
+            b"0",
+            b"1",
+            b"f",
+            b"FFFFFFFFFFFFFFFFFFFF",
+            b"99999999999999999999",
+            b";",
+            b" ",
+            b"\t",
+            b"\xE9",
+            b"\0",
+            b"X-A",
+        ];
+        let valid = pipelined();
+        let mut rng = Lcg(0x5eed_cafe_f00d_0001);
+        for round in 0..3000 {
+            let input: Vec<u8> = match round % 3 {
+                0 => (0..rng.below(300)).map(|_| rng.next() as u8).collect(),
+                1 => {
+                    let mut out = Vec::new();
+                    for _ in 0..rng.below(60) {
+                        out.extend_from_slice(FRAGMENTS[rng.below(FRAGMENTS.len())]);
+                    }
+                    out
+                }
+                _ => {
+                    let mut out = valid[..rng.below(valid.len() + 1)].to_vec();
+                    for _ in 0..rng.below(4) {
+                        let at = rng.below(out.len());
+                        if let Some(b) = out.get_mut(at) {
+                            *b = rng.next() as u8;
+                        }
+                    }
+                    out
+                }
+            };
+            let queue = HeadQueue::new();
+            let mut recorder = Recorder::default();
+            let mut rest = &input[..];
+            while !rest.is_empty() {
+                let n = 1 + rng.below(rest.len().min(32));
+                recorder.feed(&rest[..n], &queue);
+                rest = &rest[n..];
+            }
+            let heads = drain(&queue);
+            assert!(heads.len() <= input.len());
+        }
+
+        // Random splits of valid input always give the same heads.
+        for _ in 0..200 {
+            let queue = HeadQueue::new();
+            let mut recorder = Recorder::default();
+            let mut rest = &valid[..];
+            while !rest.is_empty() {
+                let n = 1 + rng.below(rest.len().min(40));
+                recorder.feed(&rest[..n], &queue);
+                rest = &rest[n..];
+            }
+            assert_eq!(drain(&queue), pipelined_heads());
+        }
+    }
+
+    /// hyper's own parser and the recorder see the same bytes: a real server echoes the
+    /// popped heads back to a raw TCP client.
+    #[tokio::test]
+    async fn a_hyper_server_behind_recording_io_gets_every_head_verbatim() {
+        use http_body_util::{BodyExt, Full};
+        use hyper::body::Incoming;
+        use hyper::server::conn::http1;
+        use hyper::service::service_fn;
+        use hyper_util::rt::TokioIo;
+        use tokio::net::{TcpListener, TcpStream};
+
+        fn echo(head: Option<RawHead>, body_len: usize) -> String {
+            let Some(head) = head else {
+                return "NO HEAD\n".to_owned();
+            };
+            let mut out = format!("HEAD {} {} {}\n", head.method, head.target, head.version);
+            for h in head.headers {
+                out.push_str(&format!("{}: {}\n", h.name, h.value.escape_ascii()));
+            }
+            out.push_str(&format!("BODY {body_len}\n"));
+            out
+        }
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let queue = HeadQueue::new();
+            let io = TokioIo::new(RecordingIo::new(stream, queue.clone()));
+            let service = service_fn(move |req: http::Request<Incoming>| {
+                let head = queue.pop_for(req.method(), req.uri());
+                async move {
+                    let body = req.into_body().collect().await?.to_bytes();
+                    let text = echo(head, body.len());
+                    Ok::<_, hyper::Error>(http::Response::new(Full::new(bytes::Bytes::from(text))))
+                }
+            });
+            http1::Builder::new().serve_connection(io, service).await
+        });
+
+        let mut raw = pipelined();
+        // Make the first request wait for 100-continue semantics too.
+        let at = raw.windows(4).position(|w| w == b"Host").unwrap();
+        raw.splice(at..at, b"Expect: 100-continue\r\n".iter().copied());
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client.write_all(&raw).await.unwrap();
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        server.await.unwrap().unwrap();
+        let out = String::from_utf8_lossy(&out);
+
+        let blocks = [
+            format!(
+                "HEAD POST {TARGET} HTTP/1.1\nExpect: 100-continue\nHost: example.test\nX-Dup: 1\n\
+                 Content-Type: application/json\nx-dup: 2\nX-Latin: caf\\xe9\nContent-Length: 11\n\
+                 BODY 11\n"
+            ),
+            "HEAD PUT /in/tok/second HTTP/1.1\nHost: example.test\n\
+             Transfer-Encoding: gzip, Chunked\nTrailer: X-Checksum\nBODY 21\n"
+                .to_owned(),
+            "HEAD GET /in/tok/third?q=%7E HTTP/1.1\nHost: example.test\nConnection: close\nBODY 0\n"
+                .to_owned(),
+        ];
+        let mut from = 0;
+        for block in &blocks {
+            let found = out[from..].find(block.as_str());
+            assert!(found.is_some(), "missing {block:?} in {out:?}");
+            from += found.unwrap_or_default() + block.len();
+        }
+        assert!(!out.contains("NO HEAD"), "{out}");
+    }
+}

@@ -40,7 +40,12 @@ pub fn find_str<'a>(headers: &'a [RawHeader], name: &str) -> Option<&'a str> {
 /// Encodes headers into one compact blob for storage: for each header a u16 name length,
 /// the name, a u32 value length, the value (all big-endian). Keeps order, case and bytes.
 pub fn encode(headers: &[RawHeader]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(headers.iter().map(|h| 6 + h.name.len() + h.value.len()).sum());
+    let mut out = Vec::with_capacity(
+        headers
+            .iter()
+            .map(|h| 6 + h.name.len() + h.value.len())
+            .sum(),
+    );
     for h in headers {
         let name = h.name.as_bytes();
         let name_len = u16::try_from(name.len()).unwrap_or(u16::MAX);

@@ -1,1 +1,170 @@
-fn main() {}
+//! The `hookvault` binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hookvault_core::secretbox::SecretKey;
+use hookvault_server::{Database, Role, ServeConfig, Server};
+use ipnet::IpNet;
+
+/// Hookvault: capture webhooks byte for byte, inspect them live, replay them with fresh signatures.
+#[derive(Parser)]
+#[command(name = "hookvault", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (dashboard, capture, API).
+    Serve(ServeArgs),
+    /// Apply database migrations to DATABASE_URL and exit.
+    Migrate {
+        /// PostgreSQL URL.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HOOKVAULT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Public base URL (used in capture URLs and to decide Secure cookies); defaults to http://LISTEN.
+    #[arg(long, env = "HOOKVAULT_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Directory for the embedded PostgreSQL cluster (when DATABASE_URL is unset) and the server key.
+    #[arg(long, env = "HOOKVAULT_DATA_DIR", default_value = "./.hookvault")]
+    data_dir: PathBuf,
+    /// Which services to run in this process.
+    #[arg(long, env = "HOOKVAULT_ROLE", value_enum, default_value = "all")]
+    role: Role,
+    /// Largest accepted capture body in bytes (larger ones get 413).
+    #[arg(long, env = "HOOKVAULT_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Proxies (CIDR, comma-separated) whose X-Forwarded-For is believed.
+    #[arg(long, env = "HOOKVAULT_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<IpNet>,
+    /// PostgreSQL URL of an existing server; unset = embedded cluster in --data-dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Key sealing users' signing secrets (32 bytes, hex or base64); default: DATA_DIR/secret.key.
+    #[arg(long, env = "HOOKVAULT_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Concurrent batching writer tasks on the capture path.
+    #[arg(long, env = "HOOKVAULT_WRITER_TASKS", default_value_t = 3)]
+    writer_tasks: usize,
+    /// Size of the database connection pool.
+    #[arg(long, env = "HOOKVAULT_DB_CONNECTIONS", default_value_t = 16)]
+    db_connections: u32,
+}
+
+fn main() -> std::process::ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hookvault: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookvault: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate { database_url } => {
+            let options = database_url.parse().context("parsing DATABASE_URL")?;
+            let pool =
+                hookvault_store::connect(options, 2, std::time::Duration::from_secs(10)).await?;
+            hookvault_store::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let database = match &args.database_url {
+        Some(url) => Database::External(url.parse().context("parsing DATABASE_URL")?),
+        None => Database::Embedded(args.data_dir.clone()),
+    };
+    let secret_key = args
+        .secret_key
+        .as_deref()
+        .map(SecretKey::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("HOOKVAULT_SECRET_KEY: {e}"))?;
+    let server = Server::start(ServeConfig {
+        listen: args.listen,
+        public_url: args.public_url,
+        data_dir: args.data_dir,
+        database,
+        role: args.role,
+        max_body_bytes: args.max_body_bytes,
+        trusted_proxies: args.trusted_proxies,
+        secret_key,
+        writer_tasks: args.writer_tasks,
+        max_connections: args.db_connections,
+    })
+    .await?;
+    println!(
+        "Hookvault is running: dashboard at {}/ (listening on {})",
+        server.public_url, server.addr
+    );
+    shutdown_signal().await;
+    println!("Shutting down: finishing requests in flight…");
+    server.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HOOKVAULT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let json = std::env::var("HOOKVAULT_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,1 +1,58 @@
-//! hookvault-web
+//! Hookvault's web face: dashboard pages, accounts and sessions, live updates and the JSON API.
+
+mod api;
+mod auth;
+mod error;
+mod live;
+mod pages;
+mod security;
+mod state;
+mod views;
+
+pub use live::{Hub, NewRequestEvent};
+pub use state::{AppState, WebConfig};
+
+use axum::Router;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// Creates the session table if needed and starts the expired-session sweeper.
+pub async fn session_store(
+    pool: &hookvault_store::PgPool,
+) -> Result<PostgresStore, sqlx_error::Error> {
+    let store = PostgresStore::new(pool.clone());
+    store.migrate().await?;
+    Ok(store)
+}
+
+mod sqlx_error {
+    pub use tower_sessions_sqlx_store::sqlx::Error;
+}
+
+/// The dashboard and API routes (everything but capture), with sessions and security headers.
+pub fn router(state: AppState, sessions: PostgresStore) -> Router {
+    let secure = state.config.public_url.starts_with("https://");
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(if secure {
+            "__Host-hookvault"
+        } else {
+            "hookvault"
+        })
+        .with_secure(secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::days(7),
+        ));
+    Router::new()
+        .merge(pages::router())
+        .merge(auth::router())
+        .merge(live::router())
+        .merge(api::router())
+        .layer(session_layer)
+        .merge(security::static_router())
+        .merge(security::health_router())
+        .layer(axum::middleware::from_fn(security::headers))
+        .with_state(state)
+}

@@ -1,0 +1,322 @@
+//! `ANY /in/{token}` and `ANY /in/{token}/{*rest}`: store the request verbatim, answer after
+//! the commit. No session layer runs here, and no cookie is ever set.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use hookvault_core::headers::{self, RawHeader};
+use hookvault_core::provider;
+use hookvault_core::secretbox::SecretKey;
+use hookvault_core::signing::{self, Scheme};
+use hookvault_store::endpoints::CaptureRoute;
+use hookvault_store::requests::NewCapture;
+use hookvault_store::PgPool;
+use http_body_util::{BodyExt, Limited};
+use ipnet::IpNet;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::rawhead::RawHead;
+use crate::routes::RouteCache;
+use crate::writer::{WriteError, Writer};
+
+/// Capture settings.
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    /// Largest body accepted; larger ones get 413 and nothing is stored.
+    pub max_body_bytes: usize,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// Shared state of the capture routes.
+#[derive(Clone)]
+pub struct CaptureState {
+    pub pool: PgPool,
+    pub writer: Writer,
+    pub routes: RouteCache,
+    pub config: Arc<CaptureConfig>,
+    pub secret_key: SecretKey,
+}
+
+/// The capture routes.
+pub fn router(state: CaptureState) -> Router {
+    Router::new()
+        .route("/in/{token}", any(capture))
+        .route("/in/{token}/{*rest}", any(capture))
+        .with_state(state)
+}
+
+async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
+    let received_at = OffsetDateTime::now_utc();
+    let (parts, body) = req.into_parts();
+    let raw = parts.extensions.get::<RawHead>().cloned();
+    let target = raw
+        .as_ref()
+        .map(|h| h.target.clone())
+        .unwrap_or_else(|| parts.uri.to_string());
+    let Some((token, path, query)) = split_target(&target) else {
+        return plain(StatusCode::NOT_FOUND, "unknown capture URL");
+    };
+
+    let route = match state.routes.get(&state.pool, token).await {
+        Ok(Some(route)) => route,
+        Ok(None) => return plain(StatusCode::NOT_FOUND, "unknown capture URL"),
+        Err(e) => {
+            tracing::warn!(error = %e, "capture route lookup failed");
+            return unavailable();
+        }
+    };
+
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
+        return too_large(state.config.max_body_bytes);
+    }
+    let body = match Limited::new(body, state.config.max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return too_large(state.config.max_body_bytes)
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "capture body could not be read");
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            );
+        }
+    };
+
+    let (version, header_list) = match raw {
+        Some(h) => (h.version.to_string(), h.headers),
+        None => (
+            format!("{:?}", parts.version),
+            parts
+                .headers
+                .iter()
+                .map(|(n, v)| RawHeader::new(n.as_str(), v.as_bytes()))
+                .collect(),
+        ),
+    };
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let remote_addr = client_addr(peer, &header_list, &state.config.trusted_proxies);
+    let content_type = headers::find(&header_list, "content-type")
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+
+    let detected = provider::detect(&header_list, &body, content_type.as_deref());
+    let verification = verify(&state, &route, &header_list, &body, received_at);
+
+    let id = Uuid::now_v7();
+    let capture = NewCapture {
+        id,
+        endpoint_id: route.endpoint_id,
+        received_at,
+        method: parts.method.as_str().to_string(),
+        path: path.to_string(),
+        query: query.map(str::to_string),
+        http_version: version,
+        remote_addr,
+        headers: headers::encode(&header_list),
+        content_type,
+        body: body.to_vec(),
+        provider: detected.provider.map(|p| p.as_str().to_string()),
+        event_type: detected.event_type,
+        event_id: detected.event_id,
+        signature_scheme: verification.as_ref().map(|v| v.scheme.as_str().to_string()),
+        signature_status: verification.as_ref().map(|v| v.status.as_str().to_string()),
+        signature_reason: verification.map(|v| v.reason),
+    };
+    match state.writer.write(capture).await {
+        Ok(_) => {}
+        Err(WriteError::Unavailable) => return unavailable(),
+        Err(WriteError::Failed(e)) => {
+            tracing::error!(error = %e, endpoint.id = %route.endpoint_id, "capture not stored");
+            return unavailable();
+        }
+    }
+    tracing::debug!(endpoint.id = %route.endpoint_id, request.id = %id, "captured");
+    configured_response(&route, id).await
+}
+
+/// Splits a raw request-target into (token, rest-of-path, query). Accepts origin-form
+/// (`/in/t/x?q`) and absolute-form (`http://host/in/t/x?q`).
+fn split_target(target: &str) -> Option<(&str, &str, Option<&str>)> {
+    let origin = match target.find("://") {
+        Some(i) => {
+            let after = &target[i + 3..];
+            &after[after.find('/')?..]
+        }
+        None => target,
+    };
+    let (path, query) = match origin.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (origin, None),
+    };
+    let rest = path.strip_prefix("/in/")?;
+    let (token, suffix) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    (!token.is_empty()).then_some((token, suffix, query))
+}
+
+/// The client's address: the peer, or — when the peer is a trusted proxy — the rightmost
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+fn client_addr(peer: Option<SocketAddr>, headers: &[RawHeader], trusted: &[IpNet]) -> String {
+    let Some(peer) = peer else {
+        return String::new();
+    };
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer.ip()) {
+        return peer.ip().to_string();
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for"))
+        .flat_map(|h| {
+            String::from_utf8_lossy(&h.value)
+                .split(',')
+                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .or(forwarded.first())
+        .copied()
+        .unwrap_or(peer.ip())
+        .to_string()
+}
+
+/// Checks the signature when the endpoint has a scheme and secret.
+fn verify(
+    state: &CaptureState,
+    route: &CaptureRoute,
+    headers: &[RawHeader],
+    body: &[u8],
+    received_at: OffsetDateTime,
+) -> Option<signing::Verification> {
+    let scheme: Scheme = route.signing_scheme.as_deref()?.parse().ok()?;
+    let sealed = route.signing_secret_sealed.as_deref()?;
+    let secret = state
+        .secret_key
+        .open(sealed, route.endpoint_id.as_bytes())
+        .ok()
+        .and_then(|s| String::from_utf8(s).ok())?;
+    Some(signing::verify(
+        scheme,
+        headers,
+        body,
+        &secret,
+        received_at.unix_timestamp(),
+    ))
+}
+
+async fn configured_response(route: &CaptureRoute, id: Uuid) -> Response {
+    let r = &route.response;
+    if r.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(r.delay_ms.clamp(0, 10_000) as u64)).await;
+    }
+    let status = u16::try_from(r.status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut resp = Response::new(Body::from(r.body.clone()));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    for (name, value) in &r.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            h.append(n, v);
+        }
+    }
+    if let Ok(ct) = HeaderValue::from_str(&r.content_type) {
+        h.insert(http::header::CONTENT_TYPE, ct);
+    }
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+        h.insert("x-hookvault-request-id", v);
+    }
+    resp
+}
+
+fn plain(status: StatusCode, msg: &'static str) -> Response {
+    (
+        status,
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{msg}\n"),
+    )
+        .into_response()
+}
+
+fn too_large(limit: usize) -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("request body is larger than the limit of {limit} bytes; nothing was stored\n"),
+    )
+        .into_response()
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (http::header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (http::header::RETRY_AFTER, "5"),
+        ],
+        "storage is unavailable; nothing was stored, please retry\n",
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_with_suffix_and_raw_query_is_split_without_decoding() {
+        assert_eq!(
+            split_target("/in/tok/hooks/1/a%2Fb%20c?x=1&x=2&empty=&flag"),
+            Some(("tok", "/hooks/1/a%2Fb%20c", Some("x=1&x=2&empty=&flag")))
+        );
+        assert_eq!(split_target("/in/tok"), Some(("tok", "", None)));
+        assert_eq!(split_target("/in/tok?"), Some(("tok", "", Some(""))));
+        assert_eq!(
+            split_target("http://example.com/in/tok/a?b"),
+            Some(("tok", "/a", Some("b")))
+        );
+        assert_eq!(split_target("/other"), None);
+        assert_eq!(split_target("/in/"), None);
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let hs = vec![RawHeader::new("X-Forwarded-For", "203.0.113.9, 10.0.0.2")];
+        let proxy: SocketAddr = "10.0.0.1:443".parse().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(client_addr(Some(proxy), &hs, &trusted), "203.0.113.9");
+        assert_eq!(client_addr(Some(proxy), &hs, &[]), "10.0.0.1");
+        let stranger: SocketAddr = "198.51.100.7:1234".parse().unwrap();
+        assert_eq!(client_addr(Some(stranger), &hs, &trusted), "198.51.100.7");
+    }
+}

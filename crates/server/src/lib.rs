@@ -1,0 +1,245 @@
+//! Wiring of the `hookvault` server: configuration, the database (external or embedded), the
+//! services of each role, the notification listener, and graceful shutdown. Tests start the
+//! real server through [`Server::start`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use hookvault_capture::routes::RouteCache;
+use hookvault_capture::writer::Writer;
+use hookvault_capture::{CaptureConfig, CaptureState};
+use hookvault_core::secretbox::SecretKey;
+use hookvault_store::embedded::EmbeddedCluster;
+use hookvault_store::requests::NEW_REQUEST_CHANNEL;
+use hookvault_store::{PgConnectOptions, PgPool};
+use hookvault_web::{AppState, Hub, NewRequestEvent, WebConfig};
+use ipnet::IpNet;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Which services a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    All,
+    Capture,
+    Web,
+    Worker,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// An existing server.
+    External(PgConnectOptions),
+    /// The private cluster in this data directory.
+    Embedded(PathBuf),
+}
+
+/// Everything `hookvault serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub database: Database,
+    pub role: Role,
+    pub max_body_bytes: usize,
+    pub trusted_proxies: Vec<IpNet>,
+    pub secret_key: Option<SecretKey>,
+    pub writer_tasks: usize,
+    pub max_connections: u32,
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    pub pool: PgPool,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    cluster: Option<EmbeddedCluster>,
+}
+
+impl Server {
+    /// Connects (or starts the embedded cluster), migrates, binds and starts serving.
+    pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
+        let (options, cluster) = match &config.database {
+            Database::External(o) => (o.clone(), None),
+            Database::Embedded(dir) => {
+                let cluster = EmbeddedCluster::start(dir).await?;
+                tracing::info!(data_dir = %dir.display(), "embedded PostgreSQL cluster running");
+                (cluster.connect_options(), Some(cluster))
+            }
+        };
+        let pool =
+            hookvault_store::connect(options, config.max_connections, Duration::from_secs(3))
+                .await
+                .context("connecting to PostgreSQL")?;
+        hookvault_store::migrate(&pool)
+            .await
+            .context("applying migrations")?;
+        let sessions = hookvault_web::session_store(&pool)
+            .await
+            .context("preparing the session table")?;
+
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_string();
+        let secret_key = match &config.secret_key {
+            Some(k) => k.clone(),
+            None => load_or_create_key(&config.data_dir)?,
+        };
+
+        let hub = Hub::default();
+        let routes = RouteCache::default();
+        let mut app = Router::new();
+        if matches!(config.role, Role::All | Role::Capture) {
+            let capture = CaptureState {
+                pool: pool.clone(),
+                writer: Writer::spawn(pool.clone(), config.writer_tasks),
+                routes: routes.clone(),
+                config: Arc::new(CaptureConfig {
+                    max_body_bytes: config.max_body_bytes,
+                    trusted_proxies: config.trusted_proxies.clone(),
+                }),
+                secret_key: secret_key.clone(),
+            };
+            app = app.merge(hookvault_capture::router(capture));
+        }
+        if matches!(config.role, Role::All | Role::Web) {
+            let state = AppState::new(
+                pool.clone(),
+                WebConfig {
+                    public_url: public_url.clone(),
+                },
+                secret_key.clone(),
+                hub.clone(),
+            );
+            app = app.merge(hookvault_web::router(state, sessions.clone()));
+        }
+        tokio::spawn(listen_for_notifications(pool.clone(), hub, routes));
+        let sweeper = tokio::spawn(async move {
+            use tower_sessions::ExpiredDeletion;
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                if let Err(e) = sessions.delete_expired().await {
+                    tracing::warn!(error = %e, "deleting expired sessions");
+                }
+            }
+        });
+
+        let (shutdown, mut rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let signal = async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            };
+            hookvault_capture::listener::serve(listener, app, signal, Duration::from_secs(30))
+                .await;
+            sweeper.abort();
+        });
+        tracing::info!(%addr, %public_url, "hookvault serving");
+        Ok(Server {
+            addr,
+            public_url,
+            pool,
+            shutdown,
+            task,
+            cluster,
+        })
+    }
+
+    /// Stops accepting, finishes requests in flight, closes the pool and stops the embedded
+    /// cluster.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        self.pool.close().await;
+        if let Some(cluster) = self.cluster {
+            if let Err(e) = tokio::task::spawn_blocking(move || cluster.stop()).await {
+                tracing::warn!(error = %e, "stopping the embedded cluster");
+            }
+        }
+    }
+}
+
+/// One LISTEN connection per process: new captures go to the live hub, route changes drop
+/// cache entries. Reconnects with backoff; after a reconnect the route cache is cleared since
+/// notifications may have been missed meanwhile.
+async fn listen_for_notifications(pool: PgPool, hub: Hub, routes: RouteCache) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if listener
+                    .listen_all([NEW_REQUEST_CHANNEL, "hookvault_route_changed"])
+                    .await
+                    .is_ok()
+                {
+                    routes.clear();
+                    backoff = Duration::from_millis(200);
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(n)) => {
+                                if n.channel() == NEW_REQUEST_CHANNEL {
+                                    if let Some(e) = NewRequestEvent::parse(n.payload()) {
+                                        hub.publish(e);
+                                    }
+                                } else {
+                                    routes.invalidate(n.payload());
+                                }
+                            }
+                            // The connection was lost; PgListener reconnects on the next call.
+                            Ok(None) => routes.clear(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "notification listener failed");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "notification listener cannot connect"),
+        }
+        if pool.is_closed() {
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The server key that seals users' signing secrets: `data_dir/secret.key`, created (mode 0600)
+/// on first start.
+fn load_or_create_key(data_dir: &std::path::Path) -> anyhow::Result<SecretKey> {
+    let path = data_dir.join("secret.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return SecretKey::parse(text.trim())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let key = SecretKey::generate();
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(key.to_base64().as_bytes())?;
+    Ok(key)
+}

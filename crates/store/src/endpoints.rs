@@ -1,0 +1,275 @@
+//! Endpoints and their capture routes.
+
+use sqlx::types::Json;
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{conflict, StoreError};
+
+/// An endpoint with its settings. The sealed signing secret never leaves the server.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub token: String,
+    pub created_at: OffsetDateTime,
+    pub response: EndpointResponse,
+    pub signing_scheme: Option<String>,
+    pub signing_secret_sealed: Option<Vec<u8>>,
+}
+
+/// The response an endpoint gives to senders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointResponse {
+    pub status: i32,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+    pub delay_ms: i32,
+}
+
+/// An endpoint in a list, with its capture count.
+#[derive(Debug, Clone)]
+pub struct EndpointSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub token: String,
+    pub created_at: OffsetDateTime,
+    pub request_count: i64,
+}
+
+/// What the capture path needs to store and answer a capture for a token.
+#[derive(Debug, Clone)]
+pub struct CaptureRoute {
+    pub endpoint_id: Uuid,
+    pub user_id: Uuid,
+    pub response: EndpointResponse,
+    pub signing_scheme: Option<String>,
+    pub signing_secret_sealed: Option<Vec<u8>>,
+}
+
+struct EndpointRow {
+    id: Uuid,
+    user_id: Uuid,
+    name: String,
+    token: String,
+    created_at: OffsetDateTime,
+    response_status: i32,
+    response_content_type: String,
+    response_body: Vec<u8>,
+    response_headers: Json<Vec<(String, String)>>,
+    response_delay_ms: i32,
+    signing_scheme: Option<String>,
+    signing_secret_sealed: Option<Vec<u8>>,
+}
+
+impl From<EndpointRow> for Endpoint {
+    fn from(r: EndpointRow) -> Self {
+        Endpoint {
+            id: r.id,
+            user_id: r.user_id,
+            name: r.name,
+            token: r.token,
+            created_at: r.created_at,
+            response: EndpointResponse {
+                status: r.response_status,
+                content_type: r.response_content_type,
+                body: r.response_body,
+                headers: r.response_headers.0,
+                delay_ms: r.response_delay_ms,
+            },
+            signing_scheme: r.signing_scheme,
+            signing_secret_sealed: r.signing_secret_sealed,
+        }
+    }
+}
+
+/// Creates an endpoint with the default response.
+pub async fn insert_endpoint(
+    ex: impl PgExecutor<'_>,
+    id: Uuid,
+    user_id: Uuid,
+    name: &str,
+    token: &str,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO endpoints (id, user_id, name, token) VALUES ($1, $2, $3, $4)",
+        id,
+        user_id,
+        name,
+        token
+    )
+    .execute(ex)
+    .await
+    .map_err(conflict)?;
+    Ok(())
+}
+
+/// The user's endpoints, oldest first, with capture counts.
+pub async fn list_endpoints(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Vec<EndpointSummary>, StoreError> {
+    Ok(sqlx::query_as!(
+        EndpointSummary,
+        r#"SELECT e.id, e.name, e.token, e.created_at,
+                  (SELECT count(*) FROM requests r WHERE r.endpoint_id = e.id) AS "request_count!"
+           FROM endpoints e WHERE e.user_id = $1 ORDER BY e.created_at, e.id"#,
+        user_id
+    )
+    .fetch_all(ex)
+    .await?)
+}
+
+/// One of the user's endpoints.
+pub async fn find_endpoint(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Endpoint>, StoreError> {
+    let row = sqlx::query_as!(
+        EndpointRow,
+        r#"SELECT id, user_id, name, token, created_at, response_status, response_content_type,
+                  response_body, response_headers AS "response_headers: Json<Vec<(String, String)>>",
+                  response_delay_ms, signing_scheme, signing_secret_sealed
+           FROM endpoints WHERE id = $1 AND user_id = $2"#,
+        id,
+        user_id
+    )
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(Endpoint::from))
+}
+
+/// One of the user's endpoints by exact name (the first created if names repeat).
+pub async fn find_endpoint_id_by_name(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    name: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT id FROM endpoints WHERE user_id = $1 AND name = $2 ORDER BY created_at LIMIT 1",
+        user_id,
+        name
+    )
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// The capture route for a public token.
+pub async fn find_capture_route(
+    ex: impl PgExecutor<'_>,
+    token: &str,
+) -> Result<Option<CaptureRoute>, StoreError> {
+    let row = sqlx::query!(
+        r#"SELECT id, user_id, response_status, response_content_type, response_body,
+                  response_headers AS "response_headers: Json<Vec<(String, String)>>",
+                  response_delay_ms, signing_scheme, signing_secret_sealed
+           FROM endpoints WHERE token = $1"#,
+        token
+    )
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(|r| CaptureRoute {
+        endpoint_id: r.id,
+        user_id: r.user_id,
+        response: EndpointResponse {
+            status: r.response_status,
+            content_type: r.response_content_type,
+            body: r.response_body,
+            headers: r.response_headers.0,
+            delay_ms: r.response_delay_ms,
+        },
+        signing_scheme: r.signing_scheme,
+        signing_secret_sealed: r.signing_secret_sealed,
+    }))
+}
+
+/// Renames one of the user's endpoints; false when not found.
+pub async fn update_endpoint_name(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query!(
+        "UPDATE endpoints SET name = $3 WHERE id = $1 AND user_id = $2",
+        id,
+        user_id,
+        name
+    )
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Sets the custom response of one of the user's endpoints; false when not found.
+pub async fn update_endpoint_response(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+    response: &EndpointResponse,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query!(
+        "UPDATE endpoints SET response_status = $3, response_content_type = $4, response_body = $5,
+                response_headers = $6, response_delay_ms = $7
+         WHERE id = $1 AND user_id = $2",
+        id,
+        user_id,
+        response.status,
+        response.content_type,
+        response.body,
+        Json(&response.headers) as _,
+        response.delay_ms
+    )
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Sets (or clears, with `None`) the signature check of one of the user's endpoints.
+pub async fn update_endpoint_signing(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+    scheme: Option<&str>,
+    secret_sealed: Option<&[u8]>,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query!(
+        "UPDATE endpoints SET signing_scheme = $3, signing_secret_sealed = $4
+         WHERE id = $1 AND user_id = $2",
+        id,
+        user_id,
+        scheme,
+        secret_sealed
+    )
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Deletes one of the user's endpoints and, by cascade, its captures. Returns its token so
+/// caches can drop it, or `None` when not found.
+pub async fn delete_endpoint(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "DELETE FROM endpoints WHERE id = $1 AND user_id = $2 RETURNING token",
+        id,
+        user_id
+    )
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Tells every server process that a capture route changed (cache invalidation).
+pub async fn notify_route_changed(ex: impl PgExecutor<'_>, token: &str) -> Result<(), StoreError> {
+    sqlx::query!("SELECT pg_notify('hookvault_route_changed', $1)", token)
+        .execute(ex)
+        .await?;
+    Ok(())
+}

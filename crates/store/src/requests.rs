@@ -1,0 +1,272 @@
+//! Captured requests: the batched insert of the capture path and the owner-scoped reads.
+
+use sqlx::{PgExecutor, Postgres, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// The channel on which committed captures are announced (payload: `endpoint_id:seq`).
+pub const NEW_REQUEST_CHANNEL: &str = "hookvault_new_request";
+
+/// A capture ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewCapture {
+    pub id: Uuid,
+    pub endpoint_id: Uuid,
+    pub received_at: OffsetDateTime,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub http_version: String,
+    pub remote_addr: String,
+    /// Encoded with `hookvault_core::headers::encode`.
+    pub headers: Vec<u8>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub provider: Option<String>,
+    pub event_type: Option<String>,
+    pub event_id: Option<String>,
+    pub signature_scheme: Option<String>,
+    pub signature_status: Option<String>,
+    pub signature_reason: Option<String>,
+}
+
+/// A capture in a list.
+#[derive(Debug, Clone)]
+pub struct RequestSummary {
+    pub id: Uuid,
+    pub seq: i64,
+    pub endpoint_id: Uuid,
+    pub received_at: OffsetDateTime,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub body_size: i32,
+    pub content_type: Option<String>,
+    pub provider: Option<String>,
+    pub event_type: Option<String>,
+    pub event_id: Option<String>,
+    pub signature_status: Option<String>,
+}
+
+/// A capture in full.
+#[derive(Debug, Clone)]
+pub struct StoredRequest {
+    pub id: Uuid,
+    pub seq: i64,
+    pub endpoint_id: Uuid,
+    pub received_at: OffsetDateTime,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub http_version: String,
+    pub remote_addr: String,
+    pub headers: Vec<u8>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub body_size: i32,
+    pub provider: Option<String>,
+    pub event_type: Option<String>,
+    pub event_id: Option<String>,
+    pub signature_scheme: Option<String>,
+    pub signature_status: Option<String>,
+    pub signature_reason: Option<String>,
+}
+
+/// Inserts a batch of captures with one statement and announces each one; the caller commits.
+/// Returns the `seq` given to each capture, in input order.
+pub async fn insert_captures(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &[NewCapture],
+) -> Result<Vec<i64>, StoreError> {
+    let n = batch.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut endpoint_ids = Vec::with_capacity(n);
+    let mut received = Vec::with_capacity(n);
+    let mut methods = Vec::with_capacity(n);
+    let mut paths = Vec::with_capacity(n);
+    let mut queries = Vec::with_capacity(n);
+    let mut versions = Vec::with_capacity(n);
+    let mut addrs = Vec::with_capacity(n);
+    let mut headers = Vec::with_capacity(n);
+    let mut ctypes = Vec::with_capacity(n);
+    let mut bodies = Vec::with_capacity(n);
+    let mut sizes = Vec::with_capacity(n);
+    let mut providers = Vec::with_capacity(n);
+    let mut types = Vec::with_capacity(n);
+    let mut event_ids = Vec::with_capacity(n);
+    let mut schemes = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut reasons = Vec::with_capacity(n);
+    for c in batch {
+        ids.push(c.id);
+        endpoint_ids.push(c.endpoint_id);
+        received.push(c.received_at);
+        methods.push(c.method.clone());
+        paths.push(c.path.clone());
+        queries.push(c.query.clone());
+        versions.push(c.http_version.clone());
+        addrs.push(c.remote_addr.clone());
+        headers.push(c.headers.clone());
+        ctypes.push(c.content_type.clone());
+        bodies.push(c.body.clone());
+        sizes.push(i32::try_from(c.body.len()).unwrap_or(i32::MAX));
+        providers.push(c.provider.clone());
+        types.push(c.event_type.clone());
+        event_ids.push(c.event_id.clone());
+        schemes.push(c.signature_scheme.clone());
+        statuses.push(c.signature_status.clone());
+        reasons.push(c.signature_reason.clone());
+    }
+    let rows = sqlx::query!(
+        r#"INSERT INTO requests (id, endpoint_id, received_at, method, path, query, http_version,
+                remote_addr, headers, content_type, body, body_size, provider, event_type, event_id,
+                signature_scheme, signature_status, signature_reason)
+           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
+                $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[], $11::bytea[],
+                $12::int4[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+                $18::text[])
+           RETURNING id, seq, endpoint_id"#,
+        &ids,
+        &endpoint_ids,
+        &received,
+        &methods,
+        &paths,
+        &queries as &[Option<String>],
+        &versions,
+        &addrs,
+        &headers,
+        &ctypes as &[Option<String>],
+        &bodies,
+        &sizes,
+        &providers as &[Option<String>],
+        &types as &[Option<String>],
+        &event_ids as &[Option<String>],
+        &schemes as &[Option<String>],
+        &statuses as &[Option<String>],
+        &reasons as &[Option<String>],
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let payloads: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}:{}", r.endpoint_id, r.seq))
+        .collect();
+    sqlx::query!(
+        "SELECT pg_notify('hookvault_new_request', p) FROM UNNEST($1::text[]) AS p",
+        &payloads
+    )
+    .execute(&mut **tx)
+    .await?;
+    let mut seqs = Vec::with_capacity(n);
+    for id in &ids {
+        let seq = rows
+            .iter()
+            .find(|r| r.id == *id)
+            .map(|r| r.seq)
+            .unwrap_or(0);
+        seqs.push(seq);
+    }
+    Ok(seqs)
+}
+
+/// One page of an endpoint's captures, newest first, strictly older than `before_seq`.
+pub async fn list_requests(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    before_seq: Option<i64>,
+    limit: i64,
+) -> Result<Vec<RequestSummary>, StoreError> {
+    Ok(sqlx::query_as!(
+        RequestSummary,
+        r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
+                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status
+           FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
+           WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq < COALESCE($3, 9223372036854775807)
+           ORDER BY r.seq DESC LIMIT $4"#,
+        endpoint_id,
+        user_id,
+        before_seq,
+        limit
+    )
+    .fetch_all(ex)
+    .await?)
+}
+
+/// An endpoint's captures after `after_seq`, oldest first (stream catch-up).
+pub async fn list_requests_after(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<RequestSummary>, StoreError> {
+    Ok(sqlx::query_as!(
+        RequestSummary,
+        r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
+                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status
+           FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
+           WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq > $3
+           ORDER BY r.seq ASC LIMIT $4"#,
+        endpoint_id,
+        user_id,
+        after_seq,
+        limit
+    )
+    .fetch_all(ex)
+    .await?)
+}
+
+/// One of the user's captures, in full.
+pub async fn find_request(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<StoredRequest>, StoreError> {
+    Ok(sqlx::query_as!(
+        StoredRequest,
+        r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query,
+                  r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
+                  r.provider, r.event_type, r.event_id, r.signature_scheme, r.signature_status,
+                  r.signature_reason
+           FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
+           WHERE r.id = $1 AND e.user_id = $2"#,
+        id,
+        user_id
+    )
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// The capture with this seq at this endpoint, if the user owns it (live updates).
+pub async fn find_request_summary_by_seq(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    seq: i64,
+) -> Result<Option<RequestSummary>, StoreError> {
+    Ok(sqlx::query_as!(
+        RequestSummary,
+        r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
+                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status
+           FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
+           WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq = $3"#,
+        endpoint_id,
+        user_id,
+        seq
+    )
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Number of captures stored for an endpoint (tests and the benchmark use it).
+pub async fn count_requests(ex: impl PgExecutor<'_>, endpoint_id: Uuid) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM requests WHERE endpoint_id = $1"#,
+        endpoint_id
+    )
+    .fetch_one(ex)
+    .await?)
+}

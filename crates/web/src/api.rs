@@ -1,0 +1,504 @@
+//! The JSON API, `/api/v1`. Bearer API tokens (stored as SHA-256 hashes) or the browser
+//! session; a session caller must also send its CSRF token in `X-CSRF-Token` to change state.
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use hookvault_core::headers;
+use hookvault_core::signing::Scheme;
+use hookvault_store::endpoints as store;
+use hookvault_store::requests::{find_request, list_requests, StoredRequest};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use crate::error::{ApiError, AppError};
+use crate::live::{last_event_id, request_events, sse, summary_json};
+use crate::state::AppState;
+use crate::views::rfc3339_ms;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tokens", axum::routing::post(create_token_basic))
+        .route(
+            "/api/v1/endpoints",
+            get(list_endpoints).post(create_endpoint),
+        )
+        .route(
+            "/api/v1/endpoints/{id}",
+            get(get_endpoint)
+                .patch(update_endpoint)
+                .delete(delete_endpoint),
+        )
+        .route(
+            "/api/v1/endpoints/{id}/requests",
+            get(list_endpoint_requests),
+        )
+        .route("/api/v1/endpoints/{id}/stream", get(stream))
+        .route("/api/v1/requests/{id}", get(get_request))
+        .route("/api/v1/requests/{id}/body", get(get_body))
+}
+
+/// The caller of an API route.
+pub struct ApiUser {
+    pub id: Uuid,
+}
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if let Some(auth) = auth {
+            let Some(token) = auth.strip_prefix("Bearer ").map(str::trim) else {
+                return Err(ApiError::unauthorized());
+            };
+            let user = hookvault_store::tokens::find_user_id_by_token_hash(
+                &state.pool,
+                &hash_token(token),
+            )
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
+            return user
+                .map(|id| ApiUser { id })
+                .ok_or_else(ApiError::unauthorized);
+        }
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::unauthorized())?;
+        let id = crate::auth::session_user(&session)
+            .await
+            .ok_or_else(ApiError::unauthorized)?;
+        if !matches!(parts.method, Method::GET | Method::HEAD) {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            crate::auth::check_csrf(&session, sent)
+                .await
+                .map_err(|e| ApiError(e).into_response())?;
+        }
+        Ok(ApiUser { id })
+    }
+}
+
+pub(crate) fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Creates an API token for a user; returns (id, token). The token is never stored.
+pub(crate) async fn create_token(
+    state: &AppState,
+    user_id: Uuid,
+    name: &str,
+) -> Result<(Uuid, String), AppError> {
+    let token = format!("hv_{}", crate::pages::random_base62(40));
+    let id = Uuid::now_v7();
+    hookvault_store::tokens::insert_api_token(
+        &state.pool,
+        id,
+        user_id,
+        name,
+        &hash_token(&token),
+        &token[..7],
+    )
+    .await?;
+    tracing::info!(token.id = %id, "API token created");
+    Ok((id, token))
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+async fn create_token_basic(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Option<Json<TokenBody>>,
+) -> Result<Response, ApiError> {
+    let creds = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(e, p)| (e.to_string(), p.to_string()))
+        });
+    let Some((email, password)) = creds else {
+        return Ok(basic_challenge());
+    };
+    if let Some(wait) = state.limiter.blocked(&email, "") {
+        return Err(AppError::TooManyRequests(format!(
+            "too many failed logins; try again in {} minutes",
+            wait.as_secs().div_ceil(60)
+        ))
+        .into());
+    }
+    let Some(user_id) = crate::auth::authenticate(&state, &email, password).await? else {
+        state.limiter.record_failure(&email, "");
+        return Ok(basic_challenge());
+    };
+    let name = body
+        .and_then(|b| b.0.name)
+        .unwrap_or_else(|| "hookvault CLI".to_string());
+    let name = crate::pages::clean_name(&name)?;
+    let (id, token) = create_token(&state, user_id, &name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "name": name, "token": token})),
+    )
+        .into_response())
+}
+
+fn basic_challenge() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"hookvault\"")],
+        Json(
+            json!({"error": {"code": "unauthorized", "message": "email or password is incorrect"}}),
+        ),
+    )
+        .into_response()
+}
+
+fn endpoint_json(state: &AppState, e: &store::Endpoint) -> Value {
+    let r = &e.response;
+    json!({
+        "id": e.id,
+        "name": e.name,
+        "url": state.capture_url(&e.token),
+        "created_at": rfc3339_ms(&e.created_at),
+        "response": {
+            "status": r.status,
+            "content_type": r.content_type,
+            "headers": r.headers,
+            "body": String::from_utf8_lossy(&r.body),
+            "delay_ms": r.delay_ms,
+        },
+        "signing": e.signing_scheme.as_ref().map(|s| json!({"scheme": s, "secret_set": e.signing_secret_sealed.is_some()})),
+    })
+}
+
+async fn list_endpoints(
+    State(state): State<AppState>,
+    user: ApiUser,
+) -> Result<Json<Value>, ApiError> {
+    let list = store::list_endpoints(&state.pool, user.id).await?;
+    let endpoints: Vec<Value> = list
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "name": e.name,
+                "url": state.capture_url(&e.token),
+                "created_at": rfc3339_ms(&e.created_at),
+                "request_count": e.request_count,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "endpoints": endpoints })))
+}
+
+#[derive(Deserialize)]
+struct CreateEndpoint {
+    name: String,
+}
+
+async fn create_endpoint(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Json(body): Json<CreateEndpoint>,
+) -> Result<Response, ApiError> {
+    let name = crate::pages::clean_name(&body.name)?;
+    let id = Uuid::now_v7();
+    store::insert_endpoint(
+        &state.pool,
+        id,
+        user.id,
+        &name,
+        &crate::pages::new_capture_token(),
+    )
+    .await?;
+    let e = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut v = endpoint_json(&state, &e);
+    v["request_count"] = json!(0);
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+async fn get_endpoint(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    let e = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(endpoint_json(&state, &e)))
+}
+
+#[derive(Deserialize)]
+struct UpdateEndpoint {
+    name: Option<String>,
+    response: Option<ResponseBody>,
+    /// `null` clears the signature check.
+    #[serde(default, deserialize_with = "double_option")]
+    signing: Option<Option<SigningBody>>,
+}
+
+#[derive(Deserialize)]
+struct ResponseBody {
+    status: Option<i32>,
+    content_type: Option<String>,
+    headers: Option<Vec<(String, String)>>,
+    body: Option<String>,
+    delay_ms: Option<i32>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SigningBody {
+    pub scheme: String,
+    pub secret: Option<String>,
+}
+
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+async fn update_endpoint(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdateEndpoint>,
+) -> Result<Json<Value>, ApiError> {
+    let e = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    // Validate everything before writing anything.
+    let name = body
+        .name
+        .as_deref()
+        .map(crate::pages::clean_name)
+        .transpose()?;
+    let response = match body.response {
+        Some(r) => Some(crate::pages::validate_response(
+            r.status.unwrap_or(e.response.status),
+            r.content_type
+                .unwrap_or_else(|| e.response.content_type.clone()),
+            r.body
+                .map(String::into_bytes)
+                .unwrap_or_else(|| e.response.body.clone()),
+            r.headers.unwrap_or_else(|| e.response.headers.clone()),
+            r.delay_ms.unwrap_or(e.response.delay_ms),
+        )?),
+        None => None,
+    };
+    let signing = match body.signing {
+        Some(Some(s)) => Some(Some(seal_signing(&state, id, &s)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let mut tx = state
+        .pool
+        .begin()
+        .await
+        .map_err(hookvault_store::StoreError::from)?;
+    if let Some(name) = &name {
+        store::update_endpoint_name(&mut *tx, user.id, id, name).await?;
+    }
+    if let Some(r) = &response {
+        store::update_endpoint_response(&mut *tx, user.id, id, r).await?;
+    }
+    if let Some(s) = &signing {
+        let (scheme, sealed) = match s {
+            Some((scheme, sealed)) => (Some(scheme.as_str()), sealed.as_deref()),
+            None => (None, None),
+        };
+        store::update_endpoint_signing(&mut *tx, user.id, id, scheme, sealed).await?;
+    }
+    store::notify_route_changed(&mut *tx, &e.token).await?;
+    tx.commit()
+        .await
+        .map_err(hookvault_store::StoreError::from)?;
+    let e = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(endpoint_json(&state, &e)))
+}
+
+/// Checks a signing setting and seals its secret, bound to the endpoint id.
+pub(crate) fn seal_signing(
+    state: &AppState,
+    endpoint_id: Uuid,
+    s: &SigningBody,
+) -> Result<(String, Option<Vec<u8>>), AppError> {
+    let scheme: Scheme = s
+        .scheme
+        .parse()
+        .map_err(|e: hookvault_core::signing::UnknownScheme| AppError::BadRequest(e.to_string()))?;
+    let secret = s.secret.as_deref().unwrap_or("");
+    if matches!(scheme, Scheme::Original | Scheme::None) {
+        return Ok((scheme.as_str().to_string(), None));
+    }
+    if secret.is_empty() {
+        return Err(AppError::BadRequest(format!(
+            "scheme {} needs a secret",
+            scheme.as_str()
+        )));
+    }
+    if scheme == Scheme::StandardWebhooks {
+        hookvault_core::signing::standard_webhooks_key(secret)
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    }
+    let sealed = state
+        .secret_key
+        .seal(secret.as_bytes(), endpoint_id.as_bytes());
+    Ok((scheme.as_str().to_string(), Some(sealed)))
+}
+
+async fn delete_endpoint(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let token = store::delete_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    store::notify_route_changed(&state.pool, &token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+    before: Option<String>,
+}
+
+async fn list_endpoint_requests(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let before = match q.before.as_deref().filter(|s| !s.is_empty()) {
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| AppError::BadRequest("invalid cursor".into()))?,
+        ),
+        None => None,
+    };
+    let rows = list_requests(&state.pool, user.id, id, before, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let page: Vec<_> = rows.into_iter().take(limit as usize).collect();
+    let next = if more {
+        page.last().map(|r| r.seq.to_string())
+    } else {
+        None
+    };
+    let requests: Vec<Value> = page.iter().map(summary_json).collect();
+    Ok(Json(json!({ "requests": requests, "next": next })))
+}
+
+pub(crate) fn request_json(r: &StoredRequest) -> Result<Value, AppError> {
+    let hs = headers::decode(&r.headers).map_err(|e| AppError::Internal(e.to_string()))?;
+    let headers: Vec<(String, String)> = hs
+        .iter()
+        .map(|h| (h.name.clone(), h.value_lossy().into_owned()))
+        .collect();
+    Ok(json!({
+        "id": r.id,
+        "endpoint_id": r.endpoint_id,
+        "received_at": rfc3339_ms(&r.received_at),
+        "method": r.method,
+        "path": r.path,
+        "query": r.query,
+        "http_version": r.http_version,
+        "remote_addr": r.remote_addr,
+        "headers": headers,
+        "body_base64": base64::engine::general_purpose::STANDARD.encode(&r.body),
+        "body_size": r.body_size,
+        "content_type": r.content_type,
+        "provider": r.provider,
+        "event_type": r.event_type,
+        "event_id": r.event_id,
+        "signature": {
+            "scheme": r.signature_scheme,
+            "status": r.signature_status.as_deref().unwrap_or("unchecked"),
+            "reason": r.signature_reason.as_deref().unwrap_or(if r.signature_scheme.is_none() { "no signature check is configured for this endpoint" } else { "" }),
+        },
+    }))
+}
+
+async fn get_request(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    let r = find_request(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(request_json(&r)?))
+}
+
+async fn get_body(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let r = find_request(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(crate::pages::raw_body_response(
+        r.body,
+        r.content_type.as_deref(),
+        id,
+        false,
+    ))
+}
+
+/// The CLI's stream: every new capture of the endpoint as a `request` event carrying the full
+/// request JSON, with its seq as the event id; resumes after `Last-Event-ID`.
+async fn stream(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let after = last_event_id(&headers);
+    let events = request_events(state, user.id, id, after, |r| summary_json(&r));
+    Ok(sse(events).into_response())
+}

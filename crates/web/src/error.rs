@@ -1,0 +1,123 @@
+//! One error type for the web crate. Clients never see internal text: pages get an HTML error
+//! page, the API gets `{"error":{"code","message"}}`, and internal errors are logged once.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use hookvault_store::StoreError;
+
+/// Errors of page handlers.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the form has expired; reload the page and try again")]
+    Csrf,
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("the database is unavailable; try again in a moment")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "not_found",
+            AppError::BadRequest(_) => "invalid",
+            AppError::Csrf => "csrf",
+            AppError::TooManyRequests(_) => "rate_limited",
+            AppError::Unavailable => "unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    fn log(&self) {
+        if let AppError::Internal(detail) = self {
+            tracing::error!(error = %detail, "request failed");
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            AppError::Unavailable
+        } else {
+            AppError::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(format!("template: {e}"))
+    }
+}
+
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        AppError::Internal(format!("session: {e}"))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let status = self.status();
+        let message = crate::views::escape(&self.to_string());
+        let title = status.canonical_reason().unwrap_or("Error");
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Hookvault</title>\
+             <link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main class=\"narrow\">\
+             <h1>{title}</h1><p class=\"error\">{message}</p><p><a href=\"/\">Back to your endpoints</a></p>\
+             </main></body></html>"
+        );
+        (status, Html(body)).into_response()
+    }
+}
+
+/// Errors of API handlers: the same cases rendered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl ApiError {
+    pub fn unauthorized() -> Response {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            Json(serde_json::json!({"error": {"code": "unauthorized", "message": "a valid API token or session is required"}})),
+        )
+            .into_response()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        let status = self.0.status();
+        let body =
+            serde_json::json!({"error": {"code": self.0.code(), "message": self.0.to_string()}});
+        (status, Json(body)).into_response()
+    }
+}

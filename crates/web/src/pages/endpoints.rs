@@ -1,0 +1,312 @@
+//! The endpoint list, one endpoint's captures, and its settings.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use hookvault_store::endpoints::{self as store, EndpointResponse};
+use hookvault_store::requests::{list_requests, RequestSummary};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::{check_csrf, CurrentUser};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::views::{render, rfc3339, Page};
+
+const PAGE_SIZE: i64 = 50;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(list))
+        .route("/endpoints", post(create))
+        .route("/endpoints/{id}", get(show))
+        .route("/endpoints/{id}/rename", post(rename))
+        .route("/endpoints/{id}/response", post(set_response))
+        .route("/endpoints/{id}/delete", post(delete))
+}
+
+pub struct EndpointRow {
+    pub id: Uuid,
+    pub name: String,
+    pub url: String,
+    pub request_count: i64,
+}
+
+#[derive(Template)]
+#[template(path = "endpoints/list.html")]
+struct ListPage {
+    page: Page,
+    endpoints: Vec<EndpointRow>,
+}
+
+async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+    let endpoints = store::list_endpoints(&state.pool, user.id)
+        .await?
+        .into_iter()
+        .map(|e| EndpointRow {
+            url: state.capture_url(&e.token),
+            id: e.id,
+            name: e.name,
+            request_count: e.request_count,
+        })
+        .collect();
+    render(&ListPage {
+        page: Page::for_user("Endpoints", &user).await?,
+        endpoints,
+    })
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    csrf: String,
+    name: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<NameForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    let name = super::clean_name(&form.name)?;
+    let id = Uuid::now_v7();
+    store::insert_endpoint(&state.pool, id, user.id, &name, &super::new_capture_token()).await?;
+    tracing::info!(endpoint.id = %id, "endpoint created");
+    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+}
+
+/// A capture as a row of the request list.
+pub struct RequestRow {
+    pub id: Uuid,
+    pub seq: i64,
+    pub method: String,
+    pub path: String,
+    pub size: String,
+    pub content_type: String,
+    pub received_at: String,
+    pub event: String,
+}
+
+impl From<RequestSummary> for RequestRow {
+    fn from(r: RequestSummary) -> Self {
+        let path = match &r.query {
+            Some(q) => format!("{}?{q}", if r.path.is_empty() { "/" } else { &r.path }),
+            None if r.path.is_empty() => "/".to_string(),
+            None => r.path.clone(),
+        };
+        RequestRow {
+            id: r.id,
+            seq: r.seq,
+            method: r.method,
+            path,
+            size: hookvault_core::render::human_size(u64::try_from(r.body_size).unwrap_or(0)),
+            content_type: r.content_type.unwrap_or_default(),
+            received_at: rfc3339(&r.received_at),
+            event: r.event_type.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "endpoints/show.html")]
+struct ShowPage {
+    page: Page,
+    id: Uuid,
+    name: String,
+    url: String,
+    requests: Vec<RequestRow>,
+    older: Option<i64>,
+    newest_seq: i64,
+    response_status: i32,
+    response_content_type: String,
+    response_body: String,
+    response_headers: String,
+    response_delay_ms: i32,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    before: Option<i64>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    let endpoint = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let rows = list_requests(&state.pool, user.id, id, q.before, PAGE_SIZE + 1).await?;
+    let more = rows.len() as i64 > PAGE_SIZE;
+    let requests: Vec<RequestRow> = rows
+        .into_iter()
+        .take(PAGE_SIZE as usize)
+        .map(RequestRow::from)
+        .collect();
+    let older = more.then(|| requests.last().map(|r| r.seq)).flatten();
+    let newest_seq = if q.before.is_none() {
+        requests.first().map(|r| r.seq).unwrap_or(0)
+    } else {
+        -1
+    };
+    let r = &endpoint.response;
+    render(&ShowPage {
+        page: Page::for_user(endpoint.name.clone(), &user).await?,
+        id,
+        url: state.capture_url(&endpoint.token),
+        name: endpoint.name.clone(),
+        requests,
+        older,
+        newest_seq,
+        response_status: r.status,
+        response_content_type: r.content_type.clone(),
+        response_body: String::from_utf8_lossy(&r.body).into_owned(),
+        response_headers: r
+            .headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        response_delay_ms: r.delay_ms,
+    })
+}
+
+async fn rename(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<NameForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    let name = super::clean_name(&form.name)?;
+    if !store::update_endpoint_name(&state.pool, user.id, id, &name).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct ResponseForm {
+    csrf: String,
+    status: String,
+    content_type: String,
+    body: String,
+    headers: String,
+    delay_ms: String,
+}
+
+async fn set_response(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<ResponseForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    let headers = form
+        .headers
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.split_once(':')
+                .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| AppError::BadRequest(format!("Header line \"{l}\" has no colon.")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let response = validate_response(
+        form.status
+            .trim()
+            .parse()
+            .map_err(|_| AppError::BadRequest("Status must be a number.".into()))?,
+        form.content_type.trim().to_string(),
+        form.body.into_bytes(),
+        headers,
+        form.delay_ms
+            .trim()
+            .parse()
+            .map_err(|_| AppError::BadRequest("Delay must be a number of milliseconds.".into()))?,
+    )?;
+    let token = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?
+        .token;
+    store::update_endpoint_response(&state.pool, user.id, id, &response).await?;
+    store::notify_route_changed(&state.pool, &token).await?;
+    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+}
+
+/// Checks a custom response: status 100–599, delay 0–10 000 ms, header names and values that
+/// HTTP allows, and no framing headers (the server sets those).
+pub(crate) fn validate_response(
+    status: i32,
+    content_type: String,
+    body: Vec<u8>,
+    headers: Vec<(String, String)>,
+    delay_ms: i32,
+) -> Result<EndpointResponse, AppError> {
+    if !(100..=599).contains(&status) {
+        return Err(AppError::BadRequest(
+            "Status must be between 100 and 599.".into(),
+        ));
+    }
+    if !(0..=10_000).contains(&delay_ms) {
+        return Err(AppError::BadRequest(
+            "Delay must be between 0 and 10000 ms.".into(),
+        ));
+    }
+    if body.len() > 64 * 1024 {
+        return Err(AppError::BadRequest(
+            "The response body can be at most 64 KiB.".into(),
+        ));
+    }
+    if http::HeaderValue::from_str(&content_type).is_err() {
+        return Err(AppError::BadRequest(
+            "The content type is not a valid header value.".into(),
+        ));
+    }
+    for (n, v) in &headers {
+        let name = http::HeaderName::from_bytes(n.as_bytes())
+            .map_err(|_| AppError::BadRequest(format!("\"{n}\" is not a valid header name.")))?;
+        if http::HeaderValue::from_str(v).is_err() {
+            return Err(AppError::BadRequest(format!(
+                "The value of {n} is not a valid header value."
+            )));
+        }
+        if matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection" | "content-type" | "set-cookie"
+        ) {
+            return Err(AppError::BadRequest(format!("{n} cannot be set here.")));
+        }
+    }
+    Ok(EndpointResponse {
+        status,
+        content_type,
+        body,
+        headers,
+        delay_ms,
+    })
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    let token = store::delete_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    store::notify_route_changed(&state.pool, &token).await?;
+    tracing::info!(endpoint.id = %id, "endpoint deleted");
+    Ok(Redirect::to("/").into_response())
+}

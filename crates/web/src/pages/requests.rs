@@ -1,0 +1,196 @@
+//! One capture: overview, headers in arrival order, query, body views, raw download, curl.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use hookvault_core::headers::{self, RawHeader};
+use hookvault_core::render::{self, BodyKind};
+use hookvault_store::requests::{find_request, StoredRequest};
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::views::{render as render_page, rfc3339_ms, Page};
+
+/// Bodies above this size are not pretty-printed or dumped in full on the page.
+const VIEW_LIMIT: usize = 256 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/requests/{id}", get(show))
+        .route("/requests/{id}/raw", get(raw))
+}
+
+#[derive(Template)]
+#[template(path = "requests/show.html")]
+struct ShowPage {
+    page: Page,
+    r: RequestView,
+}
+
+/// Everything the request page shows, already turned into text.
+pub struct RequestView {
+    pub id: Uuid,
+    pub endpoint_id: Uuid,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub http_version: String,
+    pub remote_addr: String,
+    pub received_at: String,
+    pub size: String,
+    pub content_type: String,
+    pub provider: String,
+    pub event_type: String,
+    pub event_id: String,
+    pub signature: Option<(String, String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub query_params: Vec<(String, String)>,
+    pub form_fields: Vec<(String, String)>,
+    /// Escaped, highlighted HTML produced by `render::json_pretty_html`.
+    pub json_html: Option<String>,
+    pub text: Option<String>,
+    pub hex: Option<String>,
+    pub empty: bool,
+    pub utf8_warning: bool,
+    pub curl: String,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let req = find_request(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let token = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, req.endpoint_id)
+        .await?
+        .map(|e| e.token)
+        .unwrap_or_default();
+    let view = view(&req, &state.capture_url(&token))?;
+    render_page(&ShowPage {
+        page: Page::for_user(format!("{} {}", view.method, view.path), &user).await?,
+        r: view,
+    })
+}
+
+fn view(req: &StoredRequest, capture_url: &str) -> Result<RequestView, AppError> {
+    let hs = headers::decode(&req.headers).map_err(|e| AppError::Internal(e.to_string()))?;
+    let body = &req.body;
+    let kind = render::body_kind(req.content_type.as_deref(), body);
+    let shown = &body[..body.len().min(VIEW_LIMIT)];
+    let json_html = (kind == BodyKind::Json && body.len() <= VIEW_LIMIT)
+        .then(|| render::json_pretty_html(body))
+        .flatten();
+    let text = matches!(kind, BodyKind::Json | BodyKind::Form | BodyKind::Text)
+        .then(|| String::from_utf8_lossy(shown).into_owned());
+    let hex = (kind == BodyKind::Binary).then(|| render::hex_dump(body, 64 * 1024));
+    let url = full_url(capture_url, &req.path, req.query.as_deref());
+    Ok(RequestView {
+        id: req.id,
+        endpoint_id: req.endpoint_id,
+        method: req.method.clone(),
+        path: if req.path.is_empty() {
+            "/".into()
+        } else {
+            req.path.clone()
+        },
+        query: req.query.clone(),
+        http_version: req.http_version.clone(),
+        remote_addr: req.remote_addr.clone(),
+        received_at: rfc3339_ms(&req.received_at),
+        size: format!(
+            "{} ({} bytes)",
+            render::human_size(body.len() as u64),
+            body.len()
+        ),
+        content_type: req.content_type.clone().unwrap_or_default(),
+        provider: req.provider.clone().unwrap_or_default(),
+        event_type: req.event_type.clone().unwrap_or_default(),
+        event_id: req.event_id.clone().unwrap_or_default(),
+        signature: req.signature_status.as_ref().map(|s| {
+            (
+                req.signature_scheme.clone().unwrap_or_default(),
+                s.clone(),
+                req.signature_reason.clone().unwrap_or_default(),
+            )
+        }),
+        headers: hs
+            .iter()
+            .map(|h: &RawHeader| (h.name.clone(), h.value_lossy().into_owned()))
+            .collect(),
+        query_params: req
+            .query
+            .as_deref()
+            .map(render::query_params)
+            .unwrap_or_default(),
+        form_fields: if kind == BodyKind::Form {
+            render::form_fields(shown)
+        } else {
+            Vec::new()
+        },
+        json_html,
+        text,
+        hex,
+        empty: body.is_empty(),
+        utf8_warning: !body.is_empty() && std::str::from_utf8(body).is_err(),
+        curl: render::curl_command(&req.method, &url, &hs, body),
+    })
+}
+
+/// The URL a capture was sent to: the capture URL plus the raw path suffix and query.
+pub(crate) fn full_url(capture_url: &str, path: &str, query: Option<&str>) -> String {
+    match query {
+        Some(q) => format!("{capture_url}{path}?{q}"),
+        None => format!("{capture_url}{path}"),
+    }
+}
+
+/// The body bytes exactly, as a download that no browser renders in our origin.
+async fn raw(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let req = find_request(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(raw_body_response(
+        req.body,
+        req.content_type.as_deref(),
+        id,
+        true,
+    ))
+}
+
+/// Serves captured body bytes unchanged. `attachment` forces a download; either way the
+/// response is sandboxed and never sniffed.
+pub(crate) fn raw_body_response(
+    body: Vec<u8>,
+    content_type: Option<&str>,
+    id: Uuid,
+    attachment: bool,
+) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    let ct = content_type
+        .and_then(|c| HeaderValue::from_str(c).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_TYPE, ct);
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    if attachment {
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"request-{id}.bin\""))
+        {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    resp
+}

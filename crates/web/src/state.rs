@@ -1,0 +1,47 @@
+//! Shared state of the web routes.
+
+use std::sync::Arc;
+
+use hookvault_core::secretbox::SecretKey;
+use hookvault_store::PgPool;
+use tokio::sync::Semaphore;
+
+use crate::auth::LoginLimiter;
+use crate::live::Hub;
+
+/// Web settings.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Base URL users and senders reach this server at, without a trailing slash.
+    pub public_url: String,
+}
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<WebConfig>,
+    pub secret_key: SecretKey,
+    pub hub: Hub,
+    pub(crate) limiter: LoginLimiter,
+    /// Bounds concurrent password hashing (each costs ~19 MiB and tens of ms of CPU).
+    pub(crate) hashing: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: WebConfig, secret_key: SecretKey, hub: Hub) -> Self {
+        Self {
+            pool,
+            config: Arc::new(config),
+            secret_key,
+            hub,
+            limiter: LoginLimiter::default(),
+            hashing: Arc::new(Semaphore::new(2)),
+        }
+    }
+
+    /// The capture URL for a token.
+    pub fn capture_url(&self, token: &str) -> String {
+        format!("{}/in/{token}", self.config.public_url)
+    }
+}

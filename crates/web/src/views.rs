@@ -1,0 +1,65 @@
+//! What every page template shares, and small formatting helpers for templates.
+
+use askama::Template;
+use axum::response::{Html, IntoResponse, Response};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tower_sessions::Session;
+
+use crate::auth::{csrf_token, CurrentUser};
+use crate::error::AppError;
+
+/// Layout data for `base.html`: the title, the signed-in user's email (for the header) and the
+/// CSRF token forms must carry.
+pub struct Page {
+    pub title: String,
+    pub email: Option<String>,
+    pub csrf: String,
+}
+
+impl Page {
+    pub async fn anonymous(title: &str, session: &Session) -> Result<Self, AppError> {
+        Ok(Page {
+            title: title.to_string(),
+            email: None,
+            csrf: csrf_token(session).await?,
+        })
+    }
+
+    pub async fn for_user(title: impl Into<String>, user: &CurrentUser) -> Result<Self, AppError> {
+        Ok(Page {
+            title: title.into(),
+            email: Some(user.email.clone()),
+            csrf: csrf_token(&user.session).await?,
+        })
+    }
+}
+
+/// Renders a template into an HTML response.
+pub fn render(t: &impl Template) -> Result<Response, AppError> {
+    Ok(Html(t.render()?).into_response())
+}
+
+/// HTML-escapes text for the few places that build HTML outside templates.
+pub fn escape(s: &str) -> String {
+    hookvault_core::render::escape_html(s)
+}
+
+/// RFC 3339 UTC, to the second.
+pub fn rfc3339(t: &OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// RFC 3339 UTC with milliseconds (API).
+pub fn rfc3339_ms(t: &OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let ms = t.millisecond();
+    t.replace_nanosecond(u32::from(ms) * 1_000_000)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,77 @@
+// Hookvault dashboard script: copy buttons and the live request list. Captured data is only
+// ever inserted with textContent, never as HTML.
+"use strict";
+
+function copyText(text, button) {
+  const done = () => { const old = button.textContent; button.textContent = "Copied"; setTimeout(() => { button.textContent = old; }, 1200); };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, () => fallbackCopy(text, done));
+  } else {
+    fallbackCopy(text, done);
+  }
+}
+
+function fallbackCopy(text, done) {
+  const area = document.createElement("textarea");
+  area.value = text;
+  document.body.appendChild(area);
+  area.select();
+  try { document.execCommand("copy"); done(); } catch (e) { /* nothing else to try */ }
+  area.remove();
+}
+
+function cell(row, text, code) {
+  const td = document.createElement("td");
+  if (code) { const c = document.createElement("code"); c.textContent = text; td.appendChild(c); } else { td.textContent = text; }
+  row.appendChild(td);
+  return td;
+}
+
+function startLive(table) {
+  const url = table.dataset.live;
+  const newest = Number(table.dataset.newest);
+  if (!url || newest < 0 || typeof EventSource === "undefined") return;
+  const body = table.querySelector("tbody");
+  const seen = new Set(Array.from(body.querySelectorAll("tr")).map((tr) => tr.dataset.seq));
+  const source = new EventSource(url);
+  source.addEventListener("request", (ev) => {
+    const r = JSON.parse(ev.data);
+    if (seen.has(String(r.seq))) return;
+    seen.add(String(r.seq));
+    const tr = document.createElement("tr");
+    tr.dataset.seq = String(r.seq);
+    tr.className = "fresh";
+    const td = document.createElement("td");
+    const a = document.createElement("a");
+    a.href = "/requests/" + encodeURIComponent(r.id);
+    a.className = "method";
+    a.textContent = r.method;
+    td.appendChild(a);
+    tr.appendChild(td);
+    cell(tr, r.query === null || r.query === undefined ? r.path : r.path + "?" + r.query, true);
+    cell(tr, r.event_type || "");
+    cell(tr, r.size);
+    cell(tr, r.content_type || "");
+    const t = document.createElement("time");
+    t.dateTime = r.received_at;
+    t.textContent = r.received_at;
+    const tt = document.createElement("td");
+    tt.appendChild(t);
+    tr.appendChild(tt);
+    body.insertBefore(tr, body.firstChild);
+    table.hidden = false;
+    const empty = document.getElementById("empty-state");
+    if (empty) empty.hidden = true;
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("button.copy").forEach((b) => {
+    b.addEventListener("click", () => {
+      const from = b.dataset.copyFrom ? document.getElementById(b.dataset.copyFrom) : null;
+      copyText(from ? from.textContent : b.dataset.copy, b);
+    });
+  });
+  const live = document.getElementById("requests");
+  if (live) startLive(live);
+});
