@@ -396,10 +396,16 @@ fn check_url_with_deny_refuses_private_metadata_and_local_names() {
             "{url}"
         );
     }
+    // IDNA mapping happens before the checks: fullwidth digits and enclosed letters too.
+    assert_eq!(
+        client.check_url("http://\u{ff11}\u{ff12}\u{ff17}.\u{ff10}.\u{ff10}.\u{ff11}/"),
+        Err(Refusal::PrivateAddress(ip("127.0.0.1")))
+    );
     for url in [
         "http://localhost/",
         "http://LOCALHOST./",
         "http://api.localhost:8080/",
+        "http://\u{24db}\u{24de}\u{24d2}\u{24d0}\u{24db}\u{24d7}\u{24de}\u{24e2}\u{24e3}/",
     ] {
         assert!(
             matches!(client.check_url(url), Err(Refusal::LocalHostname(_))),

@@ -1,0 +1,224 @@
+//! Test harness: the real server on 127.0.0.1:0 against a fresh database per test.
+//!
+//! The database server is `DATABASE_URL` when set; otherwise an embedded cluster in
+//! `target/tmp/pg-cluster`, started once (and left running for the next test binary; the
+//! README's test command stops it at the end).
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use hookvault_server::{Database, Role, ServeConfig, Server};
+use hookvault_store::embedded::EmbeddedCluster;
+use hookvault_store::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+/// Connection options for the database server the tests use (not a particular database).
+fn server_options() -> PgConnectOptions {
+    static OPTS: OnceLock<PgConnectOptions> = OnceLock::new();
+    OPTS.get_or_init(|| {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            return url.parse().expect("DATABASE_URL is not a valid PostgreSQL URL");
+        }
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pg-cluster");
+        // Started on a thread with its own runtime: each test has its own runtime, and the
+        // cluster must outlive all of them.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async {
+                let c = EmbeddedCluster::start(&dir)
+                    .await
+                    .unwrap_or_else(|e| panic!("embedded test cluster: {e}"));
+                c.connect_options_for("postgres")
+            })
+        })
+        .join()
+        .expect("cluster start thread")
+    })
+    .clone()
+}
+
+/// Creates an empty database with a unique name and returns options for it.
+pub async fn fresh_database() -> PgConnectOptions {
+    let admin = server_options();
+    let name = format!("hv_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .expect("connect to test server");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    conn.close().await.ok();
+    admin.database(&name)
+}
+
+/// A running server and a browser-like client (keeps cookies, does not follow redirects).
+pub struct TestApp {
+    pub server: Server,
+    pub url: String,
+    pub client: reqwest::Client,
+    pub data_dir: tempdir::TempDir,
+}
+
+pub mod tempdir {
+    /// A directory under target/tmp removed on drop.
+    pub struct TempDir(pub std::path::PathBuf);
+    impl TempDir {
+        pub fn new() -> Self {
+            let p = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("data-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&p).expect("temp dir");
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeConfig {
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        public_url: None,
+        data_dir: data_dir.to_path_buf(),
+        database: Database::External(options),
+        role: Role::All,
+        max_body_bytes: 10 * 1024 * 1024,
+        trusted_proxies: Vec::new(),
+        secret_key: None,
+        writer_tasks: 2,
+        max_connections: 8,
+    }
+}
+
+pub fn browser_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
+        let data_dir = tempdir::TempDir::new();
+        let mut cfg = config(fresh_database().await, &data_dir.0);
+        tweak(&mut cfg);
+        let server = Server::start(cfg).await.expect("server starts");
+        let url = server.public_url.clone();
+        TestApp {
+            server,
+            url,
+            client: browser_client(),
+            data_dir,
+        }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    /// The CSRF token in a page's forms.
+    pub async fn csrf(&self, path: &str) -> String {
+        let html = self.get_html(path).await;
+        extract_csrf(&html)
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        self.client
+            .get(self.at(path))
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body")
+    }
+
+    /// Submits a form with the page's CSRF token.
+    pub async fn post_form(&self, path: &str, csrf_from: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let csrf = self.csrf(csrf_from).await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+        form.extend_from_slice(fields);
+        self.client
+            .post(self.at(path))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn signup(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_form("/signup", "/signup", &[("email", email), ("password", password)])
+            .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_form("/login", "/login", &[("email", email), ("password", password)])
+            .await
+    }
+
+    /// Signs up a new account with this client and returns an API token for it.
+    pub async fn signup_with_token(&self, email: &str) -> String {
+        let r = self.signup(email, "correct horse battery").await;
+        assert_eq!(r.status(), 303, "sign-up redirects to /");
+        self.token(email, "correct horse battery").await
+    }
+
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let r = reqwest::Client::new()
+            .post(self.at("/api/v1/tokens"))
+            .basic_auth(email, Some(password))
+            .json(&serde_json::json!({"name": "tests"}))
+            .send()
+            .await
+            .expect("POST tokens");
+        assert_eq!(r.status(), 201);
+        let v: serde_json::Value = r.json().await.expect("json");
+        v["token"].as_str().expect("token").to_string()
+    }
+
+    /// Creates an endpoint through the API; returns (id, capture URL).
+    pub async fn create_endpoint(&self, token: &str, name: &str) -> (String, String) {
+        let r = reqwest::Client::new()
+            .post(self.at("/api/v1/endpoints"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"name": name}))
+            .send()
+            .await
+            .expect("POST endpoints");
+        assert_eq!(r.status(), 201);
+        let v: serde_json::Value = r.json().await.expect("json");
+        (
+            v["id"].as_str().expect("id").to_string(),
+            v["url"].as_str().expect("url").to_string(),
+        )
+    }
+
+    pub async fn api_get(&self, token: &str, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(self.at(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET")
+    }
+}
+
+pub fn extract_csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_string()
+}
