@@ -47,7 +47,9 @@ pub async fn serve(
         let app = app.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let app = app.clone();
-            let head = queue.pop();
+            // Never pairs a request with another request's head: on any disagreement the
+            // recorder stops and the request falls back to hyper's parsed headers.
+            let head = queue.pop_for(req.method(), req.uri());
             async move { Ok::<_, Infallible>(call(app, req, head, peer).await) }
         });
         let conn = hyper::server::conn::http1::Builder::new()

@@ -11,10 +11,13 @@ use hookvault_store::{PgPool, StoreError};
 
 const TTL: Duration = Duration::from_secs(30);
 
+/// Routes by token, each with the time it was loaded.
+type Entries = HashMap<String, (Arc<CaptureRoute>, Instant)>;
+
 /// Cached capture routes. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct RouteCache {
-    inner: Arc<RwLock<HashMap<String, (Arc<CaptureRoute>, Instant)>>>,
+    inner: Arc<RwLock<Entries>>,
 }
 
 impl RouteCache {

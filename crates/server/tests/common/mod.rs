@@ -125,6 +125,17 @@ impl TestApp {
         }
     }
 
+    /// Wraps an already started server (its data dir is owned by the caller).
+    pub fn attach(server: Server) -> TestApp {
+        let url = server.public_url.clone();
+        TestApp {
+            server,
+            url,
+            client: browser_client(),
+            data_dir: tempdir::TempDir::new(),
+        }
+    }
+
     pub fn at(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
     }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Capture benchmark: a release build of Hookvault with its embedded PostgreSQL, and wrk posting
+# a ~4 KB Stripe-like event with 15 headers from 64 concurrent connections for DURATION seconds
+# (default 60), all on this machine. Reports throughput and latency percentiles, then checks
+# that every 2xx answer corresponds to a stored row (durability, not just speed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${DURATION:-60}"
+CONNECTIONS="${CONNECTIONS:-64}"
+PORT="${PORT:-8199}"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing wrk (Debian package)…"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+bash scripts/install-test-deps.sh >/dev/null
+SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
+
+work="$(mktemp -d /tmp/hookvault-bench.XXXXXX)"
+chmod 755 "$work"
+python3 bench/stripe_event.py > "$work/body.json"
+./target/release/hookvault serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" > "$work/server.log" 2>&1 &
+server=$!
+cleanup() { kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
+trap cleanup EXIT
+base="http://127.0.0.1:$PORT"
+for _ in $(seq 1 120); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
+
+jar="$work/cookies"
+csrf() { curl -s -c "$jar" -b "$jar" "$base$1" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1; }
+curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "csrf=$(csrf /signup)" \
+  --data-urlencode "email=bench@example.com" --data-urlencode "password=benchmark-password" "$base/signup"
+token=$(curl -s -u bench@example.com:benchmark-password -H 'Content-Type: application/json' \
+  -d '{"name":"bench"}' "$base/api/v1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+endpoint=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '{"name":"bench"}' "$base/api/v1/endpoints")
+url=$(echo "$endpoint" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+id=$(echo "$endpoint" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "== capture: ${DURATION}s, $CONNECTIONS connections, body $(wc -c < "$work/body.json") bytes"
+HV_BODY_FILE="$work/body.json" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/capture.lua "$url/stripe" | tee "$work/wrk.txt"
+
+stored=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints" \
+  | python3 -c "import json,sys; print([e['request_count'] for e in json.load(sys.stdin)['endpoints'] if e['id']=='$id'][0])")
+answered=$(awk '/requests in/{print $1}' "$work/wrk.txt")
+non2xx=$(awk '/Non-2xx/{print $NF}' "$work/wrk.txt"); non2xx=${non2xx:-0}
+echo "== stored rows: $stored; answered: $answered (non-2xx: $non2xx)"
+if [ "$stored" -lt "$((answered - non2xx))" ]; then
+  echo "FAIL: fewer rows stored than 2xx answers" >&2; exit 1
+fi
