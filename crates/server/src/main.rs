@@ -21,12 +21,47 @@ struct Cli {
 enum Command {
     /// Run the service (dashboard, capture, API).
     Serve(ServeArgs),
+    /// Ask for email and password, create an API token and store it in your config directory.
+    Login {
+        /// The Hookvault server.
+        #[arg(long, env = "HOOKVAULT_SERVER", default_value = hookvault_cli::config::DEFAULT_SERVER)]
+        server: String,
+    },
+    /// Remove the stored API token.
+    Logout,
+    /// Forward live captures and dashboard replays of an endpoint to a local URL.
+    Listen(ListenArgs),
     /// Apply database migrations to DATABASE_URL and exit.
     Migrate {
         /// PostgreSQL URL.
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
     },
+}
+
+#[derive(clap::Args)]
+struct ListenArgs {
+    /// Local URL to deliver to; repeat as PATTERN=URL to route event types (e.g. 'invoice.*=http://localhost:8000/invoices').
+    #[arg(long, env = "HOOKVAULT_FORWARD_TO", required = true)]
+    forward_to: Vec<String>,
+    /// Endpoint name or id (default: your first endpoint; one named "listen" is created if you have none).
+    #[arg(long, env = "HOOKVAULT_ENDPOINT")]
+    endpoint: Option<String>,
+    /// Only these event types (comma-separated, `*` wildcard), e.g. invoice.*,charge.succeeded.
+    #[arg(long, env = "HOOKVAULT_EVENTS", value_delimiter = ',')]
+    events: Vec<String>,
+    /// Re-sign each delivery with this scheme: stripe, standard-webhooks, github, shopify, slack, original, none.
+    #[arg(long, env = "HOOKVAULT_SIGN")]
+    sign: Option<hookvault_core::signing::Scheme>,
+    /// The signing secret your local handler verifies with (e.g. whsec_…).
+    #[arg(long, env = "HOOKVAULT_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// The Hookvault server (default: the one you logged in to).
+    #[arg(long, env = "HOOKVAULT_SERVER")]
+    server: Option<String>,
+    /// API token (default: the one stored by `hookvault login`).
+    #[arg(long, env = "HOOKVAULT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -88,6 +123,20 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Login { server } => hookvault_cli::login::login(&server).await,
+        Command::Logout => hookvault_cli::login::logout(),
+        Command::Listen(a) => {
+            hookvault_cli::listen::listen(hookvault_cli::listen::ListenOptions {
+                server: a.server,
+                token: a.token,
+                endpoint: a.endpoint,
+                forward_to: a.forward_to,
+                events: a.events,
+                sign: a.sign,
+                secret: a.secret,
+            })
+            .await
+        }
         Command::Migrate { database_url } => {
             let options = database_url.parse().context("parsing DATABASE_URL")?;
             let pool =

@@ -1,0 +1,460 @@
+//! `hookvault listen`: streams an endpoint's new captures (and the replays the dashboard hands
+//! to the CLI) from the server, posts each one byte for byte to a local URL — re-signed with the
+//! developer's own secret when asked — prints one line per delivery, and reports what the local
+//! server answered. The last delivered event id is remembered on disk, so a restart catches up
+//! exactly once, in order, on what was captured while the laptop was away.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use base64::Engine;
+use futures_util::StreamExt;
+use hookvault_core::headers::RawHeader;
+use hookvault_core::signing::{self, Scheme};
+use serde_json::{json, Value};
+
+use crate::config;
+use crate::sse::{Parser, SseEvent};
+
+/// What `hookvault listen` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    pub server: Option<String>,
+    pub token: Option<String>,
+    pub endpoint: Option<String>,
+    /// `URL` or `PATTERN=URL` (e.g. `invoice.*=http://localhost:8000/invoices`); the first
+    /// matching route wins, a plain URL matches everything.
+    pub forward_to: Vec<String>,
+    /// Event type patterns (`*` wildcard); empty = every event.
+    pub events: Vec<String>,
+    pub sign: Option<Scheme>,
+    pub secret: Option<String>,
+}
+
+/// One forwarding rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub pattern: Option<String>,
+    pub url: String,
+}
+
+/// Parses `--forward-to` values.
+pub fn parse_routes(values: &[String]) -> anyhow::Result<Vec<Route>> {
+    if values.is_empty() {
+        bail!("--forward-to is required, e.g. --forward-to http://localhost:8000/webhooks");
+    }
+    values
+        .iter()
+        .map(|v| {
+            let (pattern, url) = match v.find("=http://").or_else(|| v.find("=https://")) {
+                Some(i) => (Some(v[..i].to_string()), v[i + 1..].to_string()),
+                None => (None, v.clone()),
+            };
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("--forward-to {v}: expected an http:// or https:// URL (optionally PATTERN=URL)");
+            }
+            Ok(Route { pattern, url })
+        })
+        .collect()
+}
+
+/// `*` matches any run of characters; everything else literally.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Runs until Ctrl-C.
+pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
+    let stored = config::load_credentials()?;
+    let server = opts
+        .server
+        .clone()
+        .or_else(|| stored.as_ref().map(|c| c.server.clone()))
+        .unwrap_or_else(|| config::DEFAULT_SERVER.to_string())
+        .trim_end_matches('/')
+        .to_string();
+    let token = opts
+        .token
+        .clone()
+        .or_else(|| stored.as_ref().map(|c| c.token.clone()))
+        .context("not logged in: run `hookvault login` or pass --token (or HOOKVAULT_TOKEN)")?;
+    let routes = parse_routes(&opts.forward_to)?;
+    if opts.sign.is_some_and(Scheme::signs) && opts.secret.as_deref().unwrap_or("").is_empty() {
+        bail!("--sign needs --secret (the signing secret your local handler verifies with)");
+    }
+    let api = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let endpoint = resolve_endpoint(&api, &server, &token, opts.endpoint.as_deref()).await?;
+    let endpoint_id = endpoint["id"].as_str().context("endpoint has no id")?.to_string();
+    println!(
+        "Ready! Capture URL: {}",
+        endpoint["url"].as_str().unwrap_or_default()
+    );
+    for r in &routes {
+        match &r.pattern {
+            Some(p) => println!("Forwarding {p} events to {}", r.url),
+            None => println!("Forwarding events to {}", r.url),
+        }
+    }
+    if let Some(s) = opts.sign {
+        println!("Re-signing deliveries with scheme {s}");
+    }
+    println!("Press Ctrl-C to stop.");
+
+    let local = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let listener = Listener {
+        api,
+        local,
+        server,
+        token,
+        endpoint_id,
+        routes,
+        opts,
+    };
+    tokio::select! {
+        r = listener.run() => r,
+        _ = tokio::signal::ctrl_c() => {
+            println!("Stopped.");
+            Ok(())
+        }
+    }
+}
+
+async fn resolve_endpoint(
+    api: &reqwest::Client,
+    server: &str,
+    token: &str,
+    wanted: Option<&str>,
+) -> anyhow::Result<Value> {
+    let resp = api
+        .get(format!("{server}/api/v1/endpoints"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {server}"))?;
+    if resp.status().as_u16() == 401 {
+        bail!("the server refused the token: run `hookvault login` again");
+    }
+    let list: Value = resp.error_for_status()?.json().await?;
+    let endpoints = list["endpoints"].as_array().cloned().unwrap_or_default();
+    if let Some(w) = wanted {
+        return endpoints
+            .into_iter()
+            .find(|e| e["id"].as_str() == Some(w) || e["name"].as_str() == Some(w))
+            .with_context(|| format!("no endpoint named or with id {w:?}"));
+    }
+    if let Some(first) = endpoints.into_iter().next() {
+        return Ok(first);
+    }
+    let created: Value = api
+        .post(format!("{server}/api/v1/endpoints"))
+        .bearer_auth(token)
+        .json(&json!({"name": "listen"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(created)
+}
+
+struct Listener {
+    api: reqwest::Client,
+    local: reqwest::Client,
+    server: String,
+    token: String,
+    endpoint_id: String,
+    routes: Vec<Route>,
+    opts: ListenOptions,
+}
+
+impl Listener {
+    async fn run(&self) -> anyhow::Result<()> {
+        let key = config::state_key(&self.server, &self.endpoint_id);
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let last = config::load_state()?.last_event_ids.get(&key).copied();
+            match self.stream_once(&key, last).await {
+                Ok(()) => backoff = Duration::from_millis(500),
+                Err(e) => eprintln!("connection lost: {e:#}; reconnecting in {} ms", backoff.as_millis()),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    async fn stream_once(&self, key: &str, last: Option<i64>) -> anyhow::Result<()> {
+        let forward: Vec<&str> = self.routes.iter().map(|r| r.url.as_str()).collect();
+        let mut req = reqwest::Client::new()
+            .get(format!("{}/api/v1/endpoints/{}/stream", self.server, self.endpoint_id))
+            .query(&[("client", "cli"), ("forward_to", &forward.join(" "))])
+            .bearer_auth(&self.token)
+            .header("accept", "text/event-stream");
+        if let Some(id) = last {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let resp = req.send().await?;
+        if !resp.status().is_success() {
+            bail!("stream refused: {}", resp.status());
+        }
+        let mut body = resp.bytes_stream();
+        let mut parser = Parser::default();
+        // A silent connection (no heartbeat for 45 s) is treated as lost.
+        while let Some(chunk) = tokio::time::timeout(Duration::from_secs(45), body.next())
+            .await
+            .context("no heartbeat from the server for 45 s")?
+        {
+            for ev in parser.push(&chunk?) {
+                self.handle(key, ev).await?;
+            }
+        }
+        bail!("the server closed the stream")
+    }
+
+    async fn handle(&self, key: &str, ev: SseEvent) -> anyhow::Result<()> {
+        match ev.event.as_str() {
+            "request" => {
+                let request: Value = serde_json::from_str(&ev.data)?;
+                let result = self.deliver(&request).await;
+                if let Some(result) = result {
+                    let id = request["id"].as_str().unwrap_or_default();
+                    self.report(&format!("/api/v1/requests/{id}/deliveries"), &result).await;
+                }
+            }
+            "replay" => {
+                let msg: Value = serde_json::from_str(&ev.data)?;
+                let result = self.deliver(&msg["request"]).await.unwrap_or_else(|| {
+                    Delivery::failed("no --forward-to route matches this event", String::new())
+                });
+                let id = msg["replay_id"].as_str().unwrap_or_default();
+                self.report(&format!("/api/v1/replays/{id}/result"), &result).await;
+            }
+            _ => {}
+        }
+        // Every event with an id (captures and the stream's opening position) moves the
+        // remembered position, after the delivery above.
+        if let Some(id) = ev.id.as_deref().and_then(|i| i.parse::<i64>().ok()) {
+            let mut state = config::load_state()?;
+            state.last_event_ids.insert(key.to_string(), id);
+            config::save_state(&state)?;
+        }
+        Ok(())
+    }
+
+    /// Forwards one captured request; `None` when filtered out.
+    async fn deliver(&self, request: &Value) -> Option<Delivery> {
+        let event_type = request["event_type"].as_str().unwrap_or("");
+        let event_id = request["event_id"].as_str().unwrap_or("");
+        if !self.opts.events.is_empty()
+            && !self.opts.events.iter().any(|p| matches(p, event_type))
+        {
+            return None;
+        }
+        let route = self.routes.iter().find(|r| match &r.pattern {
+            Some(p) => matches(p, event_type),
+            None => true,
+        })?;
+        let method = request["method"].as_str().unwrap_or("POST");
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(request["body_base64"].as_str().unwrap_or(""))
+            .unwrap_or_default();
+        let mut headers: Vec<RawHeader> = request["headers"]
+            .as_array()
+            .map(|hs| {
+                hs.iter()
+                    .filter_map(|h| {
+                        Some(RawHeader::new(h.get(0)?.as_str()?, h.get(1)?.as_str()?.as_bytes()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let started = Instant::now();
+        let now = time::OffsetDateTime::now_utc();
+        if let Some(scheme) = self.opts.sign {
+            match signing::resign(
+                scheme,
+                &headers,
+                &body,
+                self.opts.secret.as_deref().unwrap_or(""),
+                now.unix_timestamp(),
+            ) {
+                Ok(h) => headers = h,
+                Err(e) => return Some(Delivery::failed(&e.to_string(), route.url.clone())),
+            }
+        }
+        let mut req = self.local.request(
+            method.parse().unwrap_or(reqwest::Method::POST),
+            &route.url,
+        );
+        for h in headers.iter().filter(|h| !is_hop_by_hop(&h.name)) {
+            req = req.header(h.name.as_str(), h.value.as_slice());
+        }
+        let label = [event_type, event_id]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let clock = format!(
+            "{:02}:{:02}:{:02}",
+            now.hour(),
+            now.minute(),
+            now.second()
+        );
+        let result = match req.body(body).send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let response_headers: Vec<(String, String)> = resp
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect();
+                let bytes = resp.bytes().await.unwrap_or_default();
+                let excerpt = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).into_owned();
+                let ms = started.elapsed().as_millis() as u64;
+                println!("{clock}  {method}  {label}  →  {status} ({ms} ms)");
+                Delivery {
+                    forward_to: route.url.clone(),
+                    status_code: Some(status),
+                    duration_ms: ms,
+                    response_headers,
+                    response_body: excerpt,
+                    error: None,
+                }
+            }
+            Err(e) => {
+                let reason = describe(&e);
+                println!("{clock}  {method}  {label}  →  error: {reason}");
+                let mut d = Delivery::failed(&reason, route.url.clone());
+                d.duration_ms = started.elapsed().as_millis() as u64;
+                d
+            }
+        };
+        Some(result)
+    }
+
+    async fn report(&self, path: &str, d: &Delivery) {
+        let body = json!({
+            "forward_to": d.forward_to,
+            "status_code": d.status_code,
+            "duration_ms": d.duration_ms,
+            "response_headers": d.response_headers,
+            "response_body": d.response_body,
+            "error": d.error,
+        });
+        let sent = self
+            .api
+            .post(format!("{}{path}", self.server))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await;
+        if let Err(e) = sent.and_then(|r| r.error_for_status()) {
+            eprintln!("could not report the result to the server: {e}");
+        }
+    }
+}
+
+/// What the local server answered.
+struct Delivery {
+    forward_to: String,
+    status_code: Option<u16>,
+    duration_ms: u64,
+    response_headers: Vec<(String, String)>,
+    response_body: String,
+    error: Option<String>,
+}
+
+impl Delivery {
+    fn failed(reason: &str, forward_to: String) -> Self {
+        Delivery {
+            forward_to,
+            status_code: None,
+            duration_ms: 0,
+            response_headers: Vec::new(),
+            response_body: String::new(),
+            error: Some(reason.to_string()),
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out after 30 s".into()
+    } else if e.is_connect() {
+        "connection refused (is your local server running?)".into()
+    } else {
+        e.to_string()
+    }
+}
+
+/// Headers a forwarder must not copy: framing and connection management are recomputed.
+fn is_hop_by_hop(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(
+        n.as_str(),
+        "host"
+            | "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "expect"
+    ) || n.starts_with("proxy-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_patterns_match_event_types() {
+        assert!(matches("invoice.*", "invoice.paid"));
+        assert!(matches("*", "anything"));
+        assert!(matches("*.succeeded", "payment_intent.succeeded"));
+        assert!(matches("customer.*.updated", "customer.subscription.updated"));
+        assert!(!matches("invoice.*", "charge.succeeded"));
+        assert!(!matches("invoice.paid", "invoice.paid.extra"));
+    }
+
+    #[test]
+    fn forward_to_accepts_a_url_or_a_pattern_and_url() {
+        let routes = parse_routes(&[
+            "invoice.*=http://localhost:8000/invoices".into(),
+            "http://localhost:8000/hooks?x=1".into(),
+        ])
+        .unwrap();
+        assert_eq!(routes[0].pattern.as_deref(), Some("invoice.*"));
+        assert_eq!(routes[0].url, "http://localhost:8000/invoices");
+        assert_eq!(routes[1].pattern, None);
+        assert_eq!(routes[1].url, "http://localhost:8000/hooks?x=1");
+        assert!(parse_routes(&["localhost:8000".into()]).is_err());
+        assert!(parse_routes(&[]).is_err());
+    }
+}
