@@ -33,7 +33,8 @@ function startLive(table) {
   if (!url || newest < 0 || typeof EventSource === "undefined") return;
   const body = table.querySelector("tbody");
   const seen = new Set(Array.from(body.querySelectorAll("tr")).map((tr) => tr.dataset.seq));
-  const source = new EventSource(url);
+  // Start right after the newest row the page shows, so nothing in between is missed.
+  const source = new EventSource(url + "?after=" + encodeURIComponent(String(newest)));
   source.addEventListener("request", (ev) => {
     const r = JSON.parse(ev.data);
     if (seen.has(String(r.seq))) return;
@@ -50,6 +51,18 @@ function startLive(table) {
     tr.appendChild(td);
     cell(tr, r.query === null || r.query === undefined ? r.path : r.path + "?" + r.query, true);
     cell(tr, r.event_type || "");
+    const sig = cell(tr, "");
+    if (r.signature_status) {
+      const badge = document.createElement("span");
+      badge.className = "sig sig-" + String(r.signature_status).replace(/[^a-z_]/g, "");
+      badge.textContent = r.signature_status;
+      badge.title = r.signature_reason || "";
+      sig.appendChild(badge);
+      const reason = document.createElement("small");
+      reason.className = "reason";
+      reason.textContent = " " + (r.signature_reason || "");
+      sig.appendChild(reason);
+    }
     cell(tr, r.size);
     cell(tr, r.content_type || "");
     const t = document.createElement("time");

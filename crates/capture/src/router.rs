@@ -16,7 +16,7 @@ use hookvault_core::provider;
 use hookvault_core::secretbox::SecretKey;
 use hookvault_core::signing::{self, Scheme};
 use hookvault_store::endpoints::CaptureRoute;
-use hookvault_store::requests::NewCapture;
+use hookvault_store::requests::{NewCapture, StripeFacts};
 use hookvault_store::PgPool;
 use http_body_util::{BodyExt, Limited};
 use ipnet::IpNet;
@@ -138,6 +138,13 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         provider: detected.provider.map(|p| p.as_str().to_string()),
         event_type: detected.event_type,
         event_id: detected.event_id,
+        stripe: detected.stripe.map(|m| StripeFacts {
+            livemode: m.livemode,
+            api_version: m.api_version,
+            event_created: m.created,
+            object_id: m.object_id,
+            object_type: m.object_type,
+        }),
         signature_scheme: verification.as_ref().map(|v| v.scheme.as_str().to_string()),
         signature_status: verification.as_ref().map(|v| v.status.as_str().to_string()),
         signature_reason: verification.map(|v| v.reason),

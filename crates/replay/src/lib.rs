@@ -1,3 +1,6 @@
 //! Replays: the guarded outbound HTTP client, the job worker and attempt records.
 
 pub mod guard;
+pub mod order;
+pub mod target;
+pub mod worker;

@@ -13,13 +13,16 @@ use hookvault_capture::routes::RouteCache;
 use hookvault_capture::writer::Writer;
 use hookvault_capture::{CaptureConfig, CaptureState};
 use hookvault_core::secretbox::SecretKey;
+use hookvault_replay::guard::{GuardedClient, PrivateTargets};
+use hookvault_replay::worker::{ReplayWorkers, WorkerContext, RESPONSE_EXCERPT_BYTES};
 use hookvault_store::embedded::EmbeddedCluster;
+use hookvault_store::replays::REPLAY_QUEUED_CHANNEL;
 use hookvault_store::requests::NEW_REQUEST_CHANNEL;
 use hookvault_store::{PgConnectOptions, PgPool};
 use hookvault_web::{AppState, Hub, NewRequestEvent, WebConfig};
 use ipnet::IpNet;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 /// Which services a process runs.
@@ -33,6 +36,10 @@ pub enum Role {
 
 /// Where the database is.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per process; boxing would only complicate every caller"
+)]
 pub enum Database {
     /// An existing server.
     External(PgConnectOptions),
@@ -53,6 +60,12 @@ pub struct ServeConfig {
     pub secret_key: Option<SecretKey>,
     pub writer_tasks: usize,
     pub max_connections: u32,
+    /// Whether replays may go to loopback and private addresses.
+    pub private_targets: PrivateTargets,
+    /// Total time limit of one replay send.
+    pub replay_timeout: Duration,
+    /// Replay worker tasks in roles `all` and `worker`.
+    pub replay_workers: usize,
 }
 
 /// A running server.
@@ -62,6 +75,7 @@ pub struct Server {
     pub pool: PgPool,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    workers: Option<ReplayWorkers>,
     cluster: Option<EmbeddedCluster>,
 }
 
@@ -104,6 +118,12 @@ impl Server {
 
         let hub = Hub::default();
         let routes = RouteCache::default();
+        let replay_wake = Arc::new(Notify::new());
+        let replay_client = GuardedClient::new(
+            config.private_targets,
+            config.replay_timeout,
+            RESPONSE_EXCERPT_BYTES,
+        );
         let mut app = Router::new();
         if matches!(config.role, Role::All | Role::Capture) {
             let capture = CaptureState {
@@ -126,10 +146,29 @@ impl Server {
                 },
                 secret_key.clone(),
                 hub.clone(),
+                replay_client.clone(),
+                replay_wake.clone(),
             );
             app = app.merge(hookvault_web::router(state, sessions.clone()));
         }
-        tokio::spawn(listen_for_notifications(pool.clone(), hub, routes));
+        let workers = matches!(config.role, Role::All | Role::Worker).then(|| {
+            ReplayWorkers::spawn(
+                WorkerContext {
+                    pool: pool.clone(),
+                    client: replay_client.clone(),
+                    secret_key: secret_key.clone(),
+                    wake: replay_wake.clone(),
+                    send_timeout: config.replay_timeout,
+                },
+                config.replay_workers,
+            )
+        });
+        tokio::spawn(listen_for_notifications(
+            pool.clone(),
+            hub,
+            routes,
+            replay_wake,
+        ));
         let sweeper = tokio::spawn(async move {
             use tower_sessions::ExpiredDeletion;
             let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -150,22 +189,28 @@ impl Server {
                 .await;
             sweeper.abort();
         });
-        tracing::info!(%addr, %public_url, "hookvault serving");
+        tracing::info!(%addr, %public_url, private_targets = %config.private_targets, "hookvault serving");
         Ok(Server {
             addr,
             public_url,
             pool,
             shutdown,
             task,
+            workers,
             cluster,
         })
     }
 
-    /// Stops accepting, finishes requests in flight, closes the pool and stops the embedded
-    /// cluster.
+    /// Stops accepting, finishes requests in flight, stops the replay workers (sends in flight
+    /// finish and are recorded), closes the pool and stops the embedded cluster.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        let stop_workers = async {
+            if let Some(workers) = self.workers {
+                workers.shutdown().await;
+            }
+        };
+        let (_, ()) = tokio::join!(self.task, stop_workers);
         self.pool.close().await;
         if let Some(cluster) = self.cluster {
             if let Err(e) = tokio::task::spawn_blocking(move || cluster.stop()).await {
@@ -176,15 +221,25 @@ impl Server {
 }
 
 /// One LISTEN connection per process: new captures go to the live hub, route changes drop
-/// cache entries. Reconnects with backoff; after a reconnect the route cache is cleared since
-/// notifications may have been missed meanwhile.
-async fn listen_for_notifications(pool: PgPool, hub: Hub, routes: RouteCache) {
+/// cache entries, queued replays wake this process's replay workers. Reconnects with backoff;
+/// after a reconnect the route cache is cleared since notifications may have been missed
+/// meanwhile (missed replay announcements only cost the workers' 1 s poll).
+async fn listen_for_notifications(
+    pool: PgPool,
+    hub: Hub,
+    routes: RouteCache,
+    replay_wake: Arc<Notify>,
+) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(mut listener) => {
                 if listener
-                    .listen_all([NEW_REQUEST_CHANNEL, "hookvault_route_changed"])
+                    .listen_all([
+                        NEW_REQUEST_CHANNEL,
+                        "hookvault_route_changed",
+                        REPLAY_QUEUED_CHANNEL,
+                    ])
                     .await
                     .is_ok()
                 {
@@ -197,6 +252,8 @@ async fn listen_for_notifications(pool: PgPool, hub: Hub, routes: RouteCache) {
                                     if let Some(e) = NewRequestEvent::parse(n.payload()) {
                                         hub.publish(e);
                                     }
+                                } else if n.channel() == REPLAY_QUEUED_CHANNEL {
+                                    replay_wake.notify_waiters();
                                 } else {
                                     routes.invalidate(n.payload());
                                 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookvault_core::secretbox::SecretKey;
+use hookvault_replay::guard::PrivateTargets;
 use hookvault_server::{Database, Role, ServeConfig, Server};
 use ipnet::IpNet;
 
@@ -96,6 +97,16 @@ struct ServeArgs {
     /// Size of the database connection pool.
     #[arg(long, env = "HOOKVAULT_DB_CONNECTIONS", default_value_t = 16)]
     db_connections: u32,
+    /// Whether replays may target loopback and private addresses (allow|deny); default: allow
+    /// only when --listen is a loopback address.
+    #[arg(long, env = "HOOKVAULT_PRIVATE_TARGETS")]
+    private_targets: Option<PrivateTargets>,
+    /// Total time limit, in seconds, for one replay send (connect, send, read the answer).
+    #[arg(long, env = "HOOKVAULT_REPLAY_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=300))]
+    replay_timeout_secs: u64,
+    /// Replay worker tasks (roles all and worker).
+    #[arg(long, env = "HOOKVAULT_REPLAY_WORKERS", default_value_t = 4)]
+    replay_workers: usize,
 }
 
 fn main() -> std::process::ExitCode {
@@ -159,6 +170,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(SecretKey::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("HOOKVAULT_SECRET_KEY: {e}"))?;
+    // A single developer on their own machine replays to localhost; a hosted server must not
+    // be turned into a proxy into its own network.
+    let private_targets = args
+        .private_targets
+        .unwrap_or(if args.listen.ip().is_loopback() {
+            PrivateTargets::Allow
+        } else {
+            PrivateTargets::Deny
+        });
     let server = Server::start(ServeConfig {
         listen: args.listen,
         public_url: args.public_url,
@@ -170,6 +190,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         secret_key,
         writer_tasks: args.writer_tasks,
         max_connections: args.db_connections,
+        private_targets,
+        replay_timeout: std::time::Duration::from_secs(args.replay_timeout_secs),
+        replay_workers: args.replay_workers,
     })
     .await?;
     println!(

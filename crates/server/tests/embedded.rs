@@ -15,7 +15,12 @@ async fn the_embedded_cluster_keeps_captures_between_runs_and_stops_with_the_ser
     let app = common::TestApp::attach(server);
     let token = app.signup_with_token("persist@example.com").await;
     let (id, url) = app.create_endpoint(&token, "persist").await;
-    let r = reqwest::Client::new().post(&url).body("kept").send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(&url)
+        .body("kept")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     app.server.stop().await;
 

@@ -4,7 +4,11 @@
 
 pub mod embedded;
 pub mod endpoints;
+pub mod export;
+pub mod related;
+pub mod replays;
 pub mod requests;
+pub mod search;
 pub mod tokens;
 pub mod users;
 

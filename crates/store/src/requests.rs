@@ -30,10 +30,23 @@ pub struct NewCapture {
     pub signature_scheme: Option<String>,
     pub signature_status: Option<String>,
     pub signature_reason: Option<String>,
+    /// Stripe envelope facts (`hookvault_core::provider::StripeMeta`); `None` for others.
+    pub stripe: Option<StripeFacts>,
+}
+
+/// Stripe event facts stored next to a capture, derived from its body at capture time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StripeFacts {
+    pub livemode: Option<bool>,
+    pub api_version: Option<String>,
+    /// The event's `created`, Unix seconds.
+    pub event_created: Option<i64>,
+    pub object_id: Option<String>,
+    pub object_type: Option<String>,
 }
 
 /// A capture in a list.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RequestSummary {
     pub id: Uuid,
     pub seq: i64,
@@ -48,6 +61,7 @@ pub struct RequestSummary {
     pub event_type: Option<String>,
     pub event_id: Option<String>,
     pub signature_status: Option<String>,
+    pub signature_reason: Option<String>,
 }
 
 /// A capture in full.
@@ -72,6 +86,11 @@ pub struct StoredRequest {
     pub signature_scheme: Option<String>,
     pub signature_status: Option<String>,
     pub signature_reason: Option<String>,
+    pub livemode: Option<bool>,
+    pub api_version: Option<String>,
+    pub event_created: Option<i64>,
+    pub object_id: Option<String>,
+    pub object_type: Option<String>,
 }
 
 /// Inserts a batch of captures with one statement and announces each one; the caller commits.
@@ -99,6 +118,11 @@ pub async fn insert_captures(
     let mut schemes = Vec::with_capacity(n);
     let mut statuses = Vec::with_capacity(n);
     let mut reasons = Vec::with_capacity(n);
+    let mut livemodes = Vec::with_capacity(n);
+    let mut api_versions = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut object_ids = Vec::with_capacity(n);
+    let mut object_types = Vec::with_capacity(n);
     for c in batch {
         ids.push(c.id);
         endpoint_ids.push(c.endpoint_id);
@@ -118,15 +142,22 @@ pub async fn insert_captures(
         schemes.push(c.signature_scheme.clone());
         statuses.push(c.signature_status.clone());
         reasons.push(c.signature_reason.clone());
+        let stripe = c.stripe.clone().unwrap_or_default();
+        livemodes.push(stripe.livemode);
+        api_versions.push(stripe.api_version);
+        created.push(stripe.event_created);
+        object_ids.push(stripe.object_id);
+        object_types.push(stripe.object_type);
     }
     let rows = sqlx::query!(
         r#"INSERT INTO requests (id, endpoint_id, received_at, method, path, query, http_version,
                 remote_addr, headers, content_type, body, body_size, provider, event_type, event_id,
-                signature_scheme, signature_status, signature_reason)
+                signature_scheme, signature_status, signature_reason, livemode, api_version,
+                event_created, object_id, object_type)
            SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
                 $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[], $11::bytea[],
                 $12::int4[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
-                $18::text[])
+                $18::text[], $19::bool[], $20::text[], $21::int8[], $22::text[], $23::text[])
            RETURNING id, seq, endpoint_id"#,
         &ids,
         &endpoint_ids,
@@ -146,6 +177,11 @@ pub async fn insert_captures(
         &schemes as &[Option<String>],
         &statuses as &[Option<String>],
         &reasons as &[Option<String>],
+        &livemodes as &[Option<bool>],
+        &api_versions as &[Option<String>],
+        &created as &[Option<i64>],
+        &object_ids as &[Option<String>],
+        &object_types as &[Option<String>],
     )
     .fetch_all(&mut **tx)
     .await?;
@@ -182,7 +218,8 @@ pub async fn list_requests(
     Ok(sqlx::query_as!(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
-                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status
+                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
+                  r.signature_reason
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq < COALESCE($3, 9223372036854775807)
            ORDER BY r.seq DESC LIMIT $4"#,
@@ -206,7 +243,8 @@ pub async fn list_requests_after(
     Ok(sqlx::query_as!(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
-                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status
+                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
+                  r.signature_reason
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq > $3
            ORDER BY r.seq ASC LIMIT $4"#,
@@ -230,7 +268,8 @@ pub async fn find_request(
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query,
                   r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
                   r.provider, r.event_type, r.event_id, r.signature_scheme, r.signature_status,
-                  r.signature_reason
+                  r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
+                  r.object_type
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.id = $1 AND e.user_id = $2"#,
         id,
@@ -250,7 +289,8 @@ pub async fn find_request_summary_by_seq(
     Ok(sqlx::query_as!(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
-                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status
+                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
+                  r.signature_reason
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq = $3"#,
         endpoint_id,

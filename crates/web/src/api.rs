@@ -129,9 +129,14 @@ struct TokenBody {
 
 async fn create_token_basic(
     State(state): State<AppState>,
+    crate::auth::ClientIp(ip): crate::auth::ClientIp,
     headers: axum::http::HeaderMap,
     body: Option<Json<TokenBody>>,
 ) -> Result<Response, ApiError> {
+    // Failures count per email and per client address, as for the login page (an empty
+    // address would put every API client in one bucket: ten guesses anywhere would lock
+    // everybody out).
+    let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
     let creds = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -149,7 +154,7 @@ async fn create_token_basic(
     let Some((email, password)) = creds else {
         return Ok(basic_challenge());
     };
-    if let Some(wait) = state.limiter.blocked(&email, "") {
+    if let Some(wait) = state.limiter.blocked(&email, &ip) {
         return Err(AppError::TooManyRequests(format!(
             "too many failed logins; try again in {} minutes",
             wait.as_secs().div_ceil(60)
@@ -157,7 +162,7 @@ async fn create_token_basic(
         .into());
     }
     let Some(user_id) = crate::auth::authenticate(&state, &email, password).await? else {
-        state.limiter.record_failure(&email, "");
+        state.limiter.record_failure(&email, &ip);
         return Ok(basic_challenge());
     };
     let name = body
@@ -399,6 +404,9 @@ async fn delete_endpoint(
 struct ListQuery {
     limit: Option<i64>,
     before: Option<String>,
+    /// A search (`hookvault_core::search`); empty lists everything.
+    #[serde(default)]
+    q: String,
 }
 
 async fn list_endpoint_requests(
@@ -418,7 +426,21 @@ async fn list_endpoint_requests(
         ),
         None => None,
     };
-    let rows = list_requests(&state.pool, user.id, id, before, limit + 1).await?;
+    let search =
+        hookvault_core::search::parse(&q.q).map_err(|e| AppError::BadRequest(format!("q: {e}")))?;
+    let rows = if search.is_empty() {
+        list_requests(&state.pool, user.id, id, before, limit + 1).await?
+    } else {
+        hookvault_store::search::search_requests(
+            &state.pool,
+            user.id,
+            id,
+            &search,
+            before,
+            limit + 1,
+        )
+        .await?
+    };
     let more = rows.len() as i64 > limit;
     let page: Vec<_> = rows.into_iter().take(limit as usize).collect();
     let next = if more {
@@ -457,6 +479,14 @@ pub(crate) fn request_json(r: &StoredRequest) -> Result<Value, AppError> {
             "status": r.signature_status.as_deref().unwrap_or("unchecked"),
             "reason": r.signature_reason.as_deref().unwrap_or(if r.signature_scheme.is_none() { "no signature check is configured for this endpoint" } else { "" }),
         },
+        // Stripe envelope facts stored at capture time; null for other senders.
+        "stripe": r.event_created.is_some().then(|| json!({
+            "livemode": r.livemode,
+            "api_version": r.api_version,
+            "created": r.event_created,
+            "object_id": r.object_id,
+            "object_type": r.object_type,
+        })),
     }))
 }
 
@@ -468,7 +498,22 @@ async fn get_request(
     let r = find_request(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(request_json(&r)?))
+    let mut v = request_json(&r)?;
+    // The first delivery of the same event id at this endpoint, when this one came later.
+    if let Some(event_id) = &r.event_id {
+        let first = hookvault_store::related::list_deliveries_of_event(
+            &state.pool,
+            user.id,
+            r.endpoint_id,
+            event_id,
+            1,
+        )
+        .await?;
+        v["duplicate_of"] = json!(first.first().filter(|d| d.seq < r.seq).map(|d| d.id));
+    } else {
+        v["duplicate_of"] = Value::Null;
+    }
+    Ok(Json(v))
 }
 
 async fn get_body(
@@ -498,7 +543,15 @@ async fn stream(
     store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let after = last_event_id(&headers);
-    let events = request_events(state, user.id, id, after, |r| summary_json(&r));
+    // "From now on" is fixed before answering: a capture made once the client sees the stream
+    // open comes after this point, however late the stream's task gets to run.
+    let after = match last_event_id(&headers) {
+        Some(seq) => seq,
+        None => list_requests(&state.pool, user.id, id, None, 1)
+            .await?
+            .first()
+            .map_or(0, |r| r.seq),
+    };
+    let events = request_events(state, user.id, id, Some(after), |r| summary_json(&r));
     Ok(sse(events).into_response())
 }

@@ -53,6 +53,8 @@ struct LoginPage {
 
 #[derive(Deserialize)]
 pub(crate) struct Credentials {
+    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
+    #[serde(default)]
     csrf: String,
     email: String,
     password: String,
@@ -162,6 +164,8 @@ async fn login(
 
 #[derive(Deserialize)]
 struct CsrfForm {
+    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
+    #[serde(default)]
     csrf: String,
 }
 

@@ -1,6 +1,7 @@
 //! Hookvault's web face: dashboard pages, accounts and sessions, live updates and the JSON API.
 
 mod api;
+mod api_replays;
 mod auth;
 mod error;
 mod live;
@@ -50,6 +51,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .merge(auth::router())
         .merge(live::router())
         .merge(api::router())
+        .merge(api_replays::router())
         .layer(session_layer)
         .merge(security::static_router())
         .merge(security::health_router())

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -68,20 +68,28 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The dashboard's live list: one `request` event per new capture, JSON summary as data.
+/// The page passes `?after=<newest seq it shows>` so nothing captured between rendering the page
+/// and opening the stream is missed; a reconnect's `Last-Event-ID` takes precedence.
 async fn dashboard_stream(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
+    Query(q): Query<AfterQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let after = last_event_id(&headers);
+    let after = last_event_id(&headers).or(q.after.filter(|a| *a >= 0));
     Ok(sse(request_events(state, user.id, id, after, |r| {
         summary_json(&r)
     }))
     .into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct AfterQuery {
+    after: Option<i64>,
 }
 
 /// `Last-Event-ID` as a seq; `None` means "from now on".
@@ -119,6 +127,7 @@ pub(crate) fn summary_json(r: &RequestSummary) -> serde_json::Value {
         "event_type": r.event_type,
         "event_id": r.event_id,
         "signature_status": r.signature_status,
+        "signature_reason": r.signature_reason,
     })
 }
 
@@ -179,9 +188,8 @@ pub(crate) fn request_events(
                     }
                 }
             };
-            match tokio::time::timeout(Duration::from_secs(10), wait).await {
-                Ok(false) => return,
-                Ok(true) | Err(_) => {}
+            if let Ok(false) = tokio::time::timeout(Duration::from_secs(10), wait).await {
+                return;
             }
             if yielder.is_closed() {
                 return;

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use hookvault_core::secretbox::SecretKey;
+use hookvault_replay::guard::GuardedClient;
 use hookvault_store::PgPool;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::auth::LoginLimiter;
 use crate::live::Hub;
@@ -23,18 +24,31 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub secret_key: SecretKey,
     pub hub: Hub,
+    /// The guarded outbound client; the API uses it to check replay targets before queueing.
+    pub replay_client: GuardedClient,
+    /// Wakes this process's replay workers when replays are queued.
+    pub replay_wake: Arc<Notify>,
     pub(crate) limiter: LoginLimiter,
     /// Bounds concurrent password hashing (each costs ~19 MiB and tens of ms of CPU).
     pub(crate) hashing: Arc<Semaphore>,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, config: WebConfig, secret_key: SecretKey, hub: Hub) -> Self {
+    pub fn new(
+        pool: PgPool,
+        config: WebConfig,
+        secret_key: SecretKey,
+        hub: Hub,
+        replay_client: GuardedClient,
+        replay_wake: Arc<Notify>,
+    ) -> Self {
         Self {
             pool,
             config: Arc::new(config),
             secret_key,
             hub,
+            replay_client,
+            replay_wake,
             limiter: LoginLimiter::default(),
             hashing: Arc::new(Semaphore::new(2)),
         }

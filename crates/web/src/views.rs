@@ -45,6 +45,16 @@ pub fn escape(s: &str) -> String {
     hookvault_core::render::escape_html(s)
 }
 
+/// Percent-encodes a value for a URL query (everything but RFC 3986 unreserved characters).
+pub fn url_component(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
 /// RFC 3339 UTC, to the second.
 pub fn rfc3339(t: &OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);

@@ -5,6 +5,10 @@
 //! README's test command stops it at the end).
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod raw_http;
+pub mod sse;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -18,7 +22,9 @@ fn server_options() -> PgConnectOptions {
     static OPTS: OnceLock<PgConnectOptions> = OnceLock::new();
     OPTS.get_or_init(|| {
         if let Ok(url) = std::env::var("DATABASE_URL") {
-            return url.parse().expect("DATABASE_URL is not a valid PostgreSQL URL");
+            return url
+                .parse()
+                .expect("DATABASE_URL is not a valid PostgreSQL URL");
         }
         let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pg-cluster");
         // Started on a thread with its own runtime: each test has its own runtime, and the
@@ -94,6 +100,10 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         secret_key: None,
         writer_tasks: 2,
         max_connections: 8,
+        // Tests replay to local servers on 127.0.0.1.
+        private_targets: hookvault_replay::guard::PrivateTargets::Allow,
+        replay_timeout: Duration::from_secs(20),
+        replay_workers: 2,
     }
 }
 
@@ -158,7 +168,12 @@ impl TestApp {
     }
 
     /// Submits a form with the page's CSRF token.
-    pub async fn post_form(&self, path: &str, csrf_from: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        csrf_from: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
         let csrf = self.csrf(csrf_from).await;
         let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
         form.extend_from_slice(fields);
@@ -171,13 +186,21 @@ impl TestApp {
     }
 
     pub async fn signup(&self, email: &str, password: &str) -> reqwest::Response {
-        self.post_form("/signup", "/signup", &[("email", email), ("password", password)])
-            .await
+        self.post_form(
+            "/signup",
+            "/signup",
+            &[("email", email), ("password", password)],
+        )
+        .await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
-        self.post_form("/login", "/login", &[("email", email), ("password", password)])
-            .await
+        self.post_form(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
     }
 
     /// Signs up a new account with this client and returns an API token for it.

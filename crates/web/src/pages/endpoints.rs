@@ -7,13 +7,14 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use hookvault_store::endpoints::{self as store, EndpointResponse};
 use hookvault_store::requests::{list_requests, RequestSummary};
+use hookvault_store::search::search_requests;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::views::{render, rfc3339, Page};
+use crate::views::{render, rfc3339, url_component, Page};
 
 const PAGE_SIZE: i64 = 50;
 
@@ -60,6 +61,8 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
 
 #[derive(Deserialize)]
 struct NameForm {
+    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
+    #[serde(default)]
     csrf: String,
     name: String,
 }
@@ -87,6 +90,9 @@ pub struct RequestRow {
     pub content_type: String,
     pub received_at: String,
     pub event: String,
+    /// Signature status (`valid`, …) and its reason; empty when the endpoint checks nothing.
+    pub sig_status: String,
+    pub sig_reason: String,
 }
 
 impl From<RequestSummary> for RequestRow {
@@ -105,6 +111,8 @@ impl From<RequestSummary> for RequestRow {
             content_type: r.content_type.unwrap_or_default(),
             received_at: rfc3339(&r.received_at),
             event: r.event_type.unwrap_or_default(),
+            sig_status: r.signature_status.unwrap_or_default(),
+            sig_reason: r.signature_reason.unwrap_or_default(),
         }
     }
 }
@@ -117,8 +125,12 @@ struct ShowPage {
     name: String,
     url: String,
     requests: Vec<RequestRow>,
-    older: Option<i64>,
+    older_href: Option<String>,
     newest_seq: i64,
+    /// The search as typed, and why it could not be run.
+    q: String,
+    search_error: Option<String>,
+    signing: super::signing::SigningView,
     response_status: i32,
     response_content_type: String,
     response_body: String,
@@ -129,6 +141,9 @@ struct ShowPage {
 #[derive(Deserialize)]
 struct PageQuery {
     before: Option<i64>,
+    /// A search (`hookvault_core::search`); empty shows everything, live.
+    #[serde(default)]
+    q: String,
 }
 
 async fn show(
@@ -140,15 +155,33 @@ async fn show(
     let endpoint = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let rows = list_requests(&state.pool, user.id, id, q.before, PAGE_SIZE + 1).await?;
+    let search = q.q.trim();
+    let (rows, search_error) = match hookvault_core::search::parse(search) {
+        Ok(s) if s.is_empty() => (
+            list_requests(&state.pool, user.id, id, q.before, PAGE_SIZE + 1).await?,
+            None,
+        ),
+        Ok(s) => (
+            search_requests(&state.pool, user.id, id, &s, q.before, PAGE_SIZE + 1).await?,
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
     let more = rows.len() as i64 > PAGE_SIZE;
     let requests: Vec<RequestRow> = rows
         .into_iter()
         .take(PAGE_SIZE as usize)
         .map(RequestRow::from)
         .collect();
-    let older = more.then(|| requests.last().map(|r| r.seq)).flatten();
-    let newest_seq = if q.before.is_none() {
+    let older_href =
+        more.then(|| requests.last().map(|r| r.seq))
+            .flatten()
+            .map(|seq| match search {
+                "" => format!("/endpoints/{id}?before={seq}"),
+                s => format!("/endpoints/{id}?before={seq}&q={}", url_component(s)),
+            });
+    // Live insertion only on the unfiltered first page (-1 turns it off).
+    let newest_seq = if q.before.is_none() && search.is_empty() {
         requests.first().map(|r| r.seq).unwrap_or(0)
     } else {
         -1
@@ -160,8 +193,11 @@ async fn show(
         url: state.capture_url(&endpoint.token),
         name: endpoint.name.clone(),
         requests,
-        older,
+        older_href,
         newest_seq,
+        q: search.to_string(),
+        search_error,
+        signing: super::signing::SigningView::of(&endpoint),
         response_status: r.status,
         response_content_type: r.content_type.clone(),
         response_body: String::from_utf8_lossy(&r.body).into_owned(),
@@ -191,6 +227,8 @@ async fn rename(
 
 #[derive(Deserialize)]
 struct ResponseForm {
+    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
+    #[serde(default)]
     csrf: String,
     status: String,
     content_type: String,
@@ -293,6 +331,8 @@ pub(crate) fn validate_response(
 
 #[derive(Deserialize)]
 struct CsrfForm {
+    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
+    #[serde(default)]
     csrf: String,
 }
 

@@ -1,8 +1,13 @@
 //! Dashboard pages.
 
+mod diff;
 mod endpoints;
+mod export;
+pub(crate) mod insight;
+mod order;
 mod requests;
 mod settings;
+mod signing;
 
 use axum::Router;
 
@@ -13,6 +18,10 @@ pub fn router() -> Router<AppState> {
         .merge(endpoints::router())
         .merge(requests::router())
         .merge(settings::router())
+        .merge(signing::router())
+        .merge(order::router())
+        .merge(export::router())
+        .merge(diff::router())
 }
 
 /// A random base62 string of `len` characters (≈5.95 bits each) from the OS RNG.

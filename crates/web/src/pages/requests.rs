@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
 struct ShowPage {
     page: Page,
     r: RequestView,
+    insight: super::insight::Insight,
 }
 
 /// Everything the request page shows, already turned into text.
@@ -73,9 +74,11 @@ async fn show(
         .map(|e| e.token)
         .unwrap_or_default();
     let view = view(&req, &state.capture_url(&token))?;
+    let insight = super::insight::Insight::load(&state, user.id, &req).await?;
     render_page(&ShowPage {
         page: Page::for_user(format!("{} {}", view.method, view.path), &user).await?,
         r: view,
+        insight,
     })
 }
 

@@ -68,6 +68,8 @@ async fn page(
 
 #[derive(Deserialize)]
 struct NameForm {
+    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
+    #[serde(default)]
     csrf: String,
     name: String,
 }
@@ -88,6 +90,8 @@ async fn create(
 
 #[derive(Deserialize)]
 struct CsrfForm {
+    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
+    #[serde(default)]
     csrf: String,
 }
 

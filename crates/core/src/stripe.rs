@@ -1,0 +1,261 @@
+//! Understanding Stripe events: a short summary of the object an event is about, and the
+//! delivery-order check (Stripe does not guarantee that events arrive in the order they were
+//! created, and may deliver one event more than once).
+
+use serde_json::{Map, Value};
+
+/// The object of a Stripe event, in a few words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectSummary {
+    /// `data.object.object`: `invoice`, `checkout.session`, `payment_intent`, ….
+    pub object_type: Option<String>,
+    /// `data.object.id`.
+    pub id: Option<String>,
+    /// The amount that matters for this object, formatted with its currency (`20.00 USD`).
+    pub amount: Option<String>,
+    /// `data.object.customer` (an id; expanded customer objects give their id).
+    pub customer: Option<String>,
+    /// `data.object.status`.
+    pub status: Option<String>,
+}
+
+impl ObjectSummary {
+    /// True when nothing could be read.
+    pub fn is_empty(&self) -> bool {
+        *self == ObjectSummary::default()
+    }
+}
+
+/// Reads `data.object` of a Stripe event body. `None` when the body is not a JSON object with
+/// a `data.object` object (v2 thin events, non-Stripe bodies).
+pub fn object_summary(body: &[u8]) -> Option<ObjectSummary> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let obj = v.get("data")?.get("object")?.as_object()?;
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+    let object_type = text("object");
+    let customer = match obj.get("customer") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Object(c)) => c.get("id").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    };
+    let summary = ObjectSummary {
+        amount: amount(obj, object_type.as_deref()),
+        object_type,
+        id: text("id"),
+        customer,
+        status: text("status"),
+    };
+    (!summary.is_empty()).then_some(summary)
+}
+
+/// The amount field that describes the object best, with its currency.
+fn amount(obj: &Map<String, Value>, object_type: Option<&str>) -> Option<String> {
+    let currency = obj.get("currency").and_then(Value::as_str);
+    let fields: &[&str] = match object_type {
+        Some("invoice") => &["amount_due", "total", "amount_paid"],
+        Some("checkout.session") => &["amount_total", "amount_subtotal"],
+        Some("subscription") => return subscription_amount(obj),
+        _ => &["amount", "amount_total", "amount_due", "total"],
+    };
+    let minor = fields
+        .iter()
+        .find_map(|f| obj.get(*f).and_then(Value::as_i64))?;
+    Some(format_amount(minor, currency?))
+}
+
+/// A subscription's recurring amount: the sum of its items' unit amount × quantity, or the
+/// legacy `plan.amount × quantity`.
+fn subscription_amount(obj: &Map<String, Value>) -> Option<String> {
+    let quantity = |o: &Value| o.get("quantity").and_then(Value::as_i64).unwrap_or(1);
+    let items = obj
+        .get("items")
+        .and_then(|i| i.get("data"))
+        .and_then(Value::as_array);
+    let mut currency = None;
+    let mut total: i64 = 0;
+    for item in items.into_iter().flatten() {
+        let Some(price) = item.get("price").or_else(|| item.get("plan")) else {
+            continue;
+        };
+        let unit = price
+            .get("unit_amount")
+            .or_else(|| price.get("amount"))
+            .and_then(Value::as_i64)?;
+        total = total.checked_add(unit.checked_mul(quantity(item))?)?;
+        currency = currency.or_else(|| price.get("currency").and_then(Value::as_str));
+    }
+    if currency.is_none() {
+        let plan = obj.get("plan")?;
+        total = plan
+            .get("amount")
+            .and_then(Value::as_i64)?
+            .checked_mul(obj.get("quantity").and_then(Value::as_i64).unwrap_or(1))?;
+        currency = plan.get("currency").and_then(Value::as_str);
+    }
+    Some(format_amount(total, currency?))
+}
+
+/// Currencies Stripe counts in whole units (no minor unit).
+const ZERO_DECIMAL: &[&str] = &[
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
+];
+/// Currencies Stripe counts in thousandths.
+const THREE_DECIMAL: &[&str] = &["bhd", "jod", "kwd", "omr", "tnd"];
+
+/// `2000, "usd"` → `20.00 USD`; `500, "jpy"` → `500 JPY`; `-150, "eur"` → `-1.50 EUR`.
+pub fn format_amount(minor: i64, currency: &str) -> String {
+    let lower = currency.to_ascii_lowercase();
+    let decimals: u32 = if ZERO_DECIMAL.contains(&lower.as_str()) {
+        0
+    } else if THREE_DECIMAL.contains(&lower.as_str()) {
+        3
+    } else {
+        2
+    };
+    let code = currency.to_ascii_uppercase();
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    if decimals == 0 {
+        return format!("{sign}{abs} {code}");
+    }
+    let unit = 10u64.pow(decimals);
+    format!(
+        "{sign}{}.{:0width$} {code}",
+        abs / unit,
+        abs % unit,
+        width = decimals as usize
+    )
+}
+
+/// For events listed in arrival order with their `created` time, which ones arrived after an
+/// event that was created later (out of order). For each event: `Some(i)` where `i` is the
+/// index of the earlier-arriving event with the latest `created` (the one it was overtaken by),
+/// or `None` when it arrived in order. Events without a `created` are never flagged and never
+/// overtake.
+pub fn out_of_order(created_in_arrival_order: &[Option<i64>]) -> Vec<Option<usize>> {
+    let mut latest: Option<(i64, usize)> = None;
+    created_in_arrival_order
+        .iter()
+        .enumerate()
+        .map(|(i, created)| {
+            let Some(c) = *created else { return None };
+            let flag = latest.filter(|(l, _)| *l > c).map(|(_, j)| j);
+            if latest.is_none_or(|(l, _)| c > l) {
+                latest = Some((c, i));
+            }
+            flag
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/webhooks/stripe")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn summary(name: &str) -> ObjectSummary {
+        object_summary(&fixture(name)).unwrap_or_else(|| panic!("{name} has no summary"))
+    }
+
+    #[test]
+    fn invoice_summary_shows_amount_due_customer_and_status() {
+        let s = summary("invoice.paid.stripe-ruby-mock.json");
+        assert_eq!(s.object_type.as_deref(), Some("invoice"));
+        assert_eq!(s.id.as_deref(), Some("in_000000000000000000000000"));
+        assert_eq!(s.amount.as_deref(), Some("20.00 USD"));
+        assert_eq!(s.customer.as_deref(), Some("cus_00000000000000"));
+        assert_eq!(s.status.as_deref(), Some("paid"));
+        let failed = summary("invoice.payment_failed.stripe-ruby-mock.json");
+        assert_eq!(failed.status.as_deref(), Some("open"));
+        assert_eq!(failed.amount.as_deref(), Some("20.00 USD"));
+    }
+
+    #[test]
+    fn checkout_session_summary_uses_amount_total() {
+        let s = summary("checkout.session.completed.stripe-ruby-mock.json");
+        assert_eq!(s.object_type.as_deref(), Some("checkout.session"));
+        assert_eq!(s.amount.as_deref(), Some("30.00 USD"));
+        assert_eq!(s.customer.as_deref(), Some("cus_00000000000000"));
+        assert_eq!(s.status.as_deref(), Some("complete"));
+    }
+
+    #[test]
+    fn payment_intent_and_charge_summaries_use_amount() {
+        let pi = summary("payment_intent.requires_action.stripe-ruby-mock.json");
+        assert_eq!(pi.object_type.as_deref(), Some("payment_intent"));
+        assert_eq!(pi.amount.as_deref(), Some("20.00 USD"));
+        assert_eq!(pi.status.as_deref(), Some("requires_action"));
+        let ch = summary("charge.succeeded.stripe_event-gem.json");
+        assert_eq!(ch.object_type.as_deref(), Some("charge"));
+        assert_eq!(ch.amount.as_deref(), Some("32.79 USD"));
+        assert_eq!(ch.customer, None);
+    }
+
+    #[test]
+    fn subscription_summary_sums_its_items() {
+        let s = summary("customer.subscription.updated.stripe-ruby-mock.json");
+        assert_eq!(s.object_type.as_deref(), Some("subscription"));
+        assert_eq!(s.amount.as_deref(), Some("15.00 USD"));
+        assert_eq!(s.status.as_deref(), Some("active"));
+        let deleted = summary("customer.subscription.deleted.stripe-ruby-mock.json");
+        assert_eq!(deleted.status.as_deref(), Some("canceled"));
+    }
+
+    #[test]
+    fn bodies_without_a_data_object_have_no_summary() {
+        assert_eq!(object_summary(b"not json"), None);
+        assert_eq!(object_summary(b"{\"data\":{}}"), None);
+        assert_eq!(object_summary(b"{\"data\":{\"object\":{}}}"), None);
+        assert_eq!(object_summary(&[0xff, 0x00]), None);
+    }
+
+    #[test]
+    fn expanded_customer_objects_give_their_id() {
+        let body = br#"{"data":{"object":{"object":"charge","customer":{"id":"cus_X"}}}}"#;
+        assert_eq!(
+            object_summary(body).and_then(|s| s.customer).as_deref(),
+            Some("cus_X")
+        );
+    }
+
+    #[test]
+    fn amounts_respect_zero_and_three_decimal_currencies() {
+        assert_eq!(format_amount(2000, "usd"), "20.00 USD");
+        assert_eq!(format_amount(5, "eur"), "0.05 EUR");
+        assert_eq!(format_amount(-150, "eur"), "-1.50 EUR");
+        assert_eq!(format_amount(500, "jpy"), "500 JPY");
+        assert_eq!(format_amount(1234, "kwd"), "1.234 KWD");
+        assert_eq!(format_amount(i64::MIN, "usd"), "-92233720368547758.08 USD");
+    }
+
+    #[test]
+    fn an_event_created_before_one_that_arrived_earlier_is_out_of_order() {
+        // Arrival order: created 10, 30, 20, 40, 25, (none), 30.
+        let flags = out_of_order(&[
+            Some(10),
+            Some(30),
+            Some(20),
+            Some(40),
+            Some(25),
+            None,
+            Some(30),
+        ]);
+        assert_eq!(
+            flags,
+            vec![None, None, Some(1), None, Some(3), None, Some(3)]
+        );
+    }
+
+    #[test]
+    fn events_with_equal_created_times_are_in_order() {
+        assert_eq!(out_of_order(&[Some(5), Some(5), Some(6)]), vec![None; 3]);
+        assert!(out_of_order(&[]).is_empty());
+    }
+}

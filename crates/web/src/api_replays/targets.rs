@@ -1,0 +1,135 @@
+//! Saved replay targets of an endpoint ("my dev server"): list, create, delete. The secret is
+//! sealed bound to the target's id and never returned; a masked `secret_hint` is shown instead.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use hookvault_core::secretbox;
+use hookvault_replay::target;
+use hookvault_store::endpoints::find_endpoint;
+use hookvault_store::replays::{self as store, ReplayTarget};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{json_body, open_secret, refusal, SigningBody};
+use crate::api::ApiUser;
+use crate::error::{ApiError, AppError};
+use crate::state::AppState;
+use crate::views::rfc3339_ms;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/endpoints/{id}/targets",
+            get(list_targets).post(create_target),
+        )
+        .route("/api/v1/targets/{id}", delete(delete_target))
+}
+
+#[derive(Deserialize)]
+struct NewTargetBody {
+    name: Option<String>,
+    url: String,
+    signing: Option<SigningBody>,
+    max_attempts: Option<i64>,
+}
+
+async fn list_targets(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(endpoint_id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    find_endpoint(&state.pool, user.id, endpoint_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let targets = store::list_replay_targets(&state.pool, user.id, endpoint_id).await?;
+    let targets: Vec<Value> = targets.iter().map(|t| target_json(&state, t)).collect();
+    Ok(Json(json!({ "targets": targets })))
+}
+
+/// `POST /api/v1/endpoints/{id}/targets` `{"name","url","signing":{"scheme","secret"},
+/// "max_attempts"}` → 201 the target (with `secret_hint`, never the secret).
+async fn create_target(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(endpoint_id): Path<Uuid>,
+    body: Result<Json<NewTargetBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    find_endpoint(&state.pool, user.id, endpoint_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let body = json_body(body)?;
+    let signing = body.signing.as_ref();
+    let checked = target::check_target(
+        &state.replay_client,
+        &body.url,
+        signing.and_then(|s| s.scheme.as_deref()),
+        signing.and_then(|s| s.secret.as_deref()),
+        body.max_attempts,
+    )
+    .map_err(refusal)?;
+    let name = match body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(name) => crate::pages::clean_name(name)?,
+        None => checked.url.as_str().chars().take(100).collect(),
+    };
+    let id = Uuid::now_v7();
+    let target = ReplayTarget {
+        id,
+        user_id: user.id,
+        endpoint_id,
+        name,
+        url: checked.url.to_string(),
+        scheme: checked.scheme.as_str().to_owned(),
+        secret_sealed: checked
+            .secret
+            .as_ref()
+            .map(|s| state.secret_key.seal(s.as_bytes(), id.as_bytes())),
+        max_attempts: checked.max_attempts,
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    if !store::insert_replay_target(&state.pool, &target).await? {
+        return Err(AppError::NotFound.into());
+    }
+    let target = store::find_replay_target(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(target_json(&state, &target))).into_response())
+}
+
+async fn delete_target(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    if store::delete_replay_target(&state.pool, user.id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound.into())
+    }
+}
+fn target_json(state: &AppState, t: &ReplayTarget) -> Value {
+    let hint = t.secret_sealed.as_ref().map(|sealed| {
+        open_secret(state, sealed, t.id)
+            .map(|s| secretbox::mask(&s))
+            .unwrap_or_else(|_| secretbox::mask(""))
+    });
+    json!({
+        "id": t.id,
+        "endpoint_id": t.endpoint_id,
+        "name": t.name,
+        "url": t.url,
+        "scheme": t.scheme,
+        "secret_hint": hint,
+        "max_attempts": t.max_attempts,
+        "created_at": rfc3339_ms(&t.created_at),
+    })
+}

@@ -1,0 +1,195 @@
+//! Downloads: one capture as HAR 1.2 or as a replay fixture, and a whole endpoint as NDJSON
+//! (one `GET /api/v1/requests/{id}` object per line, newest first, streamed page by page).
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use hookvault_core::export::{self, Capture};
+use hookvault_core::headers;
+use hookvault_store::export::{list_request_sizes, list_requests_by_ids};
+use hookvault_store::requests::{find_request, StoredRequest};
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::views::rfc3339_ms;
+
+/// Captures listed per page of an NDJSON export.
+const EXPORT_PAGE: i64 = 500;
+/// Body bytes fetched per query within a page, so huge bodies are not all in memory at once.
+const EXPORT_CHUNK_BYTES: i64 = 8 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/requests/{id}/har", get(har))
+        .route("/requests/{id}/fixture", get(fixture))
+        .route("/endpoints/{id}/export.ndjson", get(ndjson))
+}
+
+async fn har(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let (req, url) = load(&state, &user, id).await?;
+    let hs = headers::decode(&req.headers).map_err(|e| AppError::Internal(e.to_string()))?;
+    let received = rfc3339_ms(&req.received_at);
+    let doc = export::har(&capture(&req, &url, &hs, &received));
+    Ok(download(
+        doc.to_string(),
+        "application/json",
+        &format!("request-{id}.har"),
+    ))
+}
+
+async fn fixture(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let (req, url) = load(&state, &user, id).await?;
+    let hs = headers::decode(&req.headers).map_err(|e| AppError::Internal(e.to_string()))?;
+    let received = rfc3339_ms(&req.received_at);
+    let doc = export::fixture(&capture(&req, &url, &hs, &received));
+    Ok(download(
+        doc.to_string(),
+        "application/json",
+        &format!("request-{id}.fixture.json"),
+    ))
+}
+
+async fn ndjson(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let user_id = user.id;
+    tokio::spawn(async move {
+        if let Err(e) = stream_ndjson(&state, user_id, id, &tx).await {
+            // The status line is gone already; cutting the body short tells the client.
+            tracing::error!(endpoint.id = %id, error = %e, "NDJSON export failed");
+            let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+        }
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let mut resp = body.into_response();
+    set_download_headers(
+        &mut resp,
+        "application/x-ndjson",
+        &format!("endpoint-{id}.ndjson"),
+    );
+    Ok(resp)
+}
+
+/// Sends the endpoint's captures newest first, one JSON line each. Stops quietly when the
+/// client goes away.
+async fn stream_ndjson(
+    state: &AppState,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Result<(), AppError> {
+    let mut before = None;
+    loop {
+        let page =
+            list_request_sizes(&state.pool, user_id, endpoint_id, before, EXPORT_PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        before = Some(last.seq);
+        // Chunks of ids whose bodies together stay under the byte budget (at least one each).
+        let mut chunks: Vec<Vec<Uuid>> = vec![Vec::new()];
+        let mut bytes = 0i64;
+        for r in &page {
+            let size = i64::from(r.body_size);
+            if bytes + size > EXPORT_CHUNK_BYTES && chunks.last().is_some_and(|c| !c.is_empty()) {
+                chunks.push(Vec::new());
+                bytes = 0;
+            }
+            bytes += size;
+            if let Some(c) = chunks.last_mut() {
+                c.push(r.id);
+            }
+        }
+        for ids in chunks {
+            let rows = list_requests_by_ids(&state.pool, user_id, &ids).await?;
+            let mut out = Vec::new();
+            for r in &rows {
+                let line = crate::api::request_json(r)?;
+                serde_json::to_writer(&mut out, &line)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                out.push(b'\n');
+            }
+            if tx.send(Ok(Bytes::from(out))).await.is_err() {
+                return Ok(());
+            }
+        }
+        if (page.len() as i64) < EXPORT_PAGE {
+            return Ok(());
+        }
+    }
+}
+
+/// One of the user's captures and the URL it was sent to.
+async fn load(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+) -> Result<(StoredRequest, String), AppError> {
+    let req = find_request(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let token = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, req.endpoint_id)
+        .await?
+        .map(|e| e.token)
+        .unwrap_or_default();
+    let url =
+        super::requests::full_url(&state.capture_url(&token), &req.path, req.query.as_deref());
+    Ok((req, url))
+}
+
+fn capture<'a>(
+    req: &'a StoredRequest,
+    url: &'a str,
+    hs: &'a [hookvault_core::headers::RawHeader],
+    received_at: &'a str,
+) -> Capture<'a> {
+    Capture {
+        method: &req.method,
+        url,
+        path: &req.path,
+        query: req.query.as_deref(),
+        http_version: &req.http_version,
+        headers: hs,
+        body: &req.body,
+        content_type: req.content_type.as_deref(),
+        received_at,
+    }
+}
+
+fn download(body: String, content_type: &'static str, filename: &str) -> Response {
+    let mut resp = body.into_response();
+    set_download_headers(&mut resp, content_type, filename);
+    resp
+}
+
+/// An attachment that no browser renders in our origin. File names are built from UUIDs only.
+fn set_download_headers(resp: &mut Response, content_type: &'static str, filename: &str) {
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+}

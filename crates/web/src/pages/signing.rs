@@ -1,0 +1,126 @@
+//! The endpoint's signature check, set from the dashboard: `POST /endpoints/{id}/signing`.
+//! The secret is sealed like the API does it and never shown again; the page only says
+//! whether one is set.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Form, Router};
+use hookvault_core::signing::Scheme;
+use hookvault_store::endpoints::{self as store, Endpoint};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::api::{seal_signing, SigningBody};
+use crate::auth::{check_csrf, CurrentUser};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/endpoints/{id}/signing", post(set_signing))
+}
+
+#[derive(Deserialize)]
+struct SigningForm {
+    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
+    #[serde(default)]
+    csrf: String,
+    /// A signing scheme name, or empty for "no check".
+    #[serde(default)]
+    scheme: String,
+    /// Empty keeps the current secret (when one is set).
+    #[serde(default)]
+    secret: String,
+}
+
+async fn set_signing(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<SigningForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    let endpoint = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let scheme = form.scheme.trim();
+    let (scheme, sealed) = if scheme.is_empty() || scheme == Scheme::None.as_str() {
+        (None, None)
+    } else if form.secret.is_empty() && endpoint.signing_secret_sealed.is_some() {
+        // Only the scheme changes; the sealed secret is bound to the endpoint, not the scheme.
+        let parsed: Scheme =
+            scheme
+                .parse()
+                .map_err(|e: hookvault_core::signing::UnknownScheme| {
+                    AppError::BadRequest(e.to_string())
+                })?;
+        if !parsed.signs() {
+            return Err(AppError::BadRequest(format!(
+                "{} does not check signatures",
+                parsed.label()
+            )));
+        }
+        (
+            Some(parsed.as_str().to_string()),
+            endpoint.signing_secret_sealed.clone(),
+        )
+    } else {
+        let (scheme, sealed) = seal_signing(
+            &state,
+            id,
+            &SigningBody {
+                scheme: scheme.to_string(),
+                secret: Some(form.secret.trim().to_string()),
+            },
+        )?;
+        if sealed.is_none() {
+            return Err(AppError::BadRequest(format!(
+                "{scheme} does not check signatures"
+            )));
+        }
+        (Some(scheme), sealed)
+    };
+    store::update_endpoint_signing(
+        &state.pool,
+        user.id,
+        id,
+        scheme.as_deref(),
+        sealed.as_deref(),
+    )
+    .await?;
+    store::notify_route_changed(&state.pool, &endpoint.token).await?;
+    tracing::info!(endpoint.id = %id, signing.scheme = scheme.as_deref().unwrap_or("none"), "signature check changed");
+    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+}
+
+/// What the endpoint page shows about the signature check.
+pub struct SigningView {
+    /// Label of the scheme checked, if any.
+    pub label: Option<String>,
+    pub secret_set: bool,
+    /// (value, label, selected) for the select; the first is "no check".
+    pub options: Vec<(String, String, bool)>,
+}
+
+impl SigningView {
+    pub fn of(e: &Endpoint) -> Self {
+        let current: Option<Scheme> = e
+            .signing_scheme
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .filter(|s: &Scheme| s.signs());
+        let mut options = vec![(String::new(), "No check".to_string(), current.is_none())];
+        options.extend(Scheme::ALL.into_iter().filter(|s| s.signs()).map(|s| {
+            (
+                s.as_str().to_string(),
+                s.label().to_string(),
+                Some(s) == current,
+            )
+        }));
+        SigningView {
+            label: current.map(|s| s.label().to_string()),
+            secret_set: e.signing_secret_sealed.is_some(),
+            options,
+        }
+    }
+}

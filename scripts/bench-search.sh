@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Search benchmark: a release build of Hookvault on its embedded PostgreSQL, ROWS stored captures
+# (default 1,000,000) spread over four endpoints of one account, then the search API timed
+# with curl: `GET /api/v1/endpoints/{id}/requests?q=…` — the same path the dashboard uses.
+# Reports min / median / max over RUNS (default 7) runs of each query, after one warm-up run.
+#
+# The captures are inserted directly with SQL (`INSERT … SELECT generate_series`) so the
+# benchmark takes minutes, not hours: Stripe-like event bodies (~450 bytes) with realistic
+# event types, ids, customers and `created` times, plus some GitHub and plain requests, and
+# the header blob of one real signed capture. The derived columns (provider, event type, event
+# id, Stripe facts, signature status) are filled as the capture path would fill them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS="${ROWS:-1000000}"
+RUNS="${RUNS:-7}"
+PORT="${PORT:-8198}"
+
+command -v psql >/dev/null 2>&1 || { echo "psql is needed (apt-get install postgresql-client)" >&2; exit 1; }
+bash scripts/pg-bin.sh >/dev/null || { echo "PostgreSQL server binaries are needed (apt-get install postgresql)" >&2; exit 1; }
+SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
+
+work="$(mktemp -d /tmp/hv-bsearch.XXXXXX)"
+chmod 755 "$work"
+./target/release/hookvault serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" > "$work/server.log" 2>&1 &
+server=$!
+cleanup() {
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+base="http://127.0.0.1:$PORT"
+for _ in $(seq 1 120); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
+db="postgresql://hookvault@/hookvault?host=$work/data/pg"
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$db" "$@"; }
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+
+jar="$work/cookies"
+csrf() { curl -s -c "$jar" -b "$jar" "$base$1" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1; }
+curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "csrf=$(csrf /signup)" \
+  --data-urlencode "email=bench@example.com" --data-urlencode "password=benchmark-password" "$base/signup"
+token=$(curl -s -u bench@example.com:benchmark-password -H 'Content-Type: application/json' \
+  -d '{"name":"bench"}' "$base/api/v1/tokens" | json '["token"]')
+endpoints=()
+for name in main staging github misc; do
+  endpoints+=("$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"$name\"}" "$base/api/v1/endpoints" | json '["id"]')")
+done
+main="${endpoints[0]}"
+url=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints/$main" | json '["url"]')
+
+# One real capture, for its header blob (Stripe-Signature, User-Agent, …).
+body='{"id":"evt_seed","object":"event","type":"invoice.paid","created":1,"livemode":false,"data":{"object":{"id":"in_seed","object":"invoice"}}}'
+curl -s -o /dev/null -H 'Content-Type: application/json; charset=utf-8' \
+  -H 'User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)' \
+  -H "Stripe-Signature: t=$(date +%s),v1=$(printf '%s' "x" | sha256sum | cut -d' ' -f1)" \
+  --data-binary "$body" "$url"
+
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "== inserting $ROWS captures (40% main, 20% each other endpoint)…"
+start=$(date +%s)
+psql_q <<SQL
+\set rows $ROWS
+CREATE TEMP TABLE ep (n int, id uuid, lo bigint, hi bigint);
+INSERT INTO ep VALUES
+  (0, '${endpoints[0]}', 0,              (:rows * 4) / 10),
+  (1, '${endpoints[1]}', (:rows * 4) / 10, (:rows * 6) / 10),
+  (2, '${endpoints[2]}', (:rows * 6) / 10, (:rows * 8) / 10),
+  (3, '${endpoints[3]}', (:rows * 8) / 10, :rows);
+-- Stripe event types, weighted by repetition (invoice.* about 30%, disputes rare).
+CREATE TEMP TABLE types AS SELECT array[
+  'invoice.paid','invoice.payment_succeeded','invoice.created','invoice.finalized','invoice.updated',
+  'customer.subscription.updated','customer.subscription.created','payment_intent.succeeded',
+  'payment_intent.created','charge.succeeded','checkout.session.completed','customer.created',
+  'customer.updated','payment_method.attached','charge.succeeded','payment_intent.succeeded',
+  'invoice.payment_failed'] AS t;
+INSERT INTO requests (id, endpoint_id, received_at, method, path, query, http_version, remote_addr,
+    headers, content_type, body, body_size, provider, event_type, event_id, signature_scheme,
+    signature_status, signature_reason, livemode, api_version, event_created, object_id, object_type)
+SELECT gen_random_uuid(), ep.id,
+       now() - make_interval(secs => (:rows - g) * 2.5),
+       'POST', '', NULL, 'HTTP/1.1', '54.187.174.169',
+       (SELECT headers FROM requests LIMIT 1),
+       CASE WHEN kind = 'plain' THEN 'text/plain' ELSE 'application/json; charset=utf-8' END,
+       body, length(body),
+       CASE kind WHEN 'stripe' THEN 'stripe' WHEN 'github' THEN 'github' END,
+       CASE kind WHEN 'stripe' THEN etype WHEN 'github' THEN 'push' END,
+       CASE kind WHEN 'stripe' THEN 'evt_' || md5(g::text) WHEN 'github' THEN md5(g::text)::uuid::text END,
+       CASE WHEN kind = 'stripe' THEN 'stripe' END,
+       CASE WHEN kind <> 'stripe' THEN NULL WHEN g % 997 = 0 THEN 'invalid' WHEN g % 331 = 0 THEN 'valid_but_stale' ELSE 'valid' END,
+       CASE WHEN kind <> 'stripe' THEN NULL WHEN g % 997 = 0 THEN 'no v1 signature matches this secret' WHEN g % 331 = 0 THEN 'signed 412 s before arrival (tolerance 300 s)' ELSE 'valid' END,
+       CASE WHEN kind = 'stripe' THEN false END,
+       CASE WHEN kind = 'stripe' THEN '2024-06-20' END,
+       CASE WHEN kind = 'stripe' THEN created END,
+       CASE WHEN kind = 'stripe' THEN oid END,
+       CASE WHEN kind = 'stripe' THEN otype END
+FROM (
+  SELECT g, kind, etype, created, oid, otype,
+    convert_to(CASE kind
+      WHEN 'stripe' THEN format('{"id":"evt_%s","object":"event","api_version":"2024-06-20","created":%s,"data":{"object":{"id":"%s","object":"%s","amount":%s,"currency":"usd","customer":"cus_%s","livemode":false,"metadata":{"order_id":"%s"},"status":"%s"}},"livemode":false,"pending_webhooks":1,"request":{"id":"req_%s","idempotency_key":null},"type":"%s"}',
+                   md5(g::text), created, oid, otype, 500 + g % 20000, g % 5000, g, 'succeeded', left(md5(g::text), 14), etype)
+      WHEN 'github' THEN format('{"ref":"refs/heads/main","before":"%s","after":"%s","repository":{"id":%s,"full_name":"octo/app"},"pusher":{"name":"octo"},"commits":[]}', md5(g::text), md5((g+1)::text), g % 100)
+      ELSE format('plain request %s from a cron job', g) END, 'UTF8') AS body
+  FROM (
+    SELECT g,
+      CASE WHEN g % 10 = 3 THEN 'github' WHEN g % 10 = 7 THEN 'plain' ELSE 'stripe' END AS kind,
+      (SELECT t[1 + (g * 7) % array_length(t, 1)] FROM types) AS etype,
+      1700000000 + g * 2 AS created,
+      'in_' || (g / 3) AS oid,
+      'invoice' AS otype
+    FROM generate_series(1, :rows) AS g
+  ) s
+) x
+JOIN ep ON x.g > ep.lo AND x.g <= ep.hi;
+VACUUM ANALYZE requests;
+SQL
+echo "== inserted in $(( $(date +%s) - start )) s; rows: $(psql_q -Atc 'SELECT count(*) FROM requests'); main endpoint: $(psql_q -Atc "SELECT count(*) FROM requests WHERE endpoint_id = '$main'")"
+
+# A mid-list cursor, to time a page deep in the history as well.
+mid=$(psql_q -Atc "SELECT seq FROM requests WHERE endpoint_id = '$main' ORDER BY seq DESC OFFSET 200000 LIMIT 1")
+
+time_query() {
+  local label="$1" q="$2" extra="${3:-}"
+  local times=() n
+  for i in $(seq 0 "$RUNS"); do
+    t=$(curl -s -o "$work/out.json" -w '%{time_total}' -G -H "Authorization: Bearer $token" \
+      --data-urlencode "q=$q" --data-urlencode "limit=50" $extra "$base/api/v1/endpoints/$main/requests")
+    [ "$i" = 0 ] && continue # warm-up
+    times+=("$t")
+  done
+  n=$(python3 -c "import json; print(len(json.load(open('$work/out.json'))['requests']))")
+  printf '%s\n' "${times[@]}" | python3 -c "
+import sys, statistics
+t = sorted(float(x) * 1000 for x in sys.stdin.read().split())
+print(f'{\"$label\":<52} min {t[0]:7.1f} ms  median {statistics.median(t):7.1f} ms  max {t[-1]:7.1f} ms  ({$n} results)')
+"
+}
+
+echo "== search on the main endpoint ($RUNS runs each, limit=50, after one warm-up)"
+time_query "type:invoice.*" "type:invoice.*"
+time_query "type:invoice.* (page 200,000 rows deep)" "type:invoice.*" "--data-urlencode before=$mid"
+time_query "type:invoice.payment_failed (exact, ~6%)" "type:invoice.payment_failed"
+time_query "provider:stripe type:*.succeeded" "provider:stripe type:*.succeeded"
+time_query "sig:invalid (rare)" "sig:invalid"
+time_query "id:evt_… (one event)" "id:evt_$(printf '%s' 12345 | md5sum | cut -d' ' -f1)"
+time_query "type:invoice.* data.object.customer:cus_42" "type:invoice.* data.object.customer:cus_42"
+time_query "text: order_id 4242 (body scan)" '"\"order_id\":\"4242\""'
+time_query "no filter (plain list)" ""
