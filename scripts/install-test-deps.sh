@@ -41,6 +41,25 @@ else
     packages+=(curl)
 fi
 
+# The official webhook verifiers (stripe, standardwebhooks, slack_sdk in a FastAPI app) that the
+# replay and listen tests send to, in a virtualenv under target/ (from PyPI, pinned).
+repo_root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$repo_root/target/test-venv"
+requirements="$repo_root/crates/server/tests/receivers/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    say "python verifiers present in target/test-venv"
+else
+    say "installing python verifiers into target/test-venv (pip, pinned versions)"
+    command -v python3 >/dev/null 2>&1 || fail "python3 not found; install python3 and python3-venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || fail "python3 -m venv failed (install python3-venv)"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements" \
+        || fail "pip install of the official verifiers failed"
+    echo "$want" > "$stamp"
+fi
+
 if [[ ${#packages[@]} -eq 0 ]]; then
     say "nothing to install"
     exit 0

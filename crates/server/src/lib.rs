@@ -17,6 +17,7 @@ use hookvault_replay::guard::{GuardedClient, PrivateTargets};
 use hookvault_replay::worker::{ReplayWorkers, WorkerContext, RESPONSE_EXCERPT_BYTES};
 use hookvault_store::embedded::EmbeddedCluster;
 use hookvault_store::replays::REPLAY_QUEUED_CHANNEL;
+use hookvault_store::cli::CLI_REPLAY_CHANNEL;
 use hookvault_store::requests::NEW_REQUEST_CHANNEL;
 use hookvault_store::{PgConnectOptions, PgPool};
 use hookvault_web::{AppState, Hub, NewRequestEvent, WebConfig};
@@ -239,6 +240,7 @@ async fn listen_for_notifications(
                         NEW_REQUEST_CHANNEL,
                         "hookvault_route_changed",
                         REPLAY_QUEUED_CHANNEL,
+                        CLI_REPLAY_CHANNEL,
                     ])
                     .await
                     .is_ok()
@@ -254,6 +256,10 @@ async fn listen_for_notifications(
                                     }
                                 } else if n.channel() == REPLAY_QUEUED_CHANNEL {
                                     replay_wake.notify_waiters();
+                                } else if n.channel() == CLI_REPLAY_CHANNEL {
+                                    if let Ok(endpoint_id) = n.payload().parse() {
+                                        hub.publish_cli_replay(endpoint_id);
+                                    }
                                 } else {
                                     routes.invalidate(n.payload());
                                 }

@@ -37,6 +37,7 @@ const NOT_SENT: &[&str] = &[
 #[tokio::test]
 async fn every_fixture_payload_comes_back_with_identical_body_headers_path_and_query() {
     let cases = fixture_cases();
+    println!("{} fixture captures to check", cases.len());
     assert!(
         cases.len() > 50,
         "the fixture corpus was found ({} cases)",
@@ -567,6 +568,7 @@ async fn malformed_http_never_takes_the_server_down() {
         ("bad chunk size", bad_chunk),
         ("conflicting content lengths", conflicting_lengths),
     ];
+    let mut good = 0;
     for (what, bytes) in inputs {
         let answer = raw_http::send_and_close(app.server.addr, &bytes).await;
         if let Ok(answer) = &answer {
@@ -589,12 +591,13 @@ async fn malformed_http_never_takes_the_server_down() {
         assert_eq!(health.status(), 200, "after {what}: /healthz");
         assert_eq!(
             app.stored_requests().await,
-            0,
+            good,
             "after {what}: nothing (no partial request) was stored"
         );
+        assert_capture_works(&url).await;
+        good += 1;
     }
-    assert_capture_works(&url).await;
-    assert_eq!(app.stored_requests().await, 1);
+    assert_eq!(app.stored_requests().await, good);
 }
 
 /// A normal capture still answers 200 with a request id.

@@ -22,6 +22,9 @@ pub const REPLAY_QUEUED_CHANNEL: &str = "hookvault_replay_queued";
 /// The error recorded on an attempt whose worker disappeared while sending.
 pub const INTERRUPTED_ERROR: &str = "interrupted: the server stopped while sending";
 
+/// Recorded when a replay handed to `hookvault listen` got no result back in time.
+pub const CLI_GONE_ERROR: &str = "the hookvault listen CLI disconnected before reporting a result";
+
 /// Where a replay is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReplayStatus {
@@ -86,6 +89,8 @@ pub struct NewReplay {
     pub max_attempts: i32,
     pub batch_id: Option<Uuid>,
     pub position: i32,
+    /// Handed to the endpoint's connected `hookvault listen` instead of a worker.
+    pub to_cli: bool,
 }
 
 /// A replay as stored (without its sealed secret).
@@ -225,7 +230,9 @@ pub async fn insert_replays(
     let mut max_attempts = Vec::with_capacity(n);
     let mut batch_ids = Vec::with_capacity(n);
     let mut positions = Vec::with_capacity(n);
+    let mut to_cli = Vec::with_capacity(n);
     for r in replays {
+        to_cli.push(r.to_cli);
         ids.push(r.id);
         user_ids.push(r.user_id);
         endpoint_ids.push(r.endpoint_id);
@@ -241,9 +248,10 @@ pub async fn insert_replays(
     sqlx::query!(
         r#"WITH queued AS (
                INSERT INTO replays (id, user_id, endpoint_id, request_id, target_id, target_url,
-                      scheme, secret_sealed, max_attempts, batch_id, position)
+                      scheme, secret_sealed, max_attempts, batch_id, position, to_cli)
                SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[],
-                      $6::text[], $7::text[], $8::bytea[], $9::int4[], $10::uuid[], $11::int4[])
+                      $6::text[], $7::text[], $8::bytea[], $9::int4[], $10::uuid[], $11::int4[],
+                      $12::bool[])
                RETURNING id
            )
            SELECT pg_notify('hookvault_replay_queued', count(*)::text) FROM queued"#,
@@ -258,6 +266,7 @@ pub async fn insert_replays(
         &max_attempts,
         &batch_ids as &[Option<Uuid>],
         &positions,
+        &to_cli,
     )
     .fetch_one(ex)
     .await?;
@@ -274,7 +283,7 @@ pub async fn claim_next_replay(
         ClaimedReplay,
         r#"WITH next AS (
                SELECT r.id FROM replays r
-               WHERE r.status = 'queued' AND r.next_attempt_at <= now()
+               WHERE r.status = 'queued' AND r.next_attempt_at <= now() AND NOT r.to_cli
                  AND NOT (r.batch_id IS NOT NULL AND EXISTS (
                      SELECT 1 FROM replays p
                      WHERE p.batch_id = r.batch_id AND p.position < r.position
@@ -376,14 +385,16 @@ pub async fn recover_stale_replays(
                    finished_at = CASE WHEN r.attempts_made < r.max_attempts
                        THEN NULL ELSE now() END
                FROM stale WHERE r.id = stale.id
-               RETURNING r.id, r.status, stale.locked_at
+               RETURNING r.id, r.status, stale.locked_at, r.to_cli
            ), noted AS (
                INSERT INTO replay_attempts (replay_id, started_at, error)
-               SELECT id, COALESCE(locked_at, now()), $2 FROM moved
+               SELECT id, COALESCE(locked_at, now()), CASE WHEN to_cli THEN $3 ELSE $2 END
+               FROM moved
            )
            SELECT id AS "id!", status AS "status!" FROM moved"#,
         stale_after.as_secs_f64(),
         INTERRUPTED_ERROR,
+        CLI_GONE_ERROR,
     )
     .fetch_all(ex)
     .await?)

@@ -19,7 +19,7 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use crate::error::{ApiError, AppError};
-use crate::live::{last_event_id, request_events, sse, summary_json};
+use crate::live::summary_json;
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
@@ -40,7 +40,6 @@ pub fn router() -> Router<AppState> {
             "/api/v1/endpoints/{id}/requests",
             get(list_endpoint_requests),
         )
-        .route("/api/v1/endpoints/{id}/stream", get(stream))
         .route("/api/v1/requests/{id}", get(get_request))
         .route("/api/v1/requests/{id}/body", get(get_body))
 }
@@ -532,26 +531,3 @@ async fn get_body(
     ))
 }
 
-/// The CLI's stream: every new capture of the endpoint as a `request` event carrying the full
-/// request JSON, with its seq as the event id; resumes after `Last-Event-ID`.
-async fn stream(
-    State(state): State<AppState>,
-    user: ApiUser,
-    Path(id): Path<Uuid>,
-    headers: axum::http::HeaderMap,
-) -> Result<Response, ApiError> {
-    store::find_endpoint(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    // "From now on" is fixed before answering: a capture made once the client sees the stream
-    // open comes after this point, however late the stream's task gets to run.
-    let after = match last_event_id(&headers) {
-        Some(seq) => seq,
-        None => list_requests(&state.pool, user.id, id, None, 1)
-            .await?
-            .first()
-            .map_or(0, |r| r.seq),
-    };
-    let events = request_events(state, user.id, id, Some(after), |r| summary_json(&r));
-    Ok(sse(events).into_response())
-}

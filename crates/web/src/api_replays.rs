@@ -34,7 +34,7 @@ const MAX_BULK: usize = 1000;
 /// Captures whose bodies are loaded at once to read their `created` field.
 const CREATED_CHUNK: usize = 100;
 
-/// Answer to `{"to_cli":true}` until the CLI hand-off exists.
+/// Answer to `{"to_cli":true}` when no `hookvault listen` is connected.
 const NO_CLI: &str = "no hookvault listen CLI is connected to this endpoint";
 
 pub fn router() -> Router<AppState> {
@@ -107,10 +107,10 @@ async fn create_replay(
         .await?
         .ok_or(AppError::NotFound)?;
     let body = json_body(body)?;
-    let target = resolve_target(&state, user.id, &body).await?;
+    let target = resolve_target(&state, user.id, endpoint_id, &body).await?;
     let replay = new_replay(&state, user.id, endpoint_id, request_id, &target, None, 0);
     store::insert_replays(&state.pool, std::slice::from_ref(&replay)).await?;
-    state.replay_wake.notify_waiters();
+    wake(&state, &target, endpoint_id).await?;
     tracing::info!(replay.id = %replay.id, request.id = %request_id, "replay queued");
     Ok((
         StatusCode::ACCEPTED,
@@ -168,7 +168,7 @@ async fn create_bulk_replay(
         ))
         .into());
     }
-    let target = resolve_target(&state, user.id, &body.target).await?;
+    let target = resolve_target(&state, user.id, endpoint_id, &body.target).await?;
     let mut candidates = candidates(&state, user.id, endpoint_id, &ids, order).await?;
     if let Some(missing) = ids
         .iter()
@@ -198,7 +198,7 @@ async fn create_bulk_replay(
         })
         .collect();
     store::insert_replays(&state.pool, &replays).await?;
-    state.replay_wake.notify_waiters();
+    wake(&state, &target, endpoint_id).await?;
     tracing::info!(batch.id = %batch_id, endpoint.id = %endpoint_id, count = replays.len(), order = order.as_str(), "bulk replay queued");
     let listed: Vec<Value> = replays
         .iter()
@@ -255,8 +255,28 @@ fn refusal(e: TargetError) -> AppError {
 
 /// Where a replay goes, checked; `saved` is the saved target it came from, if any.
 struct Target {
-    checked: CheckedTarget,
+    dest: Dest,
     saved: Option<Uuid>,
+}
+
+/// A URL a worker sends to, or the endpoint's connected `hookvault listen`.
+enum Dest {
+    Http(CheckedTarget),
+    /// The CLI forwards to the developer's local server and reports back; `forward_to` is
+    /// what it said it forwards to, shown in the history until it reports.
+    Cli { forward_to: String },
+}
+
+/// Wakes whoever sends the new replays: this process's workers, or the CLI streams (in any
+/// process, through NOTIFY).
+async fn wake(state: &AppState, target: &Target, endpoint_id: Uuid) -> Result<(), AppError> {
+    match target.dest {
+        Dest::Http(_) => state.replay_wake.notify_waiters(),
+        Dest::Cli { .. } => {
+            hookvault_store::cli::notify_cli_replay(&state.pool, endpoint_id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Checks where a replay goes. A saved target is looked up for this user (another account's
@@ -264,12 +284,25 @@ struct Target {
 async fn resolve_target(
     state: &AppState,
     user_id: Uuid,
+    endpoint_id: Uuid,
     body: &TargetBody,
 ) -> Result<Target, AppError> {
     if body.to_cli {
-        // Handing a replay to a connected `hookvault listen` is the CLI issue's work; until
-        // then no CLI is ever connected.
-        return Err(AppError::BadRequest(NO_CLI.into()));
+        if body.target_url.is_some() || body.target_id.is_some() {
+            return Err(AppError::BadRequest(
+                "give either to_cli or a target, not both".into(),
+            ));
+        }
+        let sessions =
+            hookvault_store::cli::list_cli_sessions(&state.pool, user_id, endpoint_id).await?;
+        let forward_to = sessions
+            .first()
+            .map(|s| s.forward_to.clone())
+            .ok_or_else(|| AppError::BadRequest(NO_CLI.into()))?;
+        return Ok(Target {
+            dest: Dest::Cli { forward_to },
+            saved: None,
+        });
     }
     match (&body.target_url, body.target_id) {
         (Some(_), Some(_)) => Err(AppError::BadRequest(
@@ -288,7 +321,7 @@ async fn resolve_target(
                 body.max_attempts,
             )
             .map(|checked| Target {
-                checked,
+                dest: Dest::Http(checked),
                 saved: None,
             })
             .map_err(refusal)
@@ -317,12 +350,12 @@ async fn resolve_target(
                 None => saved.max_attempts,
             };
             Ok(Target {
-                checked: CheckedTarget {
+                dest: Dest::Http(CheckedTarget {
                     url,
                     scheme,
                     secret,
                     max_attempts,
-                },
+                }),
                 saved: Some(saved.id),
             })
         }
@@ -350,22 +383,40 @@ fn new_replay(
 ) -> NewReplay {
     let id = Uuid::now_v7();
     let saved = target.saved;
-    let target = &target.checked;
-    NewReplay {
-        id,
-        user_id,
-        endpoint_id,
-        request_id,
-        target_id: saved,
-        target_url: target.url.to_string(),
-        scheme: target.scheme.as_str().to_owned(),
-        secret_sealed: target
-            .secret
-            .as_ref()
-            .map(|s| state.secret_key.seal(s.as_bytes(), id.as_bytes())),
-        max_attempts: target.max_attempts,
-        batch_id,
-        position,
+    match &target.dest {
+        Dest::Http(target) => NewReplay {
+            id,
+            user_id,
+            endpoint_id,
+            request_id,
+            target_id: saved,
+            target_url: target.url.to_string(),
+            scheme: target.scheme.as_str().to_owned(),
+            secret_sealed: target
+                .secret
+                .as_ref()
+                .map(|s| state.secret_key.seal(s.as_bytes(), id.as_bytes())),
+            max_attempts: target.max_attempts,
+            batch_id,
+            position,
+            to_cli: false,
+        },
+        // The CLI signs with the developer's own --sign/--secret; the server sends the
+        // captured headers as they are.
+        Dest::Cli { forward_to } => NewReplay {
+            id,
+            user_id,
+            endpoint_id,
+            request_id,
+            target_id: None,
+            target_url: forward_to.clone(),
+            scheme: Scheme::Original.as_str().to_owned(),
+            secret_sealed: None,
+            max_attempts: 1,
+            batch_id,
+            position,
+            to_cli: true,
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 mod api;
 mod api_replays;
 mod auth;
+mod cli_stream;
 mod error;
 mod live;
 mod pages;
@@ -51,6 +52,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .merge(auth::router())
         .merge(live::router())
         .merge(api::router())
+        .merge(cli_stream::router())
         .merge(api_replays::router())
         .layer(session_layer)
         .merge(security::static_router())

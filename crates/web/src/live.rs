@@ -43,12 +43,14 @@ impl NewRequestEvent {
 #[derive(Clone)]
 pub struct Hub {
     tx: broadcast::Sender<NewRequestEvent>,
+    cli_tx: broadcast::Sender<Uuid>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
         Self {
             tx: broadcast::channel(4096).0,
+            cli_tx: broadcast::channel(1024).0,
         }
     }
 }
@@ -60,6 +62,15 @@ impl Hub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<NewRequestEvent> {
         self.tx.subscribe()
+    }
+
+    /// A replay was queued for this endpoint's connected CLI.
+    pub fn publish_cli_replay(&self, endpoint_id: Uuid) {
+        let _ = self.cli_tx.send(endpoint_id);
+    }
+
+    pub fn subscribe_cli_replays(&self) -> broadcast::Receiver<Uuid> {
+        self.cli_tx.subscribe()
     }
 }
 
@@ -199,7 +210,7 @@ pub(crate) fn request_events(
 }
 
 /// A tiny stream builder on a channel: the producer task ends when the consumer goes away.
-fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static
+pub(crate) fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, Infallible>>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod official;
 pub mod raw_http;
 pub mod sse;
 

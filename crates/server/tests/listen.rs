@@ -1,0 +1,229 @@
+//! `hookvault listen`, the real binary, against a spawned server and a local FastAPI handler
+//! that verifies with `stripe.Webhook.construct_event` and a dev secret.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::official::{OfficialReceiver, STRIPE_SECRET};
+use common::TestApp;
+use tokio::io::AsyncBufReadExt;
+
+/// A Stripe event in Stripe's wire format (2-space indent, no trailing newline), signed a day
+/// ago with a secret the developer's handler does not know.
+fn stripe_event(n: u32) -> (Vec<u8>, String) {
+    let body = format!(
+        "{{\n  \"id\": \"evt_listen_{n:04}\",\n  \"object\": \"event\",\n  \"api_version\": \"2024-06-20\",\n  \"created\": {},\n  \"data\": {{\n    \"object\": {{\n      \"id\": \"in_{n:04}\",\n      \"object\": \"invoice\",\n      \"amount_paid\": 2000,\n      \"currency\": \"usd\",\n      \"lines\": [\n\n      ],\n      \"metadata\": {{\n      }}\n    }}\n  }},\n  \"livemode\": false,\n  \"type\": \"invoice.paid\"\n}}",
+        1_700_000_000 + n
+    );
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let t = now - 86_400;
+    let header = hookvault_core::signing::stripe_header("whsec_the_real_stripe_secret", t, body.as_bytes());
+    (body.into_bytes(), header)
+}
+
+struct Cli {
+    child: tokio::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Cli {
+    async fn start(app: &TestApp, token: &str, config_dir: &std::path::Path, forward_to: &str) -> Cli {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookvault"))
+            .args([
+                "listen",
+                "--forward-to",
+                forward_to,
+                "--sign",
+                "stripe",
+                "--secret",
+                STRIPE_SECRET,
+                "--endpoint",
+                "stripe-dev",
+                "--server",
+                &app.url,
+                "--token",
+                token,
+            ])
+            .env("HOOKVAULT_CONFIG_DIR", config_dir)
+            .env("HOOKVAULT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start hookvault listen");
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Cli { child, lines }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, what: &str, pred: impl Fn(&[String]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !pred(&self.lines()) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; CLI printed: {:#?}", self.lines());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Ctrl-C, as a developer would.
+    async fn interrupt(mut self) {
+        let pid = self.child.id().expect("pid");
+        std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the CLI exits after Ctrl-C")
+            .expect("wait");
+        assert!(status.success(), "the CLI exits cleanly on Ctrl-C: {status}");
+        assert!(self.lines().iter().any(|l| l == "Stopped."));
+    }
+}
+
+/// Waits until the CLI has stored its stream position (it is connected and will not miss
+/// anything captured from now on).
+async fn wait_connected(config_dir: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(config_dir.join("listen-state.json")) {
+            if text.contains("last_event_ids") && text.contains('|') {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "the CLI never connected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn capture(url: &str, n: u32) {
+    let (body, sig) = stripe_event(n);
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json; charset=utf-8")
+        .header("Stripe-Signature", sig)
+        .header("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+fn delivered(lines: &[String]) -> Vec<&String> {
+    lines.iter().filter(|l| l.contains("invoice.paid") && l.contains("→  200")).collect()
+}
+
+#[tokio::test]
+async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_dashboard_replays() {
+    let Some(receiver) = OfficialReceiver::start().await else { return };
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("listen@example.com").await;
+    let (endpoint_id, url) = app.create_endpoint(&token, "stripe-dev").await;
+    let forward_to = format!("{}/webhooks/stripe", receiver.base);
+    let config_dir = common::tempdir::TempDir::new();
+
+    // First run: three events, each delivered once and accepted by construct_event.
+    let cli = Cli::start(&app, &token, &config_dir.0, &forward_to).await;
+    cli.wait_for("the ready line", |l| l.iter().any(|x| x.starts_with("Ready! Capture URL: ") && x.ends_with(&url))).await;
+    wait_connected(&config_dir.0).await;
+    for n in 1..=3 {
+        capture(&url, n).await;
+    }
+    cli.wait_for("three deliveries", |l| delivered(l).len() == 3).await;
+    let line = delivered(&cli.lines())[0].clone();
+    assert!(line.contains("POST  invoice.paid evt_listen_0001  →  200 ("), "one line per delivery: {line}");
+
+    // Offline: three more captures while the CLI is stopped.
+    cli.interrupt().await;
+    for n in 4..=6 {
+        capture(&url, n).await;
+    }
+
+    // Second run: exactly those three arrive, once, in order.
+    let cli = Cli::start(&app, &token, &config_dir.0, &forward_to).await;
+    cli.wait_for("the three missed deliveries", |l| delivered(l).len() == 3).await;
+    let received = receiver.received().await;
+    let ids: Vec<String> = received
+        .iter()
+        .map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap()["id"].as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = (1..=6).map(|n| format!("evt_listen_{n:04}")).collect();
+    assert_eq!(ids, expected, "every event reached the handler exactly once, in order");
+    for (n, body) in received.iter().enumerate() {
+        assert_eq!(body, &stripe_event(n as u32 + 1).0, "byte-exact body");
+    }
+
+    // The dashboard shows what the local server answered for each delivery.
+    let list: serde_json::Value = app
+        .api_get(&token, &format!("/api/v1/endpoints/{endpoint_id}/requests?limit=10"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first_request = list["requests"].as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_string();
+    let history: serde_json::Value = app
+        .api_get(&token, &format!("/api/v1/requests/{first_request}/replays"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let replay_id = history["replays"][0]["id"].as_str().expect("a recorded delivery").to_string();
+    let replay: serde_json::Value = app.api_get(&token, &format!("/api/v1/replays/{replay_id}")).await.json().await.unwrap();
+    assert_eq!(replay["status"], "succeeded");
+    assert_eq!(replay["attempts"][0]["status_code"], 200);
+
+    // "Send to connected CLI" from the dashboard/API reaches the local handler, and the replay
+    // then shows the local status code.
+    let r = reqwest::Client::new()
+        .post(app.at(&format!("/api/v1/requests/{first_request}/replays")))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"to_cli": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let replay = loop {
+        let v: serde_json::Value = app.api_get(&token, &format!("/api/v1/replays/{id}")).await.json().await.unwrap();
+        if v["status"] == "succeeded" || v["status"] == "failed" {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "the CLI replay never finished: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(replay["status"], "succeeded", "{replay}");
+    assert_eq!(replay["attempts"][0]["status_code"], 200);
+    assert_eq!(receiver.received().await.len(), 7);
+    cli.interrupt().await;
+
+    // With no CLI connected, handing a replay to the CLI is refused in words.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = reqwest::Client::new()
+            .post(app.at(&format!("/api/v1/requests/{first_request}/replays")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"to_cli": true}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 422 {
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["message"], "no hookvault listen CLI is connected to this endpoint");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stopped CLI is still listed as connected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,201 @@
+//! `hookvault listen` sessions, the replays handed to them, and the results they report.
+
+use sqlx::types::Json;
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::replays::NewAttempt;
+use crate::StoreError;
+
+/// Announced (payload: endpoint id) when a replay is queued for an endpoint's CLI.
+pub const CLI_REPLAY_CHANNEL: &str = "hookvault_cli_replay";
+
+/// A connected CLI as the dashboard lists it.
+#[derive(Debug, Clone)]
+pub struct CliSession {
+    pub id: Uuid,
+    pub forward_to: String,
+    pub connected_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+}
+
+/// Records a newly opened stream (and drops rows of CLIs that died without saying so).
+pub async fn insert_cli_session(
+    ex: impl PgExecutor<'_>,
+    id: Uuid,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    forward_to: &str,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "WITH gone AS (DELETE FROM cli_sessions WHERE last_seen_at < now() - interval '5 minutes')
+         INSERT INTO cli_sessions (id, user_id, endpoint_id, forward_to) VALUES ($1, $2, $3, $4)",
+        id,
+        user_id,
+        endpoint_id,
+        forward_to
+    )
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// The stream is still open.
+pub async fn touch_cli_session(ex: impl PgExecutor<'_>, id: Uuid) -> Result<(), StoreError> {
+    sqlx::query!("UPDATE cli_sessions SET last_seen_at = now() WHERE id = $1", id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// The stream closed.
+pub async fn delete_cli_session(ex: impl PgExecutor<'_>, id: Uuid) -> Result<(), StoreError> {
+    sqlx::query!("DELETE FROM cli_sessions WHERE id = $1", id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// CLIs connected to one of the user's endpoints (seen in the last minute), oldest first.
+pub async fn list_cli_sessions(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+) -> Result<Vec<CliSession>, StoreError> {
+    Ok(sqlx::query_as!(
+        CliSession,
+        "SELECT id, forward_to, connected_at, last_seen_at FROM cli_sessions
+         WHERE user_id = $1 AND endpoint_id = $2 AND last_seen_at > now() - interval '1 minute'
+         ORDER BY connected_at",
+        user_id,
+        endpoint_id
+    )
+    .fetch_all(ex)
+    .await?)
+}
+
+/// Tells every server process that a CLI replay was queued for this endpoint.
+pub async fn notify_cli_replay(ex: impl PgExecutor<'_>, endpoint_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query!(
+        "SELECT pg_notify('hookvault_cli_replay', $1)",
+        endpoint_id.to_string()
+    )
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// A CLI replay claimed by a stream.
+#[derive(Debug, Clone)]
+pub struct ClaimedCliReplay {
+    pub id: Uuid,
+    pub request_id: Uuid,
+}
+
+/// Claims the oldest queued CLI replay of an endpoint for one stream (`SKIP LOCKED`: with
+/// several CLIs connected, each replay goes to exactly one).
+pub async fn claim_cli_replay(
+    ex: impl PgExecutor<'_>,
+    endpoint_id: Uuid,
+) -> Result<Option<ClaimedCliReplay>, StoreError> {
+    Ok(sqlx::query_as!(
+        ClaimedCliReplay,
+        r#"WITH next AS (
+               SELECT id FROM replays
+               WHERE endpoint_id = $1 AND to_cli AND status = 'queued'
+               ORDER BY created_at, position
+               LIMIT 1
+               FOR UPDATE SKIP LOCKED
+           )
+           UPDATE replays r
+           SET status = 'running', locked_at = now(), attempts_made = r.attempts_made + 1
+           FROM next WHERE r.id = next.id
+           RETURNING r.id, r.request_id"#,
+        endpoint_id
+    )
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Records what the local server answered to a CLI replay of the user's, and finishes it.
+/// Returns false when there is no such running CLI replay.
+pub async fn finish_cli_replay(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    replay_id: Uuid,
+    record: &NewAttempt,
+    succeeded: bool,
+    forward_to: &str,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar!(
+        r#"WITH job AS (
+               UPDATE replays SET status = $3, locked_at = NULL, finished_at = now(),
+                      target_url = CASE WHEN $4 = '' THEN target_url ELSE $4 END
+               WHERE id = $1 AND user_id = $2 AND to_cli AND status = 'running'
+               RETURNING id
+           ), noted AS (
+               INSERT INTO replay_attempts (replay_id, started_at, duration_ms, status_code,
+                      response_headers, response_body, response_truncated, error)
+               SELECT id, $5, $6, $7, $8, $9, $10, $11 FROM job
+           )
+           SELECT EXISTS (SELECT 1 FROM job) AS "finished!""#,
+        replay_id,
+        user_id,
+        if succeeded { "succeeded" } else { "failed" },
+        forward_to,
+        record.started_at,
+        record.duration_ms,
+        record.status_code,
+        Json(&record.response_headers) as _,
+        record.response_body,
+        record.response_truncated,
+        record.error,
+    )
+    .fetch_one(ex)
+    .await?)
+}
+
+/// Records a live capture that the CLI delivered on its own, as a finished CLI replay with one
+/// attempt, so the dashboard's history shows what the local server answered. Returns the new
+/// replay's id, or `None` when the request is not the user's.
+pub async fn insert_cli_delivery(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    request_id: Uuid,
+    forward_to: &str,
+    record: &NewAttempt,
+    succeeded: bool,
+) -> Result<Option<Uuid>, StoreError> {
+    let id = Uuid::now_v7();
+    Ok(sqlx::query_scalar!(
+        r#"WITH owned AS (
+               SELECT r.id, r.endpoint_id FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
+               WHERE r.id = $2 AND e.user_id = $3
+           ), job AS (
+               INSERT INTO replays (id, user_id, endpoint_id, request_id, target_url, scheme,
+                      status, attempts_made, max_attempts, finished_at, to_cli)
+               SELECT $1, $3, endpoint_id, id, $4, 'original', $5, 1, 1, now(), true FROM owned
+               RETURNING id
+           ), noted AS (
+               INSERT INTO replay_attempts (replay_id, started_at, duration_ms, status_code,
+                      response_headers, response_body, response_truncated, error)
+               SELECT id, $6, $7, $8, $9, $10, $11, $12 FROM job
+           )
+           SELECT id AS "id!" FROM job"#,
+        id,
+        request_id,
+        user_id,
+        forward_to,
+        if succeeded { "succeeded" } else { "failed" },
+        record.started_at,
+        record.duration_ms,
+        record.status_code,
+        Json(&record.response_headers) as _,
+        record.response_body,
+        record.response_truncated,
+        record.error,
+    )
+    .fetch_optional(ex)
+    .await?)
+}
