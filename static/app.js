@@ -42,6 +42,15 @@ function startLive(table) {
     const tr = document.createElement("tr");
     tr.dataset.seq = String(r.seq);
     tr.className = "fresh";
+    const pick = document.createElement("td");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "request_id";
+    box.value = r.id;
+    box.setAttribute("form", "bulk");
+    box.setAttribute("aria-label", "Select this capture");
+    pick.appendChild(box);
+    tr.appendChild(pick);
     const td = document.createElement("td");
     const a = document.createElement("a");
     a.href = "/requests/" + encodeURIComponent(r.id);
@@ -73,6 +82,8 @@ function startLive(table) {
     tr.appendChild(tt);
     body.insertBefore(tr, body.firstChild);
     table.hidden = false;
+    const bulk = document.getElementById("bulk");
+    if (bulk) bulk.hidden = false;
     const empty = document.getElementById("empty-state");
     if (empty) empty.hidden = true;
   });
@@ -87,4 +98,42 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   const live = document.getElementById("requests");
   if (live) startLive(live);
+  const history = document.getElementById("replay-history");
+  if (history) watchReplays(history);
 });
+
+// Replay history: while a replay is queued or running, re-read the history from the JSON API
+// every second and redraw the rows (as text).
+function watchReplays(table) {
+  if (table.dataset.pending !== "true") return;
+  const body = table.querySelector("tbody");
+  const tick = () => {
+    fetch(table.dataset.source + "?limit=100", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((data) => {
+        body.textContent = "";
+        let pending = false;
+        for (const r of data.replays) {
+          if (r.status === "queued" || r.status === "running") pending = true;
+          const tr = document.createElement("tr");
+          const when = document.createElement("td");
+          const a = document.createElement("a");
+          a.href = "/requests/" + encodeURIComponent(r.request_id);
+          a.textContent = r.created_at;
+          when.appendChild(a);
+          tr.appendChild(when);
+          cell(tr, r.to_cli ? "hookvault listen → " + r.target_url : r.target_url, true);
+          cell(tr, r.scheme);
+          cell(tr, r.status).className = "replay-" + r.status;
+          cell(tr, r.last_error || (r.last_status_code === null || r.last_status_code === undefined ? "" : String(r.last_status_code)));
+          cell(tr, r.last_duration_ms === null || r.last_duration_ms === undefined ? "" : r.last_duration_ms + " ms");
+          cell(tr, r.last_response_excerpt || "", true);
+          body.appendChild(tr);
+        }
+        table.hidden = data.replays.length === 0;
+        if (pending) setTimeout(tick, 1000);
+      })
+      .catch(() => setTimeout(tick, 3000));
+  };
+  setTimeout(tick, 500);
+}

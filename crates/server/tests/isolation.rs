@@ -119,6 +119,18 @@ async fn another_account_gets_404_for_everything_of_mine_and_changes_nothing() {
         (Method::GET, format!("/api/v1/endpoints/{ep}/stream"), None),
         (Method::GET, format!("/api/v1/requests/{req}"), None),
         (Method::GET, format!("/api/v1/requests/{req}/body"), None),
+        (Method::GET, format!("/api/v1/requests/{req}/replays"), None),
+        (
+            Method::POST,
+            format!("/api/v1/requests/{req}/replays"),
+            Some(json!({"target_url": "http://127.0.0.1:9/bob"})),
+        ),
+        (Method::GET, format!("/api/v1/endpoints/{ep}/replays"), None),
+        (
+            Method::POST,
+            format!("/api/v1/endpoints/{ep}/replays"),
+            Some(json!({"request_ids": [req], "target_url": "http://127.0.0.1:9/bob"})),
+        ),
     ] {
         let mut rq = app.api(method.clone(), &bob_token, &path);
         if let Some(b) = &body {
@@ -149,7 +161,12 @@ async fn another_account_gets_404_for_everything_of_mine_and_changes_nothing() {
         "Bob lists nothing"
     );
 
-    // Alice's things are unchanged.
+    // Alice's things are unchanged, and nothing was replayed.
+    let replays: i64 = sqlx::query_scalar("SELECT count(*) FROM replays")
+        .fetch_one(&app.server.pool)
+        .await
+        .unwrap();
+    assert_eq!(replays, 0, "Bob queued no replay of Alice's capture");
     assert_eq!(
         app.api_json(&alice_token, &format!("/api/v1/endpoints/{ep}"))
             .await,

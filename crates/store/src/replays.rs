@@ -131,6 +131,11 @@ pub struct ReplaySummary {
     pub finished_at: Option<OffsetDateTime>,
     pub last_status_code: Option<i32>,
     pub last_error: Option<String>,
+    /// Handed to `hookvault listen` rather than sent by a worker.
+    pub to_cli: bool,
+    pub last_duration_ms: Option<i32>,
+    /// The first 300 bytes of the latest answer (attacker-controlled: show as text only).
+    pub last_response_excerpt: Option<Vec<u8>>,
 }
 
 /// One recorded attempt.
@@ -481,10 +486,12 @@ pub async fn list_request_replays(
         ReplaySummary,
         r#"SELECT r.id, r.endpoint_id, r.request_id, r.target_id, r.target_url, r.scheme, r.status,
                   r.attempts_made, r.max_attempts, r.batch_id, r.position, r.created_at,
-                  r.finished_at, last.status_code AS "last_status_code?", last.error AS "last_error?"
+                  r.finished_at, r.to_cli, last.status_code AS "last_status_code?",
+                  last.error AS "last_error?", last.duration_ms AS "last_duration_ms?",
+                  substring(last.response_body FROM 1 FOR 300) AS "last_response_excerpt?"
            FROM replays r
            LEFT JOIN LATERAL (
-               SELECT a.status_code, a.error FROM replay_attempts a
+               SELECT a.status_code, a.error, a.duration_ms, a.response_body FROM replay_attempts a
                WHERE a.replay_id = r.id ORDER BY a.id DESC LIMIT 1
            ) last ON true
            WHERE r.request_id = $1 AND r.user_id = $2
@@ -513,10 +520,12 @@ pub async fn list_endpoint_replays(
         ReplaySummary,
         r#"SELECT r.id, r.endpoint_id, r.request_id, r.target_id, r.target_url, r.scheme, r.status,
                   r.attempts_made, r.max_attempts, r.batch_id, r.position, r.created_at,
-                  r.finished_at, last.status_code AS "last_status_code?", last.error AS "last_error?"
+                  r.finished_at, r.to_cli, last.status_code AS "last_status_code?",
+                  last.error AS "last_error?", last.duration_ms AS "last_duration_ms?",
+                  substring(last.response_body FROM 1 FOR 300) AS "last_response_excerpt?"
            FROM replays r
            LEFT JOIN LATERAL (
-               SELECT a.status_code, a.error FROM replay_attempts a
+               SELECT a.status_code, a.error, a.duration_ms, a.response_body FROM replay_attempts a
                WHERE a.replay_id = r.id ORDER BY a.id DESC LIMIT 1
            ) last ON true
            WHERE r.endpoint_id = $1 AND r.user_id = $2

@@ -26,7 +26,7 @@ use crate::error::{ApiError, AppError};
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
-mod targets;
+pub(crate) mod targets;
 
 /// Most captures one bulk replay may name.
 const MAX_BULK: usize = 1000;
@@ -52,20 +52,20 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Where a replay goes: a URL with its signing, a saved target, or the connected CLI.
-#[derive(Deserialize)]
-struct TargetBody {
-    target_url: Option<String>,
-    target_id: Option<Uuid>,
-    signing: Option<SigningBody>,
-    max_attempts: Option<i64>,
+#[derive(Deserialize, Default)]
+pub(crate) struct TargetBody {
+    pub target_url: Option<String>,
+    pub target_id: Option<Uuid>,
+    pub signing: Option<SigningBody>,
+    pub max_attempts: Option<i64>,
     #[serde(default)]
-    to_cli: bool,
+    pub to_cli: bool,
 }
 
 #[derive(Deserialize)]
-struct SigningBody {
-    scheme: Option<String>,
-    secret: Option<String>,
+pub(crate) struct SigningBody {
+    pub scheme: Option<String>,
+    pub secret: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -107,17 +107,29 @@ async fn create_replay(
         .await?
         .ok_or(AppError::NotFound)?;
     let body = json_body(body)?;
-    let target = resolve_target(&state, user.id, endpoint_id, &body).await?;
-    let replay = new_replay(&state, user.id, endpoint_id, request_id, &target, None, 0);
-    store::insert_replays(&state.pool, std::slice::from_ref(&replay)).await?;
-    wake(&state, &target, endpoint_id).await?;
-    tracing::info!(replay.id = %replay.id, request.id = %request_id, "replay queued");
+    let id = queue_one(&state, user.id, endpoint_id, request_id, &body).await?;
     Ok((
         StatusCode::ACCEPTED,
-        [(header::LOCATION, format!("/api/v1/replays/{}", replay.id))],
-        Json(json!({"id": replay.id, "status": "queued"})),
+        [(header::LOCATION, format!("/api/v1/replays/{id}"))],
+        Json(json!({"id": id, "status": "queued"})),
     )
         .into_response())
+}
+
+/// Queues one replay of a capture of the user's (at `endpoint_id`); returns its id.
+pub(crate) async fn queue_one(
+    state: &AppState,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    request_id: Uuid,
+    body: &TargetBody,
+) -> Result<Uuid, AppError> {
+    let target = resolve_target(state, user_id, endpoint_id, body).await?;
+    let replay = new_replay(state, user_id, endpoint_id, request_id, &target, None, 0);
+    store::insert_replays(&state.pool, std::slice::from_ref(&replay)).await?;
+    wake(state, &target, endpoint_id).await?;
+    tracing::info!(replay.id = %replay.id, request.id = %request_id, "replay queued");
+    Ok(replay.id)
 }
 
 async fn list_endpoint_replays(
@@ -150,56 +162,8 @@ async fn create_bulk_replay(
         Some(o) => o.parse().map_err(AppError::BadRequest)?,
         None => ReplayOrder::default(),
     };
-    let mut ids: Vec<Uuid> = Vec::with_capacity(body.request_ids.len());
-    for id in &body.request_ids {
-        if !ids.contains(id) {
-            ids.push(*id);
-        }
-    }
-    if ids.is_empty() {
-        return Err(
-            AppError::BadRequest("request_ids must name at least one capture".into()).into(),
-        );
-    }
-    if ids.len() > MAX_BULK {
-        return Err(AppError::BadRequest(format!(
-            "a bulk replay can send at most {MAX_BULK} captures, not {}",
-            ids.len()
-        ))
-        .into());
-    }
-    let target = resolve_target(&state, user.id, endpoint_id, &body.target).await?;
-    let mut candidates = candidates(&state, user.id, endpoint_id, &ids, order).await?;
-    if let Some(missing) = ids
-        .iter()
-        .find(|id| !candidates.iter().any(|c| c.id == **id))
-    {
-        return Err(AppError::BadRequest(format!(
-            "request {missing} is not a capture of this endpoint"
-        ))
-        .into());
-    }
-    order::arrange(&mut candidates, order);
-    let batch_id = Uuid::now_v7();
-    let replays: Vec<NewReplay> = candidates
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let position = i32::try_from(i).unwrap_or(i32::MAX);
-            new_replay(
-                &state,
-                user.id,
-                endpoint_id,
-                c.id,
-                &target,
-                Some(batch_id),
-                position,
-            )
-        })
-        .collect();
-    store::insert_replays(&state.pool, &replays).await?;
-    wake(&state, &target, endpoint_id).await?;
-    tracing::info!(batch.id = %batch_id, endpoint.id = %endpoint_id, count = replays.len(), order = order.as_str(), "bulk replay queued");
+    let (batch_id, replays) =
+        queue_bulk(&state, user.id, endpoint_id, &body.request_ids, order, &body.target).await?;
     let listed: Vec<Value> = replays
         .iter()
         .map(|r| json!({"id": r.id, "request_id": r.request_id}))
@@ -209,6 +173,67 @@ async fn create_bulk_replay(
         Json(json!({"batch_id": batch_id, "replays": listed})),
     )
         .into_response())
+}
+
+/// Queues one batch of replays of the user's captures at `endpoint_id`, sent strictly in
+/// `order`; returns the batch id and the replays in sending order.
+pub(crate) async fn queue_bulk(
+    state: &AppState,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    request_ids: &[Uuid],
+    order: ReplayOrder,
+    target: &TargetBody,
+) -> Result<(Uuid, Vec<NewReplay>), AppError> {
+    let mut ids: Vec<Uuid> = Vec::with_capacity(request_ids.len());
+    for id in request_ids {
+        if !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    if ids.is_empty() {
+        return Err(AppError::BadRequest(
+            "request_ids must name at least one capture".into(),
+        ));
+    }
+    if ids.len() > MAX_BULK {
+        return Err(AppError::BadRequest(format!(
+            "a bulk replay can send at most {MAX_BULK} captures, not {}",
+            ids.len()
+        )));
+    }
+    let target = resolve_target(state, user_id, endpoint_id, target).await?;
+    let mut candidates = candidates(state, user_id, endpoint_id, &ids, order).await?;
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !candidates.iter().any(|c| c.id == **id))
+    {
+        return Err(AppError::BadRequest(format!(
+            "request {missing} is not a capture of this endpoint"
+        )));
+    }
+    order::arrange(&mut candidates, order);
+    let batch_id = Uuid::now_v7();
+    let replays: Vec<NewReplay> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let position = i32::try_from(i).unwrap_or(i32::MAX);
+            new_replay(
+                state,
+                user_id,
+                endpoint_id,
+                c.id,
+                &target,
+                Some(batch_id),
+                position,
+            )
+        })
+        .collect();
+    store::insert_replays(&state.pool, &replays).await?;
+    wake(state, &target, endpoint_id).await?;
+    tracing::info!(batch.id = %batch_id, endpoint.id = %endpoint_id, count = replays.len(), order = order.as_str(), "bulk replay queued");
+    Ok((batch_id, replays))
 }
 
 /// `GET /api/v1/replays/{id}`: the replay and every attempt, oldest first.
@@ -489,6 +514,9 @@ fn summary_json(r: &ReplaySummary) -> Value {
         "finished_at": r.finished_at.as_ref().map(rfc3339_ms),
         "last_status_code": r.last_status_code,
         "last_error": r.last_error,
+        "last_duration_ms": r.last_duration_ms,
+        "last_response_excerpt": r.last_response_excerpt.as_deref().map(String::from_utf8_lossy),
+        "to_cli": r.to_cli,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Hookvault's web face: dashboard pages, accounts and sessions, live updates and the JSON API.
 
 mod api;
-mod api_replays;
+pub(crate) mod api_replays;
 mod auth;
 mod cli_stream;
 mod error;

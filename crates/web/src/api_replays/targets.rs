@@ -64,41 +64,17 @@ async fn create_target(
         .ok_or(AppError::NotFound)?;
     let body = json_body(body)?;
     let signing = body.signing.as_ref();
-    let checked = target::check_target(
-        &state.replay_client,
+    let id = save_target(
+        &state,
+        user.id,
+        endpoint_id,
+        body.name.as_deref(),
         &body.url,
         signing.and_then(|s| s.scheme.as_deref()),
         signing.and_then(|s| s.secret.as_deref()),
         body.max_attempts,
     )
-    .map_err(refusal)?;
-    let name = match body
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
-        Some(name) => crate::pages::clean_name(name)?,
-        None => checked.url.as_str().chars().take(100).collect(),
-    };
-    let id = Uuid::now_v7();
-    let target = ReplayTarget {
-        id,
-        user_id: user.id,
-        endpoint_id,
-        name,
-        url: checked.url.to_string(),
-        scheme: checked.scheme.as_str().to_owned(),
-        secret_sealed: checked
-            .secret
-            .as_ref()
-            .map(|s| state.secret_key.seal(s.as_bytes(), id.as_bytes())),
-        max_attempts: checked.max_attempts,
-        created_at: time::OffsetDateTime::now_utc(),
-    };
-    if !store::insert_replay_target(&state.pool, &target).await? {
-        return Err(AppError::NotFound.into());
-    }
+    .await?;
     let target = store::find_replay_target(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -132,4 +108,44 @@ fn target_json(state: &AppState, t: &ReplayTarget) -> Value {
         "max_attempts": t.max_attempts,
         "created_at": rfc3339_ms(&t.created_at),
     })
+}
+
+/// Checks and saves a replay target for one of the user's endpoints (404 if not theirs);
+/// the secret is sealed bound to the target's id. Returns the new target's id.
+#[expect(clippy::too_many_arguments, reason = "one argument per field of the form")]
+pub(crate) async fn save_target(
+    state: &AppState,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    name: Option<&str>,
+    url: &str,
+    scheme: Option<&str>,
+    secret: Option<&str>,
+    max_attempts: Option<i64>,
+) -> Result<Uuid, AppError> {
+    let checked = target::check_target(&state.replay_client, url, scheme, secret, max_attempts)
+        .map_err(refusal)?;
+    let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => crate::pages::clean_name(name)?,
+        None => checked.url.as_str().chars().take(100).collect(),
+    };
+    let id = Uuid::now_v7();
+    let target = ReplayTarget {
+        id,
+        user_id,
+        endpoint_id,
+        name,
+        url: checked.url.to_string(),
+        scheme: checked.scheme.as_str().to_owned(),
+        secret_sealed: checked
+            .secret
+            .as_ref()
+            .map(|s| state.secret_key.seal(s.as_bytes(), id.as_bytes())),
+        max_attempts: checked.max_attempts,
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    if !store::insert_replay_target(&state.pool, &target).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(id)
 }

@@ -5,6 +5,7 @@ mod endpoints;
 mod export;
 pub(crate) mod insight;
 mod order;
+mod replays;
 mod requests;
 mod settings;
 mod signing;
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(endpoints::router())
         .merge(requests::router())
+        .merge(replays::router())
         .merge(settings::router())
         .merge(signing::router())
         .merge(order::router())

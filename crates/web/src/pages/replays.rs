@@ -1,0 +1,479 @@
+//! Replay pages: the replay form and history of one capture, bulk replay of selected captures,
+//! and an endpoint's replay history, saved targets and connected CLIs.
+
+use askama::Template;
+use axum::extract::{Path, RawForm, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use hookvault_core::signing::Scheme;
+use hookvault_replay::order::ReplayOrder;
+use hookvault_store::replays::{self as store, ReplaySummary};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::api_replays::{queue_bulk, queue_one, targets::save_target, SigningBody, TargetBody};
+use crate::auth::{check_csrf, CurrentUser};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::views::{render, rfc3339, Page};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/requests/{id}/replay", get(request_page).post(replay_one))
+        .route("/endpoints/{id}/bulk-replay", get(bulk_page).post(replay_bulk))
+        .route("/endpoints/{id}/replays", get(endpoint_page))
+        .route("/endpoints/{id}/targets", post(create_target))
+        .route("/targets/{id}/delete", post(delete_target))
+}
+
+/// A replay in a history table.
+pub struct ReplayRow {
+    pub request_id: Uuid,
+    pub created_at: String,
+    pub target: String,
+    pub scheme: String,
+    pub status: String,
+    pub outcome: String,
+    pub duration: String,
+    pub excerpt: String,
+}
+
+impl From<ReplaySummary> for ReplayRow {
+    fn from(r: ReplaySummary) -> Self {
+        let outcome = match (&r.last_status_code, &r.last_error) {
+            (_, Some(e)) => e.clone(),
+            (Some(code), None) => code.to_string(),
+            (None, None) => String::new(),
+        };
+        ReplayRow {
+            request_id: r.request_id,
+            created_at: rfc3339(&r.created_at),
+            target: if r.to_cli {
+                format!("hookvault listen → {}", r.target_url)
+            } else {
+                r.target_url
+            },
+            scheme: r.scheme,
+            status: r.status,
+            outcome,
+            duration: r
+                .last_duration_ms
+                .map(|d| format!("{d} ms"))
+                .unwrap_or_default(),
+            excerpt: r
+                .last_response_excerpt
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A saved target as a choice.
+pub struct TargetRow {
+    pub id: Uuid,
+    pub name: String,
+    pub url: String,
+    pub scheme: String,
+    pub max_attempts: i32,
+}
+
+/// A connected `hookvault listen`.
+pub struct CliRow {
+    pub forward_to: String,
+    pub connected_at: String,
+}
+
+/// What the replay form offers (shared by the single and the bulk form).
+pub struct FormChoices {
+    pub schemes: Vec<(&'static str, &'static str)>,
+    pub targets: Vec<TargetRow>,
+    pub clis: Vec<CliRow>,
+    pub error: Option<String>,
+    pub target_url: String,
+    pub scheme: String,
+}
+
+async fn choices(
+    state: &AppState,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    error: Option<String>,
+    form: Option<&ReplayForm>,
+) -> Result<FormChoices, AppError> {
+    let targets = store::list_replay_targets(&state.pool, user_id, endpoint_id)
+        .await?
+        .into_iter()
+        .map(|t| TargetRow {
+            id: t.id,
+            name: t.name,
+            url: t.url,
+            scheme: t.scheme,
+            max_attempts: t.max_attempts,
+        })
+        .collect();
+    let clis = hookvault_store::cli::list_cli_sessions(&state.pool, user_id, endpoint_id)
+        .await?
+        .into_iter()
+        .map(|c| CliRow {
+            forward_to: c.forward_to,
+            connected_at: rfc3339(&c.connected_at),
+        })
+        .collect();
+    Ok(FormChoices {
+        schemes: Scheme::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        targets,
+        clis,
+        error,
+        target_url: form.map(|f| f.target_url.clone()).unwrap_or_default(),
+        scheme: form
+            .map(|f| f.scheme.clone())
+            .unwrap_or_else(|| "original".into()),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "replays/request.html")]
+struct RequestPage {
+    page: Page,
+    request_id: Uuid,
+    endpoint_id: Uuid,
+    summary: String,
+    form: FormChoices,
+    history: Vec<ReplayRow>,
+    history_source: String,
+    pending: bool,
+}
+
+async fn request_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    render_request_page(&state, &user, id, None, None).await
+}
+
+async fn render_request_page(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    error: Option<String>,
+    form: Option<&ReplayForm>,
+) -> Result<Response, AppError> {
+    let req = hookvault_store::requests::find_request(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let history: Vec<ReplayRow> = store::list_request_replays(&state.pool, user.id, id, None, 50)
+        .await?
+        .into_iter()
+        .map(ReplayRow::from)
+        .collect();
+    let failed = error.is_some();
+    let mut resp = render(&RequestPage {
+        page: Page::for_user("Replay", user).await?,
+        request_id: id,
+        endpoint_id: req.endpoint_id,
+        summary: format!(
+            "{} {}{}",
+            req.method,
+            if req.path.is_empty() { "/" } else { &req.path },
+            req.event_type
+                .as_deref()
+                .map(|t| format!(" · {t}"))
+                .unwrap_or_default()
+        ),
+        form: choices(state, user.id, req.endpoint_id, error, form).await?,
+        history_source: format!("/api/v1/requests/{id}/replays"),
+        pending: history
+            .iter()
+            .any(|r| r.status == "queued" || r.status == "running"),
+        history,
+    })?;
+    if failed {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+/// The replay form: where to (a URL, a saved target or the connected CLI) and how to sign.
+#[derive(Deserialize, Default)]
+struct ReplayForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    target_url: String,
+    #[serde(default)]
+    scheme: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    target_id: String,
+    #[serde(default)]
+    order: String,
+}
+
+impl ReplayForm {
+    fn target(&self) -> Result<TargetBody, AppError> {
+        Ok(match self.mode.as_str() {
+            "cli" => TargetBody {
+                to_cli: true,
+                ..TargetBody::default()
+            },
+            "saved" => TargetBody {
+                target_id: Some(
+                    self.target_id
+                        .parse()
+                        .map_err(|_| AppError::BadRequest("Choose a saved target.".into()))?,
+                ),
+                ..TargetBody::default()
+            },
+            _ => TargetBody {
+                target_url: Some(self.target_url.trim().to_string()),
+                signing: Some(SigningBody {
+                    scheme: Some(self.scheme.clone()).filter(|s| !s.is_empty()),
+                    secret: Some(self.secret.clone()).filter(|s| !s.is_empty()),
+                }),
+                ..TargetBody::default()
+            },
+        })
+    }
+}
+
+async fn replay_one(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<ReplayForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    let endpoint_id = store::find_request_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let queued = match form.target() {
+        Ok(target) => queue_one(&state, user.id, endpoint_id, id, &target).await,
+        Err(e) => Err(e),
+    };
+    match queued {
+        Ok(_) => Ok(Redirect::to(&format!("/requests/{id}/replay")).into_response()),
+        Err(AppError::BadRequest(msg)) => {
+            render_request_page(&state, &user, id, Some(msg), Some(&form)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "replays/bulk.html")]
+struct BulkPage {
+    page: Page,
+    endpoint_id: Uuid,
+    request_ids: Vec<Uuid>,
+    form: FormChoices,
+}
+
+/// Reads repeated `request_id` fields (serde_urlencoded cannot collect repeated keys).
+fn selected(raw: &str) -> Result<Vec<Uuid>, AppError> {
+    let pairs: Vec<(String, String)> = hookvault_core::render::query_params(raw);
+    let ids = pairs
+        .into_iter()
+        .filter(|(k, _)| k == "request_id")
+        .map(|(_, v)| v.parse::<Uuid>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| AppError::BadRequest("A selected capture id is not valid.".into()))?;
+    Ok(ids)
+}
+
+async fn bulk_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(endpoint_id): Path<Uuid>,
+    raw: axum::extract::RawQuery,
+) -> Result<Response, AppError> {
+    hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let request_ids = selected(raw.0.as_deref().unwrap_or(""))?;
+    if request_ids.is_empty() {
+        return Err(AppError::BadRequest(
+            "Select at least one capture to replay.".into(),
+        ));
+    }
+    render(&BulkPage {
+        page: Page::for_user("Replay selected captures", &user).await?,
+        endpoint_id,
+        request_ids,
+        form: choices(&state, user.id, endpoint_id, None, None).await?,
+    })
+}
+
+async fn replay_bulk(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(endpoint_id): Path<Uuid>,
+    RawForm(raw): RawForm,
+) -> Result<Response, AppError> {
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let form = form_fields(&text);
+    check_csrf(&user.session, &form.csrf).await?;
+    hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let ids = selected(&text)?;
+    let order: ReplayOrder = if form.order.is_empty() {
+        ReplayOrder::default()
+    } else {
+        form.order.parse().map_err(AppError::BadRequest)?
+    };
+    let queued = match form.target() {
+        Ok(target) => queue_bulk(&state, user.id, endpoint_id, &ids, order, &target).await,
+        Err(e) => Err(e),
+    };
+    match queued {
+        Ok(_) => Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response()),
+        Err(AppError::BadRequest(msg)) => {
+            let mut resp = render(&BulkPage {
+                page: Page::for_user("Replay selected captures", &user).await?,
+                endpoint_id,
+                request_ids: ids,
+                form: choices(&state, user.id, endpoint_id, Some(msg), Some(&form)).await?,
+            })?;
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Single-valued fields of a form whose `request_id` repeats.
+fn form_fields(text: &str) -> ReplayForm {
+    let mut form = ReplayForm::default();
+    for (k, v) in hookvault_core::render::query_params(text) {
+        match k.as_str() {
+            "csrf" => form.csrf = v,
+            "mode" => form.mode = v,
+            "target_url" => form.target_url = v,
+            "scheme" => form.scheme = v,
+            "secret" => form.secret = v,
+            "target_id" => form.target_id = v,
+            "order" => form.order = v,
+            _ => {}
+        }
+    }
+    form
+}
+
+#[derive(Template)]
+#[template(path = "replays/endpoint.html")]
+struct EndpointPage {
+    page: Page,
+    endpoint_id: Uuid,
+    name: String,
+    form: FormChoices,
+    history: Vec<ReplayRow>,
+    history_source: String,
+    pending: bool,
+}
+
+async fn endpoint_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    render_endpoint_page(&state, &user, id, None).await
+}
+
+async fn render_endpoint_page(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let endpoint = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let history: Vec<ReplayRow> = store::list_endpoint_replays(&state.pool, user.id, id, None, 100)
+        .await?
+        .into_iter()
+        .map(ReplayRow::from)
+        .collect();
+    render(&EndpointPage {
+        page: Page::for_user(format!("Replays · {}", endpoint.name), user).await?,
+        endpoint_id: id,
+        name: endpoint.name,
+        form: choices(state, user.id, id, error, None).await?,
+        history_source: format!("/api/v1/endpoints/{id}/replays"),
+        pending: history
+            .iter()
+            .any(|r| r.status == "queued" || r.status == "running"),
+        history,
+    })
+}
+
+#[derive(Deserialize)]
+struct TargetForm {
+    csrf: String,
+    name: String,
+    target_url: String,
+    scheme: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    max_attempts: String,
+}
+
+async fn create_target(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(endpoint_id): Path<Uuid>,
+    Form(form): Form<TargetForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    let max_attempts = match form.max_attempts.trim() {
+        "" => None,
+        n => Some(n.parse::<i64>().map_err(|_| {
+            AppError::BadRequest("Attempts must be a number from 1 to 10.".into())
+        })?),
+    };
+    match save_target(
+        &state,
+        user.id,
+        endpoint_id,
+        Some(&form.name),
+        &form.target_url,
+        Some(&form.scheme),
+        Some(&form.secret).filter(|s| !s.is_empty()).map(String::as_str),
+        max_attempts,
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response()),
+        Err(AppError::BadRequest(msg)) => {
+            let mut resp = render_endpoint_page(&state, &user, endpoint_id, Some(msg)).await?;
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn delete_target(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    let target = store::find_replay_target(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    store::delete_replay_target(&state.pool, user.id, id).await?;
+    Ok(Redirect::to(&format!("/endpoints/{}/replays", target.endpoint_id)).into_response())
+}
