@@ -51,9 +51,11 @@ CREATE INDEX requests_received_at_brin ON requests USING brin (received_at);
 
 -- JSON-path search (`data.object.customer:cus_123`) parses stored bodies. Bodies are bytes
 -- and may be neither UTF-8 nor JSON; this returns NULL for those instead of failing the whole
--- query. STABLE because convert_from depends on the server's conversion settings.
+-- query. STABLE because convert_from depends on the server's conversion settings; PARALLEL
+-- UNSAFE because the exception handler starts a subtransaction, which PostgreSQL refuses inside
+-- a parallel plan ("cannot start subtransactions during a parallel operation").
 CREATE FUNCTION hookvault_try_jsonb(body bytea) RETURNS jsonb
-    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE
 AS $$
 BEGIN
     RETURN convert_from(body, 'UTF8')::jsonb;

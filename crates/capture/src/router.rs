@@ -152,6 +152,10 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
     match state.writer.write(capture).await {
         Ok(_) => {}
         Err(WriteError::Unavailable) => return unavailable(),
+        Err(WriteError::EndpointGone) => {
+            state.routes.invalidate(token);
+            return plain(StatusCode::NOT_FOUND, "unknown capture URL");
+        }
         Err(WriteError::Failed(e)) => {
             tracing::error!(error = %e, endpoint.id = %route.endpoint_id, "capture not stored");
             return unavailable();

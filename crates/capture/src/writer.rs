@@ -16,10 +16,13 @@ const MAX_BATCH: usize = 512;
 const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// Why a capture was not stored.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
     #[error("the store is unavailable")]
     Unavailable,
+    /// The endpoint was deleted between the route lookup and the insert.
+    #[error("the endpoint no longer exists")]
+    EndpointGone,
     #[error("the store rejected the capture: {0}")]
     Failed(String),
 }
@@ -85,18 +88,35 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
                     let _ = w.send(Ok(seq));
                 }
             }
-            Err(e) => {
-                let unavailable = e.is_unavailable();
+            Err(e) if e.is_unavailable() || captures.len() == 1 => {
                 tracing::warn!(error = %e, batch.len = captures.len(), "capture batch not stored");
+                let err = classify(&e);
                 for w in waiters {
-                    let _ = w.send(Err(if unavailable {
-                        WriteError::Unavailable
-                    } else {
-                        WriteError::Failed(e.to_string())
-                    }));
+                    let _ = w.send(Err(err.clone()));
+                }
+            }
+            // One capture spoiled the batch (e.g. its endpoint was deleted a moment ago): store
+            // the others one by one so only that capture fails.
+            Err(_) => {
+                for (capture, w) in captures.iter().zip(waiters) {
+                    let result = store(&pool, std::slice::from_ref(capture))
+                        .await
+                        .map(|seqs| seqs.first().copied().unwrap_or(0))
+                        .map_err(|e| classify(&e));
+                    let _ = w.send(result);
                 }
             }
         }
+    }
+}
+
+fn classify(e: &hookvault_store::StoreError) -> WriteError {
+    if e.is_unavailable() {
+        WriteError::Unavailable
+    } else if e.is_foreign_key_violation() {
+        WriteError::EndpointGone
+    } else {
+        WriteError::Failed(e.to_string())
     }
 }
 

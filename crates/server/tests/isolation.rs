@@ -65,6 +65,9 @@ async fn another_account_gets_404_for_everything_of_mine_and_changes_nothing() {
         format!("/endpoints/{ep}/live"),
         format!("/requests/{req}"),
         format!("/requests/{req}/raw"),
+        format!("/requests/{req}/replay"),
+        format!("/endpoints/{ep}/replays"),
+        format!("/endpoints/{ep}/bulk-replay"),
     ] {
         let r = bob.get(&path).await;
         assert_eq!(r.status(), 404, "Bob GET {path}");
@@ -88,6 +91,14 @@ async fn another_account_gets_404_for_everything_of_mine_and_changes_nothing() {
             ],
         ),
         (format!("/endpoints/{ep}/delete"), vec![]),
+        (
+            format!("/endpoints/{ep}/signing"),
+            vec![("scheme", "github"), ("secret", "bob's secret")],
+        ),
+        (
+            format!("/requests/{req}/replay"),
+            vec![("mode", "url"), ("target_url", "http://127.0.0.1:9/bob")],
+        ),
         (format!("/settings/tokens/{alice_token_id}/revoke"), vec![]),
     ] {
         let r = bob.post_form_with(&path, Some(&bob_csrf), &fields).await;
