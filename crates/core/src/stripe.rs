@@ -139,7 +139,7 @@ pub fn out_of_order(created_in_arrival_order: &[Option<i64>]) -> Vec<Option<usiz
         .iter()
         .enumerate()
         .map(|(i, created)| {
-            let Some(c) = *created else { return None };
+            let c = (*created)?;
             let flag = latest.filter(|(l, _)| *l > c).map(|(_, j)| j);
             if latest.is_none_or(|(l, _)| c > l) {
                 latest = Some((c, i));

@@ -112,6 +112,19 @@ async fn capture_until_status(
     }
 }
 
+/// An API time (`2026-11-29T10:00:00.12Z`: RFC 3339, UTC, trailing zeros of the fraction
+/// dropped) as (date and time to the second, milliseconds), so it compares in time order.
+fn time_key(t: &str) -> (String, u32) {
+    let t = t.strip_suffix('Z').expect("UTC time");
+    match t.split_once('.') {
+        Some((secs, frac)) => (
+            secs.to_string(),
+            format!("{frac:0<3}").parse().expect("milliseconds"),
+        ),
+        None => (t.to_string(), 0),
+    }
+}
+
 async fn api_json(app: &TestApp, token: &str, path: &str) -> Value {
     let r = app.api_get(token, path).await;
     assert_eq!(r.status(), 200, "GET {path}");
@@ -636,12 +649,12 @@ async fn search_filters_return_exactly_the_matching_captures() {
     let pivot = &received[3].1; // d
     let after: BTreeSet<String> = received
         .iter()
-        .filter(|(_, t)| t >= pivot)
+        .filter(|(_, t)| time_key(t) >= time_key(pivot))
         .map(|(i, _)| i.clone())
         .collect();
     let before: BTreeSet<String> = received
         .iter()
-        .filter(|(_, t)| t < pivot)
+        .filter(|(_, t)| time_key(t) < time_key(pivot))
         .map(|(i, _)| i.clone())
         .collect();
     assert!(after.contains(&d) && !after.contains(&a));

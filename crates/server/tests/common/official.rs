@@ -40,7 +40,10 @@ impl OfficialReceiver {
         let python = python();
         if !python.exists() {
             if std::env::var("HOOKVAULT_SKIP_OFFICIAL_TESTS").as_deref() == Ok("1") {
-                eprintln!("note: skipping official-verifier checks ({} missing)", python.display());
+                eprintln!(
+                    "note: skipping official-verifier checks ({} missing)",
+                    python.display()
+                );
                 return None;
             }
             panic!(
@@ -53,7 +56,8 @@ impl OfficialReceiver {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/receivers/official_verifiers.py");
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/receivers/official_verifiers.py");
         let child = std::process::Command::new(&python)
             .arg(script)
             .arg(port.to_string())
@@ -76,7 +80,10 @@ impl OfficialReceiver {
                     return Some(receiver);
                 }
             }
-            assert!(Instant::now() < deadline, "the official verifier app did not start");
+            assert!(
+                Instant::now() < deadline,
+                "the official verifier app did not start"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
