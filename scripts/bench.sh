@@ -50,3 +50,37 @@ echo "== stored rows: $stored; answered: $answered (non-2xx: $non2xx)"
 if [ "$stored" -lt "$((answered - non2xx))" ]; then
   echo "FAIL: fewer rows stored than 2xx answers" >&2; exit 1
 fi
+
+# Replay throughput: re-sign (scheme stripe) and send REPLAYS of the captures above to a local
+# target — a second endpoint of this same server, so every replay is a real HTTP request that
+# is itself durably stored — in bulk batches of 1000, and time until the target has them all.
+REPLAYS="${REPLAYS:-5000}"
+sink=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '{"name":"replay sink"}' "$base/api/v1/endpoints")
+echo "== replay: $REPLAYS captures, bulk batches of 1000, scheme stripe, to a local HTTP target"
+python3 - "$base" "$token" "$id" "$sink" "$REPLAYS" <<'PY'
+import json, sys, time, urllib.request
+base, token, endpoint, sink, total = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5])
+def call(method, path, body=None):
+    req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+ids, cursor = [], None
+while len(ids) < total:
+    page = call("GET", f"/api/v1/endpoints/{endpoint}/requests?limit=500" + (f"&before={cursor}" if cursor else ""))
+    ids += [r["id"] for r in page["requests"]]
+    cursor = page["next"]
+    if not cursor: break
+ids = ids[:total]
+start = time.monotonic()
+for i in range(0, len(ids), 1000):
+    call("POST", f"/api/v1/endpoints/{endpoint}/replays", {"request_ids": ids[i:i+1000], "order": "received",
+         "target_url": sink["url"] + "/replayed", "signing": {"scheme": "stripe", "secret": "whsec_bench"}})
+while True:
+    count = [e["request_count"] for e in call("GET", "/api/v1/endpoints")["endpoints"] if e["id"] == sink["id"]][0]
+    if count >= len(ids): break
+    time.sleep(0.2)
+elapsed = time.monotonic() - start
+print(f"== replayed {len(ids)} in {elapsed:.1f} s: {len(ids)/elapsed:.0f} replays/s (queue, sign, send, record, target stores each)")
+PY

@@ -106,7 +106,10 @@ pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let endpoint = resolve_endpoint(&api, &server, &token, opts.endpoint.as_deref()).await?;
-    let endpoint_id = endpoint["id"].as_str().context("endpoint has no id")?.to_string();
+    let endpoint_id = endpoint["id"]
+        .as_str()
+        .context("endpoint has no id")?
+        .to_string();
     println!(
         "Ready! Capture URL: {}",
         endpoint["url"].as_str().unwrap_or_default()
@@ -200,7 +203,10 @@ impl Listener {
             let last = config::load_state()?.last_event_ids.get(&key).copied();
             match self.stream_once(&key, last).await {
                 Ok(()) => backoff = Duration::from_millis(500),
-                Err(e) => eprintln!("connection lost: {e:#}; reconnecting in {} ms", backoff.as_millis()),
+                Err(e) => eprintln!(
+                    "connection lost: {e:#}; reconnecting in {} ms",
+                    backoff.as_millis()
+                ),
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -210,7 +216,10 @@ impl Listener {
     async fn stream_once(&self, key: &str, last: Option<i64>) -> anyhow::Result<()> {
         let forward: Vec<&str> = self.routes.iter().map(|r| r.url.as_str()).collect();
         let mut req = reqwest::Client::new()
-            .get(format!("{}/api/v1/endpoints/{}/stream", self.server, self.endpoint_id))
+            .get(format!(
+                "{}/api/v1/endpoints/{}/stream",
+                self.server, self.endpoint_id
+            ))
             .query(&[("client", "cli"), ("forward_to", &forward.join(" "))])
             .bearer_auth(&self.token)
             .header("accept", "text/event-stream");
@@ -242,7 +251,8 @@ impl Listener {
                 let result = self.deliver(&request).await;
                 if let Some(result) = result {
                     let id = request["id"].as_str().unwrap_or_default();
-                    self.report(&format!("/api/v1/requests/{id}/deliveries"), &result).await;
+                    self.report(&format!("/api/v1/requests/{id}/deliveries"), &result)
+                        .await;
                 }
             }
             "replay" => {
@@ -251,7 +261,8 @@ impl Listener {
                     Delivery::failed("no --forward-to route matches this event", String::new())
                 });
                 let id = msg["replay_id"].as_str().unwrap_or_default();
-                self.report(&format!("/api/v1/replays/{id}/result"), &result).await;
+                self.report(&format!("/api/v1/replays/{id}/result"), &result)
+                    .await;
             }
             _ => {}
         }
@@ -269,8 +280,7 @@ impl Listener {
     async fn deliver(&self, request: &Value) -> Option<Delivery> {
         let event_type = request["event_type"].as_str().unwrap_or("");
         let event_id = request["event_id"].as_str().unwrap_or("");
-        if !self.opts.events.is_empty()
-            && !self.opts.events.iter().any(|p| matches(p, event_type))
+        if !self.opts.events.is_empty() && !self.opts.events.iter().any(|p| matches(p, event_type))
         {
             return None;
         }
@@ -287,7 +297,10 @@ impl Listener {
             .map(|hs| {
                 hs.iter()
                     .filter_map(|h| {
-                        Some(RawHeader::new(h.get(0)?.as_str()?, h.get(1)?.as_str()?.as_bytes()))
+                        Some(RawHeader::new(
+                            h.get(0)?.as_str()?,
+                            h.get(1)?.as_str()?.as_bytes(),
+                        ))
                     })
                     .collect()
             })
@@ -306,10 +319,9 @@ impl Listener {
                 Err(e) => return Some(Delivery::failed(&e.to_string(), route.url.clone())),
             }
         }
-        let mut req = self.local.request(
-            method.parse().unwrap_or(reqwest::Method::POST),
-            &route.url,
-        );
+        let mut req = self
+            .local
+            .request(method.parse().unwrap_or(reqwest::Method::POST), &route.url);
         for h in headers.iter().filter(|h| !is_hop_by_hop(&h.name)) {
             req = req.header(h.name.as_str(), h.value.as_slice());
         }
@@ -319,22 +331,23 @@ impl Listener {
             .copied()
             .collect::<Vec<_>>()
             .join(" ");
-        let clock = format!(
-            "{:02}:{:02}:{:02}",
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
+        let clock = format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second());
         let result = match req.body(body).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let response_headers: Vec<(String, String)> = resp
                     .headers()
                     .iter()
-                    .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .map(|(n, v)| {
+                        (
+                            n.to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
                     .collect();
                 let bytes = resp.bytes().await.unwrap_or_default();
-                let excerpt = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).into_owned();
+                let excerpt =
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).into_owned();
                 let ms = started.elapsed().as_millis() as u64;
                 println!("{clock}  {method}  {label}  →  {status} ({ms} ms)");
                 Delivery {
@@ -438,7 +451,10 @@ mod tests {
         assert!(matches("invoice.*", "invoice.paid"));
         assert!(matches("*", "anything"));
         assert!(matches("*.succeeded", "payment_intent.succeeded"));
-        assert!(matches("customer.*.updated", "customer.subscription.updated"));
+        assert!(matches(
+            "customer.*.updated",
+            "customer.subscription.updated"
+        ));
         assert!(!matches("invoice.*", "charge.succeeded"));
         assert!(!matches("invoice.paid", "invoice.paid.extra"));
     }

@@ -44,7 +44,10 @@ pub async fn login(server: &str) -> anyhow::Result<()> {
         server: server.clone(),
         token: token.to_string(),
     })?;
-    println!("Logged in to {server} as {email}. Token stored in {}.", path.display());
+    println!(
+        "Logged in to {server} as {email}. Token stored in {}.",
+        path.display()
+    );
     Ok(())
 }
 

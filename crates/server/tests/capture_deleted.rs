@@ -13,7 +13,16 @@ async fn a_capture_for_a_just_deleted_endpoint_is_404_and_other_captures_still_c
     let (kept_id, kept_url) = app.create_endpoint(&token, "kept").await;
     let client = reqwest::Client::new();
     // Warm the route cache for the endpoint about to disappear.
-    assert_eq!(client.post(&gone_url).body("warm").send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .post(&gone_url)
+            .body("warm")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // Delete it behind the cache's back (no change notification), as a race would.
     sqlx::query("DELETE FROM endpoints WHERE id = $1::uuid")
         .bind(&gone_id)
@@ -23,10 +32,19 @@ async fn a_capture_for_a_just_deleted_endpoint_is_404_and_other_captures_still_c
 
     let mut sends = Vec::new();
     for n in 0..40 {
-        let url = if n % 2 == 0 { gone_url.clone() } else { kept_url.clone() };
+        let url = if n % 2 == 0 {
+            gone_url.clone()
+        } else {
+            kept_url.clone()
+        };
         let client = client.clone();
         sends.push(tokio::spawn(async move {
-            let r = client.post(&url).body(format!("capture {n}")).send().await.unwrap();
+            let r = client
+                .post(&url)
+                .body(format!("capture {n}"))
+                .send()
+                .await
+                .unwrap();
             (n, r.status().as_u16())
         }));
     }
@@ -36,7 +54,10 @@ async fn a_capture_for_a_just_deleted_endpoint_is_404_and_other_captures_still_c
         assert_eq!(status, expected, "capture {n}");
     }
     let list: serde_json::Value = app
-        .api_get(&token, &format!("/api/v1/endpoints/{kept_id}/requests?limit=100"))
+        .api_get(
+            &token,
+            &format!("/api/v1/endpoints/{kept_id}/requests?limit=100"),
+        )
         .await
         .json()
         .await

@@ -18,9 +18,13 @@ fn stripe_event(n: u32) -> (Vec<u8>, String) {
         "{{\n  \"id\": \"evt_listen_{n:04}\",\n  \"object\": \"event\",\n  \"api_version\": \"2024-06-20\",\n  \"created\": {},\n  \"data\": {{\n    \"object\": {{\n      \"id\": \"in_{n:04}\",\n      \"object\": \"invoice\",\n      \"amount_paid\": 2000,\n      \"currency\": \"usd\",\n      \"lines\": [\n\n      ],\n      \"metadata\": {{\n      }}\n    }}\n  }},\n  \"livemode\": false,\n  \"type\": \"invoice.paid\"\n}}",
         1_700_000_000 + n
     );
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let t = now - 86_400;
-    let header = hookvault_core::signing::stripe_header("whsec_the_real_stripe_secret", t, body.as_bytes());
+    let header =
+        hookvault_core::signing::stripe_header("whsec_the_real_stripe_secret", t, body.as_bytes());
     (body.into_bytes(), header)
 }
 
@@ -30,7 +34,12 @@ struct Cli {
 }
 
 impl Cli {
-    async fn start(app: &TestApp, token: &str, config_dir: &std::path::Path, forward_to: &str) -> Cli {
+    async fn start(
+        app: &TestApp,
+        token: &str,
+        config_dir: &std::path::Path,
+        forward_to: &str,
+    ) -> Cli {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookvault"))
             .args([
                 "listen",
@@ -73,7 +82,11 @@ impl Cli {
     async fn wait_for(&self, what: &str, pred: impl Fn(&[String]) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !pred(&self.lines()) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; CLI printed: {:#?}", self.lines());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; CLI printed: {:#?}",
+                self.lines()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -81,12 +94,18 @@ impl Cli {
     /// Ctrl-C, as a developer would.
     async fn interrupt(mut self) {
         let pid = self.child.id().expect("pid");
-        std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");
+        std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill");
         let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await
             .expect("the CLI exits after Ctrl-C")
             .expect("wait");
-        assert!(status.success(), "the CLI exits cleanly on Ctrl-C: {status}");
+        assert!(
+            status.success(),
+            "the CLI exits cleanly on Ctrl-C: {status}"
+        );
         assert!(self.lines().iter().any(|l| l == "Stopped."));
     }
 }
@@ -112,7 +131,10 @@ async fn capture(url: &str, n: u32) {
         .post(url)
         .header("Content-Type", "application/json; charset=utf-8")
         .header("Stripe-Signature", sig)
-        .header("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+        .header(
+            "User-Agent",
+            "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        )
         .body(body)
         .send()
         .await
@@ -121,12 +143,18 @@ async fn capture(url: &str, n: u32) {
 }
 
 fn delivered(lines: &[String]) -> Vec<&String> {
-    lines.iter().filter(|l| l.contains("invoice.paid") && l.contains("→  200")).collect()
+    lines
+        .iter()
+        .filter(|l| l.contains("invoice.paid") && l.contains("→  200"))
+        .collect()
 }
 
 #[tokio::test]
-async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_dashboard_replays() {
-    let Some(receiver) = OfficialReceiver::start().await else { return };
+async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_dashboard_replays()
+{
+    let Some(receiver) = OfficialReceiver::start().await else {
+        return;
+    };
     let app = TestApp::spawn().await;
     let token = app.signup_with_token("listen@example.com").await;
     let (endpoint_id, url) = app.create_endpoint(&token, "stripe-dev").await;
@@ -135,14 +163,22 @@ async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_
 
     // First run: three events, each delivered once and accepted by construct_event.
     let cli = Cli::start(&app, &token, &config_dir.0, &forward_to).await;
-    cli.wait_for("the ready line", |l| l.iter().any(|x| x.starts_with("Ready! Capture URL: ") && x.ends_with(&url))).await;
+    cli.wait_for("the ready line", |l| {
+        l.iter()
+            .any(|x| x.starts_with("Ready! Capture URL: ") && x.ends_with(&url))
+    })
+    .await;
     wait_connected(&config_dir.0).await;
     for n in 1..=3 {
         capture(&url, n).await;
     }
-    cli.wait_for("three deliveries", |l| delivered(l).len() == 3).await;
+    cli.wait_for("three deliveries", |l| delivered(l).len() == 3)
+        .await;
     let line = delivered(&cli.lines())[0].clone();
-    assert!(line.contains("POST  invoice.paid evt_listen_0001  →  200 ("), "one line per delivery: {line}");
+    assert!(
+        line.contains("POST  invoice.paid evt_listen_0001  →  200 ("),
+        "one line per delivery: {line}"
+    );
 
     // Offline: three more captures while the CLI is stopped.
     cli.interrupt().await;
@@ -152,34 +188,57 @@ async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_
 
     // Second run: exactly those three arrive, once, in order.
     let cli = Cli::start(&app, &token, &config_dir.0, &forward_to).await;
-    cli.wait_for("the three missed deliveries", |l| delivered(l).len() == 3).await;
+    cli.wait_for("the three missed deliveries", |l| delivered(l).len() == 3)
+        .await;
     let received = receiver.received().await;
     let ids: Vec<String> = received
         .iter()
-        .map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap()["id"].as_str().unwrap().to_string())
+        .map(|b| {
+            serde_json::from_slice::<serde_json::Value>(b).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     let expected: Vec<String> = (1..=6).map(|n| format!("evt_listen_{n:04}")).collect();
-    assert_eq!(ids, expected, "every event reached the handler exactly once, in order");
+    assert_eq!(
+        ids, expected,
+        "every event reached the handler exactly once, in order"
+    );
     for (n, body) in received.iter().enumerate() {
         assert_eq!(body, &stripe_event(n as u32 + 1).0, "byte-exact body");
     }
 
     // The dashboard shows what the local server answered for each delivery.
     let list: serde_json::Value = app
-        .api_get(&token, &format!("/api/v1/endpoints/{endpoint_id}/requests?limit=10"))
+        .api_get(
+            &token,
+            &format!("/api/v1/endpoints/{endpoint_id}/requests?limit=10"),
+        )
         .await
         .json()
         .await
         .unwrap();
-    let first_request = list["requests"].as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_string();
+    let first_request = list["requests"].as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let history: serde_json::Value = app
         .api_get(&token, &format!("/api/v1/requests/{first_request}/replays"))
         .await
         .json()
         .await
         .unwrap();
-    let replay_id = history["replays"][0]["id"].as_str().expect("a recorded delivery").to_string();
-    let replay: serde_json::Value = app.api_get(&token, &format!("/api/v1/replays/{replay_id}")).await.json().await.unwrap();
+    let replay_id = history["replays"][0]["id"]
+        .as_str()
+        .expect("a recorded delivery")
+        .to_string();
+    let replay: serde_json::Value = app
+        .api_get(&token, &format!("/api/v1/replays/{replay_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(replay["status"], "succeeded");
     assert_eq!(replay["attempts"][0]["status_code"], 200);
 
@@ -193,14 +252,25 @@ async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     let replay = loop {
-        let v: serde_json::Value = app.api_get(&token, &format!("/api/v1/replays/{id}")).await.json().await.unwrap();
+        let v: serde_json::Value = app
+            .api_get(&token, &format!("/api/v1/replays/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
         if v["status"] == "succeeded" || v["status"] == "failed" {
             break v;
         }
-        assert!(Instant::now() < deadline, "the CLI replay never finished: {v}");
+        assert!(
+            Instant::now() < deadline,
+            "the CLI replay never finished: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(replay["status"], "succeeded", "{replay}");
@@ -220,10 +290,16 @@ async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_
             .unwrap();
         if r.status() == 422 {
             let v: serde_json::Value = r.json().await.unwrap();
-            assert_eq!(v["error"]["message"], "no hookvault listen CLI is connected to this endpoint");
+            assert_eq!(
+                v["error"]["message"],
+                "no hookvault listen CLI is connected to this endpoint"
+            );
             break;
         }
-        assert!(Instant::now() < deadline, "the stopped CLI is still listed as connected");
+        assert!(
+            Instant::now() < deadline,
+            "the stopped CLI is still listed as connected"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

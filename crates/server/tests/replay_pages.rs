@@ -29,8 +29,16 @@ async fn target() -> (String, Arc<Mutex<Vec<Vec<u8>>>>) {
 }
 
 async fn capture(url: &str, body: &str) -> String {
-    let r = reqwest::Client::new().post(url).body(body.to_string()).send().await.unwrap();
-    r.headers()["x-hookvault-request-id"].to_str().unwrap().to_string()
+    let r = reqwest::Client::new()
+        .post(url)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    r.headers()["x-hookvault-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn wait_for(what: &str, cond: impl Fn() -> bool) {
@@ -50,15 +58,22 @@ async fn a_user_replays_a_capture_from_its_page_and_sees_the_answer_in_the_histo
     let (target_url, seen) = target().await;
 
     let view = app.get_html(&format!("/requests/{id}")).await;
-    assert!(view.contains(&format!("href=\"/requests/{id}/replay\"")), "the request view has a Replay button");
+    assert!(
+        view.contains(&format!("href=\"/requests/{id}/replay\"")),
+        "the request view has a Replay button"
+    );
 
     let r = app
-        .post_form(&format!("/requests/{id}/replay"), &format!("/requests/{id}/replay"), &[
-            ("mode", "url"),
-            ("target_url", &target_url),
-            ("scheme", "original"),
-            ("secret", ""),
-        ])
+        .post_form(
+            &format!("/requests/{id}/replay"),
+            &format!("/requests/{id}/replay"),
+            &[
+                ("mode", "url"),
+                ("target_url", &target_url),
+                ("scheme", "original"),
+                ("secret", ""),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 303);
     wait_for("the replay to arrive", || seen.lock().unwrap().len() == 1).await;
@@ -68,43 +83,69 @@ async fn a_user_replays_a_capture_from_its_page_and_sees_the_answer_in_the_histo
     loop {
         let page = app.get_html(&format!("/requests/{id}/replay")).await;
         if page.contains("replay-succeeded") {
-            assert!(page.contains("thanks from the dev server"), "the response excerpt is shown");
+            assert!(
+                page.contains("thanks from the dev server"),
+                "the response excerpt is shown"
+            );
             assert!(page.contains(&target_url));
             assert!(page.contains("<td>200</td>"), "the status code is shown");
             break;
         }
-        assert!(Instant::now() < deadline, "the history never showed the result");
+        assert!(
+            Instant::now() < deadline,
+            "the history never showed the result"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 #[tokio::test]
 async fn a_refused_target_is_explained_in_words_on_the_form() {
-    let app = TestApp::spawn_with(|cfg| cfg.private_targets = hookvault_replay::guard::PrivateTargets::Deny).await;
+    let app = TestApp::spawn_with(|cfg| {
+        cfg.private_targets = hookvault_replay::guard::PrivateTargets::Deny
+    })
+    .await;
     let token = app.signup_with_token("refused@example.com").await;
     let (_, url) = app.create_endpoint(&token, "refused").await;
     let id = capture(&url, "x").await;
     let r = app
-        .post_form(&format!("/requests/{id}/replay"), &format!("/requests/{id}/replay"), &[
-            ("mode", "url"),
-            ("target_url", "http://127.0.0.1:9/hook"),
-            ("scheme", "stripe"),
-            ("secret", "whsec_x"),
-        ])
+        .post_form(
+            &format!("/requests/{id}/replay"),
+            &format!("/requests/{id}/replay"),
+            &[
+                ("mode", "url"),
+                ("target_url", "http://127.0.0.1:9/hook"),
+                ("scheme", "stripe"),
+                ("secret", "whsec_x"),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
-    assert!(html.contains("refused: private address 127.0.0.1"), "{html}");
+    assert!(
+        html.contains("refused: private address 127.0.0.1"),
+        "{html}"
+    );
     let r = app
-        .post_form(&format!("/requests/{id}/replay"), &format!("/requests/{id}/replay"), &[
-            ("mode", "url"),
-            ("target_url", "https://example.com/hook"),
-            ("scheme", "stripe"),
-            ("secret", ""),
-        ])
+        .post_form(
+            &format!("/requests/{id}/replay"),
+            &format!("/requests/{id}/replay"),
+            &[
+                ("mode", "url"),
+                ("target_url", "https://example.com/hook"),
+                ("scheme", "stripe"),
+                ("secret", ""),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 422);
-    assert!(r.text().await.unwrap().contains("signing with Stripe needs a secret"), "a signing scheme needs a secret");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("signing with Stripe needs a secret"),
+        "a signing scheme needs a secret"
+    );
 }
 
 #[tokio::test]
@@ -120,22 +161,31 @@ async fn selected_captures_are_replayed_in_bulk_in_reverse_order_to_a_saved_targ
 
     // Save the target on the endpoint's replay page.
     let r = app
-        .post_form(&format!("/endpoints/{endpoint}/targets"), &format!("/endpoints/{endpoint}/replays"), &[
-            ("name", "my laptop"),
-            ("target_url", &target_url),
-            ("scheme", "none"),
-            ("secret", ""),
-            ("max_attempts", "1"),
-        ])
+        .post_form(
+            &format!("/endpoints/{endpoint}/targets"),
+            &format!("/endpoints/{endpoint}/replays"),
+            &[
+                ("name", "my laptop"),
+                ("target_url", &target_url),
+                ("scheme", "none"),
+                ("secret", ""),
+                ("max_attempts", "1"),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 303);
-    let page = app.get_html(&format!("/endpoints/{endpoint}/replays")).await;
+    let page = app
+        .get_html(&format!("/endpoints/{endpoint}/replays"))
+        .await;
     assert!(page.contains("my laptop"));
 
     // Tick the captures on the list and ask to replay them.
     let list = app.get_html(&format!("/endpoints/{endpoint}")).await;
     for id in &ids {
-        assert!(list.contains(&format!("name=\"request_id\" value=\"{id}\"")), "each row has a checkbox");
+        assert!(
+            list.contains(&format!("name=\"request_id\" value=\"{id}\"")),
+            "each row has a checkbox"
+        );
     }
     let query: Vec<(&str, &str)> = ids.iter().map(|id| ("request_id", id.as_str())).collect();
     let bulk = app
@@ -157,7 +207,12 @@ async fn selected_captures_are_replayed_in_bulk_in_reverse_order_to_a_saved_targ
         })
         .expect("the saved target is offered");
     let csrf = common::extract_csrf(&bulk);
-    let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf), ("order", "reversed"), ("mode", "saved"), ("target_id", &saved)];
+    let mut form: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("order", "reversed"),
+        ("mode", "saved"),
+        ("target_id", &saved),
+    ];
     form.extend(query.iter().copied());
     let r = app
         .client
@@ -169,5 +224,12 @@ async fn selected_captures_are_replayed_in_bulk_in_reverse_order_to_a_saved_targ
     assert_eq!(r.status(), 303);
     wait_for("three replays", || seen.lock().unwrap().len() == 3).await;
     let bodies: Vec<Vec<u8>> = seen.lock().unwrap().clone();
-    assert_eq!(bodies, vec![b"event 3".to_vec(), b"event 2".to_vec(), b"event 1".to_vec()]);
+    assert_eq!(
+        bodies,
+        vec![
+            b"event 3".to_vec(),
+            b"event 2".to_vec(),
+            b"event 1".to_vec()
+        ]
+    );
 }

@@ -43,9 +43,12 @@ pub async fn insert_cli_session(
 
 /// The stream is still open.
 pub async fn touch_cli_session(ex: impl PgExecutor<'_>, id: Uuid) -> Result<(), StoreError> {
-    sqlx::query!("UPDATE cli_sessions SET last_seen_at = now() WHERE id = $1", id)
-        .execute(ex)
-        .await?;
+    sqlx::query!(
+        "UPDATE cli_sessions SET last_seen_at = now() WHERE id = $1",
+        id
+    )
+    .execute(ex)
+    .await?;
     Ok(())
 }
 
@@ -76,7 +79,10 @@ pub async fn list_cli_sessions(
 }
 
 /// Tells every server process that a CLI replay was queued for this endpoint.
-pub async fn notify_cli_replay(ex: impl PgExecutor<'_>, endpoint_id: Uuid) -> Result<(), StoreError> {
+pub async fn notify_cli_replay(
+    ex: impl PgExecutor<'_>,
+    endpoint_id: Uuid,
+) -> Result<(), StoreError> {
     sqlx::query!(
         "SELECT pg_notify('hookvault_cli_replay', $1)",
         endpoint_id.to_string()

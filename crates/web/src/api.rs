@@ -530,4 +530,3 @@ async fn get_body(
         false,
     ))
 }
-

@@ -162,8 +162,15 @@ async fn create_bulk_replay(
         Some(o) => o.parse().map_err(AppError::BadRequest)?,
         None => ReplayOrder::default(),
     };
-    let (batch_id, replays) =
-        queue_bulk(&state, user.id, endpoint_id, &body.request_ids, order, &body.target).await?;
+    let (batch_id, replays) = queue_bulk(
+        &state,
+        user.id,
+        endpoint_id,
+        &body.request_ids,
+        order,
+        &body.target,
+    )
+    .await?;
     let listed: Vec<Value> = replays
         .iter()
         .map(|r| json!({"id": r.id, "request_id": r.request_id}))
@@ -289,7 +296,9 @@ enum Dest {
     Http(CheckedTarget),
     /// The CLI forwards to the developer's local server and reports back; `forward_to` is
     /// what it said it forwards to, shown in the history until it reports.
-    Cli { forward_to: String },
+    Cli {
+        forward_to: String,
+    },
 }
 
 /// Wakes whoever sends the new replays: this process's workers, or the CLI streams (in any

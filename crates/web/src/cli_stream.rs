@@ -275,7 +275,11 @@ async fn report_result(
     Path(id): Path<Uuid>,
     Json(report): Json<DeliveryReport>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let status = if report.succeeded() { "succeeded" } else { "failed" };
+    let status = if report.succeeded() {
+        "succeeded"
+    } else {
+        "failed"
+    };
     let finished = cli::finish_cli_replay(
         &state.pool,
         user.id,

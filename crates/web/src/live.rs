@@ -210,7 +210,9 @@ pub(crate) fn request_events(
 }
 
 /// A tiny stream builder on a channel: the producer task ends when the consumer goes away.
-pub(crate) fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static
+pub(crate) fn async_stream<F, Fut>(
+    f: F,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, Infallible>>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,

@@ -112,7 +112,10 @@ fn target_json(state: &AppState, t: &ReplayTarget) -> Value {
 
 /// Checks and saves a replay target for one of the user's endpoints (404 if not theirs);
 /// the secret is sealed bound to the target's id. Returns the new target's id.
-#[expect(clippy::too_many_arguments, reason = "one argument per field of the form")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per field of the form"
+)]
 pub(crate) async fn save_target(
     state: &AppState,
     user_id: Uuid,

@@ -22,7 +22,10 @@ use crate::views::{render, rfc3339, Page};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/requests/{id}/replay", get(request_page).post(replay_one))
-        .route("/endpoints/{id}/bulk-replay", get(bulk_page).post(replay_bulk))
+        .route(
+            "/endpoints/{id}/bulk-replay",
+            get(bulk_page).post(replay_bulk),
+        )
         .route("/endpoints/{id}/replays", get(endpoint_page))
         .route("/endpoints/{id}/targets", post(create_target))
         .route("/targets/{id}/delete", post(delete_target))
@@ -122,7 +125,10 @@ async fn choices(
         })
         .collect();
     Ok(FormChoices {
-        schemes: Scheme::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        schemes: Scheme::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
         targets,
         clis,
         error,
@@ -431,12 +437,13 @@ async fn create_target(
     Form(form): Form<TargetForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let max_attempts = match form.max_attempts.trim() {
-        "" => None,
-        n => Some(n.parse::<i64>().map_err(|_| {
-            AppError::BadRequest("Attempts must be a number from 1 to 10.".into())
-        })?),
-    };
+    let max_attempts =
+        match form.max_attempts.trim() {
+            "" => None,
+            n => Some(n.parse::<i64>().map_err(|_| {
+                AppError::BadRequest("Attempts must be a number from 1 to 10.".into())
+            })?),
+        };
     match save_target(
         &state,
         user.id,
@@ -444,7 +451,9 @@ async fn create_target(
         Some(&form.name),
         &form.target_url,
         Some(&form.scheme),
-        Some(&form.secret).filter(|s| !s.is_empty()).map(String::as_str),
+        Some(&form.secret)
+            .filter(|s| !s.is_empty())
+            .map(String::as_str),
         max_attempts,
     )
     .await
