@@ -23,4 +23,12 @@ stop_test_cluster() {
 }
 trap stop_test_cluster EXIT
 
-cargo test --workspace --locked "$@"
+log="$(mktemp)"
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run (cargo prints one per test binary, the last of which is
+# often an empty doc-test run).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) g += $(i-1) } }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, g }' "$log"
+rm -f "$log"
+exit "$status"
