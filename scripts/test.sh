@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command. On a fresh machine it installs what the tests need (PostgreSQL binaries,
 # Chromium and chromedriver from Debian's packages), then runs every test of the workspace
-# against real PostgreSQL (an embedded cluster in target/tmp/pg-cluster unless DATABASE_URL is
+# against real PostgreSQL (an embedded cluster in $TMPDIR/hookvault-test-cluster unless DATABASE_URL is
 # set), real HTTP servers and a real headless browser. The build needs no database: the query
 # cache in .sqlx/ is used (SQLX_OFFLINE=true).
 set -euo pipefail
@@ -13,7 +13,7 @@ export SQLX_OFFLINE=true
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 stop_test_cluster() {
-  local dir=target/tmp/pg-cluster/pg
+  local dir="${TMPDIR:-/tmp}/hookvault-test-cluster/pg"
   [ -f "$dir/postmaster.pid" ] || return 0
   if [ "$(id -u)" = 0 ]; then
     runuser -u postgres -- "$(bash scripts/pg-bin.sh)/pg_ctl" -D "$dir" stop -m fast >/dev/null 2>&1 || true

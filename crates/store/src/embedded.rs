@@ -180,6 +180,21 @@ impl EmbeddedCluster {
                 Command::new("chown").args(["-R", "postgres:", &*self.pg_data.to_string_lossy()]),
                 "chown of the cluster directory",
             )?;
+            let reachable = Command::new("runuser")
+                .args(["-u", "postgres", "--", "test", "-w"])
+                .arg(&self.pg_data)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !reachable {
+                return Err(EmbeddedError::Command {
+                    what: "preparing the embedded cluster".into(),
+                    detail: format!(
+                        "the postgres user cannot reach {} (a parent directory is private, e.g. /root): \
+                         choose a --data-dir it can reach, such as /var/lib/hookvault",
+                        self.pg_data.display()
+                    ),
+                });
+            }
         }
         let data = self.pg_data.to_string_lossy().into_owned();
         self.run_pg(

@@ -1,7 +1,7 @@
 //! Test harness: the real server on 127.0.0.1:0 against a fresh database per test.
 //!
 //! The database server is `DATABASE_URL` when set; otherwise an embedded cluster in
-//! `target/tmp/pg-cluster`, started once (and left running for the next test binary; the
+//! `$TMPDIR/hookvault-test-cluster`, started once (and left running for the next test binary; the
 //! README's test command stops it at the end).
 #![allow(dead_code)]
 
@@ -27,7 +27,9 @@ fn server_options() -> PgConnectOptions {
                 .parse()
                 .expect("DATABASE_URL is not a valid PostgreSQL URL");
         }
-        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pg-cluster");
+        // In the temp directory rather than target/: when tests run as root the cluster runs as
+        // the `postgres` user, which must be able to reach it (a checkout under /root is not).
+        let dir = std::env::temp_dir().join("hookvault-test-cluster");
         // Started on a thread with its own runtime: each test has its own runtime, and the
         // cluster must outlive all of them.
         std::thread::spawn(move || {
@@ -72,12 +74,15 @@ pub struct TestApp {
 }
 
 pub mod tempdir {
-    /// A directory under target/tmp removed on drop.
+    /// A directory in the temp directory (reachable by the `postgres` user, for tests that
+    /// run their own cluster in it), removed on drop.
     pub struct TempDir(pub std::path::PathBuf);
     impl TempDir {
         pub fn new() -> Self {
-            let p = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("data-{}", uuid::Uuid::new_v4().simple()));
+            let p = std::env::temp_dir().join(format!(
+                "hookvault-test-data-{}",
+                uuid::Uuid::new_v4().simple()
+            ));
             std::fs::create_dir_all(&p).expect("temp dir");
             TempDir(p)
         }
