@@ -124,8 +124,6 @@ async fn store(
     pool: &PgPool,
     captures: &[NewCapture],
 ) -> Result<Vec<i64>, hookvault_store::StoreError> {
-    let mut tx = pool.begin().await?;
-    let seqs = insert_captures(&mut tx, captures).await?;
-    tx.commit().await?;
-    Ok(seqs)
+    // A single statement: it commits on its own, and only then answers.
+    insert_captures(pool, captures).await
 }

@@ -92,7 +92,7 @@ struct ServeArgs {
     #[arg(long, env = "HOOKVAULT_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
     /// Concurrent batching writer tasks on the capture path.
-    #[arg(long, env = "HOOKVAULT_WRITER_TASKS", default_value_t = 3)]
+    #[arg(long, env = "HOOKVAULT_WRITER_TASKS", default_value_t = 2)]
     writer_tasks: usize,
     /// Size of the database connection pool.
     #[arg(long, env = "HOOKVAULT_DB_CONNECTIONS", default_value_t = 16)]

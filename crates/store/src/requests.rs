@@ -1,12 +1,13 @@
 //! Captured requests: the batched insert of the capture path and the owner-scoped reads.
 
-use sqlx::{PgExecutor, Postgres, Transaction};
+use sqlx::PgExecutor;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
 
-/// The channel on which committed captures are announced (payload: `endpoint_id:seq`).
+/// The channel on which committed captures are announced: one `endpoint_id:seq` per endpoint
+/// and committed batch, `seq` being the newest capture of the batch.
 pub const NEW_REQUEST_CHANNEL: &str = "hookvault_new_request";
 
 /// A capture ready to be stored.
@@ -93,10 +94,11 @@ pub struct StoredRequest {
     pub object_type: Option<String>,
 }
 
-/// Inserts a batch of captures with one statement and announces each one; the caller commits.
+/// Inserts a batch of captures and announces them, in one statement (run it outside a
+/// transaction and it commits on its own).
 /// Returns the `seq` given to each capture, in input order.
 pub async fn insert_captures(
-    tx: &mut Transaction<'_, Postgres>,
+    ex: impl PgExecutor<'_>,
     batch: &[NewCapture],
 ) -> Result<Vec<i64>, StoreError> {
     let n = batch.len();
@@ -127,84 +129,83 @@ pub async fn insert_captures(
         ids.push(c.id);
         endpoint_ids.push(c.endpoint_id);
         received.push(c.received_at);
-        methods.push(c.method.clone());
-        paths.push(c.path.clone());
-        queries.push(c.query.clone());
-        versions.push(c.http_version.clone());
-        addrs.push(c.remote_addr.clone());
-        headers.push(c.headers.clone());
-        ctypes.push(c.content_type.clone());
-        bodies.push(c.body.clone());
+        methods.push(c.method.as_str());
+        paths.push(c.path.as_str());
+        queries.push(c.query.as_deref());
+        versions.push(c.http_version.as_str());
+        addrs.push(c.remote_addr.as_str());
+        headers.push(c.headers.as_slice());
+        ctypes.push(c.content_type.as_deref());
+        bodies.push(c.body.as_slice());
         sizes.push(i32::try_from(c.body.len()).unwrap_or(i32::MAX));
-        providers.push(c.provider.clone());
-        types.push(c.event_type.clone());
-        event_ids.push(c.event_id.clone());
-        schemes.push(c.signature_scheme.clone());
-        statuses.push(c.signature_status.clone());
-        reasons.push(c.signature_reason.clone());
-        let stripe = c.stripe.clone().unwrap_or_default();
-        livemodes.push(stripe.livemode);
-        api_versions.push(stripe.api_version);
-        created.push(stripe.event_created);
-        object_ids.push(stripe.object_id);
-        object_types.push(stripe.object_type);
+        providers.push(c.provider.as_deref());
+        types.push(c.event_type.as_deref());
+        event_ids.push(c.event_id.as_deref());
+        schemes.push(c.signature_scheme.as_deref());
+        statuses.push(c.signature_status.as_deref());
+        reasons.push(c.signature_reason.as_deref());
+        let stripe = c.stripe.as_ref();
+        livemodes.push(stripe.and_then(|s| s.livemode));
+        api_versions.push(stripe.and_then(|s| s.api_version.as_deref()));
+        created.push(stripe.and_then(|s| s.event_created));
+        object_ids.push(stripe.and_then(|s| s.object_id.as_deref()));
+        object_types.push(stripe.and_then(|s| s.object_type.as_deref()));
     }
+    // One statement, so one round trip and an implicit transaction: the rows and their
+    // announcements commit together. One announcement per endpoint and batch, carrying the
+    // newest seq: listeners read everything after their cursor from the table, so they need
+    // the hint, not every row. (`announced` is referenced so that it runs.)
     let rows = sqlx::query!(
-        r#"INSERT INTO requests (id, endpoint_id, received_at, method, path, query, http_version,
-                remote_addr, headers, content_type, body, body_size, provider, event_type, event_id,
-                signature_scheme, signature_status, signature_reason, livemode, api_version,
-                event_created, object_id, object_type)
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
-                $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[], $11::bytea[],
-                $12::int4[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
-                $18::text[], $19::bool[], $20::text[], $21::int8[], $22::text[], $23::text[])
-           RETURNING id, seq, endpoint_id"#,
+        r#"WITH ins AS (
+               INSERT INTO requests (id, endpoint_id, received_at, method, path, query,
+                      http_version, remote_addr, headers, content_type, body, body_size, provider,
+                      event_type, event_id, signature_scheme, signature_status, signature_reason,
+                      livemode, api_version, event_created, object_id, object_type)
+               SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[],
+                      $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[],
+                      $11::bytea[], $12::int4[], $13::text[], $14::text[], $15::text[],
+                      $16::text[], $17::text[], $18::text[], $19::bool[], $20::text[],
+                      $21::int8[], $22::text[], $23::text[])
+               RETURNING id, seq, endpoint_id
+           ), newest AS (
+               SELECT endpoint_id, max(seq) AS seq FROM ins GROUP BY endpoint_id
+           ), announced AS (
+               SELECT pg_notify('hookvault_new_request', endpoint_id::text || ':' || seq::text)
+               FROM newest
+           )
+           SELECT ins.id AS "id!", ins.seq AS "seq!"
+           FROM ins, (SELECT count(*) FROM announced) AS a"#,
         &ids,
         &endpoint_ids,
         &received,
-        &methods,
-        &paths,
-        &queries as &[Option<String>],
-        &versions,
-        &addrs,
-        &headers,
-        &ctypes as &[Option<String>],
-        &bodies,
+        &methods as &[&str],
+        &paths as &[&str],
+        &queries as &[Option<&str>],
+        &versions as &[&str],
+        &addrs as &[&str],
+        &headers as &[&[u8]],
+        &ctypes as &[Option<&str>],
+        &bodies as &[&[u8]],
         &sizes,
-        &providers as &[Option<String>],
-        &types as &[Option<String>],
-        &event_ids as &[Option<String>],
-        &schemes as &[Option<String>],
-        &statuses as &[Option<String>],
-        &reasons as &[Option<String>],
+        &providers as &[Option<&str>],
+        &types as &[Option<&str>],
+        &event_ids as &[Option<&str>],
+        &schemes as &[Option<&str>],
+        &statuses as &[Option<&str>],
+        &reasons as &[Option<&str>],
         &livemodes as &[Option<bool>],
-        &api_versions as &[Option<String>],
+        &api_versions as &[Option<&str>],
         &created as &[Option<i64>],
-        &object_ids as &[Option<String>],
-        &object_types as &[Option<String>],
+        &object_ids as &[Option<&str>],
+        &object_types as &[Option<&str>],
     )
-    .fetch_all(&mut **tx)
+    .fetch_all(ex)
     .await?;
-    let payloads: Vec<String> = rows
+    let by_id: std::collections::HashMap<Uuid, i64> = rows.iter().map(|r| (r.id, r.seq)).collect();
+    Ok(ids
         .iter()
-        .map(|r| format!("{}:{}", r.endpoint_id, r.seq))
-        .collect();
-    sqlx::query!(
-        "SELECT pg_notify('hookvault_new_request', p) FROM UNNEST($1::text[]) AS p",
-        &payloads
-    )
-    .execute(&mut **tx)
-    .await?;
-    let mut seqs = Vec::with_capacity(n);
-    for id in &ids {
-        let seq = rows
-            .iter()
-            .find(|r| r.id == *id)
-            .map(|r| r.seq)
-            .unwrap_or(0);
-        seqs.push(seq);
-    }
-    Ok(seqs)
+        .map(|id| by_id.get(id).copied().unwrap_or(0))
+        .collect())
 }
 
 /// One page of an endpoint's captures, newest first, strictly older than `before_seq`.
