@@ -138,13 +138,17 @@ pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
         routes,
         opts,
     };
-    tokio::select! {
-        r = listener.run() => r,
-        _ = tokio::signal::ctrl_c() => {
-            println!("Stopped.");
-            Ok(())
+    // Ctrl-C stops the CLI between deliveries, never in the middle of one: a delivery that
+    // reached the local server is always remembered.
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
         }
-    }
+    });
+    listener.run(stop).await?;
+    println!("Stopped.");
+    Ok(())
 }
 
 async fn resolve_endpoint(
@@ -196,24 +200,39 @@ struct Listener {
 }
 
 impl Listener {
-    async fn run(&self) -> anyhow::Result<()> {
+    /// Streams until `stop` turns true, reconnecting with backoff.
+    async fn run(&self, mut stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
         let key = config::state_key(&self.server, &self.endpoint_id);
         let mut backoff = Duration::from_millis(500);
         loop {
             let last = config::load_state()?.last_event_ids.get(&key).copied();
-            match self.stream_once(&key, last).await {
-                Ok(()) => backoff = Duration::from_millis(500),
+            match self.stream_once(&key, last, &mut stop).await {
+                Ok(Ended::Stopped) => return Ok(()),
+                Ok(Ended::Closed) => {
+                    eprintln!("the server closed the stream; reconnecting");
+                    backoff = Duration::from_millis(500);
+                }
                 Err(e) => eprintln!(
                     "connection lost: {e:#}; reconnecting in {} ms",
                     backoff.as_millis()
                 ),
             }
-            tokio::time::sleep(backoff).await;
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = stop.wait_for(|s| *s) => return Ok(()),
+            }
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 
-    async fn stream_once(&self, key: &str, last: Option<i64>) -> anyhow::Result<()> {
+    /// One connection: delivers events until the stream ends or `stop` turns true (checked
+    /// only between deliveries).
+    async fn stream_once(
+        &self,
+        key: &str,
+        last: Option<i64>,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<Ended> {
         let forward: Vec<&str> = self.routes.iter().map(|r| r.url.as_str()).collect();
         let mut req = reqwest::Client::new()
             .get(format!(
@@ -226,22 +245,30 @@ impl Listener {
         if let Some(id) = last {
             req = req.header("last-event-id", id.to_string());
         }
-        let resp = req.send().await?;
+        let resp = tokio::select! {
+            r = req.send() => r?,
+            _ = stop.wait_for(|s| *s) => return Ok(Ended::Stopped),
+        };
         if !resp.status().is_success() {
             bail!("stream refused: {}", resp.status());
         }
         let mut body = resp.bytes_stream();
         let mut parser = Parser::default();
-        // A silent connection (no heartbeat for 45 s) is treated as lost.
-        while let Some(chunk) = tokio::time::timeout(Duration::from_secs(45), body.next())
-            .await
-            .context("no heartbeat from the server for 45 s")?
-        {
+        loop {
+            // A silent connection (no heartbeat for 45 s) is treated as lost.
+            let chunk = tokio::select! {
+                c = tokio::time::timeout(Duration::from_secs(45), body.next()) => {
+                    c.context("no heartbeat from the server for 45 s")?
+                }
+                _ = stop.wait_for(|s| *s) => return Ok(Ended::Stopped),
+            };
+            let Some(chunk) = chunk else {
+                return Ok(Ended::Closed);
+            };
             for ev in parser.push(&chunk?) {
                 self.handle(key, ev).await?;
             }
         }
-        bail!("the server closed the stream")
     }
 
     async fn handle(&self, key: &str, ev: SseEvent) -> anyhow::Result<()> {
@@ -249,7 +276,11 @@ impl Listener {
             "request" => {
                 let request: Value = serde_json::from_str(&ev.data)?;
                 let result = self.deliver(&request).await;
+                // Remember the position as soon as the local server has it, before anything
+                // else can fail or be interrupted: a restart must not deliver it again.
+                remember(key, ev.id.as_deref())?;
                 if let Some(result) = result {
+                    println!("{}", result.line);
                     let id = request["id"].as_str().unwrap_or_default();
                     self.report(&format!("/api/v1/requests/{id}/deliveries"), &result)
                         .await;
@@ -260,18 +291,15 @@ impl Listener {
                 let result = self.deliver(&msg["request"]).await.unwrap_or_else(|| {
                     Delivery::failed("no --forward-to route matches this event", String::new())
                 });
+                if !result.line.is_empty() {
+                    println!("{}  (replay from the dashboard)", result.line);
+                }
                 let id = msg["replay_id"].as_str().unwrap_or_default();
                 self.report(&format!("/api/v1/replays/{id}/result"), &result)
                     .await;
             }
-            _ => {}
-        }
-        // Every event with an id (captures and the stream's opening position) moves the
-        // remembered position, after the delivery above.
-        if let Some(id) = ev.id.as_deref().and_then(|i| i.parse::<i64>().ok()) {
-            let mut state = config::load_state()?;
-            state.last_event_ids.insert(key.to_string(), id);
-            config::save_state(&state)?;
+            // The stream's opening position (`hello`) and anything else with an id.
+            _ => remember(key, ev.id.as_deref())?,
         }
         Ok(())
     }
@@ -307,6 +335,13 @@ impl Listener {
             .unwrap_or_default();
         let started = Instant::now();
         let now = time::OffsetDateTime::now_utc();
+        let label = [event_type, event_id]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let clock = format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second());
         if let Some(scheme) = self.opts.sign {
             match signing::resign(
                 scheme,
@@ -316,7 +351,11 @@ impl Listener {
                 now.unix_timestamp(),
             ) {
                 Ok(h) => headers = h,
-                Err(e) => return Some(Delivery::failed(&e.to_string(), route.url.clone())),
+                Err(e) => {
+                    let mut d = Delivery::failed(&e.to_string(), route.url.clone());
+                    d.line = format!("{clock}  {method}  {label}  →  error: {e}");
+                    return Some(d);
+                }
             }
         }
         let mut req = self
@@ -325,13 +364,6 @@ impl Listener {
         for h in headers.iter().filter(|h| !is_hop_by_hop(&h.name)) {
             req = req.header(h.name.as_str(), h.value.as_slice());
         }
-        let label = [event_type, event_id]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let clock = format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second());
         let result = match req.body(body).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -349,8 +381,8 @@ impl Listener {
                 let excerpt =
                     String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).into_owned();
                 let ms = started.elapsed().as_millis() as u64;
-                println!("{clock}  {method}  {label}  →  {status} ({ms} ms)");
                 Delivery {
+                    line: format!("{clock}  {method}  {label}  →  {status} ({ms} ms)"),
                     forward_to: route.url.clone(),
                     status_code: Some(status),
                     duration_ms: ms,
@@ -361,8 +393,8 @@ impl Listener {
             }
             Err(e) => {
                 let reason = describe(&e);
-                println!("{clock}  {method}  {label}  →  error: {reason}");
                 let mut d = Delivery::failed(&reason, route.url.clone());
+                d.line = format!("{clock}  {method}  {label}  →  error: {reason}");
                 d.duration_ms = started.elapsed().as_millis() as u64;
                 d
             }
@@ -392,8 +424,28 @@ impl Listener {
     }
 }
 
+/// How a stream connection ended without an error.
+enum Ended {
+    /// Ctrl-C.
+    Stopped,
+    /// The server closed it (e.g. restarting); reconnect.
+    Closed,
+}
+
+/// Stores the stream position `id` (if the event has one) for this endpoint.
+fn remember(key: &str, id: Option<&str>) -> anyhow::Result<()> {
+    if let Some(id) = id.and_then(|i| i.parse::<i64>().ok()) {
+        let mut state = config::load_state()?;
+        state.last_event_ids.insert(key.to_string(), id);
+        config::save_state(&state)?;
+    }
+    Ok(())
+}
+
 /// What the local server answered.
 struct Delivery {
+    /// The line printed for it.
+    line: String,
     forward_to: String,
     status_code: Option<u16>,
     duration_ms: u64,
@@ -405,6 +457,7 @@ struct Delivery {
 impl Delivery {
     fn failed(reason: &str, forward_to: String) -> Self {
         Delivery {
+            line: String::new(),
             forward_to,
             status_code: None,
             duration_ms: 0,
