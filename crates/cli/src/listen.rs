@@ -361,7 +361,10 @@ impl Listener {
         let mut req = self
             .local
             .request(method.parse().unwrap_or(reqwest::Method::POST), &route.url);
-        for h in headers.iter().filter(|h| !is_hop_by_hop(&h.name)) {
+        for h in headers
+            .iter()
+            .filter(|h| !hookvault_core::headers::is_hop_by_hop(&h.name))
+        {
             req = req.header(h.name.as_str(), h.value.as_slice());
         }
         let result = match req.body(body).send().await {
@@ -476,23 +479,6 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         e.to_string()
     }
-}
-
-/// Headers a forwarder must not copy: framing and connection management are recomputed.
-fn is_hop_by_hop(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    matches!(
-        n.as_str(),
-        "host"
-            | "content-length"
-            | "transfer-encoding"
-            | "connection"
-            | "keep-alive"
-            | "te"
-            | "trailer"
-            | "upgrade"
-            | "expect"
-    ) || n.starts_with("proxy-")
 }
 
 #[cfg(test)]

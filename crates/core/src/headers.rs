@@ -37,6 +37,27 @@ pub fn find_str<'a>(headers: &'a [RawHeader], name: &str) -> Option<&'a str> {
     find(headers, name).and_then(|v| std::str::from_utf8(v).ok())
 }
 
+/// True for hop-by-hop and framing headers, which a forwarder must not copy from a captured
+/// request: the connection they described is gone, and the client recomputes them.
+pub fn is_hop_by_hop(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "host"
+            | "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "te"
+            | "trailer"
+            | "trailers"
+            | "upgrade"
+            | "expect"
+            | "http2-settings"
+    ) || name.starts_with("proxy-")
+        || name.starts_with(':')
+}
+
 /// Encodes headers into one compact blob for storage: for each header a u16 name length,
 /// the name, a u32 value length, the value (all big-endian). Keeps order, case and bytes.
 pub fn encode(headers: &[RawHeader]) -> Vec<u8> {

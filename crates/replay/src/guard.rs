@@ -498,26 +498,14 @@ impl reqwest::dns::Resolve for GuardResolver {
 /// True for request headers that must never be forwarded: hop-by-hop and framing headers
 /// (recomputed by the client) and headers that unlock cloud metadata services.
 pub fn is_stripped_header(name: &str) -> bool {
+    if hookvault_core::headers::is_hop_by_hop(name) {
+        return true;
+    }
     let name = name.to_ascii_lowercase();
     matches!(
         name.as_str(),
-        "host"
-            | "content-length"
-            | "transfer-encoding"
-            | "connection"
-            | "keep-alive"
-            | "te"
-            | "trailer"
-            | "trailers"
-            | "upgrade"
-            | "expect"
-            | "http2-settings"
-            | "metadata-flavor"
-            | "metadata"
-            | "x-google-metadata-request"
-    ) || name.starts_with("proxy-")
-        || name.starts_with("x-aws-ec2-metadata-token")
-        || name.starts_with(':')
+        "metadata-flavor" | "metadata" | "x-google-metadata-request"
+    ) || name.starts_with("x-aws-ec2-metadata-token")
 }
 
 fn build_headers(headers: &[(String, Vec<u8>)]) -> HeaderMap {

@@ -162,11 +162,12 @@ async fn login(
     }
 }
 
+/// A form that carries nothing but its CSRF token (delete and revoke buttons, log-out).
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(crate) struct CsrfForm {
     /// Missing counts as empty, so the request is refused as a CSRF failure (403).
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 async fn logout(session: Session, Form(form): Form<CsrfForm>) -> Result<Response, AppError> {

@@ -11,7 +11,7 @@ use hookvault_store::search::search_requests;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::{check_csrf, CurrentUser};
+use crate::auth::{check_csrf, CsrfForm, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::{render, rfc3339, url_component, Page};
@@ -327,13 +327,6 @@ pub(crate) fn validate_response(
         headers,
         delay_ms,
     })
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn delete(

@@ -10,7 +10,7 @@ use axum::Router;
 use hookvault_core::export::{self, Capture};
 use hookvault_core::headers;
 use hookvault_store::export::{list_request_sizes, list_requests_by_ids};
-use hookvault_store::requests::{find_request, StoredRequest};
+use hookvault_store::requests::StoredRequest;
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
@@ -35,7 +35,7 @@ async fn har(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let (req, url) = load(&state, &user, id).await?;
+    let (req, url) = super::requests::load_request(&state, &user, id).await?;
     let hs = headers::decode(&req.headers).map_err(|e| AppError::Internal(e.to_string()))?;
     let received = rfc3339_ms(&req.received_at);
     let doc = export::har(&capture(&req, &url, &hs, &received));
@@ -51,7 +51,7 @@ async fn fixture(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let (req, url) = load(&state, &user, id).await?;
+    let (req, url) = super::requests::load_request(&state, &user, id).await?;
     let hs = headers::decode(&req.headers).map_err(|e| AppError::Internal(e.to_string()))?;
     let received = rfc3339_ms(&req.received_at);
     let doc = export::fixture(&capture(&req, &url, &hs, &received));
@@ -136,24 +136,6 @@ async fn stream_ndjson(
             return Ok(());
         }
     }
-}
-
-/// One of the user's captures and the URL it was sent to.
-async fn load(
-    state: &AppState,
-    user: &CurrentUser,
-    id: Uuid,
-) -> Result<(StoredRequest, String), AppError> {
-    let req = find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let token = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, req.endpoint_id)
-        .await?
-        .map(|e| e.token)
-        .unwrap_or_default();
-    let url =
-        super::requests::full_url(&state.capture_url(&token), &req.path, req.query.as_deref());
-    Ok((req, url))
 }
 
 fn capture<'a>(

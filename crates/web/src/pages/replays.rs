@@ -14,7 +14,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::api_replays::{queue_bulk, queue_one, targets::save_target, SigningBody, TargetBody};
-use crate::auth::{check_csrf, CurrentUser};
+use crate::auth::{check_csrf, CsrfForm, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
@@ -420,6 +420,7 @@ async fn render_endpoint_page(
 
 #[derive(Deserialize)]
 struct TargetForm {
+    #[serde(default)]
     csrf: String,
     name: String,
     target_url: String,
@@ -466,11 +467,6 @@ async fn create_target(
         }
         Err(e) => Err(e),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 async fn delete_target(

@@ -66,14 +66,8 @@ async fn show(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let req = find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let token = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, req.endpoint_id)
-        .await?
-        .map(|e| e.token)
-        .unwrap_or_default();
-    let view = view(&req, &state.capture_url(&token))?;
+    let (req, url) = load_request(&state, &user, id).await?;
+    let view = view(&req, &url)?;
     let insight = super::insight::Insight::load(&state, user.id, &req).await?;
     render_page(&ShowPage {
         page: Page::for_user(format!("{} {}", view.method, view.path), &user).await?,
@@ -82,7 +76,25 @@ async fn show(
     })
 }
 
-fn view(req: &StoredRequest, capture_url: &str) -> Result<RequestView, AppError> {
+/// One of the user's captures and the URL it was sent to.
+pub(crate) async fn load_request(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+) -> Result<(StoredRequest, String), AppError> {
+    let req = find_request(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let token = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, req.endpoint_id)
+        .await?
+        .map(|e| e.token)
+        .unwrap_or_default();
+    let url = full_url(&state.capture_url(&token), &req.path, req.query.as_deref());
+    Ok((req, url))
+}
+
+/// `url` is the URL the capture was sent to.
+fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
     let hs = headers::decode(&req.headers).map_err(|e| AppError::Internal(e.to_string()))?;
     let body = &req.body;
     let kind = render::body_kind(req.content_type.as_deref(), body);
@@ -93,7 +105,6 @@ fn view(req: &StoredRequest, capture_url: &str) -> Result<RequestView, AppError>
     let text = matches!(kind, BodyKind::Json | BodyKind::Form | BodyKind::Text)
         .then(|| String::from_utf8_lossy(shown).into_owned());
     let hex = (kind == BodyKind::Binary).then(|| render::hex_dump(body, 64 * 1024));
-    let url = full_url(capture_url, &req.path, req.query.as_deref());
     Ok(RequestView {
         id: req.id,
         endpoint_id: req.endpoint_id,
@@ -142,7 +153,7 @@ fn view(req: &StoredRequest, capture_url: &str) -> Result<RequestView, AppError>
         hex,
         empty: body.is_empty(),
         utf8_warning: !body.is_empty() && std::str::from_utf8(body).is_err(),
-        curl: render::curl_command(&req.method, &url, &hs, body),
+        curl: render::curl_command(&req.method, url, &hs, body),
     })
 }
 

@@ -8,7 +8,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::{check_csrf, CurrentUser};
+use crate::auth::{check_csrf, CsrfForm, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
@@ -86,13 +86,6 @@ async fn create(
     let mut resp = page(&state, &user, Some(token)).await?;
     *resp.status_mut() = axum::http::StatusCode::CREATED;
     Ok(resp)
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn revoke(
