@@ -2,6 +2,7 @@
 //! feeds recorded heads to requests, and the batching writer.
 
 pub mod listener;
+pub mod quota;
 pub mod rawhead;
 pub mod router;
 pub mod routes;

@@ -23,6 +23,7 @@ use ipnet::IpNet;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::quota::Quota;
 use crate::rawhead::RawHead;
 use crate::routes::RouteCache;
 use crate::writer::{WriteError, Writer};
@@ -44,6 +45,8 @@ pub struct CaptureState {
     pub routes: RouteCache,
     pub config: Arc<CaptureConfig>,
     pub secret_key: SecretKey,
+    /// Per-endpoint capture quota.
+    pub quota: Arc<Quota>,
 }
 
 /// The capture routes.
@@ -74,6 +77,13 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
             return unavailable();
         }
     };
+
+    if let Err(wait) = state
+        .quota
+        .take(route.endpoint_id, std::time::Instant::now())
+    {
+        return over_quota(wait);
+    }
 
     let declared = parts
         .headers
@@ -284,6 +294,24 @@ fn too_large(limit: usize) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         format!("request body is larger than the limit of {limit} bytes; nothing was stored\n"),
+    )
+        .into_response()
+}
+
+fn over_quota(wait: Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (
+                http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (http::header::RETRY_AFTER, secs.to_string()),
+        ],
+        format!(
+            "this endpoint's capture quota is used up; nothing was stored, retry in {secs} s\n"
+        ),
     )
         .into_response()
 }

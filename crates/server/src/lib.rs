@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use hookvault_capture::quota::Quota;
 use hookvault_capture::routes::RouteCache;
 use hookvault_capture::writer::Writer;
 use hookvault_capture::{CaptureConfig, CaptureState};
@@ -67,6 +68,8 @@ pub struct ServeConfig {
     pub replay_timeout: Duration,
     /// Replay worker tasks in roles `all` and `worker`.
     pub replay_workers: usize,
+    /// Most captures per endpoint per minute in this process (`None` = unlimited).
+    pub capture_quota_per_minute: Option<u32>,
 }
 
 /// A running server.
@@ -136,6 +139,7 @@ impl Server {
                     trusted_proxies: config.trusted_proxies.clone(),
                 }),
                 secret_key: secret_key.clone(),
+                quota: Arc::new(Quota::new(config.capture_quota_per_minute)),
             };
             app = app.merge(hookvault_capture::router(capture));
         }

@@ -91,6 +91,9 @@ struct ServeArgs {
     /// Key sealing users' signing secrets (32 bytes, hex or base64); default: DATA_DIR/secret.key.
     #[arg(long, env = "HOOKVAULT_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
+    /// Most captures per endpoint per minute (per process); over it senders get 429 with Retry-After. Unset = unlimited.
+    #[arg(long, env = "HOOKVAULT_CAPTURE_QUOTA_PER_MINUTE")]
+    capture_quota_per_minute: Option<u32>,
     /// Concurrent batching writer tasks on the capture path.
     #[arg(long, env = "HOOKVAULT_WRITER_TASKS", default_value_t = 2)]
     writer_tasks: usize,
@@ -189,6 +192,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         trusted_proxies: args.trusted_proxies,
         secret_key,
         writer_tasks: args.writer_tasks,
+        capture_quota_per_minute: args.capture_quota_per_minute,
         max_connections: args.db_connections,
         private_targets,
         replay_timeout: std::time::Duration::from_secs(args.replay_timeout_secs),

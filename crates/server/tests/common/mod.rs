@@ -105,6 +105,7 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         trusted_proxies: Vec::new(),
         secret_key: None,
         writer_tasks: 2,
+        capture_quota_per_minute: None,
         max_connections: 8,
         // Tests replay to local servers on 127.0.0.1.
         private_targets: hookvault_replay::guard::PrivateTargets::Allow,
