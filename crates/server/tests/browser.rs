@@ -252,6 +252,42 @@ async fn a_new_user_sees_a_capture_appear_live_and_its_payload_is_shown_as_text(
     let shot_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-request-view.png");
     std::fs::write(&shot_path, shot).expect("write screenshot");
 
+    // Replay it to a local dev server from the Replay page; the history shows the answer.
+    let (target, hits) = dev_server().await;
+    c.find(Locator::Id("replay-link"))
+        .await
+        .expect("Replay button")
+        .click()
+        .await
+        .expect("click Replay");
+    eventually!(
+        "the replay page",
+        at_path(&c, |p| p.ends_with("/replay")).await
+    );
+    c.find(Locator::Id("target_url"))
+        .await
+        .expect("target URL input")
+        .send_keys(&target)
+        .await
+        .expect("type the target");
+    button(&c, "Replay").await.click().await.expect("submit");
+    eventually!(
+        "the succeeded replay in the history",
+        text_of(&c, "#replay-history td.replay-succeeded").await
+    );
+    let history = text_of(&c, "#replay-history").await.expect("history");
+    assert!(
+        history.contains("200") && history.contains("hello from the dev server"),
+        "the history shows the status and the response excerpt: {history}"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let shot = c.screenshot().await.expect("screenshot");
+    std::fs::write(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-replay.png"),
+        shot,
+    )
+    .expect("write screenshot");
+
     driver.close(c).await;
     eprintln!(
         "browser test passed in {:.1?}; screenshot: {}",
@@ -283,6 +319,28 @@ async fn assert_no_injected_markup(c: &Client, page: &str) {
             "captured data became markup on {page}: {css} matched"
         );
     }
+}
+
+/// A local "dev server" on 127.0.0.1:0 counting the requests it answers.
+async fn dev_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/webhooks",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                "hello from the dev server"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/webhooks", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hits)
 }
 
 /// The input that the label with exactly this text points at (`<label for=...>`).

@@ -169,6 +169,14 @@ async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_
     })
     .await;
     wait_connected(&config_dir.0).await;
+    // The dashboard lists the connected CLI and what it forwards to.
+    let page = app
+        .get_html(&format!("/endpoints/{endpoint_id}/replays"))
+        .await;
+    assert!(
+        page.contains("forwarding to <code>") && page.contains(&forward_to),
+        "the endpoint's replay page shows the connected CLI"
+    );
     for n in 1..=3 {
         capture(&url, n).await;
     }
