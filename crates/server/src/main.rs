@@ -1,6 +1,11 @@
 //! The `hookvault` binary.
 
 use std::net::SocketAddr;
+
+/// mimalloc: the capture path allocates and frees many small buffers per request, and glibc's
+/// malloc showed up at about a tenth of the server's CPU in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 
 use anyhow::Context;
