@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 /// The server URL used when none is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
-/// What `hookvault login` stores.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What `hookvault login` stores. (No `Debug`: it holds the token.)
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Credentials {
     pub server: String,
     pub token: String,

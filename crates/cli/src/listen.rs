@@ -17,7 +17,7 @@ use crate::config;
 use crate::sse::{Parser, SseEvent};
 
 /// What `hookvault listen` was asked to do.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ListenOptions {
     pub server: Option<String>,
     pub token: Option<String>,

@@ -32,8 +32,8 @@ pub enum TargetError {
     MaxAttempts(i64),
 }
 
-/// A target that passed every check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A target that passed every check. Its `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CheckedTarget {
     /// The URL as the WHATWG parser normalised it (what is stored and sent).
     pub url: Url,
@@ -44,6 +44,17 @@ pub struct CheckedTarget {
     pub secret: Option<String>,
     /// Attempts allowed, 1 (no retries) unless asked otherwise.
     pub max_attempts: i32,
+}
+
+impl std::fmt::Debug for CheckedTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedTarget")
+            .field("url", &self.url.as_str())
+            .field("scheme", &self.scheme)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("max_attempts", &self.max_attempts)
+            .finish()
+    }
 }
 
 /// Checks a target: URL (with the client's private-target policy), scheme, secret and attempts.

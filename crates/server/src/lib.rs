@@ -271,6 +271,9 @@ async fn listen_for_notifications(
                             // The connection was lost; PgListener reconnects on the next call.
                             Ok(None) => routes.clear(),
                             Err(e) => {
+                                if pool.is_closed() {
+                                    return;
+                                }
                                 tracing::warn!(error = %e, "notification listener failed");
                                 break;
                             }
