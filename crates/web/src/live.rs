@@ -92,10 +92,7 @@ async fn dashboard_stream(
         .await?
         .ok_or(AppError::NotFound)?;
     let after = last_event_id(&headers).or(q.after.filter(|a| *a >= 0));
-    Ok(sse(request_events(state, user.id, id, after, |r| {
-        summary_json(&r)
-    }))
-    .into_response())
+    Ok(sse(request_events(state, user.id, id, after)).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -145,12 +142,11 @@ pub(crate) fn summary_json(r: &RequestSummary) -> serde_json::Value {
 /// Every capture of `endpoint_id` after `after` (catch-up, oldest first), then each new one as
 /// it is announced. Announcements are only hints: the stream always reads from the store by
 /// seq, so a lagging or missed announcement is caught up by the next one or the heartbeat poll.
-pub(crate) fn request_events(
+fn request_events(
     state: AppState,
     user_id: Uuid,
     endpoint_id: Uuid,
     after: Option<i64>,
-    to_json: impl Fn(RequestSummary) -> serde_json::Value + Send + 'static,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     let mut rx = state.hub.subscribe();
     async_stream(move |yielder| async move {
@@ -179,7 +175,7 @@ pub(crate) fn request_events(
                     let ev = Event::default()
                         .event("request")
                         .id(r.seq.to_string())
-                        .data(to_json(r).to_string());
+                        .data(summary_json(&r).to_string());
                     if yielder.send(Ok(ev)).await.is_err() {
                         return;
                     }
