@@ -22,7 +22,12 @@ chmod 755 "$work"
 python3 bench/stripe_event.py > "$work/body.json"
 ./target/release/hookvault serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" > "$work/server.log" 2>&1 &
 server=$!
-cleanup() { kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
+# The run leaves a few GB of captures and WAL behind: remove them (KEEP=1 keeps them to inspect).
+cleanup() {
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "kept $work"; fi
+}
 trap cleanup EXIT
 base="http://127.0.0.1:$PORT"
 for _ in $(seq 1 120); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
