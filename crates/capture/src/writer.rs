@@ -20,7 +20,7 @@ const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 pub enum WriteError {
     #[error("the store is unavailable")]
     Unavailable,
-    /// The endpoint was deleted between the route lookup and the insert.
+    /// The endpoint was deleted between the route lookup and the insert (nothing was stored).
     #[error("the endpoint no longer exists")]
     EndpointGone,
     #[error("the store rejected the capture: {0}")]
@@ -82,10 +82,10 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
         };
         let (captures, waiters): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.capture, j.done)).unzip();
-        match store(&pool, &captures).await {
+        match insert_captures(&pool, &captures).await {
             Ok(seqs) => {
                 for (w, seq) in waiters.into_iter().zip(seqs) {
-                    let _ = w.send(Ok(seq));
+                    let _ = w.send(seq.ok_or(WriteError::EndpointGone));
                 }
             }
             Err(e) if e.is_unavailable() || captures.len() == 1 => {
@@ -95,14 +95,18 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
                     let _ = w.send(Err(err.clone()));
                 }
             }
-            // One capture spoiled the batch (e.g. its endpoint was deleted a moment ago): store
-            // the others one by one so only that capture fails.
+            // One capture spoiled the batch: store the others one by one so only that capture
+            // fails.
             Err(_) => {
                 for (capture, w) in captures.iter().zip(waiters) {
-                    let result = store(&pool, std::slice::from_ref(capture))
-                        .await
-                        .map(|seqs| seqs.first().copied().unwrap_or(0))
-                        .map_err(|e| classify(&e));
+                    let result = match insert_captures(&pool, std::slice::from_ref(capture)).await {
+                        Ok(seqs) => seqs
+                            .first()
+                            .copied()
+                            .flatten()
+                            .ok_or(WriteError::EndpointGone),
+                        Err(e) => Err(classify(&e)),
+                    };
                     let _ = w.send(result);
                 }
             }
@@ -113,17 +117,7 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
 fn classify(e: &hookvault_store::StoreError) -> WriteError {
     if e.is_unavailable() {
         WriteError::Unavailable
-    } else if e.is_foreign_key_violation() {
-        WriteError::EndpointGone
     } else {
         WriteError::Failed(e.to_string())
     }
-}
-
-async fn store(
-    pool: &PgPool,
-    captures: &[NewCapture],
-) -> Result<Vec<i64>, hookvault_store::StoreError> {
-    // A single statement: it commits on its own, and only then answers.
-    insert_captures(pool, captures).await
 }

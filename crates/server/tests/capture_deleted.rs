@@ -1,9 +1,46 @@
 //! A capture for an endpoint deleted a moment ago (its route still cached) is a 404 and does
-//! not spoil the captures committed with it.
+//! not spoil the captures committed with it; deleting an endpoint deletes its captures, even
+//! the ones committed while the deletion was under way.
 
 mod common;
 
+use std::time::Duration;
+
 use common::TestApp;
+use hookvault_store::requests::{insert_captures, NewCapture};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+async fn stored_captures(app: &TestApp, endpoint_id: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM requests WHERE endpoint_id = $1::uuid")
+        .bind(endpoint_id)
+        .fetch_one(&app.server.pool)
+        .await
+        .unwrap()
+}
+
+fn capture_for(endpoint_id: &str) -> NewCapture {
+    NewCapture {
+        id: Uuid::now_v7(),
+        endpoint_id: endpoint_id.parse().unwrap(),
+        received_at: OffsetDateTime::now_utc(),
+        method: "POST".into(),
+        path: String::new(),
+        query: None,
+        http_version: "HTTP/1.1".into(),
+        remote_addr: "127.0.0.1".into(),
+        headers: Vec::new(),
+        content_type: None,
+        body: b"in flight".to_vec(),
+        provider: None,
+        event_type: None,
+        event_id: None,
+        signature_scheme: None,
+        signature_status: None,
+        signature_reason: None,
+        stripe: None,
+    }
+}
 
 #[tokio::test]
 async fn a_capture_for_a_just_deleted_endpoint_is_404_and_other_captures_still_commit() {
@@ -23,12 +60,18 @@ async fn a_capture_for_a_just_deleted_endpoint_is_404_and_other_captures_still_c
             .status(),
         200
     );
+    assert_eq!(stored_captures(&app, &gone_id).await, 1);
     // Delete it behind the cache's back (no change notification), as a race would.
     sqlx::query("DELETE FROM endpoints WHERE id = $1::uuid")
         .bind(&gone_id)
         .execute(&app.server.pool)
         .await
         .unwrap();
+    assert_eq!(
+        stored_captures(&app, &gone_id).await,
+        0,
+        "its captures go with it"
+    );
 
     let mut sends = Vec::new();
     for n in 0..40 {
@@ -63,4 +106,51 @@ async fn a_capture_for_a_just_deleted_endpoint_is_404_and_other_captures_still_c
         .await
         .unwrap();
     assert_eq!(list["requests"].as_array().unwrap().len(), 20);
+    assert_eq!(stored_captures(&app, &gone_id).await, 0);
+}
+
+#[tokio::test]
+async fn an_endpoint_deleted_while_a_capture_batch_is_committing_takes_that_batch_with_it() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("race@example.com").await;
+    let (endpoint_id, _) = app.create_endpoint(&token, "racing").await;
+    let pool = &app.server.pool;
+
+    // A capture batch inserted but not yet committed holds its endpoint's lock…
+    let mut batch = pool.begin().await.unwrap();
+    let seqs = insert_captures(&mut *batch, &[capture_for(&endpoint_id)])
+        .await
+        .unwrap();
+    assert!(
+        seqs[0].is_some(),
+        "the endpoint exists, so the row is inserted"
+    );
+
+    // …so deleting the endpoint waits for it…
+    let deleting = {
+        let pool = pool.clone();
+        let id = endpoint_id.clone();
+        tokio::spawn(async move {
+            sqlx::query("DELETE FROM endpoints WHERE id = $1::uuid")
+                .bind(id)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!deleting.is_finished(), "the deletion waits for the batch");
+
+    // …and once the batch commits, the deletion removes that capture too.
+    batch.commit().await.unwrap();
+    assert_eq!(deleting.await.unwrap(), 1);
+    assert_eq!(stored_captures(&app, &endpoint_id).await, 0);
+
+    // Afterwards a capture for the deleted endpoint is not stored at all.
+    let seqs = insert_captures(pool, &[capture_for(&endpoint_id)])
+        .await
+        .unwrap();
+    assert_eq!(seqs, vec![None]);
+    assert_eq!(stored_captures(&app, &endpoint_id).await, 0);
 }

@@ -34,12 +34,6 @@ pub enum StoreError {
 impl StoreError {
     /// True when the database could not be reached at all (pool timeout, connection refused):
     /// callers answer 503 and let the pool reconnect by itself.
-    /// True when a row refers to one that no longer exists (e.g. a capture for an endpoint
-    /// deleted a moment ago).
-    pub fn is_foreign_key_violation(&self) -> bool {
-        matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23503"))
-    }
-
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Database(e) => is_unavailable(e),

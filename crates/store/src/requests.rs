@@ -96,11 +96,15 @@ pub struct StoredRequest {
 
 /// Inserts a batch of captures and announces them, in one statement (run it outside a
 /// transaction and it commits on its own).
-/// Returns the `seq` given to each capture, in input order.
+///
+/// Returns the `seq` given to each capture, in input order, or `None` for a capture whose
+/// endpoint no longer exists (it is not stored). The batch's endpoints are locked FOR KEY
+/// SHARE until the commit, so an endpoint deletion waits for the batch and then deletes its
+/// captures with the others (see the migration `capture_endpoint_check`).
 pub async fn insert_captures(
     ex: impl PgExecutor<'_>,
     batch: &[NewCapture],
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<Option<i64>>, StoreError> {
     let n = batch.len();
     let mut ids = Vec::with_capacity(n);
     let mut endpoint_ids = Vec::with_capacity(n);
@@ -156,7 +160,9 @@ pub async fn insert_captures(
     // newest seq: listeners read everything after their cursor from the table, so they need
     // the hint, not every row. (`announced` is referenced so that it runs.)
     let rows = sqlx::query!(
-        r#"WITH ins AS (
+        r#"WITH live AS MATERIALIZED (
+               SELECT id FROM endpoints WHERE id = ANY($2::uuid[]) FOR KEY SHARE
+           ), ins AS (
                INSERT INTO requests (id, endpoint_id, received_at, method, path, query,
                       http_version, remote_addr, headers, content_type, body, body_size, provider,
                       event_type, event_id, signature_scheme, signature_status, signature_reason,
@@ -166,6 +172,12 @@ pub async fn insert_captures(
                       $11::bytea[], $12::int4[], $13::text[], $14::text[], $15::text[],
                       $16::text[], $17::text[], $18::text[], $19::bool[], $20::text[],
                       $21::int8[], $22::text[], $23::text[])
+                      AS c(id, endpoint_id, received_at, method, path, query, http_version,
+                           remote_addr, headers, content_type, body, body_size, provider,
+                           event_type, event_id, signature_scheme, signature_status,
+                           signature_reason, livemode, api_version, event_created, object_id,
+                           object_type)
+               WHERE c.endpoint_id IN (SELECT id FROM live)
                RETURNING id, seq, endpoint_id
            ), newest AS (
                SELECT endpoint_id, max(seq) AS seq FROM ins GROUP BY endpoint_id
@@ -202,10 +214,7 @@ pub async fn insert_captures(
     .fetch_all(ex)
     .await?;
     let by_id: std::collections::HashMap<Uuid, i64> = rows.iter().map(|r| (r.id, r.seq)).collect();
-    Ok(ids
-        .iter()
-        .map(|id| by_id.get(id).copied().unwrap_or(0))
-        .collect())
+    Ok(ids.iter().map(|id| by_id.get(id).copied()).collect())
 }
 
 /// One page of an endpoint's captures, newest first, strictly older than `before_seq`.
