@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use hookvault_store::requests::{insert_captures, NewCapture};
-use hookvault_store::PgPool;
+use hookvault_store::{PgPool, PooledConnection, StoreError};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// Most captures in one transaction.
@@ -63,6 +63,7 @@ impl Writer {
 }
 
 async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut conn = Connection::default();
     loop {
         let batch = {
             let mut rx = rx.lock().await;
@@ -82,7 +83,7 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
         };
         let (captures, waiters): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.capture, j.done)).unzip();
-        match insert_captures(&pool, &captures).await {
+        match conn.insert(&pool, &captures).await {
             Ok(seqs) => {
                 for (w, seq) in waiters.into_iter().zip(seqs) {
                     let _ = w.send(seq.ok_or(WriteError::EndpointGone));
@@ -114,7 +115,31 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
     }
 }
 
-fn classify(e: &hookvault_store::StoreError) -> WriteError {
+/// The connection a writer task keeps between batches. Taking one from the pool for every
+/// batch would cost two more round trips (the pool checks a connection when it is acquired
+/// and when it is returned); a connection that fails is dropped and replaced on next use.
+#[derive(Default)]
+struct Connection(Option<PooledConnection>);
+
+impl Connection {
+    async fn insert(
+        &mut self,
+        pool: &PgPool,
+        captures: &[NewCapture],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let conn = match &mut self.0 {
+            Some(conn) => conn,
+            None => self.0.insert(pool.acquire().await?),
+        };
+        let result = insert_captures(&mut **conn, captures).await;
+        if result.as_ref().is_err_and(StoreError::is_unavailable) {
+            self.0 = None;
+        }
+        result
+    }
+}
+
+fn classify(e: &StoreError) -> WriteError {
     if e.is_unavailable() {
         WriteError::Unavailable
     } else {

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 pub use sqlx::postgres::{PgConnectOptions, PgPool};
 pub use sqlx::{Error as SqlxError, PgExecutor};
+/// A connection taken from a [`PgPool`] (returned to it when dropped).
+pub type PooledConnection = sqlx::pool::PoolConnection<sqlx::Postgres>;
 
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
