@@ -59,12 +59,12 @@ pub fn router(state: CaptureState) -> Router {
 
 async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
     let received_at = OffsetDateTime::now_utc();
-    let (parts, body) = req.into_parts();
-    let raw = parts.extensions.get::<RawHead>().cloned();
-    let target = raw
-        .as_ref()
-        .map(|h| h.target.clone())
-        .unwrap_or_else(|| parts.uri.to_string());
+    let (mut parts, body) = req.into_parts();
+    let mut raw = parts.extensions.remove::<RawHead>();
+    let target = match raw.as_mut() {
+        Some(h) => std::mem::take(&mut h.target),
+        None => parts.uri.to_string(),
+    };
     let Some((token, path, query)) = split_target(&target) else {
         return plain(StatusCode::NOT_FOUND, "unknown capture URL");
     };
