@@ -100,7 +100,7 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
             // fails.
             Err(_) => {
                 for (capture, w) in captures.iter().zip(waiters) {
-                    let result = match insert_captures(&pool, std::slice::from_ref(capture)).await {
+                    let result = match conn.insert(&pool, std::slice::from_ref(capture)).await {
                         Ok(seqs) => seqs
                             .first()
                             .copied()
