@@ -20,7 +20,9 @@ SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
 work="$(mktemp -d /tmp/hookvault-bench.XXXXXX)"
 chmod 755 "$work"
 python3 bench/stripe_event.py > "$work/body.json"
-./target/release/hookvault serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" > "$work/server.log" 2>&1 &
+# The replay part measures the pipeline, so the per-host replay rate limit is off.
+./target/release/hookvault serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
+  --replay-host-rate 0 > "$work/server.log" 2>&1 &
 server=$!
 # The run leaves a few GB of captures and WAL behind: remove them (KEEP=1 keeps them to inspect).
 cleanup() {

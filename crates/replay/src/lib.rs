@@ -1,6 +1,7 @@
 //! Replays: the guarded outbound HTTP client, the job worker and attempt records.
 
 pub mod guard;
+pub mod limit;
 pub mod order;
 pub mod target;
 pub mod worker;

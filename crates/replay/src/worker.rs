@@ -26,6 +26,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::guard::{GuardedClient, OutboundRequest, OutboundResponse, SendError};
+use crate::limit::DestinationLimits;
 
 /// How much of a target's answer is kept per attempt.
 pub const RESPONSE_EXCERPT_BYTES: usize = 64 * 1024;
@@ -56,6 +57,8 @@ pub struct WorkerContext {
     /// The client's total time limit per send; jobs locked longer than this plus
     /// [`RECOVERY_MARGIN`] are considered abandoned.
     pub send_timeout: Duration,
+    /// Concurrency and rate limits per destination host.
+    pub limits: Arc<DestinationLimits>,
 }
 
 /// The result of one processed job.
@@ -248,6 +251,12 @@ struct AttemptRecord {
 }
 
 async fn send_job(ctx: &WorkerContext, job: ClaimedReplay) -> AttemptRecord {
+    // The destination's turn comes first, so the signature made below is as fresh as the send.
+    // (A URL that does not parse fails in `build_request`.)
+    let _pass = match url::Url::parse(&job.target_url) {
+        Ok(url) => Some(ctx.limits.enter(&url).await),
+        Err(_) => None,
+    };
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let result = match build_request(ctx, job) {

@@ -15,6 +15,7 @@ use hookvault_capture::writer::Writer;
 use hookvault_capture::{CaptureConfig, CaptureState};
 use hookvault_core::secretbox::SecretKey;
 use hookvault_replay::guard::{GuardedClient, PrivateTargets};
+use hookvault_replay::limit::DestinationLimits;
 use hookvault_replay::worker::{ReplayWorkers, WorkerContext, RESPONSE_EXCERPT_BYTES};
 use hookvault_store::cli::CLI_REPLAY_CHANNEL;
 use hookvault_store::embedded::EmbeddedCluster;
@@ -68,6 +69,11 @@ pub struct ServeConfig {
     pub replay_timeout: Duration,
     /// Replay worker tasks in roles `all` and `worker`.
     pub replay_workers: usize,
+    /// Most replay sends in flight to one destination host (per process).
+    pub replay_host_concurrency: usize,
+    /// Most replay sends started per second to one destination host (per process;
+    /// `None` = no limit).
+    pub replay_host_rate: Option<u32>,
     /// Most captures per endpoint per minute in this process (`None` = unlimited).
     pub capture_quota_per_minute: Option<u32>,
 }
@@ -164,6 +170,10 @@ impl Server {
                     secret_key: secret_key.clone(),
                     wake: replay_wake.clone(),
                     send_timeout: config.replay_timeout,
+                    limits: Arc::new(DestinationLimits::new(
+                        config.replay_host_concurrency,
+                        config.replay_host_rate,
+                    )),
                 },
                 config.replay_workers,
             )

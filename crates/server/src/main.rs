@@ -115,6 +115,12 @@ struct ServeArgs {
     /// Replay worker tasks (roles all and worker).
     #[arg(long, env = "HOOKVAULT_REPLAY_WORKERS", default_value_t = 4)]
     replay_workers: usize,
+    /// Most replay sends in flight to one destination host, per process.
+    #[arg(long, env = "HOOKVAULT_REPLAY_HOST_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    replay_host_concurrency: u32,
+    /// Most replay sends started per second to one destination host, per process (0: no limit).
+    #[arg(long, env = "HOOKVAULT_REPLAY_HOST_RATE", default_value_t = 100)]
+    replay_host_rate: u32,
 }
 
 fn main() -> std::process::ExitCode {
@@ -202,6 +208,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         private_targets,
         replay_timeout: std::time::Duration::from_secs(args.replay_timeout_secs),
         replay_workers: args.replay_workers,
+        replay_host_concurrency: args.replay_host_concurrency as usize,
+        replay_host_rate: Some(args.replay_host_rate).filter(|r| *r > 0),
     })
     .await?;
     println!(

@@ -507,6 +507,68 @@ async fn a_target_slower_than_the_timeout_fails_with_timed_out() {
     );
 }
 
+#[tokio::test]
+async fn replays_to_one_host_never_exceed_its_concurrency_limit() {
+    // Four workers, but at most one send in flight per destination host.
+    let app = TestApp::spawn_with(|c| {
+        c.replay_workers = 4;
+        c.replay_host_concurrency = 1;
+    })
+    .await;
+    let token = app.signup_with_token("limits@example.com").await;
+    let (_, capture_url) = app.create_endpoint(&token, "limited").await;
+
+    // A target that notes the most requests it ever had in flight at once.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let target = {
+        let (in_flight, most) = (in_flight.clone(), most.clone());
+        axum::Router::new().fallback(move || {
+            let (in_flight, most) = (in_flight.clone(), most.clone());
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                "ok"
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, target).await });
+
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let request_id = capture(
+            &app,
+            &capture_url,
+            &[("Content-Type", "application/json")],
+            format!("{{\"n\":{n}}}").as_bytes(),
+        )
+        .await;
+        ids.push(
+            replay(
+                &app.url,
+                &token,
+                &request_id,
+                json!({"target_url": target_url}),
+            )
+            .await,
+        );
+    }
+    for id in &ids {
+        let done = wait_finished(&app.url, &token, id).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+    }
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "the target never had more than one replay in flight"
+    );
+    server.abort();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Recovery and retries
 

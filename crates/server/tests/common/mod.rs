@@ -111,6 +111,8 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         private_targets: hookvault_replay::guard::PrivateTargets::Allow,
         replay_timeout: Duration::from_secs(20),
         replay_workers: 2,
+        replay_host_concurrency: 4,
+        replay_host_rate: None,
     }
 }
 

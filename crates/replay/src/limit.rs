@@ -1,0 +1,160 @@
+//! Per-destination limits on replays (security rule R13, amplification): at most `concurrency`
+//! sends in flight to one host, and sends to one host started at most `rate` times a second,
+//! spaced evenly. The limits hold per process, like the other limiters.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use url::Url;
+
+/// Hosts remembered before idle ones are forgotten.
+const MAX_IDLE_HOSTS: usize = 1024;
+
+/// The limits for every destination host.
+pub struct DestinationLimits {
+    concurrency: usize,
+    /// Time between two starts to one host; `None` = no rate limit.
+    spacing: Option<Duration>,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+}
+
+struct Host {
+    permits: Arc<Semaphore>,
+    /// When the next send to this host may start.
+    next_start: Mutex<Instant>,
+}
+
+/// Held while a send is in flight; dropping it frees the host's slot.
+pub struct Pass {
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl DestinationLimits {
+    /// At most `concurrency` (at least 1) sends in flight per host, and at most
+    /// `rate_per_second` starts per second per host (`None` or 0: no rate limit).
+    pub fn new(concurrency: usize, rate_per_second: Option<u32>) -> Self {
+        Self {
+            concurrency: concurrency.max(1),
+            spacing: rate_per_second
+                .filter(|r| *r > 0)
+                .map(|r| Duration::from_secs(1) / r),
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits until a send to `url`'s host may start: a free slot, then its turn in the rate.
+    pub async fn enter(&self, url: &Url) -> Pass {
+        let host = self.host(&host_key(url));
+        let permit = host.permits.clone().acquire_owned().await.ok();
+        if let Some(spacing) = self.spacing {
+            let wait = {
+                let mut next = host
+                    .next_start
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let now = Instant::now();
+                let start = (*next).max(now);
+                *next = start + spacing;
+                start - now
+            };
+            tokio::time::sleep(wait).await;
+        }
+        Pass { _permit: permit }
+    }
+
+    fn host(&self, key: &str) -> Arc<Host> {
+        let mut hosts = self
+            .hosts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(host) = hosts.get(key) {
+            return host.clone();
+        }
+        if hosts.len() >= MAX_IDLE_HOSTS {
+            let now = Instant::now();
+            let concurrency = self.concurrency;
+            hosts.retain(|_, h| {
+                Arc::strong_count(h) > 1
+                    || h.permits.available_permits() < concurrency
+                    || *h
+                        .next_start
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        > now
+            });
+        }
+        let host = Arc::new(Host {
+            permits: Arc::new(Semaphore::new(self.concurrency)),
+            next_start: Mutex::new(Instant::now()),
+        });
+        hosts.insert(key.to_owned(), host.clone());
+        host
+    }
+}
+
+/// `host:port` of a URL (the URL parser already lowercases domain names).
+fn host_key(url: &Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or_default()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn hosts_are_told_apart_by_name_and_port_whatever_the_path_or_case() {
+        assert_eq!(
+            host_key(&url("https://Example.COM/a")),
+            host_key(&url("https://example.com:443/b"))
+        );
+        assert_ne!(
+            host_key(&url("http://example.com/")),
+            host_key(&url("http://example.com:8080/"))
+        );
+    }
+
+    #[tokio::test]
+    async fn starts_to_one_host_are_spaced_by_the_rate_and_other_hosts_are_not_held_up() {
+        let limits = DestinationLimits::new(10, Some(20));
+        let t0 = Instant::now();
+        for n in 0..4u32 {
+            let _pass = limits.enter(&url("http://a.example/")).await;
+            assert!(t0.elapsed() >= Duration::from_millis(50) * n, "start {n}");
+        }
+        let before_b = Instant::now();
+        let _other = limits.enter(&url("http://b.example/")).await;
+        assert!(
+            before_b.elapsed() < Duration::from_millis(50),
+            "b waits for nobody"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_host_gets_at_most_its_concurrency_in_flight() {
+        let limits = Arc::new(DestinationLimits::new(2, None));
+        let first = limits.enter(&url("http://a.example/")).await;
+        let _second = limits.enter(&url("http://a.example/")).await;
+        let third = {
+            let limits = limits.clone();
+            tokio::spawn(async move {
+                let _pass = limits.enter(&url("http://a.example/x")).await;
+            })
+        };
+        let _elsewhere = limits.enter(&url("http://b.example/")).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!third.is_finished(), "a third send to a.example waits");
+        drop(first);
+        third.await.unwrap();
+    }
+}
