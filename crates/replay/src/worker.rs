@@ -40,6 +40,10 @@ pub const RECOVERY_INTERVAL: Duration = Duration::from_secs(15);
 /// A `running` job is taken back when its lock is older than the send timeout plus this.
 pub const RECOVERY_MARGIN: Duration = Duration::from_secs(30);
 
+/// A claimed job that waited this long for its destination's turn renews its lock before
+/// sending.
+pub const LOCK_RENEWAL_AFTER: Duration = Duration::from_secs(1);
+
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
@@ -69,7 +73,8 @@ pub struct Processed {
     /// Its status after the attempt (`queued` when a retry is scheduled).
     pub status: ReplayStatus,
     /// False when the job had meanwhile been taken back by the recovery sweep, so the attempt
-    /// was recorded but the job was left as the sweep put it.
+    /// was recorded but the job was left as the sweep put it; or, when the sweep took it back
+    /// while it waited for its destination, it was not sent (and `status` says `queued`).
     pub moved: bool,
 }
 
@@ -182,6 +187,25 @@ pub async fn process_next(ctx: &WorkerContext) -> Result<Option<Processed>, Stor
     let id = job.id;
     let attempt = job.attempts_made;
     let max_attempts = job.max_attempts;
+    // The destination's turn comes first (R13), so the signature made at send time is as
+    // fresh as the send. A job that had to wait renews its lock; if the recovery sweep took
+    // it back meanwhile, it is not sent here (the sweep recorded why).
+    let waited = Instant::now();
+    let _pass = match url::Url::parse(&job.target_url) {
+        Ok(url) => Some(ctx.limits.enter(&url).await),
+        // `build_request` refuses it with the reason.
+        Err(_) => None,
+    };
+    if waited.elapsed() >= LOCK_RENEWAL_AFTER
+        && !replays::renew_replay_lock(&ctx.pool, id, attempt).await?
+    {
+        tracing::warn!(replay.id = %id, "taken back by the recovery sweep while waiting for its destination; not sent");
+        return Ok(Some(Processed {
+            id,
+            status: ReplayStatus::Queued,
+            moved: false,
+        }));
+    }
     let span =
         tracing::info_span!("replay", replay.id = %id, request.id = %job.request_id, attempt);
     let record = send_job(ctx, job).instrument(span).await;
@@ -251,12 +275,6 @@ struct AttemptRecord {
 }
 
 async fn send_job(ctx: &WorkerContext, job: ClaimedReplay) -> AttemptRecord {
-    // The destination's turn comes first, so the signature made below is as fresh as the send.
-    // (A URL that does not parse fails in `build_request`.)
-    let _pass = match url::Url::parse(&job.target_url) {
-        Ok(url) => Some(ctx.limits.enter(&url).await),
-        Err(_) => None,
-    };
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let result = match build_request(ctx, job) {

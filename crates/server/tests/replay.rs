@@ -19,6 +19,7 @@ use hookvault_core::headers::RawHeader;
 use hookvault_core::signing::{self, Scheme, SignatureStatus};
 use hookvault_replay::guard::PrivateTargets;
 use hookvault_server::Server;
+use hookvault_store::replays;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -567,6 +568,52 @@ async fn replays_to_one_host_never_exceed_its_concurrency_limit() {
         "the target never had more than one replay in flight"
     );
     server.abort();
+}
+
+#[tokio::test]
+async fn a_job_that_waited_for_its_destination_keeps_its_claim_unless_the_sweep_took_it_back() {
+    // No workers: the test plays the worker.
+    let app = TestApp::spawn_with(|c| c.replay_workers = 0).await;
+    let token = app.signup_with_token("renew@example.com").await;
+    let (endpoint_id, capture_url) = app.create_endpoint(&token, "renew").await;
+    let request_id = capture(
+        &app,
+        &capture_url,
+        &[("Content-Type", "application/json")],
+        b"{}",
+    )
+    .await;
+    let pool = &app.server.pool;
+    // A job claimed (attempt 1) an hour ago whose worker was waiting for its destination.
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO replays (id, user_id, endpoint_id, request_id, target_url, scheme, status,
+                attempts_made, max_attempts, locked_at)
+         SELECT $1, e.user_id, e.id, $3, 'http://127.0.0.1:9/', 'none', 'running', 1, 3,
+                now() - interval '1 hour'
+         FROM endpoints e WHERE e.id = $2",
+    )
+    .bind(id)
+    .bind(endpoint_id.parse::<uuid::Uuid>().unwrap())
+    .bind(request_id.parse::<uuid::Uuid>().unwrap())
+    .execute(pool)
+    .await
+    .unwrap();
+
+    assert!(replays::renew_replay_lock(pool, id, 1).await.unwrap());
+    let stale_for_a_minute = replays::recover_stale_replays(pool, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(stale_for_a_minute.is_empty(), "the renewed lock is fresh");
+
+    let taken_back = replays::recover_stale_replays(pool, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(taken_back.len(), 1);
+    assert!(
+        !replays::renew_replay_lock(pool, id, 1).await.unwrap(),
+        "a job the sweep took back is not the waiting worker's any more"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -308,6 +308,25 @@ pub async fn claim_next_replay(
     .await?)
 }
 
+/// Stamps `locked_at` again on a claimed job that waited before its send (for its
+/// destination's turn), so the recovery sweep does not take it back mid-send. False when the
+/// sweep already took it back: then it must not be sent.
+pub async fn renew_replay_lock(
+    ex: impl PgExecutor<'_>,
+    replay_id: Uuid,
+    attempt: i32,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query!(
+        "UPDATE replays SET locked_at = now()
+         WHERE id = $1 AND status = 'running' AND attempts_made = $2",
+        replay_id,
+        attempt,
+    )
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// A new attempt record.
 #[derive(Debug, Clone)]
 pub struct NewAttempt {
