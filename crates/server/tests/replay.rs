@@ -570,52 +570,6 @@ async fn replays_to_one_host_never_exceed_its_concurrency_limit() {
     server.abort();
 }
 
-#[tokio::test]
-async fn a_job_that_waited_for_its_destination_keeps_its_claim_unless_the_sweep_took_it_back() {
-    // No workers: the test plays the worker.
-    let app = TestApp::spawn_with(|c| c.replay_workers = 0).await;
-    let token = app.signup_with_token("renew@example.com").await;
-    let (endpoint_id, capture_url) = app.create_endpoint(&token, "renew").await;
-    let request_id = capture(
-        &app,
-        &capture_url,
-        &[("Content-Type", "application/json")],
-        b"{}",
-    )
-    .await;
-    let pool = &app.server.pool;
-    // A job claimed (attempt 1) an hour ago whose worker was waiting for its destination.
-    let id = uuid::Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO replays (id, user_id, endpoint_id, request_id, target_url, scheme, status,
-                attempts_made, max_attempts, locked_at)
-         SELECT $1, e.user_id, e.id, $3, 'http://127.0.0.1:9/', 'none', 'running', 1, 3,
-                now() - interval '1 hour'
-         FROM endpoints e WHERE e.id = $2",
-    )
-    .bind(id)
-    .bind(endpoint_id.parse::<uuid::Uuid>().unwrap())
-    .bind(request_id.parse::<uuid::Uuid>().unwrap())
-    .execute(pool)
-    .await
-    .unwrap();
-
-    assert!(replays::renew_replay_lock(pool, id, 1).await.unwrap());
-    let stale_for_a_minute = replays::recover_stale_replays(pool, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert!(stale_for_a_minute.is_empty(), "the renewed lock is fresh");
-
-    let taken_back = replays::recover_stale_replays(pool, Duration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(taken_back.len(), 1);
-    assert!(
-        !replays::renew_replay_lock(pool, id, 1).await.unwrap(),
-        "a job the sweep took back is not the waiting worker's any more"
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // Recovery and retries
 
@@ -633,24 +587,10 @@ async fn replays_left_running_by_a_dead_worker_are_recovered_when_the_server_res
     .await;
     let target = Target::ok().await;
     // Two jobs a crashed process was sending an hour ago: one may be tried again, one may not.
-    let retryable = uuid::Uuid::now_v7();
-    let exhausted = uuid::Uuid::now_v7();
-    for (id, max_attempts) in [(retryable, 2), (exhausted, 1)] {
-        sqlx::query(
-            "INSERT INTO replays (id, user_id, endpoint_id, request_id, target_url, scheme, status,
-                    attempts_made, max_attempts, locked_at)
-             SELECT $1, e.user_id, e.id, $3, $4, 'none', 'running', 1, $5, now() - interval '1 hour'
-             FROM endpoints e WHERE e.id = $2",
-        )
-        .bind(id)
-        .bind(endpoint_id.parse::<uuid::Uuid>().unwrap())
-        .bind(request_id.parse::<uuid::Uuid>().unwrap())
-        .bind(target.url("/recovered"))
-        .bind(max_attempts)
-        .execute(&app.server.pool)
-        .await
-        .unwrap();
-    }
+    let recovered_url = target.url("/recovered");
+    let pool = &app.server.pool;
+    let retryable = insert_running_replay(pool, &endpoint_id, &request_id, &recovered_url, 2).await;
+    let exhausted = insert_running_replay(pool, &endpoint_id, &request_id, &recovered_url, 1).await;
 
     let options = (*app.server.pool.connect_options()).clone();
     let TestApp {
@@ -688,6 +628,66 @@ async fn replays_left_running_by_a_dead_worker_are_recovered_when_the_server_res
         .unwrap();
     assert_eq!(running, 0);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_that_waited_for_its_destination_keeps_its_claim_unless_the_sweep_took_it_back() {
+    // No workers: the test plays the worker.
+    let app = TestApp::spawn_with(|c| c.replay_workers = 0).await;
+    let token = app.signup_with_token("renew@example.com").await;
+    let (endpoint_id, capture_url) = app.create_endpoint(&token, "renew").await;
+    let request_id = capture(
+        &app,
+        &capture_url,
+        &[("Content-Type", "application/json")],
+        b"{}",
+    )
+    .await;
+    let pool = &app.server.pool;
+    // A job claimed (attempt 1) an hour ago whose worker was waiting for its destination.
+    let id = insert_running_replay(pool, &endpoint_id, &request_id, "http://127.0.0.1:9/", 3).await;
+
+    assert!(replays::renew_replay_lock(pool, id, 1).await.unwrap());
+    let stale_for_a_minute = replays::recover_stale_replays(pool, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(stale_for_a_minute.is_empty(), "the renewed lock is fresh");
+
+    let taken_back = replays::recover_stale_replays(pool, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(taken_back.len(), 1);
+    assert!(
+        !replays::renew_replay_lock(pool, id, 1).await.unwrap(),
+        "a job the sweep took back is not the waiting worker's any more"
+    );
+}
+
+/// Inserts a replay that a worker claimed (attempt 1) an hour ago and is still `running`;
+/// returns its id.
+async fn insert_running_replay(
+    pool: &sqlx::PgPool,
+    endpoint_id: &str,
+    request_id: &str,
+    target_url: &str,
+    max_attempts: i32,
+) -> uuid::Uuid {
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO replays (id, user_id, endpoint_id, request_id, target_url, scheme, status,
+                attempts_made, max_attempts, locked_at)
+         SELECT $1, e.user_id, e.id, $3, $4, 'none', 'running', 1, $5, now() - interval '1 hour'
+         FROM endpoints e WHERE e.id = $2",
+    )
+    .bind(id)
+    .bind(endpoint_id.parse::<uuid::Uuid>().unwrap())
+    .bind(request_id.parse::<uuid::Uuid>().unwrap())
+    .bind(target_url)
+    .bind(max_attempts)
+    .execute(pool)
+    .await
+    .unwrap();
+    id
 }
 
 #[tokio::test]
