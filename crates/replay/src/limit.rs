@@ -3,7 +3,7 @@
 //! spaced evenly. The limits hold per process, like the other limiters.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -18,13 +18,15 @@ pub struct DestinationLimits {
     concurrency: usize,
     /// Time between two starts to one host; `None` = no rate limit.
     spacing: Option<Duration>,
-    hosts: Mutex<HashMap<String, Arc<Host>>>,
+    hosts: Mutex<HashMap<String, Host>>,
 }
 
 struct Host {
-    permits: Arc<Semaphore>,
+    /// One permit per send in flight. Every send in flight or waiting for a slot holds a
+    /// clone, so a host whose count is 1 has nothing going on.
+    slots: Arc<Semaphore>,
     /// When the next send to this host may start.
-    next_start: Mutex<Instant>,
+    next_start: Instant,
 }
 
 /// Held while a send is in flight; dropping it frees the host's slot.
@@ -47,51 +49,34 @@ impl DestinationLimits {
 
     /// Waits until a send to `url`'s host may start: a free slot, then its turn in the rate.
     pub async fn enter(&self, url: &Url) -> Pass {
-        let host = self.host(&host_key(url));
-        let permit = host.permits.clone().acquire_owned().await.ok();
+        let key = host_key(url);
+        let slots = self.with_host(&key, |h| h.slots.clone());
+        let permit = slots.acquire_owned().await.ok();
         if let Some(spacing) = self.spacing {
-            let wait = {
-                let mut next = host
-                    .next_start
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                let now = Instant::now();
-                let start = (*next).max(now);
-                *next = start + spacing;
-                start - now
-            };
-            tokio::time::sleep(wait).await;
+            let now = Instant::now();
+            let start = self.with_host(&key, |h| {
+                let start = h.next_start.max(now);
+                h.next_start = start + spacing;
+                start
+            });
+            tokio::time::sleep_until(start).await;
         }
         Pass { _permit: permit }
     }
 
-    fn host(&self, key: &str) -> Arc<Host> {
-        let mut hosts = self
-            .hosts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(host) = hosts.get(key) {
-            return host.clone();
-        }
-        if hosts.len() >= MAX_IDLE_HOSTS {
+    /// Runs `f` on the host's state, creating it if needed (and forgetting idle hosts when
+    /// there are many).
+    fn with_host<T>(&self, key: &str, f: impl FnOnce(&mut Host) -> T) -> T {
+        let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+        if hosts.len() >= MAX_IDLE_HOSTS && !hosts.contains_key(key) {
             let now = Instant::now();
-            let concurrency = self.concurrency;
-            hosts.retain(|_, h| {
-                Arc::strong_count(h) > 1
-                    || h.permits.available_permits() < concurrency
-                    || *h
-                        .next_start
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        > now
-            });
+            hosts.retain(|_, h| Arc::strong_count(&h.slots) > 1 || h.next_start > now);
         }
-        let host = Arc::new(Host {
-            permits: Arc::new(Semaphore::new(self.concurrency)),
-            next_start: Mutex::new(Instant::now()),
+        let host = hosts.entry(key.to_owned()).or_insert_with(|| Host {
+            slots: Arc::new(Semaphore::new(self.concurrency)),
+            next_start: Instant::now(),
         });
-        hosts.insert(key.to_owned(), host.clone());
-        host
+        f(host)
     }
 }
 
