@@ -3,7 +3,7 @@
 //! The database server is `DATABASE_URL` when set; otherwise an embedded cluster in
 //! `$TMPDIR/hookvault-test-cluster`, started once (and left running for the next test binary; the
 //! README's test command stops it at the end).
-#![allow(dead_code)]
+
 
 pub mod browser;
 pub mod official;

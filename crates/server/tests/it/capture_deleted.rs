@@ -2,11 +2,10 @@
 //! not spoil the captures committed with it; deleting an endpoint deletes its captures, even
 //! the ones committed while the deletion was under way.
 
-mod common;
 
 use std::time::Duration;
 
-use common::TestApp;
+use crate::common::TestApp;
 use hookvault_store::requests::{insert_captures, NewCapture};
 use time::OffsetDateTime;
 use uuid::Uuid;

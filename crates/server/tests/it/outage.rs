@@ -2,13 +2,12 @@
 //! what was not stored) and `/readyz` says so; both recover by themselves once it is back.
 //! Runs on its own embedded cluster so that stopping it does not disturb other tests.
 
-mod common;
 
 use std::time::Duration;
 
-use common::browser::api_client;
-use common::tempdir::TempDir;
-use common::TestApp;
+use crate::common::browser::api_client;
+use crate::common::tempdir::TempDir;
+use crate::common::TestApp;
 use hookvault_server::Server;
 use hookvault_store::embedded::EmbeddedCluster;
 use tokio::time::Instant;
@@ -56,7 +55,7 @@ async fn with_the_database_down_capture_answers_503_and_recovers_without_a_resta
     let options = cluster.connect_options();
     let mut guard = StopOnDrop(Some(cluster));
     let data = TempDir::new();
-    let server = Server::start(common::config(options, &data.0))
+    let server = Server::start(crate::common::config(options, &data.0))
         .await
         .expect("server starts");
     let app = TestApp::attach(server);

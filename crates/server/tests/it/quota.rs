@@ -1,8 +1,7 @@
 //! The per-endpoint capture quota: over it, `429` with `Retry-After`, and nothing stored.
 
-mod common;
 
-use common::TestApp;
+use crate::common::TestApp;
 
 #[tokio::test]
 async fn captures_over_the_endpoint_quota_get_429_with_retry_after_and_are_not_stored() {

@@ -1,15 +1,14 @@
 //! Capture: what a sender posts comes back byte for byte, and bad input is refused without
 //! storing anything or hurting the server.
 
-mod common;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use common::raw_http;
-use common::TestApp;
+use crate::common::raw_http;
+use crate::common::TestApp;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 

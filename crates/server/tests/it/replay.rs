@@ -2,7 +2,6 @@
 //! failures in words, recovery after a crash, retries, bulk order and account isolation. Every
 //! target is a real HTTP server on 127.0.0.1:0 that records exactly what arrives.
 
-mod common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
-use common::TestApp;
+use crate::common::TestApp;
 use hookvault_core::headers::RawHeader;
 use hookvault_core::signing::{self, Scheme, SignatureStatus};
 use hookvault_replay::guard::PrivateTargets;
@@ -597,7 +596,7 @@ async fn replays_left_running_by_a_dead_worker_are_recovered_when_the_server_res
         server, data_dir, ..
     } = app;
     server.stop().await;
-    let server = Server::start(common::config(options, &data_dir.0))
+    let server = Server::start(crate::common::config(options, &data_dir.0))
         .await
         .unwrap();
     let base = server.public_url.clone();

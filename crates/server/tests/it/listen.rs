@@ -1,14 +1,13 @@
 //! `hookvault listen`, the real binary, against a spawned server and a local FastAPI handler
 //! that verifies with `stripe.Webhook.construct_event` and a dev secret.
 
-mod common;
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::official::{OfficialReceiver, STRIPE_SECRET};
-use common::TestApp;
+use crate::common::official::{OfficialReceiver, STRIPE_SECRET};
+use crate::common::TestApp;
 use tokio::io::AsyncBufReadExt;
 
 /// A Stripe event in Stripe's wire format (2-space indent, no trailing newline), signed a day
@@ -159,7 +158,7 @@ async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_
     let token = app.signup_with_token("listen@example.com").await;
     let (endpoint_id, url) = app.create_endpoint(&token, "stripe-dev").await;
     let forward_to = format!("{}/webhooks/stripe", receiver.base);
-    let config_dir = common::tempdir::TempDir::new();
+    let config_dir = crate::common::tempdir::TempDir::new();
 
     // First run: three events, each delivered once and accepted by construct_event.
     let cli = Cli::start(&app, &token, &config_dir.0, &forward_to).await;

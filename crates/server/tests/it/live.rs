@@ -1,13 +1,12 @@
 //! Live: the endpoint's event stream delivers new captures, and resumes after `Last-Event-ID`
 //! with what was captured while the client was away.
 
-mod common;
 
 use std::time::Duration;
 
-use common::browser::api_client;
-use common::sse::SseReader;
-use common::TestApp;
+use crate::common::browser::api_client;
+use crate::common::sse::SseReader;
+use crate::common::TestApp;
 use tokio::time::Instant;
 
 /// A client without an overall timeout (the stream stays open); reads are bounded by deadlines.
@@ -122,3 +121,4 @@ async fn with_last_event_id_the_stream_replays_captures_made_while_disconnected(
         .expect("live event after the replay");
     assert_eq!(ev.json()["id"], fourth.as_str());
 }
+

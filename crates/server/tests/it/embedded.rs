@@ -1,18 +1,17 @@
 //! `hookvault serve` without DATABASE_URL: the private cluster keeps its data between runs and
 //! is stopped when the server stops.
 
-mod common;
 
 use hookvault_server::{Database, Server};
 
 #[tokio::test]
 async fn the_embedded_cluster_keeps_captures_between_runs_and_stops_with_the_server() {
-    let data = common::tempdir::TempDir::new();
-    let mut cfg = common::config(common::fresh_database().await, &data.0);
+    let data = crate::common::tempdir::TempDir::new();
+    let mut cfg = crate::common::config(crate::common::fresh_database().await, &data.0);
     cfg.database = Database::Embedded(data.0.clone());
 
     let server = Server::start(cfg.clone()).await.expect("first start");
-    let app = common::TestApp::attach(server);
+    let app = crate::common::TestApp::attach(server);
     let token = app.signup_with_token("persist@example.com").await;
     let (id, url) = app.create_endpoint(&token, "persist").await;
     let r = reqwest::Client::new()
@@ -31,7 +30,7 @@ async fn the_embedded_cluster_keeps_captures_between_runs_and_stops_with_the_ser
     );
 
     let server = Server::start(cfg).await.expect("second start");
-    let app = common::TestApp::attach(server);
+    let app = crate::common::TestApp::attach(server);
     let list: serde_json::Value = app
         .api_get(&token, &format!("/api/v1/endpoints/{id}/requests"))
         .await

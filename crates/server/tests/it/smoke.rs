@@ -1,6 +1,5 @@
-mod common;
 
-use common::TestApp;
+use crate::common::TestApp;
 
 #[tokio::test]
 async fn a_capture_sent_to_a_new_endpoint_is_listed_through_the_api() {

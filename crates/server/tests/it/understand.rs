@@ -3,13 +3,12 @@
 //! duplicates), search (`q`), exports (HAR, fixture, NDJSON), diff, the event-order view, and
 //! that none of it leaks across accounts.
 
-mod common;
 
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use common::TestApp;
+use crate::common::TestApp;
 use hookvault_core::signing::stripe_header;
 use serde_json::{json, Value};
 
@@ -60,8 +59,8 @@ async fn capture(url: &str, method: &str, headers: &[(&str, String)], body: Vec<
         .iter()
         .map(|(n, v)| (n.to_string(), v.clone()))
         .collect();
-    let bytes = common::raw_http::request_bytes(method, target, host, &headers, &body);
-    let resp = common::raw_http::send(addr, &bytes).await.expect("capture");
+    let bytes = crate::common::raw_http::request_bytes(method, target, host, &headers, &body);
+    let resp = crate::common::raw_http::send(addr, &bytes).await.expect("capture");
     assert_eq!(resp.status, 200, "capture accepted");
     resp.header("x-hookvault-request-id")
         .expect("request id header")
@@ -179,7 +178,7 @@ fn set(ids: &[&String]) -> BTreeSet<String> {
 
 /// A second account with its own cookie jar.
 async fn other_account(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = common::browser_client();
+    let client = crate::common::browser_client();
     let html = client
         .get(app.at("/signup"))
         .send()
@@ -188,7 +187,7 @@ async fn other_account(app: &TestApp, email: &str) -> reqwest::Client {
         .text()
         .await
         .expect("html");
-    let csrf = common::extract_csrf(&html);
+    let csrf = crate::common::extract_csrf(&html);
     let r = client
         .post(app.at("/signup"))
         .form(&[
@@ -995,7 +994,7 @@ async fn another_account_gets_404_on_exports_diff_order_search_and_signing() {
         .text()
         .await
         .expect("html");
-    let csrf = common::extract_csrf(&html);
+    let csrf = crate::common::extract_csrf(&html);
     let r = intruder
         .post(app.at(&format!("/endpoints/{endpoint}/signing")))
         .form(&[

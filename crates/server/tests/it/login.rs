@@ -1,12 +1,11 @@
 //! `hookvault login` and `hookvault logout`, the real binary against a spawned server.
 
-mod common;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
-use common::TestApp;
+use crate::common::TestApp;
 
 fn hookvault(config_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookvault"))
@@ -34,7 +33,7 @@ async fn login_stores_a_working_token_readable_only_by_the_user_and_logout_remov
         .signup("cli-login@example.com", "correct horse battery")
         .await;
     assert_eq!(r.status(), 303);
-    let dir = common::tempdir::TempDir::new();
+    let dir = crate::common::tempdir::TempDir::new();
     let url = app.url.clone();
 
     let out = tokio::task::spawn_blocking({
@@ -77,7 +76,7 @@ async fn login_stores_a_working_token_readable_only_by_the_user_and_logout_remov
     );
 
     // A wrong password stores nothing and says why.
-    let other = common::tempdir::TempDir::new();
+    let other = crate::common::tempdir::TempDir::new();
     let out = tokio::task::spawn_blocking({
         let dir = other.0.clone();
         let url = url.clone();

@@ -1,12 +1,11 @@
 //! The replay pages: a Replay button and form on the request view, refusals in words, bulk
 //! replay of selected captures in the chosen order, saved targets, and the history.
 
-mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::TestApp;
+use crate::common::TestApp;
 
 /// A local target that records the bodies it receives.
 async fn target() -> (String, Arc<Mutex<Vec<Vec<u8>>>>) {
@@ -206,7 +205,7 @@ async fn selected_captures_are_replayed_in_bulk_in_reverse_order_to_a_saved_targ
             rest.contains("my laptop").then(|| value.to_string())
         })
         .expect("the saved target is offered");
-    let csrf = common::extract_csrf(&bulk);
+    let csrf = crate::common::extract_csrf(&bulk);
     let mut form: Vec<(&str, &str)> = vec![
         ("csrf", &csrf),
         ("order", "reversed"),

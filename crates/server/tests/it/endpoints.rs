@@ -1,13 +1,12 @@
 //! Endpoints: create, rename and delete through pages and the API, capture tokens, the custom
 //! response senders get, and keyset pages of an endpoint's captures.
 
-mod common;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::browser::{api_client, location};
-use common::TestApp;
+use crate::common::browser::{api_client, location};
+use crate::common::TestApp;
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,10 +1,9 @@
 //! Isolation: one account can neither see nor change another account's endpoints, captures or
 //! tokens, through any page or API call; every attempt is a 404.
 
-mod common;
 
-use common::browser::api_client;
-use common::TestApp;
+use crate::common::browser::api_client;
+use crate::common::TestApp;
 use reqwest::Method;
 use serde_json::json;
 
@@ -41,7 +40,7 @@ async fn another_account_gets_404_for_everything_of_mine_and_changes_nothing() {
         .to_string();
     let r = api_client()
         .post(app.at("/api/v1/tokens"))
-        .basic_auth("alice@example.com", Some(common::browser::PASSWORD))
+        .basic_auth("alice@example.com", Some(crate::common::browser::PASSWORD))
         .json(&json!({"name": "alice-cli"}))
         .send()
         .await

@@ -1,4 +1,3 @@
-mod common;
 
 // The dashboard in a real browser: headless Chromium driven through chromedriver.
 //
@@ -13,8 +12,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::tempdir::TempDir;
-use common::TestApp;
+use crate::common::tempdir::TempDir;
+use crate::common::TestApp;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;

@@ -1,10 +1,9 @@
 //! Accounts: sign-up, log-in, sessions and their cookies, CSRF, log-out, the login limit, and
 //! API tokens.
 
-mod common;
 
-use common::browser::{location, set_cookie, PASSWORD};
-use common::TestApp;
+use crate::common::browser::{location, set_cookie, PASSWORD};
+use crate::common::TestApp;
 use sqlx::Row;
 
 const COOKIE: &str = "hookvault";
@@ -100,7 +99,7 @@ async fn logging_in_gives_a_new_session_id_in_an_http_only_same_site_lax_cookie(
     let before = set_cookie(&page, COOKIE)
         .map(cookie_value)
         .expect("the login page starts a session (for its CSRF token)");
-    let csrf = common::extract_csrf(&page.text().await.unwrap());
+    let csrf = crate::common::extract_csrf(&page.text().await.unwrap());
     let r = b
         .post_form_with(
             "/login",
@@ -117,7 +116,7 @@ async fn logging_in_gives_a_new_session_id_in_an_http_only_same_site_lax_cookie(
     assert_ne!(before, after, "the session id changes at login");
 
     // The pre-login session id does not carry the login.
-    let fixation = common::browser::api_client()
+    let fixation = crate::common::browser::api_client()
         .get(app.at("/"))
         .header("cookie", format!("{COOKIE}={before}"))
         .send()
@@ -244,7 +243,7 @@ async fn failed_api_logins_from_one_client_do_not_lock_other_accounts_out_elsewh
         .unwrap();
     assert_eq!(r.status(), 429, "the 11th guess for the email is refused");
     let r = basic(
-        &common::browser::api_client(),
+        &crate::common::browser::api_client(),
         "bystander@example.com",
         PASSWORD,
     )
@@ -261,7 +260,7 @@ async fn failed_api_logins_from_one_client_do_not_lock_other_accounts_out_elsewh
 async fn an_api_token_from_basic_auth_works_as_bearer_and_wrong_credentials_get_401() {
     let app = TestApp::spawn().await;
     app.account("api@example.com").await;
-    let r = common::browser::api_client()
+    let r = crate::common::browser::api_client()
         .post(app.at("/api/v1/tokens"))
         .basic_auth("api@example.com", Some(PASSWORD))
         .json(&serde_json::json!({"name": "laptop"}))
@@ -281,7 +280,7 @@ async fn an_api_token_from_basic_auth_works_as_bearer_and_wrong_credentials_get_
         .api_get("hv_not_a_real_token", "/api/v1/endpoints")
         .await;
     assert_eq!(r.status(), 401, "a made-up token does not");
-    let r = common::browser::api_client()
+    let r = crate::common::browser::api_client()
         .get(app.at("/api/v1/endpoints"))
         .send()
         .await
@@ -292,7 +291,7 @@ async fn an_api_token_from_basic_auth_works_as_bearer_and_wrong_credentials_get_
         ("api@example.com", "wrong password"),
         ("nobody@example.com", PASSWORD),
     ] {
-        let r = common::browser::api_client()
+        let r = crate::common::browser::api_client()
             .post(app.at("/api/v1/tokens"))
             .basic_auth(email, Some(password))
             .json(&serde_json::json!({"name": "x"}))

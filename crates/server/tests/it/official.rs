@@ -2,12 +2,11 @@
 //! stripe.Webhook.construct_event, standardwebhooks' Webhook.verify, slack_sdk's
 //! SignatureVerifier, and GitHub's and Shopify's documented checks — all in a FastAPI app.
 
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::official::*;
-use common::TestApp;
+use crate::common::official::*;
+use crate::common::TestApp;
 use hookvault_core::signing;
 
 fn now() -> i64 {

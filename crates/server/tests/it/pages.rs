@@ -1,10 +1,9 @@
 //! Dashboard pages show attacker-controlled captures only escaped, under a strict
 //! Content-Security-Policy, and serve raw bodies as sandboxed downloads.
 
-mod common;
 
-use common::raw_http;
-use common::TestApp;
+use crate::common::raw_http;
+use crate::common::TestApp;
 
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(1)>";
