@@ -1,5 +1,6 @@
-// Hookvault dashboard script: copy buttons and the live request list. Captured data is only
-// ever inserted with textContent, never as HTML.
+// Hookvault dashboard script: copy buttons, the live request list and the replay history.
+// Captured data is inserted either as text (textContent) or inside HTML the server rendered and
+// escaped; never as HTML built here.
 "use strict";
 
 function copyText(text, button) {
@@ -27,59 +28,22 @@ function cell(row, text, code) {
   return td;
 }
 
+// The live list: each `request` event carries a list row rendered by the server with the same
+// template as the page's rows (captured data escaped there); rows already shown are skipped.
 function startLive(table) {
   const url = table.dataset.live;
-  const newest = Number(table.dataset.newest);
-  if (!url || newest < 0 || typeof EventSource === "undefined") return;
+  if (!url || typeof EventSource === "undefined") return;
   const body = table.querySelector("tbody");
-  const seen = new Set(Array.from(body.querySelectorAll("tr")).map((tr) => tr.dataset.seq));
-  // Start right after the newest row the page shows, so nothing in between is missed.
-  const source = new EventSource(url + "?after=" + encodeURIComponent(String(newest)));
+  const seen = new Set(Array.from(body.querySelectorAll("tr")).map((tr) => tr.dataset.id));
+  // Start at the position the page was rendered at, so nothing in between is missed.
+  const source = new EventSource(url + "?after=" + encodeURIComponent(table.dataset.after));
   source.addEventListener("request", (ev) => {
-    const r = JSON.parse(ev.data);
-    if (seen.has(String(r.seq))) return;
-    seen.add(String(r.seq));
-    const tr = document.createElement("tr");
-    tr.dataset.seq = String(r.seq);
-    tr.className = "fresh";
-    const pick = document.createElement("td");
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.name = "request_id";
-    box.value = r.id;
-    box.setAttribute("form", "bulk");
-    box.setAttribute("aria-label", "Select this capture");
-    pick.appendChild(box);
-    tr.appendChild(pick);
-    const td = document.createElement("td");
-    const a = document.createElement("a");
-    a.href = "/requests/" + encodeURIComponent(r.id);
-    a.className = "method";
-    a.textContent = r.method;
-    td.appendChild(a);
-    tr.appendChild(td);
-    cell(tr, r.query === null || r.query === undefined ? r.path : r.path + "?" + r.query, true);
-    cell(tr, r.event_type || "");
-    const sig = cell(tr, "");
-    if (r.signature_status) {
-      const badge = document.createElement("span");
-      badge.className = "sig sig-" + String(r.signature_status).replace(/[^a-z_]/g, "");
-      badge.textContent = r.signature_status;
-      badge.title = r.signature_reason || "";
-      sig.appendChild(badge);
-      const reason = document.createElement("small");
-      reason.className = "reason";
-      reason.textContent = " " + (r.signature_reason || "");
-      sig.appendChild(reason);
-    }
-    cell(tr, r.size);
-    cell(tr, r.content_type || "");
-    const t = document.createElement("time");
-    t.dateTime = r.received_at;
-    t.textContent = r.received_at;
-    const tt = document.createElement("td");
-    tt.appendChild(t);
-    tr.appendChild(tt);
+    const holder = document.createElement("template");
+    holder.innerHTML = ev.data;
+    const tr = holder.content.querySelector("tr");
+    if (!tr || seen.has(tr.dataset.id)) return;
+    seen.add(tr.dataset.id);
+    tr.classList.add("fresh");
     body.insertBefore(tr, body.firstChild);
     table.hidden = false;
     const bulk = document.getElementById("bulk");

@@ -81,10 +81,28 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Last delivered capture (`seq`) per `server|endpoint_id`.
+/// The stream position after the last delivered capture, per `server|endpoint_id`: the id of
+/// the stream's last event, sent back as `Last-Event-ID`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ListenState {
-    pub last_event_ids: BTreeMap<String, i64>,
+    #[serde(deserialize_with = "positions_only")]
+    pub last_event_ids: BTreeMap<String, String>,
+}
+
+/// Reads the saved positions, dropping the bare numbers older versions saved (a capture number,
+/// which the server no longer takes as a position): such a stream starts from now on.
+fn positions_only<'de, D>(d: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let all: BTreeMap<String, serde_json::Value> = BTreeMap::deserialize(d)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            _ => None,
+        })
+        .collect())
 }
 
 fn state_path() -> anyhow::Result<PathBuf> {

@@ -205,7 +205,7 @@ impl Listener {
         let key = config::state_key(&self.server, &self.endpoint_id);
         let mut backoff = Duration::from_millis(500);
         loop {
-            let last = config::load_state()?.last_event_ids.get(&key).copied();
+            let last = config::load_state()?.last_event_ids.get(&key).cloned();
             match self.stream_once(&key, last, &mut stop).await {
                 Ok(Ended::Stopped) => return Ok(()),
                 Ok(Ended::Closed) => {
@@ -230,7 +230,7 @@ impl Listener {
     async fn stream_once(
         &self,
         key: &str,
-        last: Option<i64>,
+        last: Option<String>,
         stop: &mut tokio::sync::watch::Receiver<bool>,
     ) -> anyhow::Result<Ended> {
         let forward: Vec<&str> = self.routes.iter().map(|r| r.url.as_str()).collect();
@@ -243,7 +243,7 @@ impl Listener {
             .bearer_auth(&self.token)
             .header("accept", "text/event-stream");
         if let Some(id) = last {
-            req = req.header("last-event-id", id.to_string());
+            req = req.header("last-event-id", id);
         }
         let resp = tokio::select! {
             r = req.send() => r?,
@@ -437,9 +437,9 @@ enum Ended {
 
 /// Stores the stream position `id` (if the event has one) for this endpoint.
 fn remember(key: &str, id: Option<&str>) -> anyhow::Result<()> {
-    if let Some(id) = id.and_then(|i| i.parse::<i64>().ok()) {
+    if let Some(id) = id.filter(|i| !i.is_empty()) {
         let mut state = config::load_state()?;
-        state.last_event_ids.insert(key.to_string(), id);
+        state.last_event_ids.insert(key.to_string(), id.to_string());
         config::save_state(&state)?;
     }
     Ok(())

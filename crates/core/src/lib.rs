@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod export;
 pub mod headers;
+pub mod position;
 pub mod provider;
 pub mod render;
 pub mod search;

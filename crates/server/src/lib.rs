@@ -17,12 +17,10 @@ use hookvault_core::secretbox::SecretKey;
 use hookvault_replay::guard::{GuardedClient, PrivateTargets};
 use hookvault_replay::limit::DestinationLimits;
 use hookvault_replay::worker::{ReplayWorkers, WorkerContext, RESPONSE_EXCERPT_BYTES};
-use hookvault_store::cli::CLI_REPLAY_CHANNEL;
 use hookvault_store::embedded::EmbeddedCluster;
-use hookvault_store::replays::REPLAY_QUEUED_CHANNEL;
-use hookvault_store::requests::NEW_REQUEST_CHANNEL;
+use hookvault_store::notify::Notice;
 use hookvault_store::{PgConnectOptions, PgPool};
-use hookvault_web::{AppState, Hub, NewRequestEvent, WebConfig};
+use hookvault_web::{AppState, Hub, WebConfig};
 use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -235,70 +233,27 @@ impl Server {
     }
 }
 
-/// One LISTEN connection per process: new captures go to the live hub, route changes drop
-/// cache entries, queued replays wake this process's replay workers. Reconnects with backoff;
-/// after a reconnect the route cache is cleared since notifications may have been missed
-/// meanwhile (missed replay announcements only cost the workers' 1 s poll).
+/// What this process does with what it hears (`hookvault_store::notify`): new captures and
+/// CLI hand-offs go to the live hub, route changes drop cache entries, queued replays wake this
+/// process's replay workers. After a reconnect the route cache is cleared, since announcements
+/// may have been missed meanwhile (followers re-read the store; missed replay announcements only
+/// cost the workers' 1 s poll).
 async fn listen_for_notifications(
     pool: PgPool,
     hub: Hub,
     routes: RouteCache,
     replay_wake: Arc<Notify>,
 ) {
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(mut listener) => {
-                if listener
-                    .listen_all([
-                        NEW_REQUEST_CHANNEL,
-                        "hookvault_route_changed",
-                        REPLAY_QUEUED_CHANNEL,
-                        CLI_REPLAY_CHANNEL,
-                    ])
-                    .await
-                    .is_ok()
-                {
-                    routes.clear();
-                    backoff = Duration::from_millis(200);
-                    loop {
-                        match listener.try_recv().await {
-                            Ok(Some(n)) => {
-                                if n.channel() == NEW_REQUEST_CHANNEL {
-                                    if let Some(e) = NewRequestEvent::parse(n.payload()) {
-                                        hub.publish(e);
-                                    }
-                                } else if n.channel() == REPLAY_QUEUED_CHANNEL {
-                                    replay_wake.notify_waiters();
-                                } else if n.channel() == CLI_REPLAY_CHANNEL {
-                                    if let Ok(endpoint_id) = n.payload().parse() {
-                                        hub.publish_cli_replay(endpoint_id);
-                                    }
-                                } else {
-                                    routes.invalidate(n.payload());
-                                }
-                            }
-                            // The connection was lost; PgListener reconnects on the next call.
-                            Ok(None) => routes.clear(),
-                            Err(e) => {
-                                if pool.is_closed() {
-                                    return;
-                                }
-                                tracing::warn!(error = %e, "notification listener failed");
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "notification listener cannot connect"),
+    hookvault_store::notify::listen(pool, move |notice| {
+        match &notice {
+            Notice::RouteChanged { token } => routes.invalidate(token),
+            Notice::ReplayQueued => replay_wake.notify_waiters(),
+            Notice::Resync => routes.clear(),
+            Notice::Captures { .. } | Notice::CliReplay { .. } => {}
         }
-        if pool.is_closed() {
-            return;
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
+        hub.publish(notice);
+    })
+    .await;
 }
 
 /// The server key that seals users' signing secrets: `data_dir/secret.key`, created (mode 0600)

@@ -8,9 +8,6 @@ use uuid::Uuid;
 use crate::replays::NewAttempt;
 use crate::StoreError;
 
-/// Announced (payload: endpoint id) when a replay is queued for an endpoint's CLI.
-pub const CLI_REPLAY_CHANNEL: &str = "hookvault_cli_replay";
-
 /// A connected CLI as the dashboard lists it.
 #[derive(Debug, Clone)]
 pub struct CliSession {
@@ -84,7 +81,8 @@ pub async fn notify_cli_replay(
     endpoint_id: Uuid,
 ) -> Result<(), StoreError> {
     sqlx::query!(
-        "SELECT pg_notify('hookvault_cli_replay', $1)",
+        "SELECT pg_notify($1, $2)",
+        crate::notify::CLI_REPLAY,
         endpoint_id.to_string()
     )
     .execute(ex)

@@ -268,8 +268,12 @@ pub async fn delete_endpoint(
 
 /// Tells every server process that a capture route changed (cache invalidation).
 pub async fn notify_route_changed(ex: impl PgExecutor<'_>, token: &str) -> Result<(), StoreError> {
-    sqlx::query!("SELECT pg_notify('hookvault_route_changed', $1)", token)
-        .execute(ex)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_notify($1, $2)",
+        crate::notify::ROUTE_CHANGED,
+        token
+    )
+    .execute(ex)
+    .await?;
     Ok(())
 }

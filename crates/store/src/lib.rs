@@ -6,6 +6,8 @@ pub mod cli;
 pub mod embedded;
 pub mod endpoints;
 pub mod export;
+pub mod feed;
+pub mod notify;
 pub mod related;
 pub mod replays;
 pub mod requests;

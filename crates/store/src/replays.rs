@@ -16,9 +16,6 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-/// The channel on which queued replays are announced, so workers in other processes wake up.
-pub const REPLAY_QUEUED_CHANNEL: &str = "hookvault_replay_queued";
-
 /// The error recorded on an attempt whose worker disappeared while sending.
 pub const INTERRUPTED_ERROR: &str = "interrupted: the server stopped while sending";
 
@@ -217,7 +214,7 @@ pub struct ReplaySource {
 // ---------------------------------------------------------------------------------------------
 
 /// Queues replays (one, or a whole batch) with a single statement, so a batch is queued
-/// completely or not at all, and announces them on [`REPLAY_QUEUED_CHANNEL`] (delivered on
+/// completely or not at all, and announces them to the workers (delivered on
 /// commit).
 pub async fn insert_replays(
     ex: impl PgExecutor<'_>,
@@ -259,7 +256,7 @@ pub async fn insert_replays(
                       $12::bool[])
                RETURNING id
            )
-           SELECT pg_notify('hookvault_replay_queued', count(*)::text) FROM queued"#,
+           SELECT pg_notify($13, count(*)::text) FROM queued"#,
         &ids,
         &user_ids,
         &endpoint_ids,
@@ -272,6 +269,7 @@ pub async fn insert_replays(
         &batch_ids as &[Option<Uuid>],
         &positions,
         &to_cli,
+        crate::notify::REPLAY_QUEUED,
     )
     .fetch_one(ex)
     .await?;

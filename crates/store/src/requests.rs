@@ -6,10 +6,6 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-/// The channel on which committed captures are announced: one `endpoint_id:seq` per endpoint
-/// and committed batch, `seq` being the newest capture of the batch.
-pub const NEW_REQUEST_CHANNEL: &str = "hookvault_new_request";
-
 /// A capture ready to be stored.
 #[derive(Debug, Clone)]
 pub struct NewCapture {
@@ -156,9 +152,9 @@ pub async fn insert_captures(
         object_types.push(stripe.and_then(|s| s.object_type.as_deref()));
     }
     // One statement, so one round trip and an implicit transaction: the rows and their
-    // announcements commit together. One announcement per endpoint and batch, carrying the
-    // newest seq: listeners read everything after their cursor from the table, so they need
-    // the hint, not every row. (`announced` is referenced so that it runs.)
+    // announcements commit together. One announcement per endpoint and batch: followers read
+    // everything after their position from the table, so they need the hint, not every row.
+    // (`announced` is referenced so that it runs.)
     let rows = sqlx::query!(
         r#"WITH live AS MATERIALIZED (
                SELECT id FROM endpoints WHERE id = ANY($2::uuid[]) FOR KEY SHARE
@@ -179,11 +175,9 @@ pub async fn insert_captures(
                            object_type)
                WHERE c.endpoint_id IN (SELECT id FROM live)
                RETURNING id, seq, endpoint_id
-           ), newest AS (
-               SELECT endpoint_id, max(seq) AS seq FROM ins GROUP BY endpoint_id
            ), announced AS (
-               SELECT pg_notify('hookvault_new_request', endpoint_id::text || ':' || seq::text)
-               FROM newest
+               SELECT pg_notify($24, endpoint_id::text)
+               FROM (SELECT DISTINCT endpoint_id FROM ins) AS touched
            )
            SELECT ins.id AS "id!", ins.seq AS "seq!"
            FROM ins, (SELECT count(*) FROM announced) AS a"#,
@@ -210,6 +204,7 @@ pub async fn insert_captures(
         &created as &[Option<i64>],
         &object_ids as &[Option<&str>],
         &object_types as &[Option<&str>],
+        crate::notify::CAPTURES,
     )
     .fetch_all(ex)
     .await?;
@@ -242,26 +237,51 @@ pub async fn list_requests(
     .await?)
 }
 
-/// An endpoint's captures after `after_seq`, oldest first (stream catch-up).
-pub async fn list_requests_after(
+/// The user's captures with these ids, in the order of `ids` (ids not found are left out):
+/// a page of the feed, as list rows.
+pub async fn summaries_by_ids(
     ex: impl PgExecutor<'_>,
     user_id: Uuid,
-    endpoint_id: Uuid,
-    after_seq: i64,
-    limit: i64,
+    ids: &[Uuid],
 ) -> Result<Vec<RequestSummary>, StoreError> {
     Ok(sqlx::query_as!(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
                   r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
                   r.signature_reason
-           FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
-           WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq > $3
-           ORDER BY r.seq ASC LIMIT $4"#,
-        endpoint_id,
-        user_id,
-        after_seq,
-        limit
+           FROM UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, n)
+           JOIN requests r ON r.id = wanted.id
+           JOIN endpoints e ON e.id = r.endpoint_id
+           WHERE e.user_id = $2
+           ORDER BY wanted.n"#,
+        ids,
+        user_id
+    )
+    .fetch_all(ex)
+    .await?)
+}
+
+/// The user's captures with these ids, in full, in the order of `ids` (ids not found are left
+/// out): a page of the feed for the CLI stream.
+pub async fn find_requests_by_ids(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<StoredRequest>, StoreError> {
+    Ok(sqlx::query_as!(
+        StoredRequest,
+        r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query,
+                  r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
+                  r.provider, r.event_type, r.event_id, r.signature_scheme, r.signature_status,
+                  r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
+                  r.object_type
+           FROM UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, n)
+           JOIN requests r ON r.id = wanted.id
+           JOIN endpoints e ON e.id = r.endpoint_id
+           WHERE e.user_id = $2
+           ORDER BY wanted.n"#,
+        ids,
+        user_id
     )
     .fetch_all(ex)
     .await?)
@@ -284,28 +304,6 @@ pub async fn find_request(
            WHERE r.id = $1 AND e.user_id = $2"#,
         id,
         user_id
-    )
-    .fetch_optional(ex)
-    .await?)
-}
-
-/// The capture with this seq at this endpoint, if the user owns it (live updates).
-pub async fn find_request_summary_by_seq(
-    ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    seq: i64,
-) -> Result<Option<RequestSummary>, StoreError> {
-    Ok(sqlx::query_as!(
-        RequestSummary,
-        r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
-                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
-                  r.signature_reason
-           FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
-           WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq = $3"#,
-        endpoint_id,
-        user_id,
-        seq
     )
     .fetch_optional(ex)
     .await?)

@@ -19,7 +19,6 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use crate::error::{ApiError, AppError};
-use crate::live::summary_json;
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
@@ -529,4 +528,24 @@ async fn get_body(
         id,
         false,
     ))
+}
+
+/// A capture in a JSON list (`GET /api/v1/endpoints/{id}/requests`).
+fn summary_json(r: &hookvault_store::requests::RequestSummary) -> Value {
+    json!({
+        "id": r.id,
+        "seq": r.seq,
+        "method": r.method,
+        "path": if r.path.is_empty() { "/" } else { &r.path },
+        "query": r.query,
+        "body_size": r.body_size,
+        "size": hookvault_core::render::human_size(u64::try_from(r.body_size).unwrap_or(0)),
+        "content_type": r.content_type,
+        "received_at": rfc3339_ms(&r.received_at),
+        "provider": r.provider,
+        "event_type": r.event_type,
+        "event_id": r.event_id,
+        "signature_status": r.signature_status,
+        "signature_reason": r.signature_reason,
+    })
 }

@@ -13,17 +13,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
 use hookvault_store::cli;
+use hookvault_store::feed::FeedEntry;
 use hookvault_store::replays::NewAttempt;
-use hookvault_store::requests::{find_request, list_requests, list_requests_after};
+use hookvault_store::requests::{find_request, find_requests_by_ids};
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::api::{request_json, ApiUser};
 use crate::error::{ApiError, AppError};
-use crate::live::{async_stream, last_event_id, sse};
+use crate::live::{event_stream, paired, sse, start_position, Follow};
 use crate::state::AppState;
 
 /// A CLI row not refreshed for this long is no longer listed as connected.
@@ -45,9 +45,9 @@ struct StreamQuery {
 }
 
 /// `text/event-stream`: a `hello` event whose id is the starting position, then every capture
-/// after it as a `request` event (id = its position, data = the request in full, as
+/// after it as a `request` event (id = the position after it, data = the request in full, as
 /// `GET /api/v1/requests/{id}`), and `replay` events (no id) for replays handed to the CLI.
-/// Resumes after `Last-Event-ID`, so a reconnecting CLI misses nothing.
+/// Resumes after `Last-Event-ID`, so a reconnecting CLI misses nothing and gets nothing twice.
 async fn stream(
     State(state): State<AppState>,
     user: ApiUser,
@@ -60,13 +60,7 @@ async fn stream(
         .ok_or(AppError::NotFound)?;
     // "From now on" is fixed before answering: a capture made once the client sees the stream
     // open comes after this point, however late the stream's task gets to run.
-    let after = match last_event_id(&headers) {
-        Some(seq) => seq,
-        None => list_requests(&state.pool, user.id, id, None, 1)
-            .await?
-            .first()
-            .map_or(0, |r| r.seq),
-    };
+    let from = start_position(&state.pool, &headers, None).await?;
     let session = if q.client.as_deref() == Some("cli") {
         let session = Uuid::now_v7();
         let forward_to = q.forward_to.unwrap_or_default();
@@ -77,7 +71,8 @@ async fn stream(
     } else {
         None
     };
-    Ok(sse(events(state, user.id, id, after, session)).into_response())
+    let follow = Follow::new(&state, user.id, id, from);
+    Ok(sse(events(state, user.id, id, follow, session)).into_response())
 }
 
 /// Deletes the CLI's row when its stream ends, however it ends.
@@ -97,56 +92,61 @@ impl Drop for SessionGuard {
     }
 }
 
+/// Captures per feed page.
+const PAGE: i64 = 100;
+/// Most body bytes fetched at once (a capture larger than this is fetched alone).
+const FETCH_BYTES: usize = 4 * 1024 * 1024;
+/// Events buffered between the stream's task and the connection: the task waits when the
+/// client does not read.
+const BUFFERED_EVENTS: usize = 4;
+
 fn events(
     state: AppState,
     user_id: Uuid,
     endpoint_id: Uuid,
-    after: i64,
+    mut follow: Follow,
     session: Option<Uuid>,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
-    let mut captures = state.hub.subscribe();
-    let mut replays = state.hub.subscribe_cli_replays();
-    async_stream(move |out| async move {
+    event_stream(BUFFERED_EVENTS, move |out| async move {
         let _guard = session.map(|id| SessionGuard {
             pool: state.pool.clone(),
             id,
         });
+        let start = follow.position().to_string();
         let hello = Event::default()
             .event("hello")
-            .id(after.to_string())
-            .data(json!({"endpoint_id": endpoint_id, "position": after}).to_string());
+            .id(start.clone())
+            .data(json!({"endpoint_id": endpoint_id, "position": start}).to_string());
         if out.send(Ok(hello)).await.is_err() {
             return;
         }
-        let mut cursor = after;
         let mut touched = Instant::now();
         loop {
-            // Captures after the cursor, in order, each in full.
+            // Captures after the position, in order, each in full.
             loop {
-                let Ok(batch) =
-                    list_requests_after(&state.pool, user_id, endpoint_id, cursor, 100).await
-                else {
+                let Ok(entries) = follow.next_page(PAGE).await else {
                     break;
                 };
-                let done = batch.len() < 100;
-                for summary in batch {
-                    let Ok(Some(r)) = find_request(&state.pool, user_id, summary.id).await else {
-                        continue;
-                    };
-                    let Ok(mut data) = request_json(&r) else {
-                        continue;
-                    };
-                    data["seq"] = json!(r.seq);
-                    cursor = r.seq;
-                    let ev = Event::default()
-                        .event("request")
-                        .id(r.seq.to_string())
-                        .data(data.to_string());
-                    if out.send(Ok(ev)).await.is_err() {
+                for chunk in by_bytes(&entries, FETCH_BYTES) {
+                    let ids: Vec<Uuid> = chunk.iter().map(|e| e.id).collect();
+                    let Ok(rows) = find_requests_by_ids(&state.pool, user_id, &ids).await else {
                         return;
+                    };
+                    for (entry, r) in paired(chunk, rows, |r| r.id) {
+                        let Ok(mut data) = request_json(&r) else {
+                            continue;
+                        };
+                        data["seq"] = json!(r.seq);
+                        let ev = Event::default()
+                            .event("request")
+                            .id(entry.after.to_string())
+                            .data(data.to_string());
+                        if out.send(Ok(ev)).await.is_err() {
+                            return;
+                        }
                     }
                 }
-                if done {
+                if (entries.len() as i64) < PAGE {
                     break;
                 }
             }
@@ -174,36 +174,35 @@ fn events(
                     touched = Instant::now();
                 }
             }
-            // Sleep until something for this endpoint happens (or 10 s, as a safety net and
-            // to notice a client that went away).
-            let wait = async {
-                loop {
-                    tokio::select! {
-                        e = captures.recv() => match e {
-                            Ok(e) if e.endpoint_id == endpoint_id && e.seq > cursor => return true,
-                            Ok(_) => {}
-                            Err(broadcast::error::RecvError::Lagged(_)) => return true,
-                            Err(broadcast::error::RecvError::Closed) => return false,
-                        },
-                        e = replays.recv() => match e {
-                            Ok(id) if id == endpoint_id => return true,
-                            Ok(_) => {}
-                            Err(broadcast::error::RecvError::Lagged(_)) => return true,
-                            Err(broadcast::error::RecvError::Closed) => return false,
-                        },
-                        // The client went away: end now, so the CLI stops being listed.
-                        () = out.closed() => return false,
-                    }
-                }
-            };
-            if let Ok(false) = tokio::time::timeout(Duration::from_secs(10), wait).await {
-                return;
-            }
-            if out.is_closed() {
-                return;
+            // Sleep until something for this endpoint happens; end as soon as the client goes
+            // away, so the CLI stops being listed.
+            tokio::select! {
+                more = follow.changed() => if !more { return },
+                () = out.closed() => return,
             }
         }
     })
+}
+
+/// Splits feed entries into runs whose bodies add up to at most `budget` bytes (a larger
+/// capture makes a run of its own).
+fn by_bytes(entries: &[FeedEntry], budget: usize) -> Vec<&[FeedEntry]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0usize;
+    for (i, e) in entries.iter().enumerate() {
+        let size = usize::try_from(e.body_size).unwrap_or(0);
+        if i > start && bytes + size > budget {
+            runs.push(&entries[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < entries.len() {
+        runs.push(&entries[start..]);
+    }
+    runs
 }
 
 /// What the local server answered, as the CLI reports it.
@@ -221,7 +220,20 @@ struct DeliveryReport {
     error: Option<String>,
 }
 
+/// The longest delivery a CLI may report (a day): anything longer is a broken client.
+const MAX_DURATION_MS: u64 = 24 * 60 * 60 * 1000;
+
 impl DeliveryReport {
+    /// Refuses a report that cannot describe a real delivery.
+    fn checked(self) -> Result<Self, AppError> {
+        if self.duration_ms > MAX_DURATION_MS {
+            return Err(AppError::BadRequest(format!(
+                "duration_ms must be at most {MAX_DURATION_MS} (a day)"
+            )));
+        }
+        Ok(self)
+    }
+
     fn attempt(&self) -> NewAttempt {
         let duration = i32::try_from(self.duration_ms).unwrap_or(i32::MAX);
         let mut body = self.response_body.as_bytes().to_vec();
@@ -255,6 +267,7 @@ async fn report_delivery(
     Path(id): Path<Uuid>,
     Json(report): Json<DeliveryReport>,
 ) -> Result<Response, ApiError> {
+    let report = report.checked()?;
     let replay = cli::insert_cli_delivery(
         &state.pool,
         user.id,
@@ -275,6 +288,7 @@ async fn report_result(
     Path(id): Path<Uuid>,
     Json(report): Json<DeliveryReport>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let report = report.checked()?;
     let status = if report.succeeded() {
         "succeeded"
     } else {
@@ -293,4 +307,25 @@ async fn report_result(
         return Err(AppError::NotFound.into());
     }
     Ok(Json(json!({"id": id, "status": status})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(body_size: i32) -> FeedEntry {
+        FeedEntry {
+            id: Uuid::now_v7(),
+            body_size,
+            after: hookvault_core::position::Position::start(),
+        }
+    }
+
+    #[test]
+    fn fetches_are_split_by_body_bytes_and_a_large_capture_goes_alone() {
+        let entries = [entry(3), entry(3), entry(3), entry(10), entry(1)];
+        let runs: Vec<usize> = by_bytes(&entries, 6).iter().map(|r| r.len()).collect();
+        assert_eq!(runs, [2, 1, 1, 1]);
+        assert!(by_bytes(&[], 6).is_empty());
+    }
 }

@@ -11,7 +11,7 @@ mod security;
 mod state;
 mod views;
 
-pub use live::{Hub, NewRequestEvent};
+pub use live::Hub;
 pub use state::{AppState, WebConfig};
 
 use axum::Router;

@@ -1,10 +1,15 @@
-//! Live updates. Committed captures are announced with Postgres NOTIFY; each server process
-//! listens once and fans the announcements out through a [`Hub`] to Server-Sent-Events streams.
-//! Streams resume after `Last-Event-ID` with a catch-up query, so a reconnect misses nothing.
+//! Live updates: one way to follow an endpoint's captures, shared by the dashboard's live list
+//! and the CLI stream.
+//!
+//! Committed captures are announced over NOTIFY (`hookvault_store::notify`); each server process
+//! listens once and fans the announcements out through a [`Hub`]. A [`Follow`] reads the store
+//! by position (`hookvault_store::feed`), so it never skips or repeats a capture, and uses the
+//! announcements only as wake-ups.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
+use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -12,65 +17,134 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::stream::Stream;
-use hookvault_store::requests::{list_requests_after, RequestSummary};
-use tokio::sync::broadcast;
+use hookvault_core::position::Position;
+use hookvault_store::feed::{self, FeedEntry};
+use hookvault_store::notify::Notice;
+use hookvault_store::{PgPool, StoreError};
+use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::views::rfc3339_ms;
+use crate::views::RequestRowHtml;
 
-/// A capture was committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NewRequestEvent {
-    pub endpoint_id: Uuid,
-    pub seq: i64,
-}
+/// With no announcement, a follower still looks at the store this often.
+const SAFETY_POLL: Duration = Duration::from_secs(10);
+/// While committed captures wait for an older transaction, a follower looks again after this
+/// long, doubling up to [`PENDING_RETRY_MAX`].
+const PENDING_RETRY_MIN: Duration = Duration::from_millis(10);
+const PENDING_RETRY_MAX: Duration = Duration::from_millis(250);
 
-impl NewRequestEvent {
-    /// Parses a NOTIFY payload `endpoint_id:seq`.
-    pub fn parse(payload: &str) -> Option<Self> {
-        let (e, s) = payload.split_once(':')?;
-        Some(Self {
-            endpoint_id: e.parse().ok()?,
-            seq: s.parse().ok()?,
-        })
-    }
-}
-
-/// In-process fan-out of announcements. Cheap to clone.
+/// In-process fan-out of what the notification listener hears. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
-    tx: broadcast::Sender<NewRequestEvent>,
-    cli_tx: broadcast::Sender<Uuid>,
+    tx: broadcast::Sender<Notice>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
         Self {
             tx: broadcast::channel(4096).0,
-            cli_tx: broadcast::channel(1024).0,
         }
     }
 }
 
 impl Hub {
-    pub fn publish(&self, e: NewRequestEvent) {
-        let _ = self.tx.send(e);
+    /// Passes an announcement on to every follower in this process.
+    pub fn publish(&self, notice: Notice) {
+        let _ = self.tx.send(notice);
+    }
+}
+
+/// Follows one endpoint's captures from a position.
+pub(crate) struct Follow {
+    pool: PgPool,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    position: Position,
+    notices: broadcast::Receiver<Notice>,
+    /// Captures wait behind an older transaction: look again after this long.
+    retry: Option<Duration>,
+}
+
+impl Follow {
+    pub(crate) fn new(state: &AppState, user_id: Uuid, endpoint_id: Uuid, from: Position) -> Self {
+        Follow {
+            pool: state.pool.clone(),
+            user_id,
+            endpoint_id,
+            position: from,
+            notices: state.hub.tx.subscribe(),
+            retry: None,
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<NewRequestEvent> {
-        self.tx.subscribe()
+    pub(crate) fn position(&self) -> &Position {
+        &self.position
     }
 
-    /// A replay was queued for this endpoint's connected CLI.
-    pub fn publish_cli_replay(&self, endpoint_id: Uuid) {
-        let _ = self.cli_tx.send(endpoint_id);
+    /// The next captures after the position (at most `limit`), in position order; the
+    /// position moves past them.
+    pub(crate) async fn next_page(&mut self, limit: i64) -> Result<Vec<FeedEntry>, StoreError> {
+        let page = feed::captures_after(
+            &self.pool,
+            self.user_id,
+            self.endpoint_id,
+            &self.position,
+            limit,
+        )
+        .await?;
+        self.position = page.next;
+        self.retry = page.pending.then(|| match self.retry {
+            Some(r) => (r * 2).min(PENDING_RETRY_MAX),
+            None => PENDING_RETRY_MIN,
+        });
+        Ok(page.entries)
     }
 
-    pub fn subscribe_cli_replays(&self) -> broadcast::Receiver<Uuid> {
-        self.cli_tx.subscribe()
+    /// Waits until there may be more to read: an announcement for this endpoint (captures, or
+    /// a replay handed to its CLI), missed announcements, a retry while captures wait behind an
+    /// older transaction, or the safety poll. `false` once the server is shutting down.
+    pub(crate) async fn changed(&mut self) -> bool {
+        let wait = self.retry.unwrap_or(SAFETY_POLL);
+        let endpoint_id = self.endpoint_id;
+        let heard = async {
+            loop {
+                match self.notices.recv().await {
+                    Ok(
+                        Notice::Captures { endpoint_id: e } | Notice::CliReplay { endpoint_id: e },
+                    ) if e == endpoint_id => return true,
+                    Ok(Notice::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        return true
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Closed) => return false,
+                }
+            }
+        };
+        tokio::time::timeout(wait, heard).await.unwrap_or(true)
+    }
+}
+
+/// Where a stream starts: after `Last-Event-ID` when the client resumes, else after `after`
+/// (a position the client was given), else from now on.
+pub(crate) async fn start_position(
+    pool: &PgPool,
+    headers: &HeaderMap,
+    after: Option<&str>,
+) -> Result<Position, AppError> {
+    let given = headers
+        .get("last-event-id")
+        .map(|v| v.to_str().unwrap_or_default())
+        .or(after);
+    match given {
+        Some(text) => text
+            .parse()
+            .map_err(|e: hookvault_core::position::BadPosition| {
+                AppError::BadRequest(e.to_string())
+            }),
+        None => Ok(feed::head(pool).await?),
     }
 }
 
@@ -78,9 +152,15 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/endpoints/{id}/live", get(dashboard_stream))
 }
 
-/// The dashboard's live list: one `request` event per new capture, JSON summary as data.
-/// The page passes `?after=<newest seq it shows>` so nothing captured between rendering the page
-/// and opening the stream is missed; a reconnect's `Last-Event-ID` takes precedence.
+#[derive(serde::Deserialize)]
+struct AfterQuery {
+    after: Option<String>,
+}
+
+/// The dashboard's live list: one `request` event per new capture, whose data is the list row
+/// as HTML (the same template as the page's rows) and whose id is the position after it. The
+/// page passes `?after=` the position it was rendered at; a reconnect's `Last-Event-ID` takes
+/// precedence.
 async fn dashboard_stream(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -91,21 +171,68 @@ async fn dashboard_stream(
     hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let after = last_event_id(&headers).or(q.after.filter(|a| *a >= 0));
-    Ok(sse(request_events(state, user.id, id, after)).into_response())
+    let from = start_position(&state.pool, &headers, q.after.as_deref()).await?;
+    let follow = Follow::new(&state, user.id, id, from);
+    Ok(sse(rows(state.pool.clone(), user.id, follow)).into_response())
 }
 
-#[derive(serde::Deserialize)]
-struct AfterQuery {
-    after: Option<i64>,
+fn rows(
+    pool: PgPool,
+    user_id: Uuid,
+    mut follow: Follow,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
+    event_stream(64, move |out| async move {
+        loop {
+            // Catch up with the store, a page at a time.
+            loop {
+                let Ok(entries) = follow.next_page(200).await else {
+                    break;
+                };
+                let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+                let Ok(summaries) =
+                    hookvault_store::requests::summaries_by_ids(&pool, user_id, &ids).await
+                else {
+                    break;
+                };
+                for (entry, summary) in paired(&entries, summaries, |s| s.id) {
+                    let Ok(html) = RequestRowHtml::from(summary).render() else {
+                        continue;
+                    };
+                    let ev = Event::default()
+                        .event("request")
+                        .id(entry.after.to_string())
+                        .data(html);
+                    if out.send(Ok(ev)).await.is_err() {
+                        return;
+                    }
+                }
+                if entries.len() < 200 {
+                    break;
+                }
+            }
+            tokio::select! {
+                more = follow.changed() => if !more { return },
+                () = out.closed() => return,
+            }
+        }
+    })
 }
 
-/// `Last-Event-ID` as a seq; `None` means "from now on".
-pub(crate) fn last_event_id(headers: &HeaderMap) -> Option<i64> {
-    headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
+/// Pairs feed entries with the rows fetched for them, in the entries' order (a capture deleted
+/// in between has no row and is left out).
+pub(crate) fn paired<T>(
+    entries: &[FeedEntry],
+    rows: Vec<T>,
+    id: impl Fn(&T) -> Uuid,
+) -> Vec<(&FeedEntry, T)> {
+    let mut rows = rows.into_iter().peekable();
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if let Some(row) = rows.next_if(|r| id(r) == entry.id) {
+            out.push((entry, row));
+        }
+    }
+    out
 }
 
 pub(crate) fn sse<S>(stream: S) -> impl IntoResponse
@@ -119,101 +246,17 @@ where
     )
 }
 
-/// Summary JSON of a capture for live lists.
-pub(crate) fn summary_json(r: &RequestSummary) -> serde_json::Value {
-    serde_json::json!({
-        "id": r.id,
-        "seq": r.seq,
-        "method": r.method,
-        "path": if r.path.is_empty() { "/" } else { &r.path },
-        "query": r.query,
-        "body_size": r.body_size,
-        "size": hookvault_core::render::human_size(u64::try_from(r.body_size).unwrap_or(0)),
-        "content_type": r.content_type,
-        "received_at": rfc3339_ms(&r.received_at),
-        "provider": r.provider,
-        "event_type": r.event_type,
-        "event_id": r.event_id,
-        "signature_status": r.signature_status,
-        "signature_reason": r.signature_reason,
-    })
-}
-
-/// Every capture of `endpoint_id` after `after` (catch-up, oldest first), then each new one as
-/// it is announced. Announcements are only hints: the stream always reads from the store by
-/// seq, so a lagging or missed announcement is caught up by the next one or the heartbeat poll.
-fn request_events(
-    state: AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    after: Option<i64>,
-) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
-    let mut rx = state.hub.subscribe();
-    async_stream(move |yielder| async move {
-        let mut cursor = match after {
-            Some(seq) => seq,
-            None => {
-                hookvault_store::requests::list_requests(&state.pool, user_id, endpoint_id, None, 1)
-                    .await
-                    .ok()
-                    .and_then(|v| v.first().map(|r| r.seq))
-                    .unwrap_or(0)
-            }
-        };
-        loop {
-            // Catch up from the store.
-            loop {
-                let batch =
-                    match list_requests_after(&state.pool, user_id, endpoint_id, cursor, 200).await
-                    {
-                        Ok(b) => b,
-                        Err(_) => break,
-                    };
-                let done = batch.len() < 200;
-                for r in batch {
-                    cursor = r.seq;
-                    let ev = Event::default()
-                        .event("request")
-                        .id(r.seq.to_string())
-                        .data(summary_json(&r).to_string());
-                    if yielder.send(Ok(ev)).await.is_err() {
-                        return;
-                    }
-                }
-                if done {
-                    break;
-                }
-            }
-            // Wait for an announcement for this endpoint (or poll every 10 s as a safety net).
-            let wait = async {
-                loop {
-                    match rx.recv().await {
-                        Ok(e) if e.endpoint_id == endpoint_id && e.seq > cursor => return true,
-                        Ok(_) => continue,
-                        Err(broadcast::error::RecvError::Lagged(_)) => return true,
-                        Err(broadcast::error::RecvError::Closed) => return false,
-                    }
-                }
-            };
-            if let Ok(false) = tokio::time::timeout(Duration::from_secs(10), wait).await {
-                return;
-            }
-            if yielder.is_closed() {
-                return;
-            }
-        }
-    })
-}
-
-/// A tiny stream builder on a channel: the producer task ends when the consumer goes away.
-pub(crate) fn async_stream<F, Fut>(
-    f: F,
+/// A stream of events produced by a task on a channel of `capacity` events: the task ends when
+/// the client goes away (`out.closed()` resolves, `send` fails).
+pub(crate) fn event_stream<F, Fut>(
+    capacity: usize,
+    produce: F,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static
 where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, Infallible>>) -> Fut,
+    F: FnOnce(mpsc::Sender<Result<Event, Infallible>>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(f(tx));
+    let (tx, rx) = mpsc::channel(capacity);
+    tokio::spawn(produce(tx));
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }

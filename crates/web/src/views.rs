@@ -2,9 +2,11 @@
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
+use hookvault_store::requests::RequestSummary;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tower_sessions::Session;
+use uuid::Uuid;
 
 use crate::auth::{csrf_token, CurrentUser};
 use crate::error::AppError;
@@ -72,4 +74,55 @@ pub fn rfc3339_ms(t: &OffsetDateTime) -> String {
         .unwrap_or(t)
         .format(&Rfc3339)
         .unwrap_or_default()
+}
+
+/// A capture as a row of the request list.
+pub struct RequestRow {
+    pub id: Uuid,
+    pub seq: i64,
+    pub method: String,
+    pub path: String,
+    pub size: String,
+    pub content_type: String,
+    pub received_at: String,
+    pub event: String,
+    /// Signature status (`valid`, …) and its reason; empty when the endpoint checks nothing.
+    pub sig_status: String,
+    pub sig_reason: String,
+}
+
+impl From<RequestSummary> for RequestRow {
+    fn from(r: RequestSummary) -> Self {
+        let path = match &r.query {
+            Some(q) => format!("{}?{q}", if r.path.is_empty() { "/" } else { &r.path }),
+            None if r.path.is_empty() => "/".to_string(),
+            None => r.path.clone(),
+        };
+        RequestRow {
+            id: r.id,
+            seq: r.seq,
+            method: r.method,
+            path,
+            size: hookvault_core::render::human_size(u64::try_from(r.body_size).unwrap_or(0)),
+            content_type: r.content_type.unwrap_or_default(),
+            received_at: rfc3339(&r.received_at),
+            event: r.event_type.unwrap_or_default(),
+            sig_status: r.signature_status.unwrap_or_default(),
+            sig_reason: r.signature_reason.unwrap_or_default(),
+        }
+    }
+}
+
+/// One row of the request list as HTML: the page renders its rows with the same template, so a
+/// row that arrives live is identical to one that was there on load.
+#[derive(Template)]
+#[template(path = "endpoints/_row.html")]
+pub struct RequestRowHtml {
+    pub r: RequestRow,
+}
+
+impl From<RequestSummary> for RequestRowHtml {
+    fn from(r: RequestSummary) -> Self {
+        RequestRowHtml { r: r.into() }
+    }
 }

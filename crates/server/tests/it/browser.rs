@@ -1,4 +1,3 @@
-
 // The dashboard in a real browser: headless Chromium driven through chromedriver.
 //
 // Needs `chromium` and `chromedriver` (Debian: `chromium chromium-driver`), which
@@ -198,6 +197,33 @@ async fn a_new_user_sees_a_capture_appear_live_and_its_payload_is_shown_as_text(
         "the live row shows method, path and content type: {row_text:?}"
     );
     assert_no_injected_markup(&c, "the endpoint page").await;
+
+    // The live row is the very row the page renders for that capture after a reload (one
+    // renderer: same cells, same time format).
+    let first_row_html =
+        "const tr = document.querySelector('#requests tbody tr').cloneNode(true); \
+         tr.classList.remove('fresh'); if (!tr.classList.length) tr.removeAttribute('class'); \
+         return tr.outerHTML;";
+    let live_html = c
+        .execute(first_row_html, vec![])
+        .await
+        .expect("the live row's HTML");
+    c.refresh().await.expect("reload the endpoint page");
+    let loaded_html = eventually!("the row after a reload", {
+        match c.execute(first_row_html, vec![]).await {
+            Ok(v) if v.is_string() => Ok(v),
+            Ok(v) => Err(v.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    assert_eq!(
+        live_html, loaded_html,
+        "a row that arrived live is identical to the same row rendered with the page"
+    );
+    let row = c
+        .find(Locator::Css("#requests tbody tr"))
+        .await
+        .expect("the row after a reload");
 
     // Open the request view from the row.
     let method = row

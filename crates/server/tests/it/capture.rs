@@ -1,14 +1,13 @@
 //! Capture: what a sender posts comes back byte for byte, and bad input is refused without
 //! storing anything or hurting the server.
 
-
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use crate::common::raw_http;
 use crate::common::TestApp;
+use base64::Engine;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 

@@ -1,7 +1,6 @@
 //! Endpoints: create, rename and delete through pages and the API, capture tokens, the custom
 //! response senders get, and keyset pages of an endpoint's captures.
 
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,6 @@
 //! `hookvault listen`, the real binary, against a spawned server and a local FastAPI handler
 //! that verifies with `stripe.Webhook.construct_event` and a dev secret.
 
-
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,13 +26,15 @@ fn stripe_event(n: u32) -> (Vec<u8>, String) {
     (body.into_bytes(), header)
 }
 
-struct Cli {
+pub(crate) struct Cli {
     child: tokio::process::Child,
     lines: Arc<Mutex<Vec<String>>>,
+    /// Reads stdout into `lines` until the CLI closes it.
+    reader: tokio::task::JoinHandle<()>,
 }
 
 impl Cli {
-    async fn start(
+    pub(crate) async fn start(
         app: &TestApp,
         token: &str,
         config_dir: &std::path::Path,
@@ -65,16 +66,20 @@ impl Cli {
         let stdout = child.stdout.take().expect("stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = lines.clone();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut reader = tokio::io::BufReader::new(stdout).lines();
             while let Ok(Some(line)) = reader.next_line().await {
                 sink.lock().unwrap().push(line);
             }
         });
-        Cli { child, lines }
+        Cli {
+            child,
+            lines,
+            reader,
+        }
     }
 
-    fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 
@@ -91,7 +96,7 @@ impl Cli {
     }
 
     /// Ctrl-C, as a developer would.
-    async fn interrupt(mut self) {
+    pub(crate) async fn interrupt(mut self) {
         let pid = self.child.id().expect("pid");
         std::process::Command::new("kill")
             .args(["-INT", &pid.to_string()])
@@ -105,13 +110,15 @@ impl Cli {
             status.success(),
             "the CLI exits cleanly on Ctrl-C: {status}"
         );
+        // Everything it printed has been read once its stdout is closed.
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.reader).await;
         assert!(self.lines().iter().any(|l| l == "Stopped."));
     }
 }
 
 /// Waits until the CLI has stored its stream position (it is connected and will not miss
 /// anything captured from now on).
-async fn wait_connected(config_dir: &std::path::Path) {
+pub(crate) async fn wait_connected(config_dir: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(text) = std::fs::read_to_string(config_dir.join("listen-state.json")) {

@@ -1,7 +1,6 @@
 //! Live: the endpoint's event stream delivers new captures, and resumes after `Last-Event-ID`
 //! with what was captured while the client was away.
 
-
 use std::time::Duration;
 
 use crate::common::browser::api_client;
@@ -122,3 +121,72 @@ async fn with_last_event_id_the_stream_replays_captures_made_while_disconnected(
     assert_eq!(ev.json()["id"], fourth.as_str());
 }
 
+/// Inserts a capture in a transaction that stays open until the caller commits it: a capture
+/// writer that took its number first and commits last.
+async fn begin_slow_capture(
+    app: &TestApp,
+    endpoint: &str,
+    body: &str,
+) -> (sqlx::Transaction<'static, sqlx::Postgres>, String) {
+    let mut tx = app.server.pool.begin().await.expect("begin");
+    let id = uuid::Uuid::now_v7();
+    let endpoint: uuid::Uuid = endpoint.parse().expect("endpoint id");
+    sqlx::query(
+        "INSERT INTO requests (id, endpoint_id, received_at, method, path, http_version,
+                               remote_addr, headers, body, body_size)
+         VALUES ($1, $2, now(), 'POST', '', 'HTTP/1.1', '127.0.0.1', $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(endpoint)
+    .bind(hookvault_core::headers::encode(&[]))
+    .bind(body.as_bytes())
+    .bind(i32::try_from(body.len()).unwrap())
+    .execute(&mut *tx)
+    .await
+    .expect("insert in the open transaction");
+    (tx, id.to_string())
+}
+
+/// Every `request` event until `deadline`, as (capture id, event id).
+async fn drain_requests(stream: &mut SseReader, deadline: Instant) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    while let Some(ev) = stream.wait_for(deadline, "request", |_| true).await {
+        seen.push((
+            ev.json()["id"].as_str().unwrap().to_string(),
+            ev.id.clone().unwrap_or_default(),
+        ));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_capture_that_commits_after_a_later_one_still_reaches_the_stream_once_and_in_order() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("race@example.com").await;
+    let (id, url) = app.create_endpoint(&token, "race").await;
+    let mut stream = open_stream(&app, &token, &id, None).await;
+    let hello = stream
+        .wait_for(Instant::now() + Duration::from_secs(10), "hello", |_| true)
+        .await
+        .expect("hello");
+
+    // The slow writer takes its place first, then a later capture commits before it.
+    let (slow_tx, slow) = begin_slow_capture(&app, &id, "slow").await;
+    let fast = capture(&url, "fast").await;
+    let early = drain_requests(&mut stream, Instant::now() + Duration::from_millis(1500)).await;
+    slow_tx.commit().await.expect("commit");
+    let late = drain_requests(&mut stream, Instant::now() + Duration::from_secs(3)).await;
+
+    let delivered: Vec<&str> = early.iter().chain(&late).map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        delivered,
+        [slow.as_str(), fast.as_str()],
+        "both captures, each once, in position order (delivered before the commit: {early:?})"
+    );
+
+    // Resuming from the opening position delivers the same two, in the same order.
+    let hello_id = hello.id.expect("hello carries the opening position");
+    let mut resumed = open_stream(&app, &token, &id, Some(&hello_id)).await;
+    let again = drain_requests(&mut resumed, Instant::now() + Duration::from_secs(3)).await;
+    assert_eq!(again, [early, late].concat(), "a resumed stream agrees");
+}

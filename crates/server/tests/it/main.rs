@@ -10,6 +10,7 @@ mod capture;
 mod capture_deleted;
 mod embedded;
 mod endpoints;
+mod exactly_once;
 mod isolation;
 mod listen;
 mod live;

@@ -2,7 +2,6 @@
 //! what was not stored) and `/readyz` says so; both recover by themselves once it is back.
 //! Runs on its own embedded cluster so that stopping it does not disturb other tests.
 
-
 use std::time::Duration;
 
 use crate::common::browser::api_client;

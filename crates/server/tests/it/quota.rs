@@ -1,6 +1,5 @@
 //! The per-endpoint capture quota: over it, `429` with `Retry-After`, and nothing stored.
 
-
 use crate::common::TestApp;
 
 #[tokio::test]

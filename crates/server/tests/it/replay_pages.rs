@@ -1,31 +1,10 @@
 //! The replay pages: a Replay button and form on the request view, refusals in words, bulk
 //! replay of selected captures in the chosen order, saved targets, and the history.
 
-
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::target::recording_target as target;
 use crate::common::TestApp;
-
-/// A local target that records the bodies it receives.
-async fn target() -> (String, Arc<Mutex<Vec<Vec<u8>>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push(body.to_vec());
-                "thanks from the dev server"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
-}
 
 async fn capture(url: &str, body: &str) -> String {
     let r = reqwest::Client::new()

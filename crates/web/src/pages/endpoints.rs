@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use hookvault_store::endpoints::{self as store, EndpointResponse};
-use hookvault_store::requests::{list_requests, RequestSummary};
+use hookvault_store::requests::list_requests;
 use hookvault_store::search::search_requests;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::auth::{check_csrf, CsrfForm, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::views::{render, rfc3339, url_component, Page};
+use crate::views::{render, url_component, Page, RequestRow};
 
 const PAGE_SIZE: i64 = 50;
 
@@ -80,43 +80,6 @@ async fn create(
     Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
 }
 
-/// A capture as a row of the request list.
-pub struct RequestRow {
-    pub id: Uuid,
-    pub seq: i64,
-    pub method: String,
-    pub path: String,
-    pub size: String,
-    pub content_type: String,
-    pub received_at: String,
-    pub event: String,
-    /// Signature status (`valid`, …) and its reason; empty when the endpoint checks nothing.
-    pub sig_status: String,
-    pub sig_reason: String,
-}
-
-impl From<RequestSummary> for RequestRow {
-    fn from(r: RequestSummary) -> Self {
-        let path = match &r.query {
-            Some(q) => format!("{}?{q}", if r.path.is_empty() { "/" } else { &r.path }),
-            None if r.path.is_empty() => "/".to_string(),
-            None => r.path.clone(),
-        };
-        RequestRow {
-            id: r.id,
-            seq: r.seq,
-            method: r.method,
-            path,
-            size: hookvault_core::render::human_size(u64::try_from(r.body_size).unwrap_or(0)),
-            content_type: r.content_type.unwrap_or_default(),
-            received_at: rfc3339(&r.received_at),
-            event: r.event_type.unwrap_or_default(),
-            sig_status: r.signature_status.unwrap_or_default(),
-            sig_reason: r.signature_reason.unwrap_or_default(),
-        }
-    }
-}
-
 #[derive(Template)]
 #[template(path = "endpoints/show.html")]
 struct ShowPage {
@@ -126,7 +89,9 @@ struct ShowPage {
     url: String,
     requests: Vec<RequestRow>,
     older_href: Option<String>,
-    newest_seq: i64,
+    /// Where the live list starts (the position before the page's rows were read); `None`
+    /// turns live insertion off (older pages, searches).
+    live_after: Option<String>,
     /// The search as typed, and why it could not be run.
     q: String,
     search_error: Option<String>,
@@ -156,6 +121,14 @@ async fn show(
         .await?
         .ok_or(AppError::NotFound)?;
     let search = q.q.trim();
+    // Live insertion only on the unfiltered first page. Its position is taken before the rows
+    // are read: a capture committed in between is on the page and may come live as well (the
+    // script drops repeats by id), but none is missed.
+    let live_after = if q.before.is_none() && search.is_empty() {
+        Some(hookvault_store::feed::head(&state.pool).await?.to_string())
+    } else {
+        None
+    };
     let (rows, search_error) = match hookvault_core::search::parse(search) {
         Ok(s) if s.is_empty() => (
             list_requests(&state.pool, user.id, id, q.before, PAGE_SIZE + 1).await?,
@@ -180,12 +153,6 @@ async fn show(
                 "" => format!("/endpoints/{id}?before={seq}"),
                 s => format!("/endpoints/{id}?before={seq}&q={}", url_component(s)),
             });
-    // Live insertion only on the unfiltered first page (-1 turns it off).
-    let newest_seq = if q.before.is_none() && search.is_empty() {
-        requests.first().map(|r| r.seq).unwrap_or(0)
-    } else {
-        -1
-    };
     let r = &endpoint.response;
     render(&ShowPage {
         page: Page::for_user(endpoint.name.clone(), &user).await?,
@@ -194,7 +161,7 @@ async fn show(
         name: endpoint.name.clone(),
         requests,
         older_href,
-        newest_seq,
+        live_after,
         q: search.to_string(),
         search_error,
         signing: super::signing::SigningView::of(&endpoint),

@@ -4,11 +4,11 @@
 //! `$TMPDIR/hookvault-test-cluster`, started once (and left running for the next test binary; the
 //! README's test command stops it at the end).
 
-
 pub mod browser;
 pub mod official;
 pub mod raw_http;
 pub mod sse;
+pub mod target;
 
 use std::sync::OnceLock;
 use std::time::Duration;
