@@ -1,6 +1,7 @@
 //! The capture service: `/in/{token}` routes, the raw head recorder, the connection loop that
 //! feeds recorded heads to requests, and the batching writer.
 
+pub mod body;
 pub mod listener;
 pub mod quota;
 pub mod rawhead;

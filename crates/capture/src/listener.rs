@@ -3,9 +3,11 @@
 //! recorded head and the peer address to each request before the router sees it. On shutdown
 //! the loop stops accepting and waits for requests in flight (captures included) to finish.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -13,19 +15,99 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::rawhead::{HeadQueue, RecordingIo};
 
+/// How many connections the server holds open at once.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// In all.
+    pub total: usize,
+    /// From one client address (the peer; trusted proxies are exempt, since every client
+    /// behind them shares their address).
+    pub per_address: usize,
+    pub exempt: Vec<IpNet>,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            total: 8192,
+            per_address: 256,
+            exempt: Vec::new(),
+        }
+    }
+}
+
+/// Counts open connections; a [`Slot`] is one of them, given back when dropped.
+#[derive(Clone)]
+struct OpenConnections {
+    limits: Arc<ConnectionLimits>,
+    counts: Arc<Mutex<(usize, HashMap<IpAddr, usize>)>>,
+}
+
+struct Slot {
+    open: OpenConnections,
+    ip: Option<IpAddr>,
+}
+
+impl OpenConnections {
+    fn admit(&self, ip: IpAddr) -> Option<Slot> {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if counts.0 >= self.limits.total {
+            return None;
+        }
+        let exempt = self.limits.exempt.iter().any(|n| n.contains(&ip));
+        if !exempt {
+            let n = counts.1.entry(ip).or_insert(0);
+            if *n >= self.limits.per_address {
+                return None;
+            }
+            *n += 1;
+        }
+        counts.0 += 1;
+        Some(Slot {
+            open: self.clone(),
+            ip: (!exempt).then_some(ip),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .open
+            .counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        counts.0 -= 1;
+        if let Some(ip) = self.ip {
+            if let Some(n) = counts.1.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.1.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests for at
-/// most `drain` before returning.
+/// most `drain` before returning. Connections over `limits` are closed as soon as accepted.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
+    let open = OpenConnections {
+        limits: Arc::new(limits),
+        counts: Arc::default(),
+    };
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -40,6 +122,11 @@ pub async fn serve(
                 }
             },
             () = &mut shutdown => break,
+        };
+        let Some(slot) = open.admit(peer.ip()) else {
+            tracing::debug!(peer = %peer.ip(), "connection refused: too many open connections");
+            drop(stream);
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let queue = HeadQueue::default();
@@ -61,6 +148,7 @@ pub async fn serve(
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            drop(slot);
         });
     }
     drop(listener);
@@ -94,5 +182,34 @@ async fn call(
     match app.oneshot(req).await {
         Ok(resp) => resp,
         Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_are_capped_per_address_and_in_all_and_slots_come_back() {
+        let open = OpenConnections {
+            limits: Arc::new(ConnectionLimits {
+                total: 3,
+                per_address: 2,
+                exempt: vec!["10.0.0.0/8".parse().unwrap()],
+            }),
+            counts: Arc::default(),
+        };
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let proxy: IpAddr = "10.1.1.1".parse().unwrap();
+        let first = open.admit(a).unwrap();
+        let _second = open.admit(a).unwrap();
+        assert!(open.admit(a).is_none(), "a third from one address");
+        let _via_proxy = open.admit(proxy).unwrap();
+        assert!(open.admit(proxy).is_none(), "the total is reached");
+        drop(first);
+        assert!(
+            open.admit(a).is_some(),
+            "a closed connection frees its slot"
+        );
     }
 }

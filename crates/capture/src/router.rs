@@ -18,11 +18,11 @@ use hookvault_core::signing::{self, Scheme};
 use hookvault_store::endpoints::CaptureRoute;
 use hookvault_store::requests::{NewCapture, StripeFacts};
 use hookvault_store::PgPool;
-use http_body_util::{BodyExt, Limited};
 use ipnet::IpNet;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::body::{self, BodyBudget, BodyError};
 use crate::quota::Quota;
 use crate::rawhead::RawHead;
 use crate::routes::RouteCache;
@@ -35,7 +35,13 @@ pub struct CaptureConfig {
     pub max_body_bytes: usize,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// A body must be complete this long after its head (else 408 and the connection closes).
+    pub body_deadline: Duration,
 }
+
+/// A capture is answered within this long whatever the database does: 503 + `Retry-After`
+/// when the route lookup or the commit does not finish in time.
+pub const CAPTURE_DEADLINE: Duration = Duration::from_secs(8);
 
 /// Shared state of the capture routes.
 #[derive(Clone)]
@@ -47,6 +53,8 @@ pub struct CaptureState {
     pub secret_key: SecretKey,
     /// Per-endpoint capture quota.
     pub quota: Arc<Quota>,
+    /// Bytes of bodies buffered at once by this process.
+    pub budget: BodyBudget,
 }
 
 /// The capture routes.
@@ -58,6 +66,7 @@ pub fn router(state: CaptureState) -> Router {
 }
 
 async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
+    let started = tokio::time::Instant::now();
     let received_at = OffsetDateTime::now_utc();
     let (mut parts, body) = req.into_parts();
     let mut raw = parts.extensions.remove::<RawHead>();
@@ -69,11 +78,16 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         return plain(StatusCode::NOT_FOUND, "unknown capture URL");
     };
 
-    let route = match state.routes.get(&state.pool, token).await {
-        Ok(Some(route)) => route,
-        Ok(None) => return plain(StatusCode::NOT_FOUND, "unknown capture URL"),
-        Err(e) => {
+    let lookup = state.routes.get(&state.pool, token);
+    let route = match tokio::time::timeout(CAPTURE_DEADLINE, lookup).await {
+        Ok(Ok(Some(route))) => route,
+        Ok(Ok(None)) => return plain(StatusCode::NOT_FOUND, "unknown capture URL"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "capture route lookup failed");
+            return unavailable();
+        }
+        Err(_) => {
+            tracing::warn!("capture route lookup timed out");
             return unavailable();
         }
     };
@@ -90,23 +104,27 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
-        return too_large(state.config.max_body_bytes);
-    }
-    let body = match Limited::new(body, state.config.max_body_bytes)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return too_large(state.config.max_body_bytes)
+    let read = body::read(
+        body,
+        state.config.max_body_bytes,
+        declared,
+        state.config.body_deadline,
+        &state.budget,
+    )
+    .await;
+    let body = match read {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(state.config.max_body_bytes),
+        Err(BodyError::TooSlow) => return too_slow(state.config.body_deadline),
+        Err(BodyError::BudgetFull) => {
+            tracing::warn!("capture body budget full");
+            return unavailable();
         }
-        Err(e) => {
-            tracing::debug!(error = %e, "capture body could not be read");
+        Err(BodyError::Broken) => {
             return plain(
                 StatusCode::BAD_REQUEST,
                 "the request body could not be read",
-            );
+            )
         }
     };
 
@@ -129,8 +147,8 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
     let content_type = headers::find(&header_list, "content-type")
         .map(|v| String::from_utf8_lossy(v).into_owned());
 
-    let detected = provider::detect(&header_list, &body, content_type.as_deref());
-    let verification = verify(&state, &route, &header_list, &body, received_at);
+    let detected = provider::detect(&header_list, &body.bytes, content_type.as_deref());
+    let verification = verify(&state, &route, &header_list, &body.bytes, received_at);
 
     let id = Uuid::now_v7();
     let capture = NewCapture {
@@ -144,7 +162,7 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         remote_addr,
         headers: headers::encode(&header_list),
         content_type,
-        body: body.to_vec(),
+        body: body.bytes.clone(),
         provider: detected.provider.map(|p| p.as_str().to_string()),
         event_type: detected.event_type,
         event_id: detected.event_id,
@@ -159,9 +177,18 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         signature_status: verification.as_ref().map(|v| v.status.as_str().to_string()),
         signature_reason: verification.map(|v| v.reason),
     };
-    match state.writer.write(capture).await {
+    let left = CAPTURE_DEADLINE.saturating_sub(started.elapsed());
+    let written = tokio::time::timeout(left, state.writer.write(capture))
+        .await
+        .unwrap_or(Err(WriteError::TimedOut));
+    drop(body);
+    match written {
         Ok(_) => {}
         Err(WriteError::Unavailable) => return unavailable(),
+        Err(WriteError::TimedOut) => {
+            tracing::warn!(endpoint.id = %route.endpoint_id, "capture not committed in time");
+            return unavailable();
+        }
         Err(WriteError::EndpointGone) => {
             state.routes.invalidate(token);
             return plain(StatusCode::NOT_FOUND, "unknown capture URL");
@@ -294,6 +321,22 @@ fn too_large(limit: usize) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         format!("request body is larger than the limit of {limit} bytes; nothing was stored\n"),
+    )
+        .into_response()
+}
+
+/// 408, and the connection is closed: a sender this slow holds nothing of ours any longer.
+fn too_slow(deadline: Duration) -> Response {
+    (
+        StatusCode::REQUEST_TIMEOUT,
+        [
+            (http::header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (http::header::CONNECTION, "close"),
+        ],
+        format!(
+            "the request body did not arrive within {} s; nothing was stored\n",
+            deadline.as_secs()
+        ),
     )
         .into_response()
 }

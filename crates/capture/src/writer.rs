@@ -14,6 +14,8 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 const MAX_BATCH: usize = 512;
 /// Most body bytes in one transaction (a batch always takes at least one capture).
 const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+/// Most captures waiting for a writer; more get 503 at once instead of waiting in line.
+const QUEUE: usize = 8192;
 
 /// Why a capture was not stored.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -25,6 +27,9 @@ pub enum WriteError {
     EndpointGone,
     #[error("the store rejected the capture: {0}")]
     Failed(String),
+    /// Not committed by the capture's deadline (the database is stalled or overloaded).
+    #[error("the store did not commit the capture in time")]
+    TimedOut,
 }
 
 struct Job {
@@ -41,7 +46,7 @@ pub struct Writer {
 impl Writer {
     /// Starts `tasks` writer tasks on `pool`.
     pub fn spawn(pool: PgPool, tasks: usize) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(8192);
+        let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..tasks.max(1) {
             let rx = rx.clone();
@@ -51,12 +56,13 @@ impl Writer {
         Self { tx }
     }
 
-    /// Stores one capture; returns its `seq` once committed.
+    /// Stores one capture; returns its `seq` once committed. Refused at once when the queue
+    /// is full. A caller that stops waiting (its deadline passed) withdraws the capture unless
+    /// a writer already took it.
     pub async fn write(&self, capture: NewCapture) -> Result<i64, WriteError> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Job { capture, done })
-            .await
+            .try_send(Job { capture, done })
             .map_err(|_| WriteError::Unavailable)?;
         wait.await.map_err(|_| WriteError::Unavailable)?
     }
@@ -67,11 +73,19 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
     loop {
         let batch = {
             let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { return };
-            let mut bytes = first.capture.body.len();
-            let mut batch = vec![first];
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            while batch.is_empty() {
+                let Some(first) = rx.recv().await else { return };
+                // Captures whose sender was already answered 503 are not stored.
+                if !first.done.is_closed() {
+                    bytes += first.capture.body.len();
+                    batch.push(first);
+                }
+            }
             while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
                 match rx.try_recv() {
+                    Ok(job) if job.done.is_closed() => {}
                     Ok(job) => {
                         bytes += job.capture.body.len();
                         batch.push(job);

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use hookvault_capture::body::BodyBudget;
+use hookvault_capture::listener::ConnectionLimits;
 use hookvault_capture::quota::Quota;
 use hookvault_capture::routes::RouteCache;
 use hookvault_capture::writer::Writer;
@@ -19,7 +21,7 @@ use hookvault_replay::limit::DestinationLimits;
 use hookvault_replay::worker::{ReplayWorkers, WorkerContext, RESPONSE_EXCERPT_BYTES};
 use hookvault_store::embedded::EmbeddedCluster;
 use hookvault_store::notify::Notice;
-use hookvault_store::{PgConnectOptions, PgPool};
+use hookvault_store::{Deadlines, PgConnectOptions, PgPool};
 use hookvault_web::{AppState, Hub, WebConfig};
 use ipnet::IpNet;
 use tokio::net::TcpListener;
@@ -60,7 +62,16 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<IpNet>,
     pub secret_key: Option<SecretKey>,
     pub writer_tasks: usize,
+    /// Connections of the main pool (dashboard, API, replay workers).
     pub max_connections: u32,
+    /// Connections of the capture path's own pool.
+    pub capture_db_connections: u32,
+    /// A capture body must be complete this long after its head.
+    pub body_deadline: Duration,
+    /// Bytes of capture bodies buffered at once.
+    pub body_budget_bytes: usize,
+    /// Open HTTP connections, in all and per client address (trusted proxies are exempt).
+    pub connection_limits: ConnectionLimits,
     /// Whether replays may go to loopback and private addresses.
     pub private_targets: PrivateTargets,
     /// Total time limit of one replay send.
@@ -84,7 +95,8 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     workers: Option<ReplayWorkers>,
-    cluster: Option<EmbeddedCluster>,
+    cluster: Option<Arc<EmbeddedCluster>>,
+    supervisor: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -98,8 +110,10 @@ impl Server {
                 (cluster.connect_options(), Some(cluster))
             }
         };
+        let cluster = cluster.map(Arc::new);
+        let supervisor = cluster.clone().map(|c| tokio::spawn(supervise(c)));
         let pool =
-            hookvault_store::connect(options, config.max_connections, Duration::from_secs(3))
+            hookvault_store::connect(options.clone(), config.max_connections, Deadlines::WEB)
                 .await
                 .context("connecting to PostgreSQL")?;
         hookvault_store::migrate(&pool)
@@ -134,14 +148,26 @@ impl Server {
         );
         let mut app = Router::new();
         if matches!(config.role, Role::All | Role::Capture) {
+            // The capture path's own connections: no dashboard or API load can take them. Each
+            // writer task keeps one; route lookups need at least two more.
+            let writers = u32::try_from(config.writer_tasks).unwrap_or(u32::MAX);
+            let capture_pool = hookvault_store::connect(
+                options.clone(),
+                config.capture_db_connections.max(writers.saturating_add(2)),
+                Deadlines::CAPTURE,
+            )
+            .await
+            .context("connecting the capture pool to PostgreSQL")?;
             let capture = CaptureState {
-                pool: pool.clone(),
-                writer: Writer::spawn(pool.clone(), config.writer_tasks),
+                pool: capture_pool.clone(),
+                writer: Writer::spawn(capture_pool, config.writer_tasks),
                 routes: routes.clone(),
                 config: Arc::new(CaptureConfig {
                     max_body_bytes: config.max_body_bytes,
                     trusted_proxies: config.trusted_proxies.clone(),
+                    body_deadline: config.body_deadline,
                 }),
+                budget: BodyBudget::new(config.body_budget_bytes),
                 secret_key: secret_key.clone(),
                 quota: Arc::new(Quota::new(config.capture_quota_per_minute)),
             };
@@ -193,13 +219,21 @@ impl Server {
             }
         });
 
+        let mut limits = config.connection_limits.clone();
+        limits.exempt.extend(config.trusted_proxies.iter().copied());
         let (shutdown, mut rx) = watch::channel(false);
         let task = tokio::spawn(async move {
             let signal = async move {
                 let _ = rx.wait_for(|stop| *stop).await;
             };
-            hookvault_capture::listener::serve(listener, app, signal, Duration::from_secs(30))
-                .await;
+            hookvault_capture::listener::serve(
+                listener,
+                app,
+                limits,
+                signal,
+                Duration::from_secs(30),
+            )
+            .await;
             sweeper.abort();
         });
         tracing::info!(%addr, %public_url, private_targets = %config.private_targets, "hookvault serving");
@@ -211,6 +245,7 @@ impl Server {
             task,
             workers,
             cluster,
+            supervisor,
         })
     }
 
@@ -225,6 +260,10 @@ impl Server {
         };
         let (_, ()) = tokio::join!(self.task, stop_workers);
         self.pool.close().await;
+        if let Some(supervisor) = self.supervisor {
+            supervisor.abort();
+            let _ = supervisor.await;
+        }
         if let Some(cluster) = self.cluster {
             if let Err(e) = tokio::task::spawn_blocking(move || cluster.stop()).await {
                 tracing::warn!(error = %e, "stopping the embedded cluster");
@@ -255,6 +294,32 @@ async fn listen_for_notifications(
     })
     .await;
 }
+
+/// Keeps the embedded cluster running: when its PostgreSQL is gone (killed, crashed), starts it
+/// again (it recovers every committed transaction from its WAL), with backoff while that fails.
+/// The pools reconnect by themselves, so captures recover without a restart.
+async fn supervise(cluster: Arc<EmbeddedCluster>) {
+    let mut wait = SUPERVISE_EVERY;
+    loop {
+        tokio::time::sleep(wait).await;
+        let c = cluster.clone();
+        match tokio::task::spawn_blocking(move || c.ensure_running()).await {
+            Ok(Ok(false)) => wait = SUPERVISE_EVERY,
+            Ok(Ok(true)) => {
+                tracing::warn!("the embedded PostgreSQL cluster was down and has been restarted");
+                wait = SUPERVISE_EVERY;
+            }
+            Ok(Err(e)) => {
+                wait = (wait * 2).min(Duration::from_secs(30));
+                tracing::error!(error = %e, retry_in_s = wait.as_secs(), "restarting the embedded PostgreSQL cluster failed");
+            }
+            Err(e) => tracing::error!(error = %e, "embedded cluster supervisor task failed"),
+        }
+    }
+}
+
+/// How often the supervisor checks that the embedded cluster runs.
+const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
 
 /// The server key that seals users' signing secrets: `data_dir/secret.key`, created (mode 0600)
 /// on first start.

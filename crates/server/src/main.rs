@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hookvault_capture::listener::ConnectionLimits;
 use hookvault_core::secretbox::SecretKey;
 use hookvault_replay::guard::PrivateTargets;
 use hookvault_server::{Database, Role, ServeConfig, Server};
@@ -102,9 +103,29 @@ struct ServeArgs {
     /// Concurrent batching writer tasks on the capture path.
     #[arg(long, env = "HOOKVAULT_WRITER_TASKS", default_value_t = 2)]
     writer_tasks: usize,
-    /// Size of the database connection pool.
+    /// Size of the database connection pool of the dashboard, API and replay workers.
     #[arg(long, env = "HOOKVAULT_DB_CONNECTIONS", default_value_t = 16)]
     db_connections: u32,
+    /// Size of the capture path's own connection pool (route lookups and writers), which
+    /// dashboard and API load cannot take; at least the writer tasks plus two.
+    #[arg(long, env = "HOOKVAULT_CAPTURE_DB_CONNECTIONS", default_value_t = 4)]
+    capture_db_connections: u32,
+    /// Seconds a capture's body may take to arrive after its head (then 408, connection closed).
+    #[arg(long, env = "HOOKVAULT_BODY_DEADLINE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    body_deadline_secs: u64,
+    /// Bytes of capture bodies this process buffers at once; over it senders get 503 + Retry-After.
+    #[arg(long, env = "HOOKVAULT_BODY_BUDGET_BYTES", default_value_t = 256 * 1024 * 1024)]
+    body_budget_bytes: usize,
+    /// Most open HTTP connections in all.
+    #[arg(long, env = "HOOKVAULT_MAX_OPEN_CONNECTIONS", default_value_t = 8192)]
+    max_open_connections: usize,
+    /// Most open HTTP connections from one client address (trusted proxies are exempt).
+    #[arg(
+        long,
+        env = "HOOKVAULT_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    max_connections_per_address: usize,
     /// Whether replays may target loopback and private addresses (allow|deny); default: allow
     /// only when --listen is a loopback address.
     #[arg(long, env = "HOOKVAULT_PRIVATE_TARGETS")]
@@ -164,8 +185,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate { database_url } => {
             let options = database_url.parse().context("parsing DATABASE_URL")?;
-            let pool =
-                hookvault_store::connect(options, 2, std::time::Duration::from_secs(10)).await?;
+            let pool = hookvault_store::connect(
+                options,
+                2,
+                hookvault_store::Deadlines {
+                    acquire: std::time::Duration::from_secs(10),
+                    statement: std::time::Duration::from_secs(3600),
+                },
+            )
+            .await?;
             hookvault_store::migrate(&pool).await?;
             println!("migrations applied");
             Ok(())
@@ -205,6 +233,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         writer_tasks: args.writer_tasks,
         capture_quota_per_minute: args.capture_quota_per_minute,
         max_connections: args.db_connections,
+        capture_db_connections: args.capture_db_connections,
+        body_deadline: std::time::Duration::from_secs(args.body_deadline_secs),
+        body_budget_bytes: args.body_budget_bytes,
+        connection_limits: ConnectionLimits {
+            total: args.max_open_connections,
+            per_address: args.max_connections_per_address,
+            exempt: Vec::new(),
+        },
         private_targets,
         replay_timeout: std::time::Duration::from_secs(args.replay_timeout_secs),
         replay_workers: args.replay_workers,

@@ -244,6 +244,17 @@ impl EmbeddedCluster {
             .unwrap_or(false)
     }
 
+    /// Starts the cluster again if its server is gone (killed, crashed): PostgreSQL recovers
+    /// from its WAL, so every committed transaction is kept. Returns whether it had to start it.
+    /// Blocking: call it from a blocking task.
+    pub fn ensure_running(&self) -> Result<bool, EmbeddedError> {
+        if self.is_running() {
+            return Ok(false);
+        }
+        self.init_and_start()?;
+        Ok(true)
+    }
+
     fn pg_ctl(&self, args: &[&str], what: &str) -> Result<(), EmbeddedError> {
         let data = self.pg_data.to_string_lossy().into_owned();
         let mut full = vec!["-D", &data];

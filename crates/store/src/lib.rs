@@ -68,17 +68,47 @@ pub(crate) fn conflict(e: sqlx::Error) -> StoreError {
     StoreError::Database(e)
 }
 
-/// Opens a pool. Acquiring a connection waits at most `acquire_timeout`, so a database outage
-/// turns into a quick 503 instead of a hung request; the pool reconnects on its own.
+/// How long the database may work on one request of a pool's users: every wait has a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Acquiring a connection waits at most this long, so a database outage turns into a quick
+    /// 503 instead of a hung request (the pool reconnects on its own).
+    pub acquire: Duration,
+    /// `statement_timeout` of every connection: the server cancels a statement that runs longer.
+    /// A transaction may raise it for itself (`SET LOCAL`), as exports do.
+    pub statement: Duration,
+}
+
+impl Deadlines {
+    /// The capture path: a capture answers 503 within seconds whatever the database does.
+    pub const CAPTURE: Deadlines = Deadlines {
+        acquire: Duration::from_secs(2),
+        statement: Duration::from_secs(5),
+    };
+    /// Pages, the API, streams and replay workers.
+    pub const WEB: Deadlines = Deadlines {
+        acquire: Duration::from_secs(3),
+        statement: Duration::from_secs(15),
+    };
+}
+
+/// Opens a pool whose connections carry `deadlines.statement` as their `statement_timeout` (and
+/// end a transaction left idle for a minute), and whose acquisitions wait at most
+/// `deadlines.acquire`.
 pub async fn connect(
     options: PgConnectOptions,
     max_connections: u32,
-    acquire_timeout: Duration,
+    deadlines: Deadlines,
 ) -> Result<PgPool, sqlx::Error> {
+    let statement_ms = deadlines.statement.as_millis().to_string();
+    let options = options.options([
+        ("statement_timeout", statement_ms.as_str()),
+        ("idle_in_transaction_session_timeout", "60000"),
+    ]);
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
-        .acquire_timeout(acquire_timeout)
+        .acquire_timeout(deadlines.acquire)
         .connect_with(options)
         .await
 }
@@ -88,10 +118,11 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
 
-/// True when a trivial query succeeds (for `/readyz`).
+/// True when a trivial query succeeds within a second (for `/readyz`).
 pub async fn ping(pool: &PgPool) -> bool {
-    sqlx::query_scalar!("SELECT 1 AS \"one!\"")
-        .fetch_one(pool)
-        .await
-        .is_ok()
+    let query = sqlx::query_scalar!("SELECT 1 AS \"one!\"").fetch_one(pool);
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), query).await,
+        Ok(Ok(_))
+    )
 }

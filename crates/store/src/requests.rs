@@ -20,7 +20,8 @@ pub struct NewCapture {
     /// Encoded with `hookvault_core::headers::encode`.
     pub headers: Vec<u8>,
     pub content_type: Option<String>,
-    pub body: Vec<u8>,
+    /// The body as received (shared with the capture handler, not copied).
+    pub body: bytes::Bytes,
     pub provider: Option<String>,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
@@ -136,7 +137,7 @@ pub async fn insert_captures(
         addrs.push(c.remote_addr.as_str());
         headers.push(c.headers.as_slice());
         ctypes.push(c.content_type.as_deref());
-        bodies.push(c.body.as_slice());
+        bodies.push(c.body.as_ref());
         sizes.push(i32::try_from(c.body.len()).unwrap_or(i32::MAX));
         providers.push(c.provider.as_deref());
         types.push(c.event_type.as_deref());

@@ -29,7 +29,7 @@ fn capture_for(endpoint_id: &str) -> NewCapture {
         remote_addr: "127.0.0.1".into(),
         headers: Vec::new(),
         content_type: None,
-        body: b"in flight".to_vec(),
+        body: bytes::Bytes::from_static(b"in flight"),
         provider: None,
         event_type: None,
         event_id: None,

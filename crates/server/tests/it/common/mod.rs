@@ -107,6 +107,10 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         writer_tasks: 2,
         capture_quota_per_minute: None,
         max_connections: 8,
+        capture_db_connections: 3,
+        body_deadline: Duration::from_secs(30),
+        body_budget_bytes: 256 * 1024 * 1024,
+        connection_limits: Default::default(),
         // Tests replay to local servers on 127.0.0.1.
         private_targets: hookvault_replay::guard::PrivateTargets::Allow,
         replay_timeout: Duration::from_secs(20),
