@@ -15,6 +15,9 @@ use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+/// The buffer a body starts with, whatever its declared length.
+const INITIAL_BUFFER: usize = 64 * 1024;
+
 /// Why a body was not read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
@@ -79,7 +82,9 @@ pub async fn read(
     if reserved > 0 {
         permits.push(budget.take(reserved).ok_or(BodyError::BudgetFull)?);
     }
-    let mut buf = BytesMut::with_capacity(reserved);
+    // Memory grows with what arrives, not with what is declared: a sender that declares a
+    // megabyte and sends a byte holds a small buffer.
+    let mut buf = BytesMut::with_capacity(reserved.min(INITIAL_BUFFER));
     let mut body = body;
     loop {
         let frame = match tokio::time::timeout_at(until, body.frame()).await {

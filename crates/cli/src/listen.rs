@@ -317,9 +317,6 @@ impl Listener {
             None => true,
         })?;
         let method = request["method"].as_str().unwrap_or("POST");
-        let body = base64::engine::general_purpose::STANDARD
-            .decode(request["body_base64"].as_str().unwrap_or(""))
-            .unwrap_or_default();
         let mut headers: Vec<RawHeader> = request["headers"]
             .as_array()
             .map(|hs| {
@@ -342,6 +339,15 @@ impl Listener {
             .collect::<Vec<_>>()
             .join(" ");
         let clock = format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second());
+        let body = match self.body_of(request).await {
+            Ok(body) => body,
+            Err(e) => {
+                let reason = format!("could not fetch the body from the server: {e:#}");
+                let mut d = Delivery::failed(&reason, route.url.clone());
+                d.line = format!("{clock}  {method}  {label}  →  error: {reason}");
+                return Some(d);
+            }
+        };
         if let Some(scheme) = self.opts.sign {
             match signing::resign(
                 scheme,
@@ -403,6 +409,25 @@ impl Listener {
             }
         };
         Some(result)
+    }
+
+    /// The captured body: inline (`body_base64`), or fetched from `body_url` when the server
+    /// sends a large body by reference.
+    async fn body_of(&self, request: &Value) -> anyhow::Result<Vec<u8>> {
+        if let Some(b64) = request["body_base64"].as_str() {
+            return Ok(base64::engine::general_purpose::STANDARD.decode(b64)?);
+        }
+        let Some(path) = request["body_url"].as_str() else {
+            return Ok(Vec::new());
+        };
+        let resp = self
+            .api
+            .get(format!("{}{path}", self.server))
+            .bearer_auth(&self.token)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(resp.bytes().await?.to_vec())
     }
 
     async fn report(&self, path: &str, d: &Delivery) {

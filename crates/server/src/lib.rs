@@ -72,6 +72,8 @@ pub struct ServeConfig {
     pub body_budget_bytes: usize,
     /// Open HTTP connections, in all and per client address (trusted proxies are exempt).
     pub connection_limits: ConnectionLimits,
+    /// Open event streams per account, per process.
+    pub max_streams_per_account: usize,
     /// Whether replays may go to loopback and private addresses.
     pub private_targets: PrivateTargets,
     /// Total time limit of one replay send.
@@ -178,6 +180,7 @@ impl Server {
                 pool.clone(),
                 WebConfig {
                     public_url: public_url.clone(),
+                    max_streams_per_account: config.max_streams_per_account,
                 },
                 secret_key.clone(),
                 hub.clone(),

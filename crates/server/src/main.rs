@@ -126,6 +126,9 @@ struct ServeArgs {
         default_value_t = 256
     )]
     max_connections_per_address: usize,
+    /// Most open event streams (live lists and `hookvault listen`) per account, per process.
+    #[arg(long, env = "HOOKVAULT_MAX_STREAMS_PER_ACCOUNT", default_value_t = 10)]
+    max_streams_per_account: usize,
     /// Whether replays may target loopback and private addresses (allow|deny); default: allow
     /// only when --listen is a loopback address.
     #[arg(long, env = "HOOKVAULT_PRIVATE_TARGETS")]
@@ -241,6 +244,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             per_address: args.max_connections_per_address,
             exempt: Vec::new(),
         },
+        max_streams_per_account: args.max_streams_per_account,
         private_targets,
         replay_timeout: std::time::Duration::from_secs(args.replay_timeout_secs),
         replay_workers: args.replay_workers,

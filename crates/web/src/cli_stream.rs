@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::api::{request_json, ApiUser};
 use crate::error::{ApiError, AppError};
-use crate::live::{event_stream, paired, sse, start_position, Follow};
+use crate::live::{event_stream, paired, send, sse, start_position, Follow, StreamTicket};
 use crate::state::AppState;
 
 /// A CLI row not refreshed for this long is no longer listed as connected.
@@ -61,6 +61,9 @@ async fn stream(
     // "From now on" is fixed before answering: a capture made once the client sees the stream
     // open comes after this point, however late the stream's task gets to run.
     let from = start_position(&state.pool, &headers, None).await?;
+    let ticket = state
+        .streams
+        .open(user.id, state.config.max_streams_per_account)?;
     let session = if q.client.as_deref() == Some("cli") {
         let session = Uuid::now_v7();
         let forward_to = q.forward_to.unwrap_or_default();
@@ -72,7 +75,7 @@ async fn stream(
         None
     };
     let follow = Follow::new(&state, user.id, id, from);
-    Ok(sse(events(state, user.id, id, follow, session)).into_response())
+    Ok(sse(events(state, user.id, id, follow, session, ticket)).into_response())
 }
 
 /// Deletes the CLI's row when its stream ends, however it ends.
@@ -99,6 +102,8 @@ const FETCH_BYTES: usize = 4 * 1024 * 1024;
 /// Events buffered between the stream's task and the connection: the task waits when the
 /// client does not read.
 const BUFFERED_EVENTS: usize = 4;
+/// Bodies larger than this are sent as a `body_url` to fetch instead of inline.
+const INLINE_BODY_BYTES: usize = 256 * 1024;
 
 fn events(
     state: AppState,
@@ -106,8 +111,10 @@ fn events(
     endpoint_id: Uuid,
     mut follow: Follow,
     session: Option<Uuid>,
+    ticket: StreamTicket,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     event_stream(BUFFERED_EVENTS, move |out| async move {
+        let _ticket = ticket;
         let _guard = session.map(|id| SessionGuard {
             pool: state.pool.clone(),
             id,
@@ -117,7 +124,7 @@ fn events(
             .event("hello")
             .id(start.clone())
             .data(json!({"endpoint_id": endpoint_id, "position": start}).to_string());
-        if out.send(Ok(hello)).await.is_err() {
+        if !send(&out, hello).await {
             return;
         }
         let mut touched = Instant::now();
@@ -137,11 +144,17 @@ fn events(
                             continue;
                         };
                         data["seq"] = json!(r.seq);
+                        // Large bodies go by reference: the stream's memory does not grow
+                        // with body size, and a client that stops reading holds little.
+                        if r.body.len() > INLINE_BODY_BYTES {
+                            data["body_base64"] = serde_json::Value::Null;
+                            data["body_url"] = json!(format!("/api/v1/requests/{}/body", r.id));
+                        }
                         let ev = Event::default()
                             .event("request")
                             .id(entry.after.to_string())
                             .data(data.to_string());
-                        if out.send(Ok(ev)).await.is_err() {
+                        if !send(&out, ev).await {
                             return;
                         }
                     }
@@ -163,7 +176,7 @@ fn events(
                     let ev = Event::default()
                         .event("replay")
                         .data(json!({"replay_id": job.id, "request": request}).to_string());
-                    if out.send(Ok(ev)).await.is_err() {
+                    if !send(&out, ev).await {
                         return;
                     }
                 }

@@ -6,7 +6,9 @@
 //! by position (`hookvault_store::feed`), so it never skips or repeats a capture, and uses the
 //! announcements only as wake-ups.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use askama::Template;
@@ -35,6 +37,70 @@ const SAFETY_POLL: Duration = Duration::from_secs(10);
 /// long, doubling up to [`PENDING_RETRY_MAX`].
 const PENDING_RETRY_MIN: Duration = Duration::from_millis(10);
 const PENDING_RETRY_MAX: Duration = Duration::from_millis(250);
+
+/// A client that has not taken an event for this long is treated as gone: its stream ends.
+pub(crate) const STALL_LIMIT: Duration = Duration::from_secs(60);
+
+/// Where a stream's task puts its events.
+pub(crate) type Out = mpsc::Sender<Result<Event, Infallible>>;
+
+/// Hands an event to the client; false when it went away or has not read for [`STALL_LIMIT`].
+pub(crate) async fn send(out: &Out, ev: Event) -> bool {
+    match tokio::time::timeout(STALL_LIMIT, out.send(Ok(ev))).await {
+        Ok(sent) => sent.is_ok(),
+        Err(_) => {
+            tracing::info!("closing a stream whose client stopped reading");
+            false
+        }
+    }
+}
+
+/// Open streams per account in this process, capped: one account cannot hold the streams'
+/// memory and connections of everyone.
+#[derive(Clone, Default)]
+pub struct StreamCounts {
+    open: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+/// One open stream, counted until dropped.
+pub(crate) struct StreamTicket {
+    counts: StreamCounts,
+    user_id: Uuid,
+}
+
+impl StreamCounts {
+    /// Counts a new stream of `user_id`, or says why not.
+    pub(crate) fn open(&self, user_id: Uuid, limit: usize) -> Result<StreamTicket, AppError> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = open.entry(user_id).or_insert(0);
+        if *n >= limit {
+            return Err(AppError::TooManyRequests(format!(
+                "this account already has {limit} open streams (live lists and hookvault listen); close one and try again"
+            )));
+        }
+        *n += 1;
+        Ok(StreamTicket {
+            counts: self.clone(),
+            user_id,
+        })
+    }
+}
+
+impl Drop for StreamTicket {
+    fn drop(&mut self) {
+        let mut open = self
+            .counts
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
 
 /// In-process fan-out of what the notification listener hears. Cheap to clone.
 #[derive(Clone)]
@@ -172,16 +238,21 @@ async fn dashboard_stream(
         .await?
         .ok_or(AppError::NotFound)?;
     let from = start_position(&state.pool, &headers, q.after.as_deref()).await?;
+    let ticket = state
+        .streams
+        .open(user.id, state.config.max_streams_per_account)?;
     let follow = Follow::new(&state, user.id, id, from);
-    Ok(sse(rows(state.pool.clone(), user.id, follow)).into_response())
+    Ok(sse(rows(state.pool.clone(), user.id, follow, ticket)).into_response())
 }
 
 fn rows(
     pool: PgPool,
     user_id: Uuid,
     mut follow: Follow,
+    ticket: StreamTicket,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     event_stream(64, move |out| async move {
+        let _ticket = ticket;
         loop {
             // Catch up with the store, a page at a time.
             loop {
@@ -202,7 +273,7 @@ fn rows(
                         .event("request")
                         .id(entry.after.to_string())
                         .data(html);
-                    if out.send(Ok(ev)).await.is_err() {
+                    if !send(&out, ev).await {
                         return;
                     }
                 }

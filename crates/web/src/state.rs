@@ -8,13 +8,15 @@ use hookvault_store::PgPool;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::auth::LoginLimiter;
-use crate::live::Hub;
+use crate::live::{Hub, StreamCounts};
 
 /// Web settings.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Base URL users and senders reach this server at, without a trailing slash.
     pub public_url: String,
+    /// Most open event streams (live lists, `hookvault listen`) per account in this process.
+    pub max_streams_per_account: usize,
 }
 
 /// Everything handlers share. Cheap to clone.
@@ -29,6 +31,8 @@ pub struct AppState {
     /// Wakes this process's replay workers when replays are queued.
     pub replay_wake: Arc<Notify>,
     pub(crate) limiter: LoginLimiter,
+    /// Open event streams per account.
+    pub(crate) streams: StreamCounts,
     /// Bounds concurrent password hashing (each costs ~19 MiB and tens of ms of CPU).
     pub(crate) hashing: Arc<Semaphore>,
 }
@@ -50,6 +54,7 @@ impl AppState {
             replay_client,
             replay_wake,
             limiter: LoginLimiter::default(),
+            streams: StreamCounts::default(),
             hashing: Arc::new(Semaphore::new(2)),
         }
     }

@@ -11,6 +11,7 @@ mod capture_deleted;
 mod embedded;
 mod endpoints;
 mod exactly_once;
+mod faults;
 mod isolation;
 mod listen;
 mod live;

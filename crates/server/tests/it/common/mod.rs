@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod official;
+pub mod process;
 pub mod raw_http;
 pub mod sse;
 pub mod target;
@@ -65,6 +66,23 @@ pub async fn fresh_database() -> PgConnectOptions {
     admin.database(&name)
 }
 
+/// A URL of a fresh database (for tests that run the `hookvault` binary itself).
+pub async fn fresh_database_url() -> String {
+    let options = fresh_database().await;
+    let db = options.get_database().expect("database name").to_string();
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        let mut url = reqwest::Url::parse(&url).expect("DATABASE_URL is a URL");
+        url.set_path(&db);
+        return url.to_string();
+    }
+    let socket = options.get_socket().expect("the test cluster's socket");
+    format!(
+        "postgres://{}@localhost/{db}?host={}",
+        options.get_username(),
+        socket.display()
+    )
+}
+
 /// A running server and a browser-like client (keeps cookies, does not follow redirects).
 pub struct TestApp {
     pub server: Server,
@@ -111,6 +129,7 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         body_deadline: Duration::from_secs(30),
         body_budget_bytes: 256 * 1024 * 1024,
         connection_limits: Default::default(),
+        max_streams_per_account: 10,
         // Tests replay to local servers on 127.0.0.1.
         private_targets: hookvault_replay::guard::PrivateTargets::Allow,
         replay_timeout: Duration::from_secs(20),

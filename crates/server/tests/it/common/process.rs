@@ -1,0 +1,126 @@
+//! The `hookvault serve` binary as its own process, for tests that measure the server from
+//! outside (its memory) or need it apart from the test's own threads.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncBufReadExt;
+
+use super::tempdir::TempDir;
+
+/// A running `hookvault serve`, killed when dropped.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    pub _data: TempDir,
+}
+
+impl ServerProcess {
+    /// Starts the binary on 127.0.0.1:0 against a fresh database of the test server, with
+    /// `args` added to `serve`.
+    pub async fn start(args: &[&str]) -> ServerProcess {
+        let data = TempDir::new();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookvault"))
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data.0)
+            .args(args)
+            .env("DATABASE_URL", super::fresh_database_url().await)
+            .env("HOOKVAULT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start hookvault serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the server starts within 60 s")
+            .expect("read stdout")
+            .expect("a start line");
+        // "Hookvault is running: dashboard at http://127.0.0.1:PORT/ (listening on …)"
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("the dashboard URL in the start line")
+            .trim_end_matches('/')
+            .to_string();
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess {
+            child,
+            url,
+            _data: data,
+        }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// The process's resident memory in bytes.
+    pub fn rss(&self) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS");
+        kib * 1024
+    }
+
+    /// Signs up an account and returns an API token for it.
+    pub async fn account(&self, email: &str) -> String {
+        let client = super::browser_client();
+        let page = client
+            .get(self.at("/signup"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = super::extract_csrf(&page);
+        let r = client
+            .post(self.at("/signup"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", email),
+                ("password", "correct horse battery"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "sign-up");
+        let r = reqwest::Client::new()
+            .post(self.at("/api/v1/tokens"))
+            .basic_auth(email, Some("correct horse battery"))
+            .json(&serde_json::json!({"name": "tests"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: serde_json::Value = r.json().await.unwrap();
+        v["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates an endpoint; returns (id, capture URL).
+    pub async fn endpoint(&self, token: &str, name: &str) -> (String, String) {
+        let r = reqwest::Client::new()
+            .post(self.at("/api/v1/endpoints"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: serde_json::Value = r.json().await.unwrap();
+        (
+            v["id"].as_str().unwrap().to_string(),
+            v["url"].as_str().unwrap().to_string(),
+        )
+    }
+}
