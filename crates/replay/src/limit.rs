@@ -12,6 +12,8 @@ use url::Url;
 
 /// Hosts remembered before idle ones are forgotten.
 const MAX_IDLE_HOSTS: usize = 1024;
+/// When a destination has no free slot, ask again after this long.
+pub const BUSY_RETRY: Duration = Duration::from_millis(100);
 
 /// The limits for every destination host.
 pub struct DestinationLimits {
@@ -64,6 +66,32 @@ impl DestinationLimits {
         Pass { _permit: permit }
     }
 
+    /// A pass for a send to the destination `key` if one may start now; otherwise how long to
+    /// wait before asking again. Never waits: a worker whose destination is busy puts the job
+    /// back and does other work.
+    pub fn try_enter(&self, key: &str) -> Result<Pass, Duration> {
+        let slots = self.with_host(key, |h| h.slots.clone());
+        let Ok(permit) = slots.try_acquire_owned() else {
+            return Err(BUSY_RETRY);
+        };
+        if let Some(spacing) = self.spacing {
+            let now = Instant::now();
+            let wait = self.with_host(key, |h| {
+                if h.next_start > now {
+                    return Some(h.next_start - now);
+                }
+                h.next_start = now + spacing;
+                None
+            });
+            if let Some(wait) = wait {
+                return Err(wait);
+            }
+        }
+        Ok(Pass {
+            _permit: Some(permit),
+        })
+    }
+
     /// Runs `f` on the host's state, creating it if needed (and forgetting idle hosts when
     /// there are many).
     fn with_host<T>(&self, key: &str, f: impl FnOnce(&mut Host) -> T) -> T {
@@ -80,8 +108,29 @@ impl DestinationLimits {
     }
 }
 
+/// The key a destination is limited by: its first resolved address and port, so that many
+/// names for one server share its limit; the host name when it does not resolve (the send
+/// then fails on its own).
+pub async fn destination_key(url: &Url) -> String {
+    let port = url.port_or_known_default().unwrap_or_default();
+    if let Some(host) = url.host_str() {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(Ok(mut addrs)) = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::lookup_host((host, port)),
+        )
+        .await
+        {
+            if let Some(addr) = addrs.next() {
+                return addr.to_string();
+            }
+        }
+    }
+    host_key(url)
+}
+
 /// `host:port` of a URL (the URL parser already lowercases domain names).
-fn host_key(url: &Url) -> String {
+pub(crate) fn host_key(url: &Url) -> String {
     format!(
         "{}:{}",
         url.host_str().unwrap_or_default(),
@@ -123,6 +172,29 @@ mod tests {
             before_b.elapsed() < Duration::from_millis(50),
             "b waits for nobody"
         );
+    }
+
+    #[tokio::test]
+    async fn many_names_for_one_address_share_its_limit() {
+        assert_eq!(
+            destination_key(&url("http://localhost:9/")).await,
+            destination_key(&url("http://127.0.0.1:9/")).await
+        );
+    }
+
+    #[test]
+    fn a_busy_destination_says_how_long_to_wait_instead_of_waiting() {
+        let limits = DestinationLimits::new(1, Some(10));
+        let first = limits.try_enter("a").expect("a free slot");
+        assert_eq!(
+            limits.try_enter("a").err(),
+            Some(BUSY_RETRY),
+            "no free slot"
+        );
+        drop(first);
+        let wait = limits.try_enter("a").err().expect("too soon for the rate");
+        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(100));
+        assert!(limits.try_enter("b").is_ok(), "another destination");
     }
 
     #[tokio::test]

@@ -26,7 +26,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::guard::{GuardedClient, OutboundRequest, OutboundResponse, SendError};
-use crate::limit::DestinationLimits;
+use crate::limit::{destination_key, DestinationLimits};
 
 /// How much of a target's answer is kept per attempt.
 pub const RESPONSE_EXCERPT_BYTES: usize = 64 * 1024;
@@ -39,10 +39,6 @@ pub const RECOVERY_INTERVAL: Duration = Duration::from_secs(15);
 
 /// A `running` job is taken back when its lock is older than the send timeout plus this.
 pub const RECOVERY_MARGIN: Duration = Duration::from_secs(30);
-
-/// A claimed job that waited this long for its destination's turn renews its lock before
-/// sending.
-pub const LOCK_RENEWAL_AFTER: Duration = Duration::from_secs(1);
 
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
@@ -61,8 +57,10 @@ pub struct WorkerContext {
     /// The client's total time limit per send; jobs locked longer than this plus
     /// [`RECOVERY_MARGIN`] are considered abandoned.
     pub send_timeout: Duration,
-    /// Concurrency and rate limits per destination host.
+    /// Concurrency and rate limits per destination.
     pub limits: Arc<DestinationLimits>,
+    /// Most replays of one account in flight at once (over all processes).
+    pub per_account: usize,
 }
 
 /// The result of one processed job.
@@ -73,9 +71,11 @@ pub struct Processed {
     /// Its status after the attempt (`queued` when a retry is scheduled).
     pub status: ReplayStatus,
     /// False when the job had meanwhile been taken back by the recovery sweep, so the attempt
-    /// was recorded but the job was left as the sweep put it; or, when the sweep took it back
-    /// while it waited for its destination, it was not sent (and `status` says `queued`).
+    /// was recorded but the job was left as the sweep put it.
     pub moved: bool,
+    /// `Some(wait)` when its destination was busy: the job went back to the queue unsent,
+    /// due again after `wait`.
+    pub deferred: Option<Duration>,
 }
 
 /// Running worker tasks and the recovery sweep.
@@ -124,14 +124,27 @@ async fn run_worker(ctx: WorkerContext, mut stop: watch::Receiver<bool>) {
         let notified = ctx.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match process_next(&ctx).await {
-            Ok(Some(_)) => continue,
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "claiming or finishing a replay failed"),
+        // Look again no later than the soonest job put back for its destination's turn.
+        let mut look_again = POLL_INTERVAL;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            match process_next(&ctx).await {
+                Ok(Some(p)) => {
+                    if let Some(wait) = p.deferred {
+                        look_again = look_again.min(wait);
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "claiming or finishing a replay failed"),
+            }
+            break;
         }
         tokio::select! {
             _ = &mut notified => {}
-            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = tokio::time::sleep(look_again) => {}
             changed = stop.changed() => {
                 if changed.is_err() {
                     return;
@@ -181,31 +194,32 @@ pub async fn recover(ctx: &WorkerContext) -> Result<usize, StoreError> {
 /// Claims one due job, sends it and records the attempt. `Ok(None)` when nothing is due.
 /// Tests and benchmarks can drain the queue synchronously by calling this in a loop.
 pub async fn process_next(ctx: &WorkerContext) -> Result<Option<Processed>, StoreError> {
-    let Some(job) = replays::claim_next_replay(&ctx.pool).await? else {
+    let per_account = i64::try_from(ctx.per_account.max(1)).unwrap_or(i64::MAX);
+    let Some(job) = replays::claim_next_replay(&ctx.pool, per_account).await? else {
         return Ok(None);
     };
     let id = job.id;
     let attempt = job.attempts_made;
     let max_attempts = job.max_attempts;
-    // The destination's turn comes first (R13), so the signature made at send time is as
-    // fresh as the send. A job that had to wait renews its lock; if the recovery sweep took
-    // it back meanwhile, it is not sent here (the sweep recorded why).
-    let waited = Instant::now();
+    // The destination's turn comes first (R13). A worker never waits for it: when the
+    // destination is busy the job goes back to the queue, due when its turn comes, and the
+    // worker takes other work (another account's black-hole target cannot hold it).
     let _pass = match url::Url::parse(&job.target_url) {
-        Ok(url) => Some(ctx.limits.enter(&url).await),
+        Ok(url) => match ctx.limits.try_enter(&destination_key(&url).await) {
+            Ok(pass) => Some(pass),
+            Err(wait) => {
+                let moved = replays::requeue_replay(&ctx.pool, id, attempt, wait).await?;
+                return Ok(Some(Processed {
+                    id,
+                    status: ReplayStatus::Queued,
+                    moved,
+                    deferred: Some(wait),
+                }));
+            }
+        },
         // `build_request` refuses it with the reason.
         Err(_) => None,
     };
-    if waited.elapsed() >= LOCK_RENEWAL_AFTER
-        && !replays::renew_replay_lock(&ctx.pool, id, attempt).await?
-    {
-        tracing::warn!(replay.id = %id, "taken back by the recovery sweep while waiting for its destination; not sent");
-        return Ok(Some(Processed {
-            id,
-            status: ReplayStatus::Queued,
-            moved: false,
-        }));
-    }
     let span =
         tracing::info_span!("replay", replay.id = %id, request.id = %job.request_id, attempt);
     let record = send_job(ctx, job).instrument(span).await;
@@ -248,7 +262,12 @@ pub async fn process_next(ctx: &WorkerContext) -> Result<Option<Processed>, Stor
             "replay attempt failed"
         ),
     }
-    Ok(Some(Processed { id, status, moved }))
+    Ok(Some(Processed {
+        id,
+        status,
+        moved,
+        deferred: None,
+    }))
 }
 
 /// Why an attempt got no response.

@@ -80,8 +80,10 @@ pub struct ServeConfig {
     pub replay_timeout: Duration,
     /// Replay worker tasks in roles `all` and `worker`.
     pub replay_workers: usize,
-    /// Most replay sends in flight to one destination host (per process).
+    /// Most replay sends in flight to one destination (per process).
     pub replay_host_concurrency: usize,
+    /// Most replays of one account in flight at once (over all processes).
+    pub replay_account_concurrency: usize,
     /// Most replay sends started per second to one destination host (per process;
     /// `None` = no limit).
     pub replay_host_rate: Option<u32>,
@@ -201,6 +203,7 @@ impl Server {
                         config.replay_host_concurrency,
                         config.replay_host_rate,
                     )),
+                    per_account: config.replay_account_concurrency,
                 },
                 config.replay_workers,
             )

@@ -142,6 +142,9 @@ struct ServeArgs {
     /// Most replay sends in flight to one destination host, per process.
     #[arg(long, env = "HOOKVAULT_REPLAY_HOST_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     replay_host_concurrency: u32,
+    /// Most replays of one account in flight at once, over all processes (fair sharing of the workers).
+    #[arg(long, env = "HOOKVAULT_REPLAY_ACCOUNT_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    replay_account_concurrency: u32,
     /// Most replay sends started per second to one destination host, per process (0: no limit).
     #[arg(long, env = "HOOKVAULT_REPLAY_HOST_RATE", default_value_t = 100)]
     replay_host_rate: u32,
@@ -249,6 +252,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         replay_timeout: std::time::Duration::from_secs(args.replay_timeout_secs),
         replay_workers: args.replay_workers,
         replay_host_concurrency: args.replay_host_concurrency as usize,
+        replay_account_concurrency: args.replay_account_concurrency as usize,
         replay_host_rate: Some(args.replay_host_rate).filter(|r| *r > 0),
     })
     .await?;

@@ -5,7 +5,6 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::requests::StoredRequest;
 use crate::StoreError;
 
 /// A capture's place and body size, for planning an export.
@@ -34,29 +33,6 @@ pub async fn list_request_sizes(
         user_id,
         before_seq,
         limit
-    )
-    .fetch_all(ex)
-    .await?)
-}
-
-/// The user's captures with these ids, in full, newest first.
-pub async fn list_requests_by_ids(
-    ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    ids: &[Uuid],
-) -> Result<Vec<StoredRequest>, StoreError> {
-    Ok(sqlx::query_as!(
-        StoredRequest,
-        r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query,
-                  r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
-                  r.provider, r.event_type, r.event_id, r.signature_scheme, r.signature_status,
-                  r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
-                  r.object_type
-           FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
-           WHERE r.id = ANY($1) AND e.user_id = $2
-           ORDER BY r.seq DESC"#,
-        ids,
-        user_id
     )
     .fetch_all(ex)
     .await?)

@@ -277,10 +277,12 @@ pub async fn insert_replays(
 }
 
 /// Claims the next due job: marks it `running`, stamps `locked_at` and counts the attempt.
-/// Skips jobs other workers hold, and jobs whose batch still has an earlier job queued or
-/// running. Not owner-scoped: only workers call it.
+/// Skips jobs other workers hold, jobs whose batch still has an earlier job queued or
+/// running, and jobs of accounts that already have `per_account` replays running (so one
+/// account's replays cannot hold every worker). Not owner-scoped: only workers call it.
 pub async fn claim_next_replay(
     ex: impl PgExecutor<'_>,
+    per_account: i64,
 ) -> Result<Option<ClaimedReplay>, StoreError> {
     Ok(sqlx::query_as!(
         ClaimedReplay,
@@ -291,6 +293,8 @@ pub async fn claim_next_replay(
                      SELECT 1 FROM replays p
                      WHERE p.batch_id = r.batch_id AND p.position < r.position
                        AND p.status IN ('queued', 'running')))
+                 AND (SELECT count(*) FROM replays u
+                      WHERE u.user_id = r.user_id AND u.status = 'running') < $1
                ORDER BY r.next_attempt_at, r.position
                LIMIT 1
                FOR UPDATE SKIP LOCKED
@@ -300,25 +304,30 @@ pub async fn claim_next_replay(
            FROM next, requests q
            WHERE r.id = next.id AND q.id = r.request_id
            RETURNING r.id, r.user_id, r.endpoint_id, r.request_id, r.target_url, r.scheme,
-                     r.secret_sealed, r.attempts_made, r.max_attempts, q.method, q.headers, q.body"#
+                     r.secret_sealed, r.attempts_made, r.max_attempts, q.method, q.headers, q.body"#,
+        per_account
     )
     .fetch_optional(ex)
     .await?)
 }
 
-/// Stamps `locked_at` again on a claimed job that waited before its send (for its
-/// destination's turn), so the recovery sweep does not take it back mid-send. False when the
-/// sweep already took it back: then it must not be sent.
-pub async fn renew_replay_lock(
+/// Puts a claimed job back in the queue without counting an attempt: its destination is busy,
+/// and its worker goes on with other work instead of waiting. Due again after `delay`. False
+/// when the job is no longer this claim's (the recovery sweep took it back).
+pub async fn requeue_replay(
     ex: impl PgExecutor<'_>,
     replay_id: Uuid,
     attempt: i32,
+    delay: Duration,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query!(
-        "UPDATE replays SET locked_at = now()
+        "UPDATE replays
+         SET status = 'queued', locked_at = NULL, attempts_made = attempts_made - 1,
+             next_attempt_at = now() + make_interval(secs => $3)
          WHERE id = $1 AND status = 'running' AND attempts_made = $2",
         replay_id,
         attempt,
+        delay.as_secs_f64(),
     )
     .execute(ex)
     .await?;

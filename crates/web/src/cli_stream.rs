@@ -13,7 +13,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
 use hookvault_store::cli;
-use hookvault_store::feed::FeedEntry;
 use hookvault_store::replays::NewAttempt;
 use hookvault_store::requests::{find_request, find_requests_by_ids};
 use serde::Deserialize;
@@ -22,6 +21,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::{request_json, ApiUser};
+use crate::batch::by_bytes;
 use crate::error::{ApiError, AppError};
 use crate::live::{event_stream, paired, send, sse, start_position, Follow, StreamTicket};
 use crate::state::AppState;
@@ -134,7 +134,9 @@ fn events(
                 let Ok(entries) = follow.next_page(PAGE).await else {
                     break;
                 };
-                for chunk in by_bytes(&entries, FETCH_BYTES) {
+                for chunk in by_bytes(&entries, FETCH_BYTES, |e| {
+                    usize::try_from(e.body_size).unwrap_or(0)
+                }) {
                     let ids: Vec<Uuid> = chunk.iter().map(|e| e.id).collect();
                     let Ok(rows) = find_requests_by_ids(&state.pool, user_id, &ids).await else {
                         return;
@@ -195,27 +197,6 @@ fn events(
             }
         }
     })
-}
-
-/// Splits feed entries into runs whose bodies add up to at most `budget` bytes (a larger
-/// capture makes a run of its own).
-fn by_bytes(entries: &[FeedEntry], budget: usize) -> Vec<&[FeedEntry]> {
-    let mut runs = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0usize;
-    for (i, e) in entries.iter().enumerate() {
-        let size = usize::try_from(e.body_size).unwrap_or(0);
-        if i > start && bytes + size > budget {
-            runs.push(&entries[start..i]);
-            start = i;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < entries.len() {
-        runs.push(&entries[start..]);
-    }
-    runs
 }
 
 /// What the local server answered, as the CLI reports it.
@@ -320,25 +301,4 @@ async fn report_result(
         return Err(AppError::NotFound.into());
     }
     Ok(Json(json!({"id": id, "status": status})))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(body_size: i32) -> FeedEntry {
-        FeedEntry {
-            id: Uuid::now_v7(),
-            body_size,
-            after: hookvault_core::position::Position::start(),
-        }
-    }
-
-    #[test]
-    fn fetches_are_split_by_body_bytes_and_a_large_capture_goes_alone() {
-        let entries = [entry(3), entry(3), entry(3), entry(10), entry(1)];
-        let runs: Vec<usize> = by_bytes(&entries, 6).iter().map(|r| r.len()).collect();
-        assert_eq!(runs, [2, 1, 1, 1]);
-        assert!(by_bytes(&[], 6).is_empty());
-    }
 }

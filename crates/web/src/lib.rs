@@ -3,8 +3,10 @@
 mod api;
 pub(crate) mod api_replays;
 mod auth;
+mod batch;
 mod cli_stream;
 mod error;
+mod heavy;
 mod live;
 mod pages;
 mod security;

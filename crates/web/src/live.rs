@@ -160,7 +160,12 @@ impl Follow {
             &self.position,
             limit,
         )
-        .await?;
+        .await
+        .inspect_err(|e| {
+            tracing::warn!(error = %e, endpoint.id = %self.endpoint_id, "reading the feed failed; retrying");
+            // Look again soon rather than at the next announcement.
+            self.retry = Some(PENDING_RETRY_MAX);
+        })?;
         self.position = page.next;
         self.retry = page.pending.then(|| match self.retry {
             Some(r) => (r * 2).min(PENDING_RETRY_MAX),

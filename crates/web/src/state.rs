@@ -8,6 +8,7 @@ use hookvault_store::PgPool;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::auth::LoginLimiter;
+use crate::heavy::HeavyWork;
 use crate::live::{Hub, StreamCounts};
 
 /// Web settings.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub(crate) limiter: LoginLimiter,
     /// Open event streams per account.
     pub(crate) streams: StreamCounts,
+    /// Searches and exports running per account.
+    pub(crate) heavy: HeavyWork,
     /// Bounds concurrent password hashing (each costs ~19 MiB and tens of ms of CPU).
     pub(crate) hashing: Arc<Semaphore>,
 }
@@ -55,6 +58,7 @@ impl AppState {
             replay_wake,
             limiter: LoginLimiter::default(),
             streams: StreamCounts::default(),
+            heavy: HeavyWork::default(),
             hashing: Arc::new(Semaphore::new(2)),
         }
     }

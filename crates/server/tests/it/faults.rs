@@ -319,3 +319,80 @@ async fn five_listen_streams_that_never_read_do_not_grow_the_server_by_their_bod
     );
     drop(streams);
 }
+
+/// A target that accepts connections and never answers.
+async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hole", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+async fn replay_to(app: &TestApp, token: &str, request_id: &str, target: &str) -> String {
+    let r = api_client()
+        .post(app.at(&format!("/api/v1/requests/{request_id}/replays")))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"target_url": target, "signing": {"scheme": "none"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "replay queued");
+    r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn capture_id(url: &str) -> String {
+    let r = api_client().post(url).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.headers()["x-hookvault-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn one_accounts_replays_to_a_black_hole_do_not_hold_the_workers_another_account_needs() {
+    let app = TestApp::spawn_with(|c| {
+        c.replay_workers = 3;
+        c.replay_account_concurrency = 2;
+    })
+    .await;
+    let hole = black_hole().await;
+    let a = app.signup_with_token("hole@example.com").await;
+    let (_, a_url) = app.create_endpoint(&a, "hole").await;
+    for _ in 0..6 {
+        let id = capture_id(&a_url).await;
+        replay_to(&app, &a, &id, &hole).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let b = app.signup_with_token("fine@example.com").await;
+    let (_, b_url) = app.create_endpoint(&b, "fine").await;
+    let (target, received) = crate::common::target::recording_target().await;
+    let id = capture_id(&b_url).await;
+    let started = Instant::now();
+    let replay = replay_to(&app, &b, &id, &target).await;
+    loop {
+        let v = app.api_json(&b, &format!("/api/v1/replays/{replay}")).await;
+        if v["status"] == "succeeded" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the other account's replay waited behind the black hole: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(received.lock().unwrap().len(), 1);
+    eprintln!(
+        "under faults: another account's replay succeeded {:?} after 6 replays to a black hole",
+        started.elapsed()
+    );
+}

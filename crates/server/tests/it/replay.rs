@@ -629,11 +629,11 @@ async fn replays_left_running_by_a_dead_worker_are_recovered_when_the_server_res
 }
 
 #[tokio::test]
-async fn a_job_that_waited_for_its_destination_keeps_its_claim_unless_the_sweep_took_it_back() {
+async fn a_job_whose_destination_is_busy_goes_back_to_the_queue_without_using_an_attempt() {
     // No workers: the test plays the worker.
     let app = TestApp::spawn_with(|c| c.replay_workers = 0).await;
-    let token = app.signup_with_token("renew@example.com").await;
-    let (endpoint_id, capture_url) = app.create_endpoint(&token, "renew").await;
+    let token = app.signup_with_token("requeue@example.com").await;
+    let (endpoint_id, capture_url) = app.create_endpoint(&token, "requeue").await;
     let request_id = capture(
         &app,
         &capture_url,
@@ -642,22 +642,32 @@ async fn a_job_that_waited_for_its_destination_keeps_its_claim_unless_the_sweep_
     )
     .await;
     let pool = &app.server.pool;
-    // A job claimed (attempt 1) an hour ago whose worker was waiting for its destination.
+    // A job claimed (attempt 1) an hour ago whose destination turned out to be busy.
     let id = insert_running_replay(pool, &endpoint_id, &request_id, "http://127.0.0.1:9/", 3).await;
 
-    assert!(replays::renew_replay_lock(pool, id, 1).await.unwrap());
-    let stale_for_a_minute = replays::recover_stale_replays(pool, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert!(stale_for_a_minute.is_empty(), "the renewed lock is fresh");
-
-    let taken_back = replays::recover_stale_replays(pool, Duration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(taken_back.len(), 1);
     assert!(
-        !replays::renew_replay_lock(pool, id, 1).await.unwrap(),
-        "a job the sweep took back is not the waiting worker's any more"
+        replays::requeue_replay(pool, id, 1, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    let (status, attempts, due_later): (String, i32, bool) = sqlx::query_as(
+        "SELECT status, attempts_made, next_attempt_at > now() + interval '50 seconds'
+         FROM replays WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), attempts, due_later),
+        ("queued", 0, true),
+        "queued again, no attempt used, due when the destination has room"
+    );
+    assert!(
+        !replays::requeue_replay(pool, id, 1, Duration::ZERO)
+            .await
+            .unwrap(),
+        "a job that is no longer this claim's is left alone"
     );
 }
 

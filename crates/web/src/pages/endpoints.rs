@@ -134,10 +134,13 @@ async fn show(
             list_requests(&state.pool, user.id, id, q.before, PAGE_SIZE + 1).await?,
             None,
         ),
-        Ok(s) => (
-            search_requests(&state.pool, user.id, id, &s, q.before, PAGE_SIZE + 1).await?,
-            None,
-        ),
+        Ok(s) => {
+            let _slot = state.heavy.enter(user.id).await?;
+            (
+                search_requests(&state.pool, user.id, id, &s, q.before, PAGE_SIZE + 1).await?,
+                None,
+            )
+        }
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let more = rows.len() as i64 > PAGE_SIZE;

@@ -9,19 +9,22 @@ use axum::routing::get;
 use axum::Router;
 use hookvault_core::export::{self, Capture};
 use hookvault_core::headers;
-use hookvault_store::export::{list_request_sizes, list_requests_by_ids};
+use hookvault_store::export::list_request_sizes;
+use hookvault_store::requests::find_requests_by_ids;
 use hookvault_store::requests::StoredRequest;
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
+use crate::batch::by_bytes;
 use crate::error::AppError;
+use crate::live::STALL_LIMIT;
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
 /// Captures listed per page of an NDJSON export.
 const EXPORT_PAGE: i64 = 500;
 /// Body bytes fetched per query within a page, so huge bodies are not all in memory at once.
-const EXPORT_CHUNK_BYTES: i64 = 8 * 1024 * 1024;
+const EXPORT_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -70,9 +73,11 @@ async fn ndjson(
     hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let slot = state.heavy.enter(user.id).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let user_id = user.id;
     tokio::spawn(async move {
+        let _slot = slot;
         if let Err(e) = stream_ndjson(&state, user_id, id, &tx).await {
             // The status line is gone already; cutting the body short tells the client.
             tracing::error!(endpoint.id = %id, error = %e, "NDJSON export failed");
@@ -105,22 +110,12 @@ async fn stream_ndjson(
             return Ok(());
         };
         before = Some(last.seq);
-        // Chunks of ids whose bodies together stay under the byte budget (at least one each).
-        let mut chunks: Vec<Vec<Uuid>> = vec![Vec::new()];
-        let mut bytes = 0i64;
-        for r in &page {
-            let size = i64::from(r.body_size);
-            if bytes + size > EXPORT_CHUNK_BYTES && chunks.last().is_some_and(|c| !c.is_empty()) {
-                chunks.push(Vec::new());
-                bytes = 0;
-            }
-            bytes += size;
-            if let Some(c) = chunks.last_mut() {
-                c.push(r.id);
-            }
-        }
-        for ids in chunks {
-            let rows = list_requests_by_ids(&state.pool, user_id, &ids).await?;
+        // Runs of captures whose bodies together stay under the byte budget.
+        for run in by_bytes(&page, EXPORT_CHUNK_BYTES, |r| {
+            usize::try_from(r.body_size).unwrap_or(0)
+        }) {
+            let ids: Vec<Uuid> = run.iter().map(|r| r.id).collect();
+            let rows = find_requests_by_ids(&state.pool, user_id, &ids).await?;
             let mut out = Vec::new();
             for r in &rows {
                 let line = crate::api::request_json(r)?;
@@ -128,7 +123,9 @@ async fn stream_ndjson(
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 out.push(b'\n');
             }
-            if tx.send(Ok(Bytes::from(out))).await.is_err() {
+            // A client that stops reading for a minute is let go.
+            let sent = tokio::time::timeout(STALL_LIMIT, tx.send(Ok(Bytes::from(out)))).await;
+            if !matches!(sent, Ok(Ok(()))) {
                 return Ok(());
             }
         }

@@ -135,6 +135,7 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         replay_timeout: Duration::from_secs(20),
         replay_workers: 2,
         replay_host_concurrency: 4,
+        replay_account_concurrency: 2,
         replay_host_rate: None,
     }
 }
