@@ -1,7 +1,6 @@
 //! Accounts: sign-up, log-in, sessions and their cookies, CSRF, log-out, the login limit, and
 //! API tokens.
 
-
 use crate::common::browser::{location, set_cookie, PASSWORD};
 use crate::common::TestApp;
 use sqlx::Row;

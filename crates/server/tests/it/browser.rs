@@ -1,4 +1,3 @@
-
 // The dashboard in a real browser: headless Chromium driven through chromedriver.
 //
 // Needs `chromium` and `chromedriver` (Debian: `chromium chromium-driver`), which

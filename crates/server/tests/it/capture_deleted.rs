@@ -2,7 +2,6 @@
 //! not spoil the captures committed with it; deleting an endpoint deletes its captures, even
 //! the ones committed while the deletion was under way.
 
-
 use std::time::Duration;
 
 use crate::common::TestApp;

@@ -1,7 +1,6 @@
 //! `hookvault serve` without DATABASE_URL: the private cluster keeps its data between runs and
 //! is stopped when the server stops.
 
-
 use hookvault_server::{Database, Server};
 
 #[tokio::test]

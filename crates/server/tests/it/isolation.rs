@@ -1,7 +1,6 @@
 //! Isolation: one account can neither see nor change another account's endpoints, captures or
 //! tokens, through any page or API call; every attempt is a 404.
 
-
 use crate::common::browser::api_client;
 use crate::common::TestApp;
 use reqwest::Method;

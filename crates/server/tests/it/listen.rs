@@ -1,7 +1,6 @@
 //! `hookvault listen`, the real binary, against a spawned server and a local FastAPI handler
 //! that verifies with `stripe.Webhook.construct_event` and a dev secret.
 
-
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

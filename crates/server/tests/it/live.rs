@@ -1,7 +1,6 @@
 //! Live: the endpoint's event stream delivers new captures, and resumes after `Last-Event-ID`
 //! with what was captured while the client was away.
 
-
 use std::time::Duration;
 
 use crate::common::browser::api_client;
@@ -121,4 +120,3 @@ async fn with_last_event_id_the_stream_replays_captures_made_while_disconnected(
         .expect("live event after the replay");
     assert_eq!(ev.json()["id"], fourth.as_str());
 }
-

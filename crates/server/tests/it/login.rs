@@ -1,6 +1,5 @@
 //! `hookvault login` and `hookvault logout`, the real binary against a spawned server.
 
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};

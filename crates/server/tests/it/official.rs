@@ -2,7 +2,6 @@
 //! stripe.Webhook.construct_event, standardwebhooks' Webhook.verify, slack_sdk's
 //! SignatureVerifier, and GitHub's and Shopify's documented checks — all in a FastAPI app.
 
-
 use std::time::{Duration, Instant};
 
 use crate::common::official::*;

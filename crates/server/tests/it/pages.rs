@@ -1,7 +1,6 @@
 //! Dashboard pages show attacker-controlled captures only escaped, under a strict
 //! Content-Security-Policy, and serve raw bodies as sandboxed downloads.
 
-
 use crate::common::raw_http;
 use crate::common::TestApp;
 

@@ -2,18 +2,17 @@
 //! failures in words, recovery after a crash, retries, bulk order and account isolation. Every
 //! target is a real HTTP server on 127.0.0.1:0 that records exactly what arrives.
 
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::common::TestApp;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
-use crate::common::TestApp;
 use hookvault_core::headers::RawHeader;
 use hookvault_core::signing::{self, Scheme, SignatureStatus};
 use hookvault_replay::guard::PrivateTargets;

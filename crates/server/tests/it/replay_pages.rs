@@ -1,7 +1,6 @@
 //! The replay pages: a Replay button and form on the request view, refusals in words, bulk
 //! replay of selected captures in the chosen order, saved targets, and the history.
 
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,3 @@
-
 use crate::common::TestApp;
 
 #[tokio::test]

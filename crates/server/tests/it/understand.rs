@@ -3,12 +3,11 @@
 //! duplicates), search (`q`), exports (HAR, fixture, NDJSON), diff, the event-order view, and
 //! that none of it leaks across accounts.
 
-
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
 use crate::common::TestApp;
+use base64::Engine;
 use hookvault_core::signing::stripe_header;
 use serde_json::{json, Value};
 
@@ -60,7 +59,9 @@ async fn capture(url: &str, method: &str, headers: &[(&str, String)], body: Vec<
         .map(|(n, v)| (n.to_string(), v.clone()))
         .collect();
     let bytes = crate::common::raw_http::request_bytes(method, target, host, &headers, &body);
-    let resp = crate::common::raw_http::send(addr, &bytes).await.expect("capture");
+    let resp = crate::common::raw_http::send(addr, &bytes)
+        .await
+        .expect("capture");
     assert_eq!(resp.status, 200, "capture accepted");
     resp.header("x-hookvault-request-id")
         .expect("request id header")
