@@ -6,6 +6,7 @@ pub mod export;
 pub mod headers;
 pub mod provider;
 pub mod render;
+pub mod response;
 pub mod search;
 pub mod secretbox;
 pub mod signing;

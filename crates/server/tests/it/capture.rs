@@ -1,14 +1,13 @@
 //! Capture: what a sender posts comes back byte for byte, and bad input is refused without
 //! storing anything or hurting the server.
 
-
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use crate::common::raw_http;
 use crate::common::TestApp;
+use base64::Engine;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
@@ -438,6 +437,7 @@ async fn an_unknown_capture_token_is_404_and_stores_nothing() {
         let r = raw_http::send(app.server.addr, &bytes).await.expect("send");
         assert_eq!(r.status, 404, "POST {target}");
         assert!(r.header("x-hookvault-request-id").is_none());
+        crate::common::assert_inert_raw(&r, "404 of an unknown token");
     }
     assert_eq!(app.stored_requests().await, 0, "nothing was stored");
 }
@@ -456,6 +456,7 @@ async fn an_11_mib_body_with_content_length_is_413_and_stores_nothing() {
         .await
         .expect("a response to the oversized request");
     assert_eq!(r.status, 413);
+    crate::common::assert_inert_raw(&r, "413");
     assert_eq!(app.stored_requests().await, 0, "nothing was stored");
     assert_capture_works(&url).await;
 }

@@ -4,7 +4,6 @@
 //! `$TMPDIR/hookvault-test-cluster`, started once (and left running for the next test binary; the
 //! README's test command stops it at the end).
 
-
 pub mod browser;
 pub mod official;
 pub mod raw_http;
@@ -264,4 +263,39 @@ pub fn extract_csrf(html: &str) -> String {
     let start = html.find(marker).expect("page has a CSRF field") + marker.len();
     let end = html[start..].find('"').expect("closing quote") + start;
     html[start..end].to_string()
+}
+
+/// The `Content-Security-Policy` every capture response carries.
+pub const CAPTURE_CSP: &str = "sandbox; default-src 'none'; frame-ancestors 'none'";
+
+/// Asserts that a capture response is inert in a browser: sandboxing CSP and `nosniff`.
+pub fn assert_inert(headers: &reqwest::header::HeaderMap, what: &str) {
+    assert_eq!(
+        headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some(CAPTURE_CSP),
+        "{what}: the capture response carries the sandboxing CSP"
+    );
+    assert_eq!(
+        headers
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff"),
+        "{what}: the capture response carries nosniff"
+    );
+}
+
+/// [`assert_inert`] for a response read off the wire.
+pub fn assert_inert_raw(r: &raw_http::RawResponse, what: &str) {
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some(CAPTURE_CSP),
+        "{what}: the capture response carries the sandboxing CSP"
+    );
+    assert_eq!(
+        r.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}: the capture response carries nosniff"
+    );
 }
