@@ -132,7 +132,7 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         }
     };
 
-    let (version, header_list) = match raw {
+    let (version, mut header_list) = match raw {
         Some(h) => (h.version.to_string(), h.headers),
         None => (
             format!("{:?}", parts.version),
@@ -143,6 +143,11 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
                 .collect(),
         ),
     };
+    // A logged-in dashboard user who follows a link to this URL may have sent their session
+    // cookie (same origin, or a shared host); it must never land in someone's captures.
+    if headers::remove_session_cookies(&mut header_list) {
+        tracing::debug!(endpoint.id = %route.endpoint_id, "dashboard session cookie removed from a capture");
+    }
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()

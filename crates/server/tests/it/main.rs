@@ -20,5 +20,6 @@ mod pages;
 mod quota;
 mod replay;
 mod replay_pages;
+mod session_cookie;
 mod smoke;
 mod understand;

@@ -50,6 +50,8 @@ pub struct RequestView {
     pub event_id: String,
     pub signature: Option<(String, String, String)>,
     pub headers: Vec<(String, String)>,
+    /// A dashboard session cookie was removed from the `Cookie` header before storage.
+    pub session_removed: bool,
     pub query_params: Vec<(String, String)>,
     pub form_fields: Vec<(String, String)>,
     /// Escaped, highlighted HTML produced by `render::json_pretty_html`.
@@ -138,6 +140,7 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
             .iter()
             .map(|h: &RawHeader| (h.name.clone(), h.value_lossy().into_owned()))
             .collect(),
+        session_removed: headers::has_session_marker(&hs),
         query_params: req
             .query
             .as_deref()
