@@ -28,6 +28,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+mod hosting;
+pub use hosting::{private_targets_policy, url_host_is_loopback};
+
 /// Which services a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Role {
@@ -63,8 +66,9 @@ pub struct ServeConfig {
     pub secret_key: Option<SecretKey>,
     pub writer_tasks: usize,
     pub max_connections: u32,
-    /// Whether replays may go to loopback and private addresses.
-    pub private_targets: PrivateTargets,
+    /// Whether replays may go to loopback and private addresses; `None`: only when the public
+    /// URL's host is loopback (see [`private_targets_policy`]).
+    pub private_targets: Option<PrivateTargets>,
     /// Total time limit of one replay send.
     pub replay_timeout: Duration,
     /// Replay worker tasks in roles `all` and `worker`.
@@ -126,11 +130,13 @@ impl Server {
             None => load_or_create_key(&config.data_dir)?,
         };
 
+        let private_targets = private_targets_policy(config.private_targets, &public_url);
+
         let hub = Hub::default();
         let routes = RouteCache::default();
         let replay_wake = Arc::new(Notify::new());
         let replay_client = GuardedClient::new(
-            config.private_targets,
+            private_targets,
             config.replay_timeout,
             RESPONSE_EXCERPT_BYTES,
         );
@@ -204,7 +210,7 @@ impl Server {
                 .await;
             sweeper.abort();
         });
-        tracing::info!(%addr, %public_url, private_targets = %config.private_targets, "hookvault serving");
+        tracing::info!(%addr, %public_url, %private_targets, "hookvault serving");
         Ok(Server {
             addr,
             public_url,

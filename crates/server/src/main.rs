@@ -106,7 +106,8 @@ struct ServeArgs {
     #[arg(long, env = "HOOKVAULT_DB_CONNECTIONS", default_value_t = 16)]
     db_connections: u32,
     /// Whether replays may target loopback and private addresses (allow|deny); default: allow
-    /// only when --listen is a loopback address.
+    /// only when the public URL's host is loopback. Link-local, cloud metadata and unspecified
+    /// addresses are refused either way.
     #[arg(long, env = "HOOKVAULT_PRIVATE_TARGETS")]
     private_targets: Option<PrivateTargets>,
     /// Total time limit, in seconds, for one replay send (connect, send, read the answer).
@@ -184,15 +185,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(SecretKey::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("HOOKVAULT_SECRET_KEY: {e}"))?;
-    // A single developer on their own machine replays to localhost; a hosted server must not
-    // be turned into a proxy into its own network.
-    let private_targets = args
-        .private_targets
-        .unwrap_or(if args.listen.ip().is_loopback() {
-            PrivateTargets::Allow
-        } else {
-            PrivateTargets::Deny
-        });
     let server = Server::start(ServeConfig {
         listen: args.listen,
         public_url: args.public_url,
@@ -205,7 +197,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         writer_tasks: args.writer_tasks,
         capture_quota_per_minute: args.capture_quota_per_minute,
         max_connections: args.db_connections,
-        private_targets,
+        private_targets: args.private_targets,
         replay_timeout: std::time::Duration::from_secs(args.replay_timeout_secs),
         replay_workers: args.replay_workers,
         replay_host_concurrency: args.replay_host_concurrency as usize,

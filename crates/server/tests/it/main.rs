@@ -22,4 +22,5 @@ mod replay;
 mod replay_pages;
 mod session_cookie;
 mod smoke;
+mod ssrf_policy;
 mod understand;

@@ -107,7 +107,7 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         capture_quota_per_minute: None,
         max_connections: 8,
         // Tests replay to local servers on 127.0.0.1.
-        private_targets: hookvault_replay::guard::PrivateTargets::Allow,
+        private_targets: Some(hookvault_replay::guard::PrivateTargets::Allow),
         replay_timeout: Duration::from_secs(20),
         replay_workers: 2,
         replay_host_concurrency: 4,
