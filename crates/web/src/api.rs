@@ -527,6 +527,5 @@ async fn get_body(
         r.body,
         r.content_type.as_deref(),
         id,
-        false,
     ))
 }

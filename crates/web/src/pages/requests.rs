@@ -177,22 +177,12 @@ async fn raw(
     let req = find_request(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(raw_body_response(
-        req.body,
-        req.content_type.as_deref(),
-        id,
-        true,
-    ))
+    Ok(raw_body_response(req.body, req.content_type.as_deref(), id))
 }
 
-/// Serves captured body bytes unchanged. `attachment` forces a download; either way the
-/// response is sandboxed and never sniffed.
-pub(crate) fn raw_body_response(
-    body: Vec<u8>,
-    content_type: Option<&str>,
-    id: Uuid,
-    attachment: bool,
-) -> Response {
+/// Serves captured body bytes unchanged, as a download (page and API alike: a browser that
+/// opens the link must not render hostile bytes in our origin), sandboxed and never sniffed.
+pub(crate) fn raw_body_response(body: Vec<u8>, content_type: Option<&str>, id: Uuid) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     let ct = content_type
@@ -203,11 +193,8 @@ pub(crate) fn raw_body_response(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'"),
     );
-    if attachment {
-        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"request-{id}.bin\""))
-        {
-            h.insert(header::CONTENT_DISPOSITION, v);
-        }
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"request-{id}.bin\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
     }
     resp
 }
