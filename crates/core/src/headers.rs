@@ -3,11 +3,33 @@
 use serde::{Deserialize, Serialize};
 
 /// One header line as received. Names keep their original case; values are raw bytes
-/// (HTTP allows obs-text, so a value need not be UTF-8).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// (HTTP allows obs-text, so a value need not be UTF-8). `Debug` shows the name but not the
+/// value: captured values carry other people's secrets (authorization, cookies, signatures)
+/// and must not end up in logs or panic messages.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawHeader {
     pub name: String,
     pub value: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawHeader")
+            .field("name", &self.name)
+            .field("value", &Redacted(self.value.len()))
+            .finish()
+    }
+}
+
+/// Stands in for captured bytes in `Debug` output: only their length is shown. Types that
+/// carry captured headers or bodies use it in their hand-written `Debug`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Redacted(pub usize);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes redacted>", self.0)
+    }
 }
 
 impl RawHeader {
@@ -223,6 +245,15 @@ mod tests {
             "Hookvault=x; hookvault; other=hookvault=1"
         );
         assert!(!has_session_marker(&hs));
+    }
+
+    #[test]
+    fn debug_output_shows_header_names_but_never_values() {
+        let h = RawHeader::new("Authorization", "Bearer sk_live_secret");
+        let shown = format!("{h:?} {:?}", vec![h.clone()]);
+        assert!(shown.contains("Authorization"), "{shown}");
+        assert!(!shown.contains("sk_live_secret"), "{shown}");
+        assert!(shown.contains("<21 bytes redacted>"), "{shown}");
     }
 
     #[test]

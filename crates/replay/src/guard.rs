@@ -125,8 +125,9 @@ pub enum Refusal {
     Method(String),
 }
 
-/// One outbound request, built from stored data.
-#[derive(Debug, Clone)]
+/// One outbound request, built from stored data. `Debug` shows header names but not values,
+/// and the body's length only (they are captured data).
+#[derive(Clone)]
 pub struct OutboundRequest {
     /// HTTP method.
     pub method: http::Method,
@@ -138,6 +139,18 @@ pub struct OutboundRequest {
     pub headers: Vec<(String, Vec<u8>)>,
     /// Body bytes, sent unchanged.
     pub body: Bytes,
+}
+
+impl fmt::Debug for OutboundRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("OutboundRequest")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("header_names", &names)
+            .field("body", &hookvault_core::headers::Redacted(self.body.len()))
+            .finish()
+    }
 }
 
 /// The answer to an [`OutboundRequest`].

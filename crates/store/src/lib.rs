@@ -6,6 +6,7 @@ pub mod cli;
 pub mod embedded;
 pub mod endpoints;
 pub mod export;
+mod redact;
 pub mod related;
 pub mod replays;
 pub mod requests;

@@ -10,8 +10,8 @@ use crate::StoreError;
 /// and committed batch, `seq` being the newest capture of the batch.
 pub const NEW_REQUEST_CHANNEL: &str = "hookvault_new_request";
 
-/// A capture ready to be stored.
-#[derive(Debug, Clone)]
+/// A capture ready to be stored. (`Debug` in `redact.rs` hides headers and body.)
+#[derive(Clone)]
 pub struct NewCapture {
     pub id: Uuid,
     pub endpoint_id: Uuid,
@@ -65,8 +65,8 @@ pub struct RequestSummary {
     pub signature_reason: Option<String>,
 }
 
-/// A capture in full.
-#[derive(Debug, Clone)]
+/// A capture in full. (`Debug` in `redact.rs` hides headers and body.)
+#[derive(Clone)]
 pub struct StoredRequest {
     pub id: Uuid,
     pub seq: i64,
