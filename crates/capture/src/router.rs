@@ -63,6 +63,26 @@ pub fn router(state: CaptureState) -> Router {
         .with_state(state)
 }
 
+/// `/healthz` (the process is up) and `/readyz` (the database answers) for a process or host
+/// that serves only capture, answering like the dashboard's.
+pub fn health_router(pool: PgPool) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            axum::routing::get(move || {
+                let pool = pool.clone();
+                async move {
+                    if hookvault_store::ping(&pool).await {
+                        (StatusCode::OK, "ready\n")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")
+                    }
+                }
+            }),
+        )
+}
+
 /// Adds the headers that keep a capture response from doing anything in a browser, whatever
 /// its content type and body: a sandboxing CSP that loads nothing and cannot be framed, and
 /// `nosniff`. Public so that other responses given on the capture origin can use it too.

@@ -75,9 +75,15 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HOOKVAULT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Public base URL (used in capture URLs and to decide Secure cookies); defaults to http://LISTEN.
+    /// Public base URL of the dashboard (decides Secure cookies; capture URLs too unless --capture-url is set); defaults to http://LISTEN.
     #[arg(long, env = "HOOKVAULT_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Base of capture URLs (scheme, host, optional port), e.g. https://hooks-capture.example.net. On another host than the public URL, this process serves /in/… only on that host and the dashboard only on the other.
+    #[arg(long, env = "HOOKVAULT_CAPTURE_URL")]
+    capture_url: Option<String>,
+    /// Accept capture URLs on the dashboard's host although the public URL is https (otherwise the server refuses to start).
+    #[arg(long, env = "HOOKVAULT_SHARED_CAPTURE_ORIGIN")]
+    shared_capture_origin: bool,
     /// Directory for the embedded PostgreSQL cluster (when DATABASE_URL is unset) and the server key.
     #[arg(long, env = "HOOKVAULT_DATA_DIR", default_value = "./.hookvault")]
     data_dir: PathBuf,
@@ -188,6 +194,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let server = Server::start(ServeConfig {
         listen: args.listen,
         public_url: args.public_url,
+        capture_url: args.capture_url,
+        shared_capture_origin: args.shared_capture_origin,
         data_dir: args.data_dir,
         database,
         role: args.role,
@@ -205,8 +213,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await?;
     println!(
-        "Hookvault is running: dashboard at {}/ (listening on {})",
-        server.public_url, server.addr
+        "Hookvault is running: dashboard at {}/, capture URLs at {}/in/… (listening on {})",
+        server.public_url, server.capture_url, server.addr
     );
     shutdown_signal().await;
     println!("Shutting down: finishing requests in flight…");

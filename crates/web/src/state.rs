@@ -13,8 +13,11 @@ use crate::live::Hub;
 /// Web settings.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
-    /// Base URL users and senders reach this server at, without a trailing slash.
+    /// Base URL users reach the dashboard at, without a trailing slash.
     pub public_url: String,
+    /// Base of capture URLs, without a trailing slash: the public URL, or the capture origin
+    /// (`--capture-url`) when capture has a host of its own.
+    pub capture_url: String,
 }
 
 /// Everything handlers share. Cheap to clone.
@@ -54,8 +57,9 @@ impl AppState {
         }
     }
 
-    /// The capture URL for a token.
+    /// The capture URL for a token, on the capture origin: every page, API answer and curl
+    /// example shows this one.
     pub fn capture_url(&self, token: &str) -> String {
-        format!("{}/in/{token}", self.config.public_url)
+        format!("{}/in/{token}", self.config.capture_url)
     }
 }

@@ -318,6 +318,29 @@ async fn a_logged_in_user_following_a_link_to_a_hostile_capture_url_on_the_dashb
     a_visitor_follows_a_link_to_a_hostile_capture_url(&app, true).await;
 }
 
+#[tokio::test]
+async fn a_logged_in_user_following_a_link_to_a_hostile_capture_url_on_its_own_capture_origin_runs_no_script_and_sends_no_session(
+) {
+    // Dashboard on http://127.0.0.1:PORT, capture URLs on http://localhost:PORT.
+    let app = TestApp::spawn_two_origins().await;
+    let Some(capture_url) = a_visitor_follows_a_link_to_a_hostile_capture_url(&app, false).await
+    else {
+        return;
+    };
+    assert!(
+        capture_url.starts_with("http://localhost:"),
+        "{capture_url}"
+    );
+    // And the dashboard's own host does not serve that capture URL at all.
+    let path = &capture_url[capture_url.find("/in/").expect("a capture URL")..];
+    let r = crate::common::browser::api_client()
+        .get(app.at(path))
+        .send()
+        .await
+        .expect("GET on the dashboard host");
+    assert_eq!(r.status(), 404, "/in/… on the dashboard's host");
+}
+
 /// The scenario of issue 10: an attacker's endpoint answers `text/html` with a script; a user
 /// logged in to the dashboard follows a link (from another site) to that capture URL. The
 /// attacker's captures must never contain the visitor's session id, and no script may run.
@@ -326,10 +349,8 @@ async fn a_logged_in_user_following_a_link_to_a_hostile_capture_url_on_the_dashb
 async fn a_visitor_follows_a_link_to_a_hostile_capture_url(
     app: &TestApp,
     cookie_reaches_capture: bool,
-) {
-    let Some(tools) = BrowserTools::find() else {
-        return;
-    };
+) -> Option<String> {
+    let tools = BrowserTools::find()?;
     let (_, attacker) = app.account("attacker@example.com").await;
     let (endpoint, capture_url) = app.create_endpoint(&attacker, "trap").await;
     let r = app
@@ -464,6 +485,7 @@ async fn a_visitor_follows_a_link_to_a_hostile_capture_url(
             "the capture origin never receives the dashboard's cookie: {cookies:?}"
         );
     }
+    Some(capture_url)
 }
 
 /// A page on another site (`localhost` rather than `127.0.0.1`) with one link, `#go`.

@@ -8,6 +8,7 @@ mod accounts;
 mod browser;
 mod capture;
 mod capture_deleted;
+mod capture_origin;
 mod embedded;
 mod endpoints;
 mod isolation;

@@ -116,6 +116,7 @@ async fn with_an_https_public_url_and_a_loopback_listener_replays_to_loopback_ar
 ) {
     let mut app = TestApp::spawn_with(|c| {
         c.public_url = Some("https://hooks.example.com".into());
+        c.shared_capture_origin = true;
         c.private_targets = None;
         assert!(c.listen.ip().is_loopback(), "the listener is loopback");
     })

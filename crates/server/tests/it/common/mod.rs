@@ -97,6 +97,8 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
     ServeConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         public_url: None,
+        capture_url: None,
+        shared_capture_origin: false,
         data_dir: data_dir.to_path_buf(),
         database: Database::External(options),
         role: Role::All,
@@ -298,4 +300,22 @@ pub fn assert_inert_raw(r: &raw_http::RawResponse, what: &str) {
         Some("nosniff"),
         "{what}: the capture response carries nosniff"
     );
+}
+
+impl TestApp {
+    /// A server with a capture origin of its own: the dashboard at `http://127.0.0.1:PORT`,
+    /// capture URLs at `http://localhost:PORT` (both names reach this one process, which routes
+    /// by `Host`). The port is picked free first, since both URLs name it.
+    pub async fn spawn_two_origins() -> TestApp {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Self::spawn_with(|c| {
+            c.listen = format!("127.0.0.1:{port}").parse().expect("addr");
+            c.public_url = Some(format!("http://127.0.0.1:{port}"));
+            c.capture_url = Some(format!("http://localhost:{port}"));
+        })
+        .await
+    }
 }
