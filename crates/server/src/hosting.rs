@@ -120,6 +120,20 @@ pub fn route_by_host(capture_host: String, capture: Router, dashboard: Router) -
     })
 }
 
+/// The capture routes with health checks and an inert 404 for everything else: a capture-only
+/// process, or the capture host of a process that serves two origins.
+pub(crate) fn capture_only(capture: Router, pool: hookvault_store::PgPool) -> Router {
+    capture
+        .merge(hookvault_capture::health_router(pool))
+        .fallback(|| async {
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                "not found: this host serves capture URLs only\n",
+            )
+        })
+        .layer(axum::middleware::map_response(hookvault_capture::inert))
+}
+
 #[derive(Clone)]
 struct ByHost {
     capture_host: Arc<str>,

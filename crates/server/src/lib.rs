@@ -196,12 +196,14 @@ impl Server {
             // A capture host of its own: it serves only /in/… and health checks, the
             // dashboard's host serves no /in/….
             (Some(capture), Some(web)) => match &capture_host {
-                Some(host) => {
-                    hosting::route_by_host(host.clone(), capture_only(capture, pool.clone()), web)
-                }
+                Some(host) => hosting::route_by_host(
+                    host.clone(),
+                    hosting::capture_only(capture, pool.clone()),
+                    web,
+                ),
                 None => capture.merge(web),
             },
-            (Some(capture), None) => capture_only(capture, pool.clone()),
+            (Some(capture), None) => hosting::capture_only(capture, pool.clone()),
             (None, Some(web)) => web,
             (None, None) => Router::new(),
         };
@@ -277,20 +279,6 @@ impl Server {
             }
         }
     }
-}
-
-/// The capture routes with health checks and an inert 404 for everything else: a capture-only
-/// process, or the capture host of a process that serves two origins.
-fn capture_only(capture: Router, pool: PgPool) -> Router {
-    capture
-        .merge(hookvault_capture::health_router(pool))
-        .fallback(|| async {
-            (
-                axum::http::StatusCode::NOT_FOUND,
-                "not found: this host serves capture URLs only\n",
-            )
-        })
-        .layer(axum::middleware::map_response(hookvault_capture::inert))
 }
 
 /// One LISTEN connection per process: new captures go to the live hub, route changes drop
