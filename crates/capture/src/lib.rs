@@ -9,4 +9,4 @@ pub mod router;
 pub mod routes;
 pub mod writer;
 
-pub use router::{router, CaptureConfig, CaptureState};
+pub use router::{health_router, inert, router, CaptureConfig, CaptureState};

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
-use hookvault_core::headers::RawHeader;
+use hookvault_core::headers::{RawHeader, Redacted};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Most header fields recorded in one head; hyper's default limit (`max_headers`) too.
@@ -58,8 +58,9 @@ const KEEP_HEAD_CAPACITY: usize = 16 * 1024;
 const HTTP_10: &str = "HTTP/1.0";
 const HTTP_11: &str = "HTTP/1.1";
 
-/// One request head exactly as received.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One request head exactly as received. `Debug` hides the target (its query may carry
+/// secrets) and header values.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RawHead {
     /// The method token, as sent.
     pub method: String,
@@ -70,6 +71,17 @@ pub struct RawHead {
     /// Header fields in arrival order, with their original name case and raw value bytes
     /// (`httparse` drops the optional whitespace around a value, as HTTP defines it).
     pub headers: Vec<RawHeader>,
+}
+
+impl std::fmt::Debug for RawHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawHead")
+            .field("method", &self.method)
+            .field("target", &Redacted(self.target.len()))
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .finish()
+    }
 }
 
 impl RawHead {

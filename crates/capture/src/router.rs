@@ -13,6 +13,7 @@ use axum::routing::any;
 use axum::Router;
 use hookvault_core::headers::{self, RawHeader};
 use hookvault_core::provider;
+use hookvault_core::response;
 use hookvault_core::secretbox::SecretKey;
 use hookvault_core::signing::{self, Scheme};
 use hookvault_store::endpoints::CaptureRoute;
@@ -57,12 +58,53 @@ pub struct CaptureState {
     pub budget: BodyBudget,
 }
 
-/// The capture routes.
+/// The capture routes. Every response they give (captures, 404, 413, 429, 503 and custom
+/// responses) is made inert by [`inert`].
 pub fn router(state: CaptureState) -> Router {
     Router::new()
+        // `/in` and `/in/` name no endpoint: 404 from the capture handler, inert like the rest.
+        .route("/in", any(capture))
+        .route("/in/", any(capture))
         .route("/in/{token}", any(capture))
         .route("/in/{token}/{*rest}", any(capture))
+        .layer(axum::middleware::map_response(inert))
         .with_state(state)
+}
+
+/// `/healthz` (the process is up) and `/readyz` (the database answers) for a process or host
+/// that serves only capture, answering like the dashboard's.
+pub fn health_router(pool: PgPool) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            axum::routing::get(move || {
+                let pool = pool.clone();
+                async move {
+                    if hookvault_store::ping(&pool).await {
+                        (StatusCode::OK, "ready\n")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")
+                    }
+                }
+            }),
+        )
+}
+
+/// Adds the headers that keep a capture response from doing anything in a browser, whatever
+/// its content type and body: a sandboxing CSP that loads nothing and cannot be framed, and
+/// `nosniff`. Public so that other responses given on the capture origin can use it too.
+pub async fn inert(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(response::CAPTURE_CSP),
+    );
+    h.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
 }
 
 async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
@@ -128,7 +170,7 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         }
     };
 
-    let (version, header_list) = match raw {
+    let (version, mut header_list) = match raw {
         Some(h) => (h.version.to_string(), h.headers),
         None => (
             format!("{:?}", parts.version),
@@ -139,6 +181,11 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
                 .collect(),
         ),
     };
+    // A logged-in dashboard user who follows a link to this URL may have sent their session
+    // cookie (same origin, or a shared host); it must never land in someone's captures.
+    if headers::remove_session_cookies(&mut header_list) {
+        tracing::debug!(endpoint.id = %route.endpoint_id, "dashboard session cookie removed from a capture");
+    }
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
@@ -278,19 +325,27 @@ fn verify(
     ))
 }
 
+/// The endpoint's custom response. Stored responses were checked when they were saved, but the
+/// rules may have tightened since: a status outside 200–599 becomes 200 and a header that is
+/// no longer allowed is left out.
 async fn configured_response(route: &CaptureRoute, id: Uuid) -> Response {
     let r = &route.response;
     if r.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(r.delay_ms.clamp(0, 10_000) as u64)).await;
+        let delay = r.delay_ms.clamp(0, response::MAX_DELAY_MS);
+        tokio::time::sleep(Duration::from_millis(u64::try_from(delay).unwrap_or(0))).await;
     }
-    let status = u16::try_from(r.status)
-        .ok()
+    let status = Some(r.status)
+        .filter(|s| (response::MIN_STATUS..=response::MAX_STATUS).contains(s))
+        .and_then(|s| u16::try_from(s).ok())
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::OK);
     let mut resp = Response::new(Body::from(r.body.clone()));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     for (name, value) in &r.headers {
+        if response::check_header(name, value).is_err() {
+            continue;
+        }
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),

@@ -1,12 +1,22 @@
 //! A minimal Server-Sent-Events parser over a byte stream (the subset the server emits:
 //! `event:`, `id:`, `data:` lines and comments).
 
-/// One dispatched event.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// One dispatched event. `Debug` hides `data`: it is a captured request (headers, body).
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct SseEvent {
     pub event: String,
     pub id: Option<String>,
     pub data: String,
+}
+
+impl std::fmt::Debug for SseEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SseEvent")
+            .field("event", &self.event)
+            .field("id", &self.id)
+            .field("data", &hookvault_core::headers::Redacted(self.data.len()))
+            .finish()
+    }
 }
 
 /// Feeds bytes in, gets complete events out.

@@ -32,13 +32,26 @@ impl Change {
 }
 
 /// A header that differs. Values of repeated headers are joined with `, `.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` shows the values' lengths only (they are captured header values).
+#[derive(Clone, PartialEq, Eq)]
 pub struct HeaderChange {
     /// The name as the second capture spells it (or the first, when removed).
     pub name: String,
     pub change: Change,
     pub old: Option<String>,
     pub new: Option<String>,
+}
+
+impl std::fmt::Debug for HeaderChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::headers::Redacted;
+        f.debug_struct("HeaderChange")
+            .field("name", &self.name)
+            .field("change", &self.change)
+            .field("old", &self.old.as_ref().map(|v| Redacted(v.len())))
+            .field("new", &self.new.as_ref().map(|v| Redacted(v.len())))
+            .finish()
+    }
 }
 
 /// Headers present in one capture and not the other, or with different values, in the order

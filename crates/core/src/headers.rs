@@ -3,11 +3,33 @@
 use serde::{Deserialize, Serialize};
 
 /// One header line as received. Names keep their original case; values are raw bytes
-/// (HTTP allows obs-text, so a value need not be UTF-8).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// (HTTP allows obs-text, so a value need not be UTF-8). `Debug` shows the name but not the
+/// value: captured values carry other people's secrets (authorization, cookies, signatures)
+/// and must not end up in logs or panic messages.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawHeader {
     pub name: String,
     pub value: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawHeader")
+            .field("name", &self.name)
+            .field("value", &Redacted(self.value.len()))
+            .finish()
+    }
+}
+
+/// Stands in for captured bytes in `Debug` output: only their length is shown. Types that
+/// carry captured headers or bodies use it in their hand-written `Debug`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Redacted(pub usize);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes redacted>", self.0)
+    }
 }
 
 impl RawHeader {
@@ -56,6 +78,64 @@ pub fn is_hop_by_hop(name: &str) -> bool {
             | "http2-settings"
     ) || name.starts_with("proxy-")
         || name.starts_with(':')
+}
+
+/// Names of the dashboard's own session cookie: `hookvault` over http, `__Host-hookvault` when
+/// the public URL is https. The web crate names its cookie from these.
+pub const SESSION_COOKIES: [&str; 2] = ["hookvault", "__Host-hookvault"];
+
+/// What a dashboard session cookie's value is replaced with before a capture is stored.
+pub const SESSION_MARKER: &str = "[removed by Hookvault: dashboard session]";
+
+/// Replaces the value of every dashboard session cookie ([`SESSION_COOKIES`]) in `Cookie`
+/// headers by [`SESSION_MARKER`], so that a logged-in user who follows a link to someone
+/// else's capture URL never hands over a live session. Every other byte — other cookies,
+/// separators, spacing, other headers — stays exactly as received. No webhook sender ever sends
+/// this cookie. Returns whether anything was replaced.
+pub fn remove_session_cookies(headers: &mut [RawHeader]) -> bool {
+    let mut removed = false;
+    for h in headers
+        .iter_mut()
+        .filter(|h| h.name.eq_ignore_ascii_case("cookie"))
+    {
+        if let Some(value) = without_session_cookies(&h.value) {
+            h.value = value;
+            removed = true;
+        }
+    }
+    removed
+}
+
+/// True when a stored `Cookie` value had a session cookie removed (the request page says so).
+pub fn has_session_marker(headers: &[RawHeader]) -> bool {
+    let marker = SESSION_MARKER.as_bytes();
+    headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("cookie") && h.value.windows(marker.len()).any(|w| w == marker)
+    })
+}
+
+/// The `Cookie` value with session cookie values replaced, or `None` when it has none.
+fn without_session_cookies(value: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut changed = false;
+    for (i, pair) in value.split(|b| *b == b';').enumerate() {
+        if i > 0 {
+            out.push(b';');
+        }
+        let is_session = pair.iter().position(|b| *b == b'=').is_some_and(|eq| {
+            let name = pair[..eq].trim_ascii();
+            SESSION_COOKIES.iter().any(|s| s.as_bytes() == name)
+        });
+        match pair.iter().position(|b| *b == b'=') {
+            Some(eq) if is_session => {
+                out.extend_from_slice(&pair[..=eq]);
+                out.extend_from_slice(SESSION_MARKER.as_bytes());
+                changed = true;
+            }
+            _ => out.extend_from_slice(pair),
+        }
+    }
+    changed.then_some(out)
 }
 
 /// Encodes headers into one compact blob for storage: for each header a u16 name length,
@@ -129,6 +209,51 @@ mod tests {
     fn a_truncated_blob_is_reported_as_corrupt() {
         let blob = encode(&[RawHeader::new("A", "bcd")]);
         assert!(decode(&blob[..blob.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn the_dashboard_session_cookie_is_replaced_and_every_other_byte_kept() {
+        let mut hs = vec![
+            RawHeader::new("X-Other", "hookvault=keep"),
+            RawHeader::new("Cookie", "a=1;  hookvault=s3ss10n ;b=\"2\"; hookvaultx=3"),
+            RawHeader::new("cookie", "__Host-hookvault=s3cure"),
+            RawHeader::new("Cookie", vec![b'c', b'=', 0xff]),
+        ];
+        assert!(remove_session_cookies(&mut hs));
+        assert_eq!(hs[0].value, b"hookvault=keep");
+        assert_eq!(
+            hs[1].value_lossy(),
+            "a=1;  hookvault=[removed by Hookvault: dashboard session];b=\"2\"; hookvaultx=3"
+        );
+        assert_eq!(
+            hs[2].value_lossy(),
+            "__Host-hookvault=[removed by Hookvault: dashboard session]"
+        );
+        assert_eq!(hs[3].value, vec![b'c', b'=', 0xff]);
+        assert!(has_session_marker(&hs));
+    }
+
+    #[test]
+    fn cookies_without_a_session_are_left_alone() {
+        let mut hs = vec![RawHeader::new(
+            "Cookie",
+            "Hookvault=x; hookvault; other=hookvault=1",
+        )];
+        assert!(!remove_session_cookies(&mut hs));
+        assert_eq!(
+            hs[0].value_lossy(),
+            "Hookvault=x; hookvault; other=hookvault=1"
+        );
+        assert!(!has_session_marker(&hs));
+    }
+
+    #[test]
+    fn debug_output_shows_header_names_but_never_values() {
+        let h = RawHeader::new("Authorization", "Bearer sk_live_secret");
+        let shown = format!("{h:?} {:?}", vec![h.clone()]);
+        assert!(shown.contains("Authorization"), "{shown}");
+        assert!(!shown.contains("sk_live_secret"), "{shown}");
+        assert!(shown.contains("<21 bytes redacted>"), "{shown}");
     }
 
     #[test]

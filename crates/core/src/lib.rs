@@ -7,6 +7,7 @@ pub mod headers;
 pub mod position;
 pub mod provider;
 pub mod render;
+pub mod response;
 pub mod search;
 pub mod secretbox;
 pub mod signing;

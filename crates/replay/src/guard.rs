@@ -8,17 +8,21 @@
 //! * **R1 parse once** — URLs are parsed with the WHATWG parser of the `url` crate, which
 //!   normalises `0x7f.1`, `2130706433`, `0177.0.0.1`, `127.1` … to dotted IPv4; the parsed
 //!   [`url::Url`] is what is sent.
-//! * **R2/R3** — `http`/`https` only, port 0 refused, no control characters, no odd user info.
+//! * **R2/R3** — `http`/`https` only, port 0 refused, no control characters, no user info.
 //! * **R4** — IP literals are classified before sending (a DNS resolver never sees them).
 //! * **R5** — host names are resolved *only* inside the HTTP client's resolver hook; disallowed
 //!   addresses are dropped there, so the connection is made to exactly the checked addresses
 //!   (no DNS-rebinding window). A lookup failure is a failed request, never a fallback.
 //! * **R6** — [`is_public`] / [`classify`] implement the address rules.
 //! * **R7/R8/R9** — no redirects, no proxies, connect and total timeouts, response body capped.
-//! * **R10** — hop-by-hop, framing and cloud-metadata request headers are never forwarded.
+//! * **R10** — hop-by-hop, framing, cloud-metadata and cloud-vendor (`x-amz-*`, `x-goog-*`, …)
+//!   request headers are never forwarded.
 //!
 //! With [`PrivateTargets::Allow`] (a single developer running Hookvault locally) loopback and
-//! private addresses are allowed, but every other rule still applies.
+//! private addresses are allowed, but every other rule still applies, and link-local and cloud
+//! metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, also inside IPv4-mapped, NAT64,
+//! 6to4 and Teredo addresses) and the unspecified address are refused under every policy
+//! ([`never_allowed`]).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -45,7 +49,8 @@ pub const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Whether outbound requests may target loopback, private and other non-public addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrivateTargets {
-    /// Allow every address (local single-developer setup).
+    /// Allow loopback and private addresses (local single-developer setup); link-local, metadata
+    /// and unspecified addresses stay refused.
     Allow,
     /// Allow only public unicast addresses (hosted service; the safe default).
     Deny,
@@ -87,10 +92,9 @@ pub enum Refusal {
     /// The port is not allowed (port 0).
     #[error("refused: port {0} is not allowed")]
     Port(u16),
-    /// The user name or password in the URL contains characters that are not allowed.
-    #[error(
-        "refused: the user name or password in the URL contains characters that are not allowed"
-    )]
+    /// The URL carries a user name or password. Credentials in a URL would be stored and shown
+    /// with the replay history, and `user@host` is a classic way to disguise a host.
+    #[error("refused: the URL contains a user name or password")]
     Userinfo,
     /// A name that always means this machine (`localhost`, `*.localhost`).
     #[error("refused: local host name {0}")]
@@ -101,6 +105,15 @@ pub enum Refusal {
     /// A link-local address (169.254.0.0/16 — cloud metadata — or fe80::/10).
     #[error("refused: link-local address {0}")]
     LinkLocalAddress(IpAddr),
+    /// An address refused under every policy that is not link-local: the unspecified address
+    /// (`0.0.0.0/8`, `::`, which reach this machine) or a cloud metadata address (fd00:ec2::254).
+    #[error("refused: {kind} address {ip}")]
+    NeverAllowed {
+        /// The address.
+        ip: IpAddr,
+        /// "unspecified" or "cloud metadata".
+        kind: &'static str,
+    },
     /// The host name resolved only to addresses that are not allowed.
     #[error("refused: no public address for {host}")]
     NoPublicAddress {
@@ -112,8 +125,9 @@ pub enum Refusal {
     Method(String),
 }
 
-/// One outbound request, built from stored data.
-#[derive(Debug, Clone)]
+/// One outbound request, built from stored data. `Debug` shows header names but not values,
+/// and the body's length only (they are captured data).
+#[derive(Clone)]
 pub struct OutboundRequest {
     /// HTTP method.
     pub method: http::Method,
@@ -125,6 +139,18 @@ pub struct OutboundRequest {
     pub headers: Vec<(String, Vec<u8>)>,
     /// Body bytes, sent unchanged.
     pub body: Bytes,
+}
+
+impl fmt::Debug for OutboundRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("OutboundRequest")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("header_names", &names)
+            .field("body", &hookvault_core::headers::Redacted(self.body.len()))
+            .finish()
+    }
 }
 
 /// The answer to an [`OutboundRequest`].
@@ -286,10 +312,77 @@ pub fn is_public(ip: IpAddr) -> bool {
     classify(ip).is_none()
 }
 
+/// The IPv4 address an IPv6 address carries, if it is one of the forms that reach an IPv4
+/// host: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64
+/// (`64:ff9b::a.b.c.d`), 6to4 (`2002:AABB:CCDD::/48`) or Teredo (client address, inverted, in
+/// the last 32 bits).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let bits = u128::from(ip);
+    let low32 = Ipv4Addr::from((bits & 0xffff_ffff) as u32);
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    if bits >> 32 == 0 && bits > 1 {
+        return Some(low32);
+    }
+    if in_v6(ip, [0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96) {
+        return Some(low32);
+    }
+    if in_v6(ip, [0x2002, 0, 0, 0, 0, 0, 0, 0], 16) {
+        return Some(Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32));
+    }
+    if in_v6(ip, [0x2001, 0, 0, 0, 0, 0, 0, 0], 32) {
+        return Some(Ipv4Addr::from(!((bits & 0xffff_ffff) as u32)));
+    }
+    None
+}
+
+/// The refusal for an address that no policy allows, [`PrivateTargets::Allow`] included:
+/// link-local (169.254.0.0/16 — where cloud metadata services answer — and fe80::/10), the
+/// cloud metadata address fd00:ec2::254, and the unspecified address (0.0.0.0/8 and `::`, which
+/// connect to this machine); IPv4 forms wrapped in IPv6 are unwrapped first.
+pub fn never_allowed(ip: IpAddr) -> Option<Refusal> {
+    let v4 = match ip {
+        IpAddr::V4(v4) => Some(v4),
+        IpAddr::V6(v6) => {
+            if v6.is_unspecified() {
+                return Some(Refusal::NeverAllowed {
+                    ip,
+                    kind: "unspecified",
+                });
+            }
+            if in_v6(v6, [0xfe80, 0, 0, 0, 0, 0, 0, 0], 10) {
+                return Some(Refusal::LinkLocalAddress(ip));
+            }
+            if v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
+                return Some(Refusal::NeverAllowed {
+                    ip,
+                    kind: "cloud metadata",
+                });
+            }
+            embedded_v4(v6)
+        }
+    };
+    let v4 = v4?;
+    if in_v4(v4, [169, 254, 0, 0], 16) {
+        return Some(Refusal::LinkLocalAddress(ip));
+    }
+    if in_v4(v4, [0, 0, 0, 0], 8) {
+        return Some(Refusal::NeverAllowed {
+            ip,
+            kind: "unspecified",
+        });
+    }
+    None
+}
+
 /// The refusal for an address that `policy` does not allow, if any.
 fn check_address(policy: PrivateTargets, ip: IpAddr) -> Result<(), Refusal> {
-    if policy == PrivateTargets::Allow || is_public(ip) {
+    if is_public(ip) {
         return Ok(());
+    }
+    if policy == PrivateTargets::Allow {
+        return never_allowed(ip).map_or(Ok(()), Err);
     }
     let canonical = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -332,47 +425,11 @@ pub fn filter_addresses(
 // URL checks (R1–R4)
 // ---------------------------------------------------------------------------------------------
 
-fn percent_decode(s: &str) -> Vec<u8> {
-    fn hex(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            b'A'..=b'F' => Some(b - b'A' + 10),
-            _ => None,
-        }
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
-}
-
-/// User info is allowed only if it cannot confuse another parser: the user name starts with a
-/// letter or digit, and neither part contains control characters, spaces or `@ / \ ? #`
-/// (GitLab's rule, plus the characters that end an authority).
+/// No user info at all: credentials in a target URL would be stored with the replay and shown
+/// in its history, and `trusted@evil` is a classic way to disguise a host. (An empty `@` is
+/// harmless and the parser drops it.)
 fn userinfo_ok(url: &Url) -> bool {
-    let user = percent_decode(url.username());
-    let pass = url.password().map(percent_decode).unwrap_or_default();
-    if user.is_empty() && pass.is_empty() {
-        return true;
-    }
-    if !user.first().is_some_and(u8::is_ascii_alphanumeric) {
-        return false;
-    }
-    let bad =
-        |b: &u8| b.is_ascii_control() || matches!(b, b' ' | b'@' | b'/' | b'\\' | b'?' | b'#');
-    !user.iter().any(bad) && !user.contains(&b':') && !pass.iter().any(bad)
+    url.username().is_empty() && url.password().is_none()
 }
 
 fn is_local_name(domain: &str) -> bool {
@@ -495,8 +552,26 @@ impl reqwest::dns::Resolve for GuardResolver {
 // Headers (R10)
 // ---------------------------------------------------------------------------------------------
 
+/// Prefixes of cloud vendors' own request headers (AWS, Google Cloud, Azure, Azure Front Door).
+/// They authenticate or steer requests inside a provider's network (`x-amz-security-token`,
+/// `x-goog-iam-authority-selector`, `x-ms-*` storage auth, …), so a replay must not carry them
+/// to a target that might be such a service (Svix strips the same prefixes).
+const VENDOR_PREFIXES: &[&str] = &[
+    "x-amz-",
+    "x-amzn-",
+    "x-aws-",
+    "x-goog-",
+    "x-google-",
+    "x-gfe-",
+    "x-azure-",
+    "x-ms-",
+    "x-fd-",
+];
+
 /// True for request headers that must never be forwarded: hop-by-hop and framing headers
-/// (recomputed by the client) and headers that unlock cloud metadata services.
+/// (recomputed by the client), headers that unlock cloud metadata services (`Metadata-Flavor`,
+/// `Metadata`, `X-aws-ec2-metadata-token*`, `X-IDENTITY-HEADER`) and cloud vendors' own headers
+/// ([`VENDOR_PREFIXES`]).
 pub fn is_stripped_header(name: &str) -> bool {
     if hookvault_core::headers::is_hop_by_hop(name) {
         return true;
@@ -504,8 +579,8 @@ pub fn is_stripped_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     matches!(
         name.as_str(),
-        "metadata-flavor" | "metadata" | "x-google-metadata-request"
-    ) || name.starts_with("x-aws-ec2-metadata-token")
+        "metadata-flavor" | "metadata" | "x-identity-header" | "x-cloud-trace-context"
+    ) || VENDOR_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 fn build_headers(headers: &[(String, Vec<u8>)]) -> HeaderMap {
@@ -607,8 +682,8 @@ impl GuardedClient {
 
     /// Checks a URL string before it is stored (a refusal becomes HTTP 422 with its `Display`):
     /// parsed with the WHATWG parser (`0x7f.1`, `2130706433`, `0177.0.0.1`, `127.1` become
-    /// dotted IPv4), `http`/`https` only, no control characters or spaces, no confusing user
-    /// info, port not 0, IP literals and `localhost` names checked against the policy. Host
+    /// dotted IPv4), `http`/`https` only, no control characters or spaces, no user name or
+    /// password, port not 0, IP literals and `localhost` names checked against the policy. Host
     /// names are *not* resolved here; that happens, and is checked again, in [`Self::send`].
     pub fn check_url(&self, url: &str) -> Result<Url, Refusal> {
         check_url_with_policy(self.policy, url)
@@ -620,7 +695,7 @@ impl GuardedClient {
     /// inside the client's resolver, which drops disallowed addresses so the connection uses
     /// exactly the checked addresses. Redirects are not followed, proxies are never used, the
     /// connection must be made within ~10 s and the whole exchange within the client's timeout.
-    /// Hop-by-hop, framing and cloud-metadata request headers are not forwarded.
+    /// Hop-by-hop, framing, cloud-metadata and cloud-vendor request headers are not forwarded.
     pub async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, SendError> {
         let started = Instant::now();
         let url = self.check_url(req.url.as_str())?;
@@ -786,14 +861,6 @@ fn error_chain(err: &(dyn StdError + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_decoding_handles_escapes_and_stray_percent_signs() {
-        assert_eq!(percent_decode("a%40b"), b"a@b".to_vec());
-        assert_eq!(percent_decode("100%"), b"100%".to_vec());
-        assert_eq!(percent_decode("%4"), b"%4".to_vec());
-        assert_eq!(percent_decode("%zz"), b"%zz".to_vec());
-    }
 
     #[test]
     fn private_targets_round_trip_through_text() {

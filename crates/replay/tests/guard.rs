@@ -15,8 +15,8 @@ use axum::Router;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use hookvault_replay::guard::{
-    classify, filter_addresses, is_public, GuardedClient, HostResolver, OutboundRequest,
-    PrivateTargets, Refusal, SendError, SystemResolver,
+    classify, filter_addresses, is_public, never_allowed, GuardedClient, HostResolver,
+    OutboundRequest, PrivateTargets, Refusal, SendError, SystemResolver,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -347,7 +347,6 @@ fn check_url_with_deny_refuses_every_numeric_spelling_of_loopback() {
         "http://0.0.0.0/",
         "http://[::]/",
         "https://127.0.0.1:8443/",
-        "http://user:pass@127.0.0.1/",
     ] {
         let refusal = client.check_url(url).unwrap_err();
         assert!(
@@ -415,6 +414,69 @@ fn check_url_with_deny_refuses_private_metadata_and_local_names() {
 }
 
 #[test]
+fn link_local_metadata_and_unspecified_addresses_are_refused_even_under_allow() {
+    let client = allow_client();
+    for (url, reason) in [
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "refused: link-local address 169.254.169.254",
+        ),
+        (
+            "http://169.254.170.2/v2/credentials",
+            "refused: link-local address 169.254.170.2",
+        ),
+        (
+            "http://[::ffff:169.254.169.254]/",
+            "refused: link-local address ::ffff:169.254.169.254",
+        ),
+        (
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "refused: link-local address 64:ff9b::a9fe:a9fe",
+        ),
+        (
+            "http://[2002:a9fe:a9fe::1]/",
+            "refused: link-local address 2002:a9fe:a9fe::1",
+        ),
+        ("http://[fe80::1]/", "refused: link-local address fe80::1"),
+        (
+            "http://[fd00:ec2::254]/",
+            "refused: cloud metadata address fd00:ec2::254",
+        ),
+        (
+            "http://0.0.0.0:8080/",
+            "refused: unspecified address 0.0.0.0",
+        ),
+        ("http://0/", "refused: unspecified address 0.0.0.0"),
+        ("http://[::]/", "refused: unspecified address ::"),
+        (
+            "http://[::ffff:0.0.0.0]/",
+            "refused: unspecified address ::ffff:0.0.0.0",
+        ),
+    ] {
+        assert_eq!(
+            client.check_url(url).map_err(|e| e.to_string()),
+            Err(reason.to_string()),
+            "{url}"
+        );
+    }
+    // The resolver hook applies the same rule to names.
+    assert_eq!(
+        filter_addresses(
+            PrivateTargets::Allow,
+            "metadata.test",
+            &[ip("169.254.169.254"), ip("fd00:ec2::254")]
+        )
+        .map_err(|e| e.to_string()),
+        Err("refused: no public address for metadata.test".to_string())
+    );
+    assert_eq!(
+        never_allowed(ip("127.0.0.1")),
+        None,
+        "loopback is the policy's business"
+    );
+}
+
+#[test]
 fn check_url_refuses_other_schemes_port_zero_and_malformed_urls() {
     for client in [deny_client(), allow_client()] {
         assert_eq!(
@@ -474,9 +536,21 @@ fn check_url_refuses_other_schemes_port_zero_and_malformed_urls() {
             "http://%2F@example.com/",
             "http://a%40b@example.com/",
             "http://user:p%0Ass@example.com/",
+            "https://user:s3cret@hooks.example.com/x",
+            "https://token@hooks.example.com/",
+            "https://:pw@hooks.example.com/",
+            "http://user:pass@127.0.0.1/",
+            "http://hooks.example.com@169.254.169.254/",
         ] {
             assert_eq!(client.check_url(url), Err(Refusal::Userinfo), "{url}");
         }
+        assert_eq!(
+            client
+                .check_url("https://user:s3cret@hooks.example.com/x")
+                .unwrap_err()
+                .to_string(),
+            "refused: the URL contains a user name or password"
+        );
     }
 }
 
@@ -493,7 +567,6 @@ fn check_url_accepts_public_urls_without_resolving_them() {
     for url in [
         "https://example.com/hook",
         "http://example.com:8080/a?b=c#d",
-        "https://user:s3cret@hooks.example.com/x",
         "http://8.8.8.8/",
         "http://[2606:4700::1111]/",
         "http://rebind.test:1234/",
@@ -765,7 +838,8 @@ fn mixed_public_and_private_answers_keep_only_the_public_addresses() {
         filter_addresses(PrivateTargets::Allow, "mixed.test", &answers)
             .unwrap()
             .len(),
-        7
+        6,
+        "allow keeps loopback and private answers but never the metadata address"
     );
     assert_eq!(
         filter_addresses(PrivateTargets::Deny, "private.test", &answers[1..6])
@@ -988,6 +1062,14 @@ async fn hop_by_hop_and_metadata_headers_are_not_forwarded_and_the_body_arrives_
         ("Metadata", b"true"),
         ("X-aws-ec2-metadata-token", b"AQAEAtoken"),
         ("X-aws-ec2-metadata-token-ttl-seconds", b"21600"),
+        ("X-Amz-Security-Token", b"FwoGZXIvYXdzE"),
+        ("x-amz-sns-message-type", b"Notification"),
+        ("X-Amzn-Trace-Id", b"Root=1-5759e988"),
+        ("X-Goog-Iam-Authority-Selector", b"me"),
+        ("X-Google-Internal", b"1"),
+        ("X-Ms-Version", b"2020-04-08"),
+        ("X-Azure-Ref", b"0abc"),
+        ("X-IDENTITY-HEADER", b"secret"),
         ("Content-Type", b"application/octet-stream"),
         ("X-Keep", b"1"),
         ("X-Multi", b"a"),
@@ -1037,6 +1119,14 @@ async fn hop_by_hop_and_metadata_headers_are_not_forwarded_and_the_body_arrives_
         "metadata",
         "x-aws-ec2-metadata-token",
         "x-aws-ec2-metadata-token-ttl-seconds",
+        "x-amz-security-token",
+        "x-amz-sns-message-type",
+        "x-amzn-trace-id",
+        "x-goog-iam-authority-selector",
+        "x-google-internal",
+        "x-ms-version",
+        "x-azure-ref",
+        "x-identity-header",
         "x-bad",
     ] {
         assert!(values(stripped).is_empty(), "{stripped} was forwarded");

@@ -28,6 +28,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+mod hosting;
+pub use hosting::{origins, private_targets_policy, url_host_is_loopback, Origins};
+
 /// Which services a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Role {
@@ -55,6 +58,11 @@ pub enum Database {
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub public_url: Option<String>,
+    /// Base of capture URLs (`{capture_url}/in/{token}`); `None` = the public URL. On another
+    /// host than the public URL, requests are routed by `Host` (see [`hosting::origins`]).
+    pub capture_url: Option<String>,
+    /// Accept capture URLs on the dashboard's host although the public URL is https.
+    pub shared_capture_origin: bool,
     pub data_dir: PathBuf,
     pub database: Database,
     pub role: Role,
@@ -74,8 +82,9 @@ pub struct ServeConfig {
     pub connection_limits: ConnectionLimits,
     /// Open event streams per account, per process.
     pub max_streams_per_account: usize,
-    /// Whether replays may go to loopback and private addresses.
-    pub private_targets: PrivateTargets,
+    /// Whether replays may go to loopback and private addresses; `None`: only when the public
+    /// URL's host is loopback (see [`private_targets_policy`]).
+    pub private_targets: Option<PrivateTargets>,
     /// Total time limit of one replay send.
     pub replay_timeout: Duration,
     /// Replay worker tasks in roles `all` and `worker`.
@@ -95,6 +104,8 @@ pub struct ServeConfig {
 pub struct Server {
     pub addr: SocketAddr,
     pub public_url: String,
+    /// Base of capture URLs, without a trailing slash.
+    pub capture_url: String,
     pub pool: PgPool,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -106,6 +117,15 @@ pub struct Server {
 impl Server {
     /// Connects (or starts the embedded cluster), migrates, binds and starts serving.
     pub async fn start(config: ServeConfig) -> anyhow::Result<Server> {
+        // Refuse a shared https origin before starting anything (the port may still be 0).
+        origins(
+            config
+                .public_url
+                .as_deref()
+                .unwrap_or(&format!("http://{}", config.listen)),
+            config.capture_url.as_deref(),
+            config.shared_capture_origin,
+        )?;
         let (options, cluster) = match &config.database {
             Database::External(o) => (o.clone(), None),
             Database::Embedded(dir) => {
@@ -131,26 +151,34 @@ impl Server {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
-        let public_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}"))
-            .trim_end_matches('/')
-            .to_string();
+        let Origins {
+            public_url,
+            capture_url,
+            capture_host,
+        } = origins(
+            config
+                .public_url
+                .as_deref()
+                .unwrap_or(&format!("http://{addr}")),
+            config.capture_url.as_deref(),
+            config.shared_capture_origin,
+        )?;
         let secret_key = match &config.secret_key {
             Some(k) => k.clone(),
             None => load_or_create_key(&config.data_dir)?,
         };
 
+        let private_targets = private_targets_policy(config.private_targets, &public_url);
+
         let hub = Hub::default();
         let routes = RouteCache::default();
         let replay_wake = Arc::new(Notify::new());
         let replay_client = GuardedClient::new(
-            config.private_targets,
+            private_targets,
             config.replay_timeout,
             RESPONSE_EXCERPT_BYTES,
         );
-        let mut app = Router::new();
+        let mut capture_app = None;
         if matches!(config.role, Role::All | Role::Capture) {
             // The capture path's own connections: no dashboard or API load can take them. Each
             // writer task keeps one; route lookups need at least two more.
@@ -175,22 +203,39 @@ impl Server {
                 secret_key: secret_key.clone(),
                 quota: Arc::new(Quota::new(config.capture_quota_per_minute)),
             };
-            app = app.merge(hookvault_capture::router(capture));
+            capture_app = Some(hookvault_capture::router(capture));
         }
+        let mut web_app = None;
         if matches!(config.role, Role::All | Role::Web) {
             let state = AppState::new(
                 pool.clone(),
                 WebConfig {
                     public_url: public_url.clone(),
                     max_streams_per_account: config.max_streams_per_account,
+                    capture_url: capture_url.clone(),
                 },
                 secret_key.clone(),
                 hub.clone(),
                 replay_client.clone(),
                 replay_wake.clone(),
             );
-            app = app.merge(hookvault_web::router(state, sessions.clone()));
+            web_app = Some(hookvault_web::router(state, sessions.clone()));
         }
+        let app = match (capture_app, web_app) {
+            // A capture host of its own: it serves only /in/… and health checks, the
+            // dashboard's host serves no /in/….
+            (Some(capture), Some(web)) => match &capture_host {
+                Some(host) => hosting::route_by_host(
+                    host.clone(),
+                    hosting::capture_only(capture, pool.clone()),
+                    web,
+                ),
+                None => capture.merge(web),
+            },
+            (Some(capture), None) => hosting::capture_only(capture, pool.clone()),
+            (None, Some(web)) => web,
+            (None, None) => Router::new(),
+        };
         let workers = matches!(config.role, Role::All | Role::Worker).then(|| {
             ReplayWorkers::spawn(
                 WorkerContext {
@@ -242,10 +287,11 @@ impl Server {
             .await;
             sweeper.abort();
         });
-        tracing::info!(%addr, %public_url, private_targets = %config.private_targets, "hookvault serving");
+        tracing::info!(%addr, %public_url, %capture_url, %private_targets, "hookvault serving");
         Ok(Server {
             addr,
             public_url,
+            capture_url,
             pool,
             shutdown,
             task,

@@ -76,9 +76,15 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HOOKVAULT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Public base URL (used in capture URLs and to decide Secure cookies); defaults to http://LISTEN.
+    /// Public base URL of the dashboard (decides Secure cookies; capture URLs too unless --capture-url is set); defaults to http://LISTEN.
     #[arg(long, env = "HOOKVAULT_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Base of capture URLs (scheme, host, optional port), e.g. https://hooks-capture.example.net. On another host than the public URL, this process serves /in/… only on that host and the dashboard only on the other.
+    #[arg(long, env = "HOOKVAULT_CAPTURE_URL")]
+    capture_url: Option<String>,
+    /// Accept capture URLs on the dashboard's host although the public URL is https (otherwise the server refuses to start).
+    #[arg(long, env = "HOOKVAULT_SHARED_CAPTURE_ORIGIN")]
+    shared_capture_origin: bool,
     /// Directory for the embedded PostgreSQL cluster (when DATABASE_URL is unset) and the server key.
     #[arg(long, env = "HOOKVAULT_DATA_DIR", default_value = "./.hookvault")]
     data_dir: PathBuf,
@@ -130,7 +136,8 @@ struct ServeArgs {
     #[arg(long, env = "HOOKVAULT_MAX_STREAMS_PER_ACCOUNT", default_value_t = 10)]
     max_streams_per_account: usize,
     /// Whether replays may target loopback and private addresses (allow|deny); default: allow
-    /// only when --listen is a loopback address.
+    /// only when the public URL's host is loopback. Link-local, cloud metadata and unspecified
+    /// addresses are refused either way.
     #[arg(long, env = "HOOKVAULT_PRIVATE_TARGETS")]
     private_targets: Option<PrivateTargets>,
     /// Total time limit, in seconds, for one replay send (connect, send, read the answer).
@@ -218,18 +225,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(SecretKey::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("HOOKVAULT_SECRET_KEY: {e}"))?;
-    // A single developer on their own machine replays to localhost; a hosted server must not
-    // be turned into a proxy into its own network.
-    let private_targets = args
-        .private_targets
-        .unwrap_or(if args.listen.ip().is_loopback() {
-            PrivateTargets::Allow
-        } else {
-            PrivateTargets::Deny
-        });
     let server = Server::start(ServeConfig {
         listen: args.listen,
         public_url: args.public_url,
+        capture_url: args.capture_url,
+        shared_capture_origin: args.shared_capture_origin,
         data_dir: args.data_dir,
         database,
         role: args.role,
@@ -248,7 +248,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             exempt: Vec::new(),
         },
         max_streams_per_account: args.max_streams_per_account,
-        private_targets,
+        private_targets: args.private_targets,
         replay_timeout: std::time::Duration::from_secs(args.replay_timeout_secs),
         replay_workers: args.replay_workers,
         replay_host_concurrency: args.replay_host_concurrency as usize,
@@ -257,8 +257,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await?;
     println!(
-        "Hookvault is running: dashboard at {}/ (listening on {})",
-        server.public_url, server.addr
+        "Hookvault is running: dashboard at {}/, capture URLs at {}/in/… (listening on {})",
+        server.public_url, server.capture_url, server.addr
     );
     shutdown_signal().await;
     println!("Shutting down: finishing requests in flight…");

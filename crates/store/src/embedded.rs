@@ -53,14 +53,15 @@ impl EmbeddedCluster {
                 source,
             })?;
         let pg_data = data_dir.join("pg");
-        let cluster = Self {
-            socket_dir: socket_dir_for(&pg_data),
+        let mut cluster = Self {
+            // Decided by `init_and_start`: a fresh private directory, or the running cluster's.
+            socket_dir: PathBuf::new(),
             pg_data,
             bin_dir,
             as_postgres_user: is_root(),
         };
         let c = cluster.clone_paths();
-        tokio::task::spawn_blocking(move || c.init_and_start())
+        cluster.socket_dir = tokio::task::spawn_blocking(move || c.init_and_start())
             .await
             .map_err(|e| EmbeddedError::Command {
                 what: "starting the embedded cluster".into(),
@@ -100,41 +101,115 @@ impl EmbeddedCluster {
         )
     }
 
-    /// Stops the cluster (fast shutdown: open transactions are rolled back, committed data kept).
-    pub fn stop(&self) -> Result<(), EmbeddedError> {
-        self.pg_ctl(&["stop", "-m", "fast", "-w"], "pg_ctl stop")
+    /// The directory holding the cluster's Unix socket: private to the cluster's owner.
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
     }
 
-    fn init_and_start(&self) -> Result<(), EmbeddedError> {
+    /// Stops the cluster (fast shutdown: open transactions are rolled back, committed data kept)
+    /// and removes its socket directory when that was a temporary one.
+    pub fn stop(&self) -> Result<(), EmbeddedError> {
+        self.pg_ctl(&["stop", "-m", "fast", "-w"], "pg_ctl stop")?;
+        if self.socket_dir != self.pg_data {
+            let _ = std::fs::remove_dir_all(&self.socket_dir);
+        }
+        Ok(())
+    }
+
+    /// Initialises the cluster if needed and starts it, or adopts it when it already runs;
+    /// returns its socket directory.
+    fn init_and_start(&self) -> Result<PathBuf, EmbeddedError> {
         if !self.pg_data.join("PG_VERSION").exists() {
             self.initdb()?;
         }
-        if !self.is_running() {
-            if self.socket_dir != self.pg_data {
-                std::fs::create_dir_all(&self.socket_dir).map_err(|source| EmbeddedError::Io {
-                    path: self.socket_dir.clone(),
-                    source,
-                })?;
-                if self.as_postgres_user {
-                    run(
-                        Command::new("chown")
-                            .args(["postgres:", &*self.socket_dir.to_string_lossy()]),
-                        "chown of the socket directory",
-                    )?;
-                }
-            }
-            let opts = format!(
-                "-c listen_addresses='' -c unix_socket_directories='{}'",
-                self.socket_dir.display()
-            );
-            let log = self.pg_data.join("postgres.log");
-            let log = log.to_string_lossy();
-            self.pg_ctl(
-                &["start", "-w", "-t", "60", "-l", &log, "-o", &opts],
-                "pg_ctl start",
+        if self.is_running() {
+            return self.running_socket_dir();
+        }
+        let socket_dir = self.new_socket_dir()?;
+        // The cluster trusts every local connection (`--auth=trust`), so the socket must be
+        // reachable only by its owner: a private directory, and a socket file of mode 0700.
+        let opts = format!(
+            "-c listen_addresses='' -c unix_socket_directories='{}' \
+             -c unix_socket_permissions=0700",
+            socket_dir.display()
+        );
+        let log = self.pg_data.join("postgres.log");
+        let log = log.to_string_lossy();
+        self.pg_ctl(
+            &["start", "-w", "-t", "60", "-l", &log, "-o", &opts],
+            "pg_ctl start",
+        )?;
+        Ok(socket_dir)
+    }
+
+    /// Where a new server puts its socket: the data directory itself when its path is short
+    /// enough (initdb makes it 0700), else — Unix socket paths are limited to about 107 bytes —
+    /// a new directory with an unpredictable name in the temp directory, created with mode
+    /// 0700 and refused if anything already exists there (so nobody can plant it in advance).
+    /// Under root it belongs to `postgres`, which runs the cluster.
+    fn new_socket_dir(&self) -> Result<PathBuf, EmbeddedError> {
+        if self.pg_data.as_os_str().len() <= 80 {
+            return Ok(self.pg_data.clone());
+        }
+        use std::os::unix::fs::DirBuilderExt;
+        let dir =
+            std::env::temp_dir().join(format!("hookvault-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| EmbeddedError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        if self.as_postgres_user {
+            run(
+                Command::new("chown").args(["postgres:", &*dir.to_string_lossy()]),
+                "chown of the socket directory",
             )?;
         }
-        Ok(())
+        Ok(dir)
+    }
+
+    /// The socket directory of the server already running from this data directory (line 5
+    /// of `postmaster.pid`), which must be private: a directory others can write to could
+    /// hold someone else's socket.
+    fn running_socket_dir(&self) -> Result<PathBuf, EmbeddedError> {
+        let pid_file = self.pg_data.join("postmaster.pid");
+        let text = std::fs::read_to_string(&pid_file).map_err(|source| EmbeddedError::Io {
+            path: pid_file.clone(),
+            source,
+        })?;
+        let dir = text
+            .lines()
+            .nth(4)
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| EmbeddedError::Command {
+                what: "adopting the running embedded cluster".into(),
+                detail: format!("{} names no socket directory", pid_file.display()),
+            })?;
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::symlink_metadata(&dir)
+            .map_err(|source| EmbeddedError::Io {
+                path: dir.clone(),
+                source,
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(EmbeddedError::Command {
+                what: "adopting the running embedded cluster".into(),
+                detail: format!(
+                    "its socket directory {} is not private (mode {:o}); stop it \
+                     (pg_ctl stop -D {}) and start Hookvault again",
+                    dir.display(),
+                    mode & 0o7777,
+                    self.pg_data.display()
+                ),
+            });
+        }
+        Ok(dir)
     }
 
     /// Creates `database` in the cluster unless it exists.
@@ -334,18 +409,6 @@ pub fn find_bin_dir() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, d)| d)
-}
-
-/// Unix socket paths are limited to about 107 bytes; a deep data directory gets its socket in
-/// the temp directory under a name derived from the data directory.
-fn socket_dir_for(pg_data: &Path) -> PathBuf {
-    if pg_data.as_os_str().len() <= 80 {
-        return pg_data.to_path_buf();
-    }
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    pg_data.hash(&mut h);
-    std::env::temp_dir().join(format!("hookvault-{:016x}", h.finish()))
 }
 
 fn is_root() -> bool {

@@ -8,6 +8,7 @@ pub mod endpoints;
 pub mod export;
 pub mod feed;
 pub mod notify;
+mod redact;
 pub mod related;
 pub mod replays;
 pub mod requests;

@@ -148,8 +148,8 @@ pub struct ReplayAttempt {
 }
 
 /// A job a worker has claimed, with what it needs to send it: the stored request's method,
-/// encoded headers and body bytes.
-#[derive(Debug, Clone)]
+/// encoded headers and body bytes. (`Debug` in `redact.rs` hides headers, body and secret.)
+#[derive(Clone)]
 pub struct ClaimedReplay {
     pub id: Uuid,
     pub user_id: Uuid,

@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-/// A capture ready to be stored.
-#[derive(Debug, Clone)]
+/// A capture ready to be stored. (`Debug` in `redact.rs` hides headers and body.)
+#[derive(Clone)]
 pub struct NewCapture {
     pub id: Uuid,
     pub endpoint_id: Uuid,
@@ -62,8 +62,8 @@ pub struct RequestSummary {
     pub signature_reason: Option<String>,
 }
 
-/// A capture in full.
-#[derive(Debug, Clone)]
+/// A capture in full. (`Debug` in `redact.rs` hides headers and body.)
+#[derive(Clone)]
 pub struct StoredRequest {
     pub id: Uuid,
     pub seq: i64,

@@ -527,7 +527,6 @@ async fn get_body(
         r.body,
         r.content_type.as_deref(),
         id,
-        false,
     ))
 }
 

@@ -38,10 +38,12 @@ mod sqlx_error {
 pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let secure = state.config.public_url.starts_with("https://");
     let session_layer = SessionManagerLayer::new(sessions)
+        // Capture replaces these cookies' values before storing a request
+        // (`hookvault_core::headers::remove_session_cookies`), so keep the names there.
         .with_name(if secure {
-            "__Host-hookvault"
+            hookvault_core::headers::SESSION_COOKIES[1]
         } else {
-            "hookvault"
+            hookvault_core::headers::SESSION_COOKIES[0]
         })
         .with_secure(secure)
         .with_http_only(true)

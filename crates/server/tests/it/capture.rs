@@ -437,6 +437,7 @@ async fn an_unknown_capture_token_is_404_and_stores_nothing() {
         let r = raw_http::send(app.server.addr, &bytes).await.expect("send");
         assert_eq!(r.status, 404, "POST {target}");
         assert!(r.header("x-hookvault-request-id").is_none());
+        crate::common::assert_inert_raw(&r, "404 of an unknown token");
     }
     assert_eq!(app.stored_requests().await, 0, "nothing was stored");
 }
@@ -455,6 +456,7 @@ async fn an_11_mib_body_with_content_length_is_413_and_stores_nothing() {
         .await
         .expect("a response to the oversized request");
     assert_eq!(r.status, 413);
+    crate::common::assert_inert_raw(&r, "413");
     assert_eq!(app.stored_requests().await, 0, "nothing was stored");
     assert_capture_works(&url).await;
 }

@@ -199,6 +199,7 @@ async fn a_custom_response_is_what_the_sender_receives() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
     assert!(r.headers().contains_key("x-hookvault-request-id"));
+    crate::common::assert_inert(r.headers(), "the default response");
     assert_eq!(
         r.text().await.unwrap(),
         "{\"ok\":true}",
@@ -231,6 +232,7 @@ async fn a_custom_response_is_what_the_sender_receives() {
         .unwrap();
     let took = started.elapsed();
     assert_eq!(r.status(), 202);
+    crate::common::assert_inert(r.headers(), "a custom response");
     assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
     let custom: Vec<&str> = r
         .headers()
@@ -284,6 +286,48 @@ async fn an_invalid_custom_response_is_422_and_changes_nothing() {
             "valid name with an invalid status",
             json!({"name": "should not stick", "response": {"status": 700}}),
         ),
+        ("status 101", json!({"response": {"status": 101}})),
+        ("status 199", json!({"response": {"status": 199}})),
+        (
+            "Set-Cookie",
+            json!({"response": {"headers": [["Set-Cookie", "hookvault=x"]]}}),
+        ),
+        (
+            "Content-Security-Policy",
+            json!({"response": {"headers": [["Content-Security-Policy", "script-src *"]]}}),
+        ),
+        (
+            "Content-Security-Policy-Report-Only",
+            json!({"response": {"headers": [["content-security-policy-report-only", "x"]]}}),
+        ),
+        (
+            "Service-Worker-Allowed",
+            json!({"response": {"headers": [["Service-Worker-Allowed", "/"]]}}),
+        ),
+        (
+            "Clear-Site-Data",
+            json!({"response": {"headers": [["Clear-Site-Data", "\"*\""]]}}),
+        ),
+        (
+            "Strict-Transport-Security",
+            json!({"response": {"headers": [["Strict-Transport-Security", "max-age=1"]]}}),
+        ),
+        (
+            "X-Frame-Options",
+            json!({"response": {"headers": [["X-Frame-Options", "ALLOWALL"]]}}),
+        ),
+        (
+            "Connection",
+            json!({"response": {"headers": [["Connection", "close"]]}}),
+        ),
+        (
+            "21 headers",
+            json!({"response": {"headers": (0..21).map(|i| [format!("X-H{i}"), "v".to_string()]).collect::<Vec<_>>()}}),
+        ),
+        (
+            "9 KiB of headers",
+            json!({"response": {"headers": [["X-A", "a".repeat(4600)], ["X-B", "b".repeat(4600)]]}}),
+        ),
     ] {
         let r = app
             .api(Method::PATCH, &token, &format!("/api/v1/endpoints/{id}"))
@@ -299,6 +343,18 @@ async fn an_invalid_custom_response_is_422_and_changes_nothing() {
             "{what}: error message in {v}"
         );
     }
+    let r = app
+        .api(Method::PATCH, &token, &format!("/api/v1/endpoints/{id}"))
+        .json(&json!({"response": {"headers": [["Set-Cookie", "a=b"]]}}))
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("Set-Cookie cannot be set: capture responses may only carry"),
+        "the API says why: {message}"
+    );
 
     // The same through the page form.
     let page = format!("/endpoints/{id}");
@@ -316,6 +372,25 @@ async fn an_invalid_custom_response_is_422_and_changes_nothing() {
         )
         .await;
     assert_eq!(r.status(), 422, "page form");
+    let r = b
+        .post_form(
+            &format!("/endpoints/{id}/response"),
+            &page,
+            &[
+                ("status", "200"),
+                ("content_type", "text/html"),
+                ("body", "<p>hi</p>"),
+                ("headers", "X-Fine: yes\nService-Worker-Allowed: /"),
+                ("delay_ms", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422, "page form with a refused header");
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Service-Worker-Allowed cannot be set: capture responses may only carry"),
+        "the page says which header is refused and what is allowed: {html}"
+    );
 
     let after = app
         .api_json(&token, &format!("/api/v1/endpoints/{id}"))
@@ -324,6 +399,42 @@ async fn an_invalid_custom_response_is_422_and_changes_nothing() {
     let r = api_client().post(&url).body("x").send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "{\"ok\":true}");
+}
+
+#[tokio::test]
+async fn a_response_stored_before_the_allow_list_is_served_without_its_refused_parts() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.account("legacy@example.com").await;
+    let (id, url) = app.create_endpoint(&token, "legacy").await;
+    // As an older version could have stored it, before capture has ever looked it up.
+    sqlx::query(
+        "UPDATE endpoints SET response_status = 101, response_content_type = 'text/html', \
+         response_body = '<script>alert(1)</script>', response_headers = $1 WHERE id = $2",
+    )
+    .bind(json!([
+        ["Set-Cookie", "hookvault=planted"],
+        ["Service-Worker-Allowed", "/"],
+        ["Content-Security-Policy", "script-src *"],
+        ["X-Kept", "yes"]
+    ]))
+    .bind(uuid::Uuid::parse_str(&id).unwrap())
+    .execute(&app.server.pool)
+    .await
+    .unwrap();
+
+    let r = api_client().post(&url).body("x").send().await.unwrap();
+    assert_eq!(r.status(), 200, "a status outside 200-599 is served as 200");
+    crate::common::assert_inert(r.headers(), "a legacy custom response");
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.headers().get("service-worker-allowed").is_none());
+    assert_eq!(
+        r.headers()
+            .get_all("content-security-policy")
+            .iter()
+            .count(),
+        1
+    );
+    assert_eq!(r.headers()["x-kept"], "yes");
 }
 
 #[tokio::test]

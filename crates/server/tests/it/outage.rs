@@ -90,6 +90,7 @@ async fn with_the_database_down_capture_answers_503_and_recovers_without_a_resta
             "503 carries Retry-After seconds"
         );
         assert!(r.headers().get("x-hookvault-request-id").is_none());
+        crate::common::assert_inert(r.headers(), "503 while the database is down");
     }
     assert_eq!(readyz(&app).await, 503, "/readyz reports the outage");
     let health = api_client().get(app.at("/healthz")).send().await.unwrap();

@@ -204,11 +204,16 @@ async fn the_raw_body_is_a_sandboxed_download_that_is_never_sniffed() {
         "the exact bytes"
     );
 
-    // The API's body download is sandboxed and unsniffed as well.
+    // The API's body download is an attachment, sandboxed and unsniffed as well.
     let r = app
         .api_get(&token, &format!("/api/v1/requests/{id}/body"))
         .await;
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let disposition = r.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment"),
+        "the API body is a download, never rendered: {disposition}"
+    );
     let csp = r.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("sandbox"), "{csp}");
 }

@@ -20,6 +20,7 @@ async fn captures_over_the_endpoint_quota_get_429_with_retry_after_and_are_not_s
     }
     let r = client.post(&url).body("one too many").send().await.unwrap();
     assert_eq!(r.status(), 429);
+    crate::common::assert_inert(r.headers(), "429 over the quota");
     let retry: u64 = r.headers()["retry-after"]
         .to_str()
         .unwrap()

@@ -307,7 +307,7 @@ async fn original_sends_the_captured_signature_and_none_removes_it() {
 
 #[tokio::test]
 async fn with_private_targets_denied_every_spelling_of_loopback_is_refused_and_nothing_connects() {
-    let app = TestApp::spawn_with(|c| c.private_targets = PrivateTargets::Deny).await;
+    let app = TestApp::spawn_with(|c| c.private_targets = Some(PrivateTargets::Deny)).await;
     let token = app.signup_with_token("ssrf@example.com").await;
     let (endpoint_id, capture_url) = app.create_endpoint(&token, "ssrf").await;
     let request_id = capture(&app, &capture_url, &[("Content-Type", "text/plain")], b"hi").await;

@@ -80,7 +80,7 @@ async fn a_user_replays_a_capture_from_its_page_and_sees_the_answer_in_the_histo
 #[tokio::test]
 async fn a_refused_target_is_explained_in_words_on_the_form() {
     let app = TestApp::spawn_with(|cfg| {
-        cfg.private_targets = hookvault_replay::guard::PrivateTargets::Deny
+        cfg.private_targets = Some(hookvault_replay::guard::PrivateTargets::Deny)
     })
     .await;
     let token = app.signup_with_token("refused@example.com").await;

@@ -246,8 +246,9 @@ async fn set_response(
     Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
 }
 
-/// Checks a custom response: status 100–599, delay 0–10 000 ms, header names and values that
-/// HTTP allows, and no framing headers (the server sets those).
+/// Checks a custom response with the one validator, [`hookvault_core::response::check`]
+/// (status 200–599, delay, sizes, and extra headers from its allow-list); its reason is the
+/// message of the 422 on the page and in the API.
 pub(crate) fn validate_response(
     status: i32,
     content_type: String,
@@ -255,41 +256,8 @@ pub(crate) fn validate_response(
     headers: Vec<(String, String)>,
     delay_ms: i32,
 ) -> Result<EndpointResponse, AppError> {
-    if !(100..=599).contains(&status) {
-        return Err(AppError::BadRequest(
-            "Status must be between 100 and 599.".into(),
-        ));
-    }
-    if !(0..=10_000).contains(&delay_ms) {
-        return Err(AppError::BadRequest(
-            "Delay must be between 0 and 10000 ms.".into(),
-        ));
-    }
-    if body.len() > 64 * 1024 {
-        return Err(AppError::BadRequest(
-            "The response body can be at most 64 KiB.".into(),
-        ));
-    }
-    if http::HeaderValue::from_str(&content_type).is_err() {
-        return Err(AppError::BadRequest(
-            "The content type is not a valid header value.".into(),
-        ));
-    }
-    for (n, v) in &headers {
-        let name = http::HeaderName::from_bytes(n.as_bytes())
-            .map_err(|_| AppError::BadRequest(format!("\"{n}\" is not a valid header name.")))?;
-        if http::HeaderValue::from_str(v).is_err() {
-            return Err(AppError::BadRequest(format!(
-                "The value of {n} is not a valid header value."
-            )));
-        }
-        if matches!(
-            name.as_str(),
-            "content-length" | "transfer-encoding" | "connection" | "content-type" | "set-cookie"
-        ) {
-            return Err(AppError::BadRequest(format!("{n} cannot be set here.")));
-        }
-    }
+    hookvault_core::response::check(status, &content_type, &body, &headers, delay_ms)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     Ok(EndpointResponse {
         status,
         content_type,

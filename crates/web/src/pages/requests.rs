@@ -50,6 +50,8 @@ pub struct RequestView {
     pub event_id: String,
     pub signature: Option<(String, String, String)>,
     pub headers: Vec<(String, String)>,
+    /// A dashboard session cookie was removed from the `Cookie` header before storage.
+    pub session_removed: bool,
     pub query_params: Vec<(String, String)>,
     pub form_fields: Vec<(String, String)>,
     /// Escaped, highlighted HTML produced by `render::json_pretty_html`.
@@ -138,6 +140,7 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
             .iter()
             .map(|h: &RawHeader| (h.name.clone(), h.value_lossy().into_owned()))
             .collect(),
+        session_removed: headers::has_session_marker(&hs),
         query_params: req
             .query
             .as_deref()
@@ -174,22 +177,12 @@ async fn raw(
     let req = find_request(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(raw_body_response(
-        req.body,
-        req.content_type.as_deref(),
-        id,
-        true,
-    ))
+    Ok(raw_body_response(req.body, req.content_type.as_deref(), id))
 }
 
-/// Serves captured body bytes unchanged. `attachment` forces a download; either way the
-/// response is sandboxed and never sniffed.
-pub(crate) fn raw_body_response(
-    body: Vec<u8>,
-    content_type: Option<&str>,
-    id: Uuid,
-    attachment: bool,
-) -> Response {
+/// Serves captured body bytes unchanged, as a download (page and API alike: a browser that
+/// opens the link must not render hostile bytes in our origin), sandboxed and never sniffed.
+pub(crate) fn raw_body_response(body: Vec<u8>, content_type: Option<&str>, id: Uuid) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     let ct = content_type
@@ -200,11 +193,8 @@ pub(crate) fn raw_body_response(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'"),
     );
-    if attachment {
-        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"request-{id}.bin\""))
-        {
-            h.insert(header::CONTENT_DISPOSITION, v);
-        }
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"request-{id}.bin\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
     }
     resp
 }

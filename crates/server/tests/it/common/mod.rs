@@ -116,6 +116,8 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
     ServeConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         public_url: None,
+        capture_url: None,
+        shared_capture_origin: false,
         data_dir: data_dir.to_path_buf(),
         database: Database::External(options),
         role: Role::All,
@@ -131,7 +133,7 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         connection_limits: Default::default(),
         max_streams_per_account: 10,
         // Tests replay to local servers on 127.0.0.1.
-        private_targets: hookvault_replay::guard::PrivateTargets::Allow,
+        private_targets: Some(hookvault_replay::guard::PrivateTargets::Allow),
         replay_timeout: Duration::from_secs(20),
         replay_workers: 2,
         replay_host_concurrency: 4,
@@ -288,4 +290,57 @@ pub fn extract_csrf(html: &str) -> String {
     let start = html.find(marker).expect("page has a CSRF field") + marker.len();
     let end = html[start..].find('"').expect("closing quote") + start;
     html[start..end].to_string()
+}
+
+/// The `Content-Security-Policy` every capture response carries.
+pub const CAPTURE_CSP: &str = "sandbox; default-src 'none'; frame-ancestors 'none'";
+
+/// Asserts that a capture response is inert in a browser: sandboxing CSP and `nosniff`.
+pub fn assert_inert(headers: &reqwest::header::HeaderMap, what: &str) {
+    assert_eq!(
+        headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some(CAPTURE_CSP),
+        "{what}: the capture response carries the sandboxing CSP"
+    );
+    assert_eq!(
+        headers
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff"),
+        "{what}: the capture response carries nosniff"
+    );
+}
+
+/// [`assert_inert`] for a response read off the wire.
+pub fn assert_inert_raw(r: &raw_http::RawResponse, what: &str) {
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some(CAPTURE_CSP),
+        "{what}: the capture response carries the sandboxing CSP"
+    );
+    assert_eq!(
+        r.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}: the capture response carries nosniff"
+    );
+}
+
+impl TestApp {
+    /// A server with a capture origin of its own: the dashboard at `http://127.0.0.1:PORT`,
+    /// capture URLs at `http://localhost:PORT` (both names reach this one process, which routes
+    /// by `Host`). The port is picked free first, since both URLs name it.
+    pub async fn spawn_two_origins() -> TestApp {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Self::spawn_with(|c| {
+            c.listen = format!("127.0.0.1:{port}").parse().expect("addr");
+            c.public_url = Some(format!("http://127.0.0.1:{port}"));
+            c.capture_url = Some(format!("http://localhost:{port}"));
+        })
+        .await
+    }
 }
