@@ -45,7 +45,7 @@ impl ServerProcess {
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .expect("the dashboard URL in the start line")
-            .trim_end_matches('/')
+            .trim_end_matches([',', '/'])
             .to_string();
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         ServerProcess {
