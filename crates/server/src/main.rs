@@ -56,9 +56,12 @@ struct ListenArgs {
     /// Only these event types (comma-separated, `*` wildcard), e.g. invoice.*,charge.succeeded.
     #[arg(long, env = "HOOKVAULT_EVENTS", value_delimiter = ',')]
     events: Vec<String>,
-    /// Re-sign each delivery with this scheme: stripe, standard-webhooks, github, shopify, slack, original, none.
+    /// Re-sign deliveries with this scheme: stripe, standard-webhooks, github, shopify, slack, original, none. Only captures whose signature was valid at capture are re-signed; others are forwarded without one.
     #[arg(long, env = "HOOKVAULT_SIGN")]
     sign: Option<hookvault_core::signing::Scheme>,
+    /// With --sign: re-sign every capture, including those whose signature was invalid or not checked at capture.
+    #[arg(long, env = "HOOKVAULT_SIGN_UNVERIFIED", requires = "sign")]
+    sign_unverified: bool,
     /// The signing secret your local handler verifies with (e.g. whsec_…).
     #[arg(long, env = "HOOKVAULT_SECRET", hide_env_values = true)]
     secret: Option<String>,
@@ -159,6 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 events: a.events,
                 sign: a.sign,
                 secret: a.secret,
+                sign_unverified: a.sign_unverified,
             })
             .await
         }

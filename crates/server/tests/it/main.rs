@@ -13,6 +13,7 @@ mod endpoints;
 mod exactly_once;
 mod isolation;
 mod listen;
+mod listen_sign;
 mod live;
 mod login;
 mod official;
