@@ -255,6 +255,9 @@ impl Listener {
             let last = config::load_state()?.last_event_ids.get(&key).cloned();
             match self.stream_once(&key, last, &mut stop).await {
                 Ok(Ended::Stopped) => return Ok(()),
+                Ok(Ended::Refused) => bail!(
+                    "the server refused the token (revoked, or signed out): run `hookvault login` again"
+                ),
                 Ok(Ended::Closed) => {
                     eprintln!("the server closed the stream; reconnecting");
                     backoff = Duration::from_millis(500);
@@ -296,6 +299,9 @@ impl Listener {
             r = req.send() => r?,
             _ = stop.wait_for(|s| *s) => return Ok(Ended::Stopped),
         };
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(Ended::Refused);
+        }
         if !resp.status().is_success() {
             bail!("stream refused: {}", resp.status());
         }
@@ -496,8 +502,10 @@ impl Listener {
 enum Ended {
     /// Ctrl-C.
     Stopped,
-    /// The server closed it (e.g. restarting); reconnect.
+    /// The server closed it (e.g. restarting, or the token was revoked); reconnect.
     Closed,
+    /// The server no longer accepts the token: stop.
+    Refused,
 }
 
 /// Stores the stream position `id` (if the event has one) for this endpoint.

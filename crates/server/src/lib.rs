@@ -152,6 +152,7 @@ impl Server {
                 pool.clone(),
                 WebConfig {
                     public_url: public_url.clone(),
+                    trusted_proxies: config.trusted_proxies.clone(),
                 },
                 secret_key.clone(),
                 hub.clone(),

@@ -33,8 +33,12 @@ enum Command {
         #[arg(long, env = "HOOKVAULT_SERVER", default_value = hookvault_cli::config::DEFAULT_SERVER)]
         server: String,
     },
-    /// Remove the stored API token.
-    Logout,
+    /// Revoke the stored API token on its server, then remove it.
+    Logout {
+        /// Only remove the token from this computer, without revoking it (when the server cannot be reached).
+        #[arg(long)]
+        local_only: bool,
+    },
     /// Forward live captures and dashboard replays of an endpoint to a local URL.
     Listen(ListenArgs),
     /// Apply database migrations to DATABASE_URL and exit.
@@ -152,7 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Login { server } => hookvault_cli::login::login(&server).await,
-        Command::Logout => hookvault_cli::login::logout(),
+        Command::Logout { local_only } => hookvault_cli::login::logout(local_only).await,
         Command::Listen(a) => {
             hookvault_cli::listen::listen(hookvault_cli::listen::ListenOptions {
                 server: a.server,

@@ -21,6 +21,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::api::{request_json, ApiUser};
 use crate::error::{ApiError, AppError};
 use crate::live::{event_stream, paired, sse, start_position, Follow};
@@ -72,7 +73,9 @@ async fn stream(
         None
     };
     let follow = Follow::new(&state, user.id, id, from);
-    Ok(sse(events(state, user.id, id, follow, session)).into_response())
+    // Ends the stream within 30 s of the token's revocation or the session's logout.
+    let access = Access::new(&state, user.id, user.grant);
+    Ok(sse(events(state, user.id, id, follow, session, access)).into_response())
 }
 
 /// Deletes the CLI's row when its stream ends, however it ends.
@@ -106,6 +109,7 @@ fn events(
     endpoint_id: Uuid,
     mut follow: Follow,
     session: Option<Uuid>,
+    mut access: Access,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     event_stream(BUFFERED_EVENTS, move |out| async move {
         let _guard = session.map(|id| SessionGuard {
@@ -179,6 +183,7 @@ fn events(
             tokio::select! {
                 more = follow.changed() => if !more { return },
                 () = out.closed() => return,
+                () = access.revoked() => return,
             }
         }
     })

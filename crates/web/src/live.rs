@@ -24,6 +24,7 @@ use hookvault_store::{PgPool, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
+use crate::access::{Access, Grant};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -173,13 +174,17 @@ async fn dashboard_stream(
         .ok_or(AppError::NotFound)?;
     let from = start_position(&state.pool, &headers, q.after.as_deref()).await?;
     let follow = Follow::new(&state, user.id, id, from);
-    Ok(sse(rows(state.pool.clone(), user.id, follow)).into_response())
+    // Ends the stream within 30 s of logout (crate::access).
+    let session_id = user.session.id().ok_or(AppError::NotFound)?;
+    let access = Access::new(&state, user.id, Grant::Session(session_id));
+    Ok(sse(rows(state.pool.clone(), user.id, follow, access)).into_response())
 }
 
 fn rows(
     pool: PgPool,
     user_id: Uuid,
     mut follow: Follow,
+    mut access: Access,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     event_stream(64, move |out| async move {
         loop {
@@ -213,6 +218,7 @@ fn rows(
             tokio::select! {
                 more = follow.changed() => if !more { return },
                 () = out.closed() => return,
+                () = access.revoked() => return,
             }
         }
     })

@@ -7,14 +7,16 @@ use hookvault_replay::guard::GuardedClient;
 use hookvault_store::PgPool;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::auth::LoginLimiter;
 use crate::live::Hub;
+use crate::throttle::{LoginLimiter, SignupLimiter};
 
 /// Web settings.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Base URL users and senders reach this server at, without a trailing slash.
     pub public_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed when telling who a client is.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Everything handlers share. Cheap to clone.
@@ -29,6 +31,9 @@ pub struct AppState {
     /// Wakes this process's replay workers when replays are queued.
     pub replay_wake: Arc<Notify>,
     pub(crate) limiter: LoginLimiter,
+    pub(crate) signups: SignupLimiter,
+    /// The session store, for re-checking a running stream's session (set by `crate::router`).
+    pub(crate) sessions: Option<tower_sessions_sqlx_store::PostgresStore>,
     /// Bounds concurrent password hashing (each costs ~19 MiB and tens of ms of CPU).
     pub(crate) hashing: Arc<Semaphore>,
 }
@@ -50,6 +55,8 @@ impl AppState {
             replay_client,
             replay_wake,
             limiter: LoginLimiter::default(),
+            signups: SignupLimiter::default(),
+            sessions: None,
             hashing: Arc::new(Semaphore::new(2)),
         }
     }
