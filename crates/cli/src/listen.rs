@@ -1,7 +1,8 @@
 //! `hookvault listen`: streams an endpoint's new captures (and the replays the dashboard hands
 //! to the CLI) from the server, posts each one byte for byte to a local URL — re-signed with the
-//! developer's own secret when asked — prints one line per delivery, and reports what the local
-//! server answered. The last delivered event id is remembered on disk, so a restart catches up
+//! developer's own secret when asked, but only when the server found the capture's signature
+//! valid (or with `--sign-unverified`) — prints one line per delivery, and reports what the
+//! local server answered. The last delivered event id is remembered on disk, so a restart catches up
 //! exactly once, in order, on what was captured while the laptop was away.
 
 use std::time::{Duration, Instant};
@@ -29,6 +30,9 @@ pub struct ListenOptions {
     pub events: Vec<String>,
     pub sign: Option<Scheme>,
     pub secret: Option<String>,
+    /// Re-sign every capture, not only those whose signature the server found `valid` when it
+    /// captured them.
+    pub sign_unverified: bool,
 }
 
 /// One forwarding rule.
@@ -120,8 +124,27 @@ pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
             None => println!("Forwarding events to {}", r.url),
         }
     }
-    if let Some(s) = opts.sign {
-        println!("Re-signing deliveries with scheme {s}");
+    if let Some(s) = opts.sign.filter(|s| s.signs()) {
+        let checked = endpoint_checks_signatures(&api, &server, &token, &endpoint_id).await?;
+        if opts.sign_unverified {
+            println!("Re-signing every delivery with scheme {s} (--sign-unverified), whether or not its signature was valid at capture");
+        } else {
+            println!("Re-signing deliveries with scheme {s} when their signature was valid at capture; others are forwarded without a signature");
+        }
+        if !checked {
+            eprintln!(
+                "Warning: endpoint {:?} has no signature check configured, so no capture counts as verified{}. \
+                 Set a signing scheme and secret in the endpoint's settings.",
+                endpoint["name"].as_str().unwrap_or_default(),
+                if opts.sign_unverified {
+                    ": --sign-unverified gives anything sent to the capture URL a valid signature for your handler"
+                } else {
+                    " and deliveries are forwarded without a fresh signature (--sign-unverified signs them anyway)"
+                }
+            );
+        }
+    } else if let Some(s) = opts.sign {
+        println!("Forwarding with scheme {s}");
     }
     println!("Press Ctrl-C to stop.");
 
@@ -189,6 +212,30 @@ async fn resolve_endpoint(
     Ok(created)
 }
 
+/// Whether the endpoint checks the signature of each capture (a signing scheme with a secret).
+async fn endpoint_checks_signatures(
+    api: &reqwest::Client,
+    server: &str,
+    token: &str,
+    endpoint_id: &str,
+) -> anyhow::Result<bool> {
+    let endpoint: Value = api
+        .get(format!("{server}/api/v1/endpoints/{endpoint_id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {server}"))?
+        .error_for_status()?
+        .json()
+        .await?;
+    let signing = &endpoint["signing"];
+    Ok(signing["secret_set"].as_bool() == Some(true)
+        && signing["scheme"]
+            .as_str()
+            .and_then(|s| s.parse::<Scheme>().ok())
+            .is_some_and(Scheme::signs))
+}
+
 struct Listener {
     api: reqwest::Client,
     local: reqwest::Client,
@@ -208,6 +255,9 @@ impl Listener {
             let last = config::load_state()?.last_event_ids.get(&key).cloned();
             match self.stream_once(&key, last, &mut stop).await {
                 Ok(Ended::Stopped) => return Ok(()),
+                Ok(Ended::Refused) => bail!(
+                    "the server refused the token (revoked, or signed out): run `hookvault login` again"
+                ),
                 Ok(Ended::Closed) => {
                     eprintln!("the server closed the stream; reconnecting");
                     backoff = Duration::from_millis(500);
@@ -249,6 +299,9 @@ impl Listener {
             r = req.send() => r?,
             _ = stop.wait_for(|s| *s) => return Ok(Ended::Stopped),
         };
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(Ended::Refused);
+        }
         if !resp.status().is_success() {
             bail!("stream refused: {}", resp.status());
         }
@@ -348,7 +401,23 @@ impl Listener {
                 return Some(d);
             }
         };
-        if let Some(scheme) = self.opts.sign {
+        // Only a capture whose signature the server found valid is vouched for: signing anything
+        // else would hand a forged or unchecked request a signature the local handler trusts.
+        let mut unsigned_note = None;
+        if let Some(scheme) = self.opts.sign.filter(|s| s.signs()) {
+            let status = request["signature"]["status"]
+                .as_str()
+                .unwrap_or("unchecked");
+            if status != "valid" && !self.opts.sign_unverified {
+                let owned = signing::signature_header_names(scheme);
+                headers.retain(|h| !owned.iter().any(|n| h.name.eq_ignore_ascii_case(n)));
+                unsigned_note = Some(format!(
+                    "  [not re-signed: signature {} at capture]",
+                    status.replace('_', " ")
+                ));
+            }
+        }
+        if let (Some(scheme), None) = (self.opts.sign, &unsigned_note) {
             match signing::resign(
                 scheme,
                 &headers,
@@ -390,8 +459,9 @@ impl Listener {
                 let excerpt =
                     String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).into_owned();
                 let ms = started.elapsed().as_millis() as u64;
+                let note = unsigned_note.as_deref().unwrap_or("");
                 Delivery {
-                    line: format!("{clock}  {method}  {label}  →  {status} ({ms} ms)"),
+                    line: format!("{clock}  {method}  {label}  →  {status} ({ms} ms){note}"),
                     forward_to: route.url.clone(),
                     status_code: Some(status),
                     duration_ms: ms,
@@ -403,7 +473,8 @@ impl Listener {
             Err(e) => {
                 let reason = describe(&e);
                 let mut d = Delivery::failed(&reason, route.url.clone());
-                d.line = format!("{clock}  {method}  {label}  →  error: {reason}");
+                let note = unsigned_note.as_deref().unwrap_or("");
+                d.line = format!("{clock}  {method}  {label}  →  error: {reason}{note}");
                 d.duration_ms = started.elapsed().as_millis() as u64;
                 d
             }
@@ -456,8 +527,10 @@ impl Listener {
 enum Ended {
     /// Ctrl-C.
     Stopped,
-    /// The server closed it (e.g. restarting); reconnect.
+    /// The server closed it (e.g. restarting, or the token was revoked); reconnect.
     Closed,
+    /// The server no longer accepts the token: stop.
+    Refused,
 }
 
 /// Stores the stream position `id` (if the event has one) for this endpoint.

@@ -51,12 +51,44 @@ pub async fn login(server: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Forgets the stored token.
-pub fn logout() -> anyhow::Result<()> {
-    if config::remove_credentials()? {
-        println!("Logged out: the stored token was removed.");
-    } else {
+/// Revokes the stored token on the server it came from, then forgets it. When the server
+/// cannot be reached (or refuses for another reason than "this token is not valid"), the token
+/// is kept so that logging out can be tried again; `local_only` forgets it without revoking.
+pub async fn logout(local_only: bool) -> anyhow::Result<()> {
+    let Some(stored) = config::load_credentials()? else {
         println!("Not logged in.");
+        return Ok(());
+    };
+    let server = stored.server.trim_end_matches('/');
+    if local_only {
+        config::remove_credentials()?;
+        println!(
+            "Logged out locally: the token was removed from this computer but still works on {server}. Revoke it in Settings → API tokens."
+        );
+        return Ok(());
     }
+    let revoked = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?
+        .delete(format!("{server}/api/v1/tokens/current"))
+        .bearer_auth(&stored.token)
+        .send()
+        .await;
+    let outcome = match revoked {
+        Ok(r) if r.status().is_success() => "the token was revoked",
+        // Unknown to the server already (revoked in Settings, account deleted): nothing to revoke.
+        Ok(r) if r.status().as_u16() == 401 => "the token was no longer valid",
+        Ok(r) => bail!(
+            "{server} did not revoke the token ({}); it was kept, so you can try again. \
+             `hookvault logout --local-only` removes it without revoking it.",
+            r.status()
+        ),
+        Err(e) => bail!(
+            "cannot reach {server} to revoke the token ({e}); it was kept, so you can try again. \
+             `hookvault logout --local-only` removes it without revoking it."
+        ),
+    };
+    config::remove_credentials()?;
+    println!("Logged out of {server}: {outcome} and removed from this computer.");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Hookvault's domain: raw captured headers, signature schemes (sign and verify), provider
 //! detection and body rendering helpers. Pure code: no IO, no clock (callers pass `now`).
 
+pub mod client_addr;
 pub mod diff;
 pub mod export;
 pub mod headers;

@@ -213,6 +213,7 @@ impl Server {
                     public_url: public_url.clone(),
                     max_streams_per_account: config.max_streams_per_account,
                     capture_url: capture_url.clone(),
+                    trusted_proxies: config.trusted_proxies.clone(),
                 },
                 secret_key.clone(),
                 hub.clone(),

@@ -34,8 +34,12 @@ enum Command {
         #[arg(long, env = "HOOKVAULT_SERVER", default_value = hookvault_cli::config::DEFAULT_SERVER)]
         server: String,
     },
-    /// Remove the stored API token.
-    Logout,
+    /// Revoke the stored API token on its server, then remove it.
+    Logout {
+        /// Only remove the token from this computer, without revoking it (when the server cannot be reached).
+        #[arg(long)]
+        local_only: bool,
+    },
     /// Forward live captures and dashboard replays of an endpoint to a local URL.
     Listen(ListenArgs),
     /// Apply database migrations to DATABASE_URL and exit.
@@ -57,9 +61,12 @@ struct ListenArgs {
     /// Only these event types (comma-separated, `*` wildcard), e.g. invoice.*,charge.succeeded.
     #[arg(long, env = "HOOKVAULT_EVENTS", value_delimiter = ',')]
     events: Vec<String>,
-    /// Re-sign each delivery with this scheme: stripe, standard-webhooks, github, shopify, slack, original, none.
+    /// Re-sign deliveries with this scheme: stripe, standard-webhooks, github, shopify, slack, original, none. Only captures whose signature was valid at capture are re-signed; others are forwarded without one.
     #[arg(long, env = "HOOKVAULT_SIGN")]
     sign: Option<hookvault_core::signing::Scheme>,
+    /// With --sign: re-sign every capture, including those whose signature was invalid or not checked at capture.
+    #[arg(long, env = "HOOKVAULT_SIGN_UNVERIFIED", requires = "sign")]
+    sign_unverified: bool,
     /// The signing secret your local handler verifies with (e.g. whsec_…).
     #[arg(long, env = "HOOKVAULT_SECRET", hide_env_values = true)]
     secret: Option<String>,
@@ -183,7 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Login { server } => hookvault_cli::login::login(&server).await,
-        Command::Logout => hookvault_cli::login::logout(),
+        Command::Logout { local_only } => hookvault_cli::login::logout(local_only).await,
         Command::Listen(a) => {
             hookvault_cli::listen::listen(hookvault_cli::listen::ListenOptions {
                 server: a.server,
@@ -193,6 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 events: a.events,
                 sign: a.sign,
                 secret: a.secret,
+                sign_unverified: a.sign_unverified,
             })
             .await
         }

@@ -81,3 +81,34 @@ pub async fn find_user_id_by_token_hash(
     .fetch_optional(ex)
     .await?)
 }
+
+/// The owner of the token with this hash, without marking it used (a running stream checks
+/// that its token was not revoked).
+pub async fn find_token_owner(
+    ex: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> Result<Option<Uuid>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT user_id FROM api_tokens WHERE token_hash = $1",
+        token_hash
+    )
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Revokes the user's token with this hash (the one a request authenticated with); false when
+/// there is none.
+pub async fn delete_api_token_by_hash(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    token_hash: &[u8],
+) -> Result<bool, StoreError> {
+    let r = sqlx::query!(
+        "DELETE FROM api_tokens WHERE token_hash = $1 AND user_id = $2",
+        token_hash,
+        user_id
+    )
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -5,12 +5,14 @@ use uuid::Uuid;
 
 use crate::{conflict, StoreError};
 
-/// A user as needed for login: the password hash is included.
-#[derive(Debug, Clone)]
+/// A user as needed for login: the password hash is included (so no `Debug`).
+#[derive(Clone)]
 pub struct UserCredentials {
     pub id: Uuid,
     pub email: String,
     pub password_hash: String,
+    /// Sessions created under an older generation are signed out.
+    pub session_generation: i64,
 }
 
 /// A user as shown in pages.
@@ -18,6 +20,8 @@ pub struct UserCredentials {
 pub struct User {
     pub id: Uuid,
     pub email: String,
+    /// Sessions created under an older generation are signed out.
+    pub session_generation: i64,
 }
 
 /// Inserts a user; a taken email (any case) is [`StoreError::Conflict`].
@@ -46,8 +50,40 @@ pub async fn find_user_by_email(
 ) -> Result<Option<UserCredentials>, StoreError> {
     Ok(sqlx::query_as!(
         UserCredentials,
-        "SELECT id, email, password_hash FROM users WHERE lower(email) = lower($1)",
+        "SELECT id, email, password_hash, session_generation FROM users
+         WHERE lower(email) = lower($1)",
         email
+    )
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// The user with this id, with the password hash (to check the current password).
+pub async fn find_user_credentials(
+    ex: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<UserCredentials>, StoreError> {
+    Ok(sqlx::query_as!(
+        UserCredentials,
+        "SELECT id, email, password_hash, session_generation FROM users WHERE id = $1",
+        id
+    )
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Sets a new password hash and starts a new session generation, which signs out every session
+/// created before; returns the new generation.
+pub async fn update_password(
+    ex: impl PgExecutor<'_>,
+    id: Uuid,
+    password_hash: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "UPDATE users SET password_hash = $2, session_generation = session_generation + 1
+         WHERE id = $1 RETURNING session_generation",
+        id,
+        password_hash
     )
     .fetch_optional(ex)
     .await?)
@@ -55,9 +91,11 @@ pub async fn find_user_by_email(
 
 /// The user with this id.
 pub async fn find_user(ex: impl PgExecutor<'_>, id: Uuid) -> Result<Option<User>, StoreError> {
-    Ok(
-        sqlx::query_as!(User, "SELECT id, email FROM users WHERE id = $1", id)
-            .fetch_optional(ex)
-            .await?,
+    Ok(sqlx::query_as!(
+        User,
+        "SELECT id, email, session_generation FROM users WHERE id = $1",
+        id
     )
+    .fetch_optional(ex)
+    .await?)
 }

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use crate::access::Grant;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
@@ -25,6 +26,10 @@ use crate::views::rfc3339_ms;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/tokens", axum::routing::post(create_token_basic))
+        .route(
+            "/api/v1/tokens/current",
+            axum::routing::delete(revoke_current_token),
+        )
         .route(
             "/api/v1/endpoints",
             get(list_endpoints).post(create_endpoint),
@@ -46,6 +51,8 @@ pub fn router() -> Router<AppState> {
 /// The caller of an API route.
 pub struct ApiUser {
     pub id: Uuid,
+    /// What the caller authenticated with (streams re-check it while they run).
+    pub(crate) grant: Grant,
 }
 
 impl FromRequestParts<AppState> for ApiUser {
@@ -64,22 +71,25 @@ impl FromRequestParts<AppState> for ApiUser {
             let Some(token) = auth.strip_prefix("Bearer ").map(str::trim) else {
                 return Err(ApiError::unauthorized());
             };
-            let user = hookvault_store::tokens::find_user_id_by_token_hash(
-                &state.pool,
-                &hash_token(token),
-            )
-            .await
-            .map_err(|e| ApiError::from(e).into_response())?;
+            let hash = hash_token(token);
+            let user = hookvault_store::tokens::find_user_id_by_token_hash(&state.pool, &hash)
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?;
             return user
-                .map(|id| ApiUser { id })
+                .map(|id| ApiUser {
+                    id,
+                    grant: Grant::Token(hash),
+                })
                 .ok_or_else(ApiError::unauthorized);
         }
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::unauthorized())?;
-        let id = crate::auth::session_user(&session)
+        let user = crate::auth::signed_in_user(state, &session)
             .await
+            .map_err(|e| ApiError(e).into_response())?
             .ok_or_else(ApiError::unauthorized)?;
+        let session_id = session.id().ok_or_else(ApiError::unauthorized)?;
         if !matches!(parts.method, Method::GET | Method::HEAD) {
             let sent = parts
                 .headers
@@ -90,7 +100,10 @@ impl FromRequestParts<AppState> for ApiUser {
                 .await
                 .map_err(|e| ApiError(e).into_response())?;
         }
-        Ok(ApiUser { id })
+        Ok(ApiUser {
+            id: user.id,
+            grant: Grant::Session(session_id),
+        })
     }
 }
 
@@ -152,17 +165,16 @@ async fn create_token_basic(
     let Some((email, password)) = creds else {
         return Ok(basic_challenge());
     };
-    if let Some(wait) = state.limiter.blocked(&email, &ip) {
-        return Err(AppError::TooManyRequests(format!(
-            "too many failed logins; try again in {} minutes",
-            wait.as_secs().div_ceil(60)
-        ))
-        .into());
-    }
-    let Some(user_id) = crate::auth::authenticate(&state, &email, password).await? else {
-        state.limiter.record_failure(&email, &ip);
+    let attempt = state
+        .limiter
+        .begin(&email, &ip, false)
+        .map_err(crate::auth::too_many_logins)?;
+    let Some(user) = crate::auth::authenticate(&state, &email, password).await? else {
+        attempt.failed();
         return Ok(basic_challenge());
     };
+    attempt.succeeded();
+    let user_id = user.id;
     let name = body
         .and_then(|b| b.0.name)
         .unwrap_or_else(|| "hookvault CLI".to_string());
@@ -173,6 +185,26 @@ async fn create_token_basic(
         Json(json!({"id": id, "name": name, "token": token})),
     )
         .into_response())
+}
+
+/// `DELETE /api/v1/tokens/current`: revokes the API token this request authenticated with
+/// (what `hookvault logout` calls). A browser session cannot use it.
+async fn revoke_current_token(
+    State(state): State<AppState>,
+    user: ApiUser,
+) -> Result<StatusCode, ApiError> {
+    let Grant::Token(hash) = &user.grant else {
+        return Err(AppError::BadRequest(
+            "only an API token can revoke itself (Authorization: Bearer); revoke tokens in Settings"
+                .into(),
+        )
+        .into());
+    };
+    if !hookvault_store::tokens::delete_api_token_by_hash(&state.pool, user.id, hash).await? {
+        return Err(AppError::NotFound.into());
+    }
+    tracing::info!(user.id = %user.id, "API token revoked by its holder");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn basic_challenge() -> Response {

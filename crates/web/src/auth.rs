@@ -1,16 +1,16 @@
-//! Accounts: sign-up, log-in, log-out, the signed-in user extractor, CSRF tokens, password
-//! hashing and the login rate limiter.
+//! Accounts: sign-up, log-in, log-out, the signed-in user extractor, CSRF tokens and the client
+//! address. Passwords are in [`password`], what a signed-in session holds in [`signin`], the
+//! login and sign-up throttles in `crate::throttle`.
 
-use std::collections::HashMap;
+pub(crate) mod password;
+pub(crate) mod signin;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use askama::Template;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -22,9 +22,10 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::throttle::wait_in_words;
 use crate::views::{render, Page};
+pub(crate) use signin::SignIn;
 
-const USER_KEY: &str = "user_id";
 const CSRF_KEY: &str = "csrf";
 
 /// Routes for accounts.
@@ -72,23 +73,30 @@ async fn signup_page(session: Session) -> Result<Response, AppError> {
 async fn signup(
     State(state): State<AppState>,
     session: Session,
+    ClientIp(ip): ClientIp,
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     check_csrf(&session, &form.csrf).await?;
     let email = form.email.trim().to_string();
     let problem = if !valid_email(&email) {
         Some("Enter a valid email address.")
-    } else if form.password.chars().count() < 8 {
-        Some("Choose a password of at least 8 characters.")
-    } else if form.password.len() > 1024 {
-        Some("Choose a password of at most 1024 bytes.")
     } else {
-        None
+        password::problem(&form.password)
     };
     if let Some(problem) = problem {
-        return signup_error(&session, email, problem).await;
+        return signup_error(&session, email, problem, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    let hash = hash_password(&state, form.password).await?;
+    // Counted once the form is valid, before the (costly) hashing.
+    let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
+    if let Err(wait) = state.signups.attempt(&ip) {
+        tracing::warn!(client.ip = %ip, "sign-up throttled");
+        let message = format!(
+            "Too many sign-ups from your address. Try again in {}.",
+            wait_in_words(wait)
+        );
+        return signup_error(&session, email, &message, StatusCode::TOO_MANY_REQUESTS).await;
+    }
+    let hash = password::hash(&state, form.password).await?;
     let id = Uuid::now_v7();
     match hookvault_store::users::insert_user(&state.pool, id, &email, &hash).await {
         Ok(()) => {}
@@ -97,24 +105,35 @@ async fn signup(
                 &session,
                 email,
                 "An account with this email already exists. Log in instead.",
+                StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
         }
         Err(e) => return Err(e.into()),
     }
     tracing::info!(user.id = %id, "account created");
-    start_session(&session, id).await?;
-    Ok(Redirect::to("/").into_response())
+    // A new account starts at session generation 0 (the column's default).
+    start_session(&session, SignIn::now(id, 0)).await?;
+    Ok((
+        [(header::SET_COOKIE, signin::device_cookie(&state, &email))],
+        Redirect::to("/"),
+    )
+        .into_response())
 }
 
-async fn signup_error(session: &Session, email: String, error: &str) -> Result<Response, AppError> {
+async fn signup_error(
+    session: &Session,
+    email: String,
+    error: &str,
+    status: StatusCode,
+) -> Result<Response, AppError> {
     let page = Page::anonymous("Sign up", session).await?;
     let mut resp = render(&SignupPage {
         page,
         email,
         error: Some(error.to_string()),
     })?;
-    *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    *resp.status_mut() = status;
     Ok(resp)
 }
 
@@ -131,35 +150,47 @@ async fn login(
     State(state): State<AppState>,
     session: Session,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     check_csrf(&session, &form.csrf).await?;
     let email = form.email.trim().to_string();
     let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
-    if let Some(wait) = state.limiter.blocked(&email, &ip) {
-        return Err(AppError::TooManyRequests(format!(
-            "Too many failed logins. Try again in {} minutes.",
-            wait.as_secs().div_ceil(60)
-        )));
-    }
+    let known_device = signin::is_known_device(&state, &headers, &email);
+    let attempt = state
+        .limiter
+        .begin(&email, &ip, known_device)
+        .map_err(too_many_logins)?;
     match authenticate(&state, &email, form.password).await? {
-        Some(user_id) => {
-            state.limiter.succeeded(&email);
-            start_session(&session, user_id).await?;
-            Ok(Redirect::to("/").into_response())
+        Some(user) => {
+            attempt.succeeded();
+            start_session(&session, SignIn::now(user.id, user.session_generation)).await?;
+            Ok((
+                [(header::SET_COOKIE, signin::device_cookie(&state, &email))],
+                Redirect::to("/"),
+            )
+                .into_response())
         }
         None => {
-            state.limiter.record_failure(&email, &ip);
+            attempt.failed();
             let page = Page::anonymous("Log in", &session).await?;
             let mut resp = render(&LoginPage {
                 page,
                 email,
                 error: Some("Email or password is incorrect.".into()),
             })?;
-            *resp.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+            *resp.status_mut() = StatusCode::UNAUTHORIZED;
             Ok(resp)
         }
     }
+}
+
+/// The refusal of a login attempt that must wait.
+pub(crate) fn too_many_logins(wait: std::time::Duration) -> AppError {
+    AppError::TooManyRequests(format!(
+        "Too many failed logins. Try again in {}.",
+        wait_in_words(wait)
+    ))
 }
 
 /// A form that carries nothing but its CSRF token (delete and revoke buttons, log-out).
@@ -176,73 +207,24 @@ async fn logout(session: Session, Form(form): Form<CsrfForm>) -> Result<Response
     Ok(Redirect::to("/login").into_response())
 }
 
-/// Checks email and password. Unknown emails cost the same hashing work as wrong passwords, so
-/// neither the answer nor its timing tells whether an account exists.
+/// Checks email and password; the account when they match. Unknown emails cost the same
+/// hashing work as wrong passwords, so neither the answer nor its timing tells whether an
+/// account exists.
 pub(crate) async fn authenticate(
     state: &AppState,
     email: &str,
     password: String,
-) -> Result<Option<Uuid>, AppError> {
+) -> Result<Option<hookvault_store::users::UserCredentials>, AppError> {
     let user = hookvault_store::users::find_user_by_email(&state.pool, email).await?;
-    let (hash, id) = match user {
-        Some(u) => (Some(u.password_hash), Some(u.id)),
-        None => (None, None),
-    };
-    let _permit = state
-        .hashing
-        .acquire()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let ok = tokio::task::spawn_blocking(move || {
-        let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(if ok { id } else { None })
-}
-
-/// A real argon2id hash (default parameters) of a random password, verified against for
-/// unknown emails so that they cost the same work as known ones.
-fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let password: [u8; 16] = rand::random();
-        Argon2::default()
-            .hash_password(&password, &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
-}
-
-async fn hash_password(state: &AppState, password: String) -> Result<String, AppError> {
-    let _permit = state
-        .hashing
-        .acquire()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(format!("hashing: {e}")))
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = password::verify(state, hash, password).await?;
+    Ok(user.filter(|_| ok))
 }
 
 /// Signs the user in: a new session id (the old one is discarded) and a new CSRF token.
-async fn start_session(session: &Session, user_id: Uuid) -> Result<(), AppError> {
+pub(crate) async fn start_session(session: &Session, sign_in: SignIn) -> Result<(), AppError> {
     session.cycle_id().await?;
-    session.insert(USER_KEY, user_id).await?;
+    session.insert(signin::AUTH_KEY, sign_in).await?;
     session.insert(CSRF_KEY, new_csrf_token()).await?;
     Ok(())
 }
@@ -287,7 +269,9 @@ pub(crate) async fn check_csrf(session: &Session, submitted: &str) -> Result<(),
     }
 }
 
-/// The signed-in user of a page request; anonymous visitors are sent to `/login`.
+/// The signed-in user of a page request; anonymous visitors are sent to `/login`. A session
+/// whose sign-in no longer holds (older than 30 days, or from before a password change) is
+/// ended here.
 pub struct CurrentUser {
     pub id: Uuid,
     pub email: String,
@@ -304,91 +288,59 @@ impl FromRequestParts<AppState> for CurrentUser {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|e| e.into_response())?;
-        let to_login = || Redirect::to("/login").into_response();
-        let user_id = session
-            .get::<Uuid>(USER_KEY)
-            .await
-            .map_err(|e| AppError::from(e).into_response())?
-            .ok_or_else(to_login)?;
-        let user = hookvault_store::users::find_user(&state.pool, user_id)
-            .await
-            .map_err(|e| AppError::from(e).into_response())?
-            .ok_or_else(to_login)?;
-        Ok(CurrentUser {
-            id: user.id,
-            email: user.email,
-            session,
-        })
+        match signed_in_user(state, &session).await {
+            Ok(Some(user)) => Ok(CurrentUser {
+                id: user.id,
+                email: user.email,
+                session,
+            }),
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
     }
 }
 
-/// The peer address of the connection, when the server loop recorded it.
+/// The user a session is signed in as, if its sign-in still holds; a session whose sign-in
+/// expired or was ended is emptied.
+pub(crate) async fn signed_in_user(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<hookvault_store::users::User>, AppError> {
+    let Some(sign_in) = SignIn::of(session).await? else {
+        return Ok(None);
+    };
+    let user = sign_in.user(state).await?;
+    if user.is_none() {
+        session.flush().await?;
+    }
+    Ok(user)
+}
+
+/// The client's address: the connection's peer, or the address a trusted proxy
+/// (`--trusted-proxies`) forwarded, as for captures (`hookvault_core::client_addr`).
 pub struct ClientIp(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
-}
-
-/// The user id of a signed-in session, if any (for the API and live updates).
-pub(crate) async fn session_user(session: &Session) -> Option<Uuid> {
-    session.get::<Uuid>(USER_KEY).await.ok().flatten()
-}
-
-/// Fails logins per email and per client address: after 10 failures in 15 minutes, further
-/// attempts are refused until the window passes. Kept in memory per process.
-#[derive(Clone, Default)]
-pub struct LoginLimiter {
-    inner: Arc<Mutex<HashMap<String, (u32, Instant)>>>,
-}
-
-const WINDOW: Duration = Duration::from_secs(15 * 60);
-const MAX_FAILURES: u32 = 10;
-
-impl LoginLimiter {
-    fn keys(email: &str, ip: &str) -> [String; 2] {
-        [
-            format!("email:{}", email.to_lowercase()),
-            format!("ip:{ip}"),
-        ]
-    }
-
-    /// How long until a login for this email or address may be tried again, if blocked.
-    pub fn blocked(&self, email: &str, ip: &str) -> Option<Duration> {
-        let map = self.inner.lock().ok()?;
-        Self::keys(email, ip).iter().find_map(|k| {
-            let (n, since) = map.get(k)?;
-            let elapsed = since.elapsed();
-            (*n >= MAX_FAILURES && elapsed < WINDOW).then(|| WINDOW - elapsed)
-        })
-    }
-
-    pub(crate) fn record_failure(&self, email: &str, ip: &str) {
-        if let Ok(mut map) = self.inner.lock() {
-            if map.len() > 100_000 {
-                map.retain(|_, (_, since)| since.elapsed() < WINDOW);
-            }
-            for k in Self::keys(email, ip) {
-                let e = map.entry(k).or_insert((0, Instant::now()));
-                if e.1.elapsed() >= WINDOW {
-                    *e = (0, Instant::now());
-                }
-                e.0 += 1;
-            }
-        }
-    }
-
-    fn succeeded(&self, email: &str) {
-        if let Ok(mut map) = self.inner.lock() {
-            map.remove(&format!("email:{}", email.to_lowercase()));
-        }
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientIp(peer.map(|peer| {
+            hookvault_core::client_addr::client_ip(
+                peer,
+                parts
+                    .headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .map(|v| v.as_bytes()),
+                &state.config.trusted_proxies,
+            )
+        })))
     }
 }

@@ -20,6 +20,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::api::{request_json, ApiUser};
 use crate::batch::by_bytes;
 use crate::error::{ApiError, AppError};
@@ -75,7 +76,9 @@ async fn stream(
         None
     };
     let follow = Follow::new(&state, user.id, id, from);
-    Ok(sse(events(state, user.id, id, follow, session, ticket)).into_response())
+    // Ends the stream within 30 s of the token's revocation or the session's logout.
+    let access = Access::new(&state, user.id, user.grant);
+    Ok(sse(events(state, user.id, id, follow, session, ticket, access)).into_response())
 }
 
 /// Deletes the CLI's row when its stream ends, however it ends.
@@ -112,6 +115,7 @@ fn events(
     mut follow: Follow,
     session: Option<Uuid>,
     ticket: StreamTicket,
+    mut access: Access,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     event_stream(BUFFERED_EVENTS, move |out| async move {
         let _ticket = ticket;
@@ -194,6 +198,7 @@ fn events(
             tokio::select! {
                 more = follow.changed() => if !more { return },
                 () = out.closed() => return,
+                () = access.revoked() => return,
             }
         }
     })

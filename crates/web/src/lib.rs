@@ -1,5 +1,6 @@
 //! Hookvault's web face: dashboard pages, accounts and sessions, live updates and the JSON API.
 
+mod access;
 mod api;
 pub(crate) mod api_replays;
 mod auth;
@@ -11,6 +12,7 @@ mod live;
 mod pages;
 mod security;
 mod state;
+mod throttle;
 mod views;
 
 pub use live::Hub;
@@ -35,8 +37,9 @@ mod sqlx_error {
 }
 
 /// The dashboard and API routes (everything but capture), with sessions and security headers.
-pub fn router(state: AppState, sessions: PostgresStore) -> Router {
+pub fn router(mut state: AppState, sessions: PostgresStore) -> Router {
     let secure = state.config.public_url.starts_with("https://");
+    state.sessions = Some(sessions.clone());
     let session_layer = SessionManagerLayer::new(sessions)
         // Capture replaces these cookies' values before storing a request
         // (`hookvault_core::headers::remove_session_cookies`), so keep the names there.
@@ -61,6 +64,9 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .layer(session_layer)
         .merge(security::static_router())
         .merge(security::health_router())
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            security::Hsts(secure),
+            security::headers,
+        ))
         .with_state(state)
 }

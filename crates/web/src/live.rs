@@ -26,6 +26,7 @@ use hookvault_store::{PgPool, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
+use crate::access::{Access, Grant};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -247,7 +248,10 @@ async fn dashboard_stream(
         .streams
         .open(user.id, state.config.max_streams_per_account)?;
     let follow = Follow::new(&state, user.id, id, from);
-    Ok(sse(rows(state.pool.clone(), user.id, follow, ticket)).into_response())
+    // Ends the stream within 30 s of logout (crate::access).
+    let session_id = user.session.id().ok_or(AppError::NotFound)?;
+    let access = Access::new(&state, user.id, Grant::Session(session_id));
+    Ok(sse(rows(state.pool.clone(), user.id, follow, ticket, access)).into_response())
 }
 
 fn rows(
@@ -255,6 +259,7 @@ fn rows(
     user_id: Uuid,
     mut follow: Follow,
     ticket: StreamTicket,
+    mut access: Access,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     event_stream(64, move |out| async move {
         let _ticket = ticket;
@@ -289,6 +294,7 @@ fn rows(
             tokio::select! {
                 more = follow.changed() => if !more { return },
                 () = out.closed() => return,
+                () = access.revoked() => return,
             }
         }
     })

@@ -1,4 +1,4 @@
-//! Security headers on every dashboard response, the embedded static files, and health checks.
+//! Security headers on every dashboard response (HSTS when the public URL is https), the embedded static files, and health checks.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -14,10 +14,24 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; \
                    frame-ancestors 'none'";
 
+/// Whether responses carry `Strict-Transport-Security` (the public URL is https).
+#[derive(Debug, Clone, Copy)]
+pub struct Hsts(pub bool);
+
+/// One year, subdomains included: once a browser has seen the dashboard over https it never
+/// talks to it (or its subdomains) over plain http again.
+const HSTS: &str = "max-age=31536000; includeSubDomains";
+
 /// Adds the security headers to every response that has not set its own CSP.
-pub async fn headers(req: Request, next: Next) -> Response {
+pub async fn headers(State(hsts): State<Hsts>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if hsts.0 {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,

@@ -7,9 +7,9 @@ use hookvault_replay::guard::GuardedClient;
 use hookvault_store::PgPool;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::auth::LoginLimiter;
 use crate::heavy::HeavyWork;
 use crate::live::{Hub, StreamCounts};
+use crate::throttle::{LoginLimiter, SignupLimiter};
 
 /// Web settings.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct WebConfig {
     /// Base of capture URLs, without a trailing slash: the public URL, or the capture origin
     /// (`--capture-url`) when capture has a host of its own.
     pub capture_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed when telling who a client is.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Everything handlers share. Cheap to clone.
@@ -39,6 +41,9 @@ pub struct AppState {
     pub(crate) streams: StreamCounts,
     /// Searches and exports running per account.
     pub(crate) heavy: HeavyWork,
+    pub(crate) signups: SignupLimiter,
+    /// The session store, for re-checking a running stream's session (set by `crate::router`).
+    pub(crate) sessions: Option<tower_sessions_sqlx_store::PostgresStore>,
     /// Bounds concurrent password hashing (each costs ~19 MiB and tens of ms of CPU).
     pub(crate) hashing: Arc<Semaphore>,
 }
@@ -62,6 +67,8 @@ impl AppState {
             limiter: LoginLimiter::default(),
             streams: StreamCounts::default(),
             heavy: HeavyWork::default(),
+            signups: SignupLimiter::default(),
+            sessions: None,
             hashing: Arc::new(Semaphore::new(2)),
         }
     }

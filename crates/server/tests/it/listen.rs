@@ -9,8 +9,12 @@ use crate::common::official::{OfficialReceiver, STRIPE_SECRET};
 use crate::common::TestApp;
 use tokio::io::AsyncBufReadExt;
 
-/// A Stripe event in Stripe's wire format (2-space indent, no trailing newline), signed a day
-/// ago with a secret the developer's handler does not know.
+/// The secret Stripe signs the captured events with, set as the endpoint's signature check.
+const SENDER_SECRET: &str = "whsec_the_real_stripe_secret";
+
+/// A Stripe event in Stripe's wire format (2-space indent, no trailing newline), signed now
+/// with the sender's secret ([`SENDER_SECRET`], the endpoint's signature check), which the
+/// developer's handler does not know: `listen --sign` re-signs it because it was valid at capture.
 fn stripe_event(n: u32) -> (Vec<u8>, String) {
     let body = format!(
         "{{\n  \"id\": \"evt_listen_{n:04}\",\n  \"object\": \"event\",\n  \"api_version\": \"2024-06-20\",\n  \"created\": {},\n  \"data\": {{\n    \"object\": {{\n      \"id\": \"in_{n:04}\",\n      \"object\": \"invoice\",\n      \"amount_paid\": 2000,\n      \"currency\": \"usd\",\n      \"lines\": [\n\n      ],\n      \"metadata\": {{\n      }}\n    }}\n  }},\n  \"livemode\": false,\n  \"type\": \"invoice.paid\"\n}}",
@@ -20,9 +24,7 @@ fn stripe_event(n: u32) -> (Vec<u8>, String) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let t = now - 86_400;
-    let header =
-        hookvault_core::signing::stripe_header("whsec_the_real_stripe_secret", t, body.as_bytes());
+    let header = hookvault_core::signing::stripe_header(SENDER_SECRET, now, body.as_bytes());
     (body.into_bytes(), header)
 }
 
@@ -164,6 +166,17 @@ async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_
     let app = TestApp::spawn().await;
     let token = app.signup_with_token("listen@example.com").await;
     let (endpoint_id, url) = app.create_endpoint(&token, "stripe-dev").await;
+    let r = app
+        .api(
+            reqwest::Method::PATCH,
+            &token,
+            &format!("/api/v1/endpoints/{endpoint_id}"),
+        )
+        .json(&serde_json::json!({"signing": {"scheme": "stripe", "secret": SENDER_SECRET}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let forward_to = format!("{}/webhooks/stripe", receiver.base);
     let config_dir = crate::common::tempdir::TempDir::new();
 

@@ -26,7 +26,8 @@ fn hookvault(config_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::p
 }
 
 #[tokio::test]
-async fn login_stores_a_working_token_readable_only_by_the_user_and_logout_removes_it() {
+async fn login_stores_a_working_token_readable_only_by_the_user_and_logout_revokes_and_removes_it()
+{
     let app = TestApp::spawn().await;
     let r = app
         .signup("cli-login@example.com", "correct horse battery")
@@ -100,5 +101,51 @@ async fn login_stores_a_working_token_readable_only_by_the_user_and_logout_remov
     .await
     .unwrap();
     assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("the token was revoked"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(!path.exists(), "logout removes the token");
+    assert_eq!(
+        app.api_get(token, "/api/v1/endpoints").await.status(),
+        401,
+        "logout revoked the token on the server"
+    );
+}
+
+#[tokio::test]
+async fn logout_keeps_the_token_when_the_server_cannot_revoke_it_until_told_local_only() {
+    let dir = crate::common::tempdir::TempDir::new();
+    let path = dir.0.join("config.json");
+    // A server that is not there (nothing listens on the discard port).
+    std::fs::write(
+        &path,
+        r#"{"server":"http://127.0.0.1:9","token":"hv_unreachable"}"#,
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.0.clone();
+        move || hookvault(&dir, &["logout"], "")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "logout says it could not revoke");
+    assert!(
+        stderr.contains("cannot reach http://127.0.0.1:9 to revoke the token")
+            && stderr.contains("--local-only"),
+        "{stderr}"
+    );
+    assert!(path.exists(), "the token is kept so logout can be retried");
+
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.0.clone();
+        move || hookvault(&dir, &["logout", "--local-only"], "")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("still works on http://127.0.0.1:9"));
+    assert!(!path.exists());
 }

@@ -4,6 +4,7 @@
 #[allow(dead_code)]
 mod common;
 
+mod account_hygiene;
 mod accounts;
 mod browser;
 mod capture;
@@ -15,8 +16,10 @@ mod exactly_once;
 mod faults;
 mod isolation;
 mod listen;
+mod listen_sign;
 mod live;
 mod login;
+mod login_abuse;
 mod official;
 mod outage;
 mod pages;

@@ -1,14 +1,18 @@
-//! Settings: API tokens (create — shown once —, list, revoke).
+//! Settings: the password (change it: the current one is required, and every other session of
+//! the account ends) and API tokens (create — shown once —, list, revoke).
 
 use askama::Template;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::{check_csrf, CsrfForm, CurrentUser};
+use crate::auth::{
+    check_csrf, password, signin, too_many_logins, ClientIp, CsrfForm, CurrentUser, SignIn,
+};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
@@ -16,6 +20,7 @@ use crate::views::{render, rfc3339, Page};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/settings", get(show))
+        .route("/settings/password", post(change_password))
         .route("/settings/tokens", post(create))
         .route("/settings/tokens/{id}/revoke", post(revoke))
 }
@@ -33,17 +38,27 @@ pub struct TokenRow {
 struct SettingsPage {
     page: Page,
     tokens: Vec<TokenRow>,
+    notices: Notices,
+}
+
+/// What the page reports about the form just sent.
+#[derive(Default)]
+struct Notices {
+    /// A token just created, shown this once.
     new_token: Option<String>,
+    /// Why the password was not changed.
+    password_error: Option<String>,
+    password_changed: bool,
 }
 
 async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
-    page(&state, &user, None).await
+    page(&state, &user, Notices::default()).await
 }
 
 async fn page(
     state: &AppState,
     user: &CurrentUser,
-    new_token: Option<String>,
+    notices: Notices,
 ) -> Result<Response, AppError> {
     let tokens = hookvault_store::tokens::list_api_tokens(&state.pool, user.id)
         .await?
@@ -62,8 +77,96 @@ async fn page(
     render(&SettingsPage {
         page: Page::for_user("Settings", user).await?,
         tokens,
-        new_token,
+        notices,
     })
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
+    #[serde(default)]
+    csrf: String,
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the password. The current one is checked like a login (and counts against the same
+/// limit); on success the account starts a new session generation, which signs out every other
+/// session (their live streams end within 30 s), while this one gets a fresh id and stays.
+async fn change_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    let refuse = |message: &str, status: StatusCode| {
+        let message = message.to_string();
+        let (state, user) = (&state, &user);
+        async move {
+            let notices = Notices {
+                password_error: Some(message),
+                ..Notices::default()
+            };
+            let mut resp = page(state, user, notices).await?;
+            *resp.status_mut() = status;
+            Ok::<_, AppError>(resp)
+        }
+    };
+    if let Some(problem) = password::problem(&form.new_password) {
+        return refuse(problem, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
+    // A signed-in browser: the account's known-device bucket.
+    let attempt = match state.limiter.begin(&user.email, &ip, true) {
+        Ok(a) => a,
+        Err(wait) => {
+            let message = too_many_logins(wait).to_string();
+            return refuse(&message, StatusCode::TOO_MANY_REQUESTS).await;
+        }
+    };
+    let current = hookvault_store::users::find_user_credentials(&state.pool, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !password::verify(&state, Some(current.password_hash), form.current_password).await? {
+        attempt.failed();
+        return refuse(
+            "The current password is incorrect.",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    attempt.succeeded();
+    let hash = password::hash(&state, form.new_password).await?;
+    let generation = hookvault_store::users::update_password(&state.pool, user.id, &hash)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    // Keep this session: a new id, the new generation, the original sign-in time (the absolute
+    // lifetime is not renewed by a password change).
+    let at = SignIn::of(&user.session)
+        .await?
+        .map_or_else(|| SignIn::now(user.id, generation).at, |s| s.at);
+    user.session.cycle_id().await?;
+    user.session
+        .insert(
+            signin::AUTH_KEY,
+            SignIn {
+                user_id: user.id,
+                generation,
+                at,
+            },
+        )
+        .await?;
+    tracing::info!(user.id = %user.id, "password changed; other sessions ended");
+    page(
+        &state,
+        &user,
+        Notices {
+            password_changed: true,
+            ..Notices::default()
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -83,7 +186,11 @@ async fn create(
     let name = super::clean_name(&form.name)?;
     let token = crate::api::create_token(&state, user.id, &name).await?.1;
     // The token is in this one response only; reloading shows the list without it.
-    let mut resp = page(&state, &user, Some(token)).await?;
+    let notices = Notices {
+        new_token: Some(token),
+        ..Notices::default()
+    };
+    let mut resp = page(&state, &user, notices).await?;
     *resp.status_mut() = axum::http::StatusCode::CREATED;
     Ok(resp)
 }
