@@ -181,8 +181,11 @@ const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 #[tokio::test]
 async fn dashboard_responses_carry_hsts_when_the_public_url_is_https_and_not_otherwise() {
-    let https =
-        TestApp::spawn_with(|c| c.public_url = Some("https://hookvault.example.test".into())).await;
+    let https = TestApp::spawn_with(|c| {
+        c.public_url = Some("https://hookvault.example.test".into());
+        c.capture_url = Some("https://hooks.example.net".into());
+    })
+    .await;
     let plain = TestApp::spawn().await;
     for path in ["/login", "/api/v1/endpoints", "/static/app.css"] {
         let r = reqwest::get(format!("http://{}{path}", https.server.addr))
