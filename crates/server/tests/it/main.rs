@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod audit;
 mod browser;
 mod capture;
 mod capture_deleted;
