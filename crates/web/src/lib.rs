@@ -1,6 +1,7 @@
 //! Hookvault's web face: dashboard pages, accounts and sessions, live updates and the JSON API.
 
 mod api;
+mod api_audits;
 pub(crate) mod api_replays;
 mod auth;
 mod cli_stream;
@@ -54,6 +55,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .merge(api::router())
         .merge(cli_stream::router())
         .merge(api_replays::router())
+        .merge(api_audits::router())
         .layer(session_layer)
         .merge(security::static_router())
         .merge(security::health_router())

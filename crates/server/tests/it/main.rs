@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod audit;
+mod audit_pages;
 mod browser;
 mod capture;
 mod capture_deleted;
