@@ -292,17 +292,17 @@ fn explain(probe: Probe, scheme: Scheme, status: u16) -> String {
         ),
         Probe::WrongSecret if accepted => format!(
             "An event signed with someone else's secret was accepted, so the signature is not \
-             really checked: compute the {header} signature with your endpoint secret, compare \
-             it in constant time (or use the provider's library) and answer 400 on a mismatch."
+             really checked: verify the {header} header with your endpoint secret (the \
+             provider's library compares in constant time) and answer 400 on a mismatch."
         ),
         Probe::StaleTimestamp if accepted => format!(
             "A delivery signed 10 minutes ago was accepted, so anyone who captures one can replay \
-             it at will: check the timestamp in the {header} signature with the library's \
+             it at will: check the timestamp signed in the {header} header with the library's \
              default tolerance (5 minutes) instead of turning it off."
         ),
         Probe::TamperedBody if accepted => format!(
             "A body changed after signing was accepted, so an attacker can alter amounts or ids: \
-             verify the {header} signature over the exact raw bytes received, before parsing."
+             verify the {header} header over the exact raw bytes received, before parsing."
         ),
         Probe::NoSignature | Probe::WrongSecret | Probe::StaleTimestamp | Probe::TamperedBody => {
             if crashed {

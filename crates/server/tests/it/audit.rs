@@ -184,7 +184,7 @@ async fn a_handler_that_skips_verification_fails_probes_2_to_5_with_the_right_ex
         "Anyone who learns this URL can post forged events: refuse a request without a Stripe-Signature header with 400",
         "An event signed with someone else's secret was accepted, so the signature is not really checked",
         "A delivery signed 10 minutes ago was accepted, so anyone who captures one can replay it at will",
-        "A body changed after signing was accepted, so an attacker can alter amounts or ids: verify the Stripe-Signature signature over the exact raw bytes received",
+        "A body changed after signing was accepted, so an attacker can alter amounts or ids: verify the Stripe-Signature header over the exact raw bytes received",
     ] {
         assert!(flat.contains(why), "missing {why:?} in {out}");
     }
