@@ -1,6 +1,8 @@
 //! Hookvault's domain: raw captured headers, signature schemes (sign and verify), provider
-//! detection and body rendering helpers. Pure code: no IO, no clock (callers pass `now`).
+//! detection, body rendering helpers and the handler audit. Pure code: no IO, no clock (callers
+//! pass `now`; the audit sends through a transport the caller supplies).
 
+pub mod audit;
 pub mod client_addr;
 pub mod diff;
 pub mod export;

@@ -1,5 +1,6 @@
 //! Replays: the guarded outbound HTTP client, the job worker and attempt records.
 
+pub mod audit;
 pub mod guard;
 pub mod limit;
 pub mod order;

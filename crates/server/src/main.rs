@@ -42,6 +42,10 @@ enum Command {
     },
     /// Forward live captures and dashboard replays of an endpoint to a local URL.
     Listen(ListenArgs),
+    /// Check a webhook handler against the production checklist: nine probes built from one
+    /// event, a scorecard, exit status 1 when a must-pass probe fails (2 when the audit could
+    /// not run).
+    Audit(AuditArgs),
     /// Apply database migrations to DATABASE_URL and exit.
     Migrate {
         /// PostgreSQL URL.
@@ -74,6 +78,44 @@ struct ListenArgs {
     #[arg(long, env = "HOOKVAULT_SERVER")]
     server: Option<String>,
     /// API token (default: the one stored by `hookvault login`).
+    #[arg(long, env = "HOOKVAULT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("event").args(["from_capture", "from_file", "sample"])))]
+struct AuditArgs {
+    /// The handler's URL; every probe goes there and nowhere else (redirects are not followed).
+    #[arg(long, env = "HOOKVAULT_TARGET")]
+    target: String,
+    /// Signing scheme the handler verifies: stripe, standard-webhooks, github, shopify, slack.
+    #[arg(long, env = "HOOKVAULT_SIGN")]
+    sign: hookvault_core::signing::Scheme,
+    /// The signing secret the handler verifies with (e.g. whsec_…).
+    #[arg(long, env = "HOOKVAULT_SECRET", hide_env_values = true)]
+    secret: String,
+    /// Build the probes from this capture (needs `hookvault login` or --token).
+    #[arg(long, env = "HOOKVAULT_FROM_CAPTURE")]
+    from_capture: Option<String>,
+    /// Build the probes from a capture's fixture download (JSON).
+    #[arg(long, env = "HOOKVAULT_FROM_FILE")]
+    from_file: Option<PathBuf>,
+    /// Build the probes from a built-in event: stripe:invoice.paid, standard-webhooks:contact.created, github:issues.opened, shopify:orders/create, slack:app_mention (default: the one for --sign).
+    #[arg(long, env = "HOOKVAULT_SAMPLE")]
+    sample: Option<String>,
+    /// Print the report as JSON (the announcement goes to stderr).
+    #[arg(long, env = "HOOKVAULT_JSON")]
+    json: bool,
+    /// Pause between two probes, in milliseconds.
+    #[arg(long, env = "HOOKVAULT_SPACING_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    spacing_ms: u64,
+    /// Longest wait for one answer, in seconds.
+    #[arg(long, env = "HOOKVAULT_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=120))]
+    timeout_secs: u64,
+    /// The Hookvault server, for --from-capture (default: the one you logged in to).
+    #[arg(long, env = "HOOKVAULT_SERVER")]
+    server: Option<String>,
+    /// API token, for --from-capture (default: the one stored by `hookvault login`).
     #[arg(long, env = "HOOKVAULT_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
@@ -180,8 +222,11 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("hookvault: {e:#}");
-            std::process::ExitCode::FAILURE
+            // A failed audit has already printed its scorecard.
+            if !e.is::<hookvault_cli::audit::MustPassFailed>() {
+                eprintln!("hookvault: {e:#}");
+            }
+            hookvault_cli::audit::exit_code(&e).unwrap_or(std::process::ExitCode::FAILURE)
         }
     }
 }
@@ -201,6 +246,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 sign: a.sign,
                 secret: a.secret,
                 sign_unverified: a.sign_unverified,
+            })
+            .await
+        }
+        Command::Audit(a) => {
+            hookvault_cli::audit::command(hookvault_cli::audit::AuditOptions {
+                target: a.target,
+                sign: a.sign,
+                secret: a.secret,
+                from_capture: a.from_capture,
+                from_file: a.from_file,
+                sample: a.sample,
+                json: a.json,
+                spacing: std::time::Duration::from_millis(a.spacing_ms),
+                timeout: std::time::Duration::from_secs(a.timeout_secs),
+                server: a.server,
+                token: a.token,
             })
             .await
         }

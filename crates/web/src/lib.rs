@@ -2,6 +2,7 @@
 
 mod access;
 mod api;
+mod api_audits;
 pub(crate) mod api_replays;
 mod auth;
 mod batch;
@@ -61,6 +62,7 @@ pub fn router(mut state: AppState, sessions: PostgresStore) -> Router {
         .merge(api::router())
         .merge(cli_stream::router())
         .merge(api_replays::router())
+        .merge(api_audits::router())
         .layer(session_layer)
         .merge(security::static_router())
         .merge(security::health_router())

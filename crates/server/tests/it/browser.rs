@@ -61,6 +61,7 @@ macro_rules! eventually {
         }
     }};
 }
+pub(crate) use eventually;
 
 #[tokio::test]
 async fn a_new_user_sees_a_capture_appear_live_and_its_payload_is_shown_as_text() {
@@ -583,7 +584,11 @@ async fn dev_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>
 }
 
 /// The input that the label with exactly this text points at (`<label for=...>`).
-async fn input_labelled(c: &Client, label: &str, expected_id: &str) -> Result<Element, String> {
+pub(crate) async fn input_labelled(
+    c: &Client,
+    label: &str,
+    expected_id: &str,
+) -> Result<Element, String> {
     let xpath = format!("//label[normalize-space(.)='{label}']");
     let l = c
         .find(Locator::XPath(&xpath))
@@ -605,7 +610,7 @@ async fn input_labelled(c: &Client, label: &str, expected_id: &str) -> Result<El
     Ok(input)
 }
 
-async fn button(c: &Client, text: &str) -> Element {
+pub(crate) async fn button(c: &Client, text: &str) -> Element {
     let xpath = format!("//button[normalize-space(.)='{text}']");
     c.find(Locator::XPath(&xpath))
         .await
@@ -613,7 +618,7 @@ async fn button(c: &Client, text: &str) -> Element {
 }
 
 /// The current path once `want` accepts it.
-async fn at_path(c: &Client, want: impl Fn(&str) -> bool) -> Result<String, String> {
+pub(crate) async fn at_path(c: &Client, want: impl Fn(&str) -> bool) -> Result<String, String> {
     let url = c.current_url().await.map_err(|e| e.to_string())?;
     let path = url.path().to_string();
     if want(&path) {
@@ -623,7 +628,7 @@ async fn at_path(c: &Client, want: impl Fn(&str) -> bool) -> Result<String, Stri
     }
 }
 
-async fn text_of(c: &Client, css: &str) -> Result<String, String> {
+pub(crate) async fn text_of(c: &Client, css: &str) -> Result<String, String> {
     let e = c
         .find(Locator::Css(css))
         .await
@@ -632,13 +637,13 @@ async fn text_of(c: &Client, css: &str) -> Result<String, String> {
 }
 
 /// The browser and driver binaries, or `None` when they are missing and the test may skip.
-struct BrowserTools {
+pub(crate) struct BrowserTools {
     chrome: PathBuf,
     chromedriver: PathBuf,
 }
 
 impl BrowserTools {
-    fn find() -> Option<BrowserTools> {
+    pub(crate) fn find() -> Option<BrowserTools> {
         let chrome = std::env::var_os("CHROME_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
@@ -680,7 +685,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
 
 /// A chromedriver process on a free local port. Dropping it ends the browser session (if still
 /// open) and kills the driver, also when the test panics.
-struct ChromeDriver {
+pub(crate) struct ChromeDriver {
     child: Child,
     port: u16,
     session: Option<String>,
@@ -690,7 +695,7 @@ struct ChromeDriver {
 }
 
 impl ChromeDriver {
-    async fn start(tools: &BrowserTools) -> ChromeDriver {
+    pub(crate) async fn start(tools: &BrowserTools) -> ChromeDriver {
         let port = free_port();
         let profile = TempDir::new();
         let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-chromedriver.log");
@@ -736,7 +741,7 @@ impl ChromeDriver {
     }
 
     /// Opens a headless Chromium session and installs [`LIVE_PROBE`].
-    async fn connect(&mut self, tools: &BrowserTools) -> Client {
+    pub(crate) async fn connect(&mut self, tools: &BrowserTools) -> Client {
         let profile = format!("--user-data-dir={}", self.profile.0.display());
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
@@ -787,7 +792,7 @@ impl ChromeDriver {
     }
 
     /// Ends the browser session normally.
-    async fn close(mut self, c: Client) {
+    pub(crate) async fn close(mut self, c: Client) {
         c.close().await.expect("close the browser session");
         self.session = None;
     }

@@ -6,6 +6,8 @@ mod common;
 
 mod account_hygiene;
 mod accounts;
+mod audit;
+mod audit_pages;
 mod browser;
 mod capture;
 mod capture_deleted;

@@ -1,5 +1,6 @@
 //! Dashboard pages.
 
+mod audits;
 mod diff;
 mod endpoints;
 mod export;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .merge(order::router())
         .merge(export::router())
         .merge(diff::router())
+        .merge(audits::router())
 }
 
 /// A random base62 string of `len` characters (≈5.95 bits each) from the OS RNG.

@@ -88,6 +88,27 @@ impl OfficialReceiver {
         }
     }
 
+    /// The virtualenv's Python (it also has `jsonschema`).
+    pub fn python(&self) -> PathBuf {
+        python()
+    }
+
+    /// Event ids the `/audit/*` handlers have processed (first deliveries only).
+    pub async fn received_audit_ids(&self) -> Vec<String> {
+        let v: serde_json::Value = reqwest::get(format!("{}/audit/seen", self.base))
+            .await
+            .expect("GET /audit/seen")
+            .json()
+            .await
+            .expect("json");
+        v["ids"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// Bodies received so far, in arrival order.
     pub async fn received(&self) -> Vec<Vec<u8>> {
         use base64::Engine;
