@@ -1,0 +1,218 @@
+//! Replays: saved targets, the job queue the replay workers claim from (`FOR UPDATE SKIP
+//! LOCKED`), attempt records, the recovery of jobs whose worker died, and owner-scoped history.
+//!
+//! Decisions (when to retry, how long to wait) are made by the caller; these functions only
+//! store them. Jobs of one batch run strictly in `position` order: [`claim_next_replay`] never
+//! returns a job while an earlier job of its batch is queued or running.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::types::Json;
+use sqlx::{PgExecutor, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// The error recorded on an attempt whose worker disappeared while sending.
+pub const INTERRUPTED_ERROR: &str = "interrupted: the server stopped while sending";
+
+/// Recorded when a replay handed to `hookvault listen` got no result back in time.
+pub const CLI_GONE_ERROR: &str = "the hookvault listen CLI disconnected before reporting a result";
+
+/// Where a replay is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplayStatus {
+    /// Waiting for a worker (also between retries).
+    Queued,
+    /// A worker is sending it.
+    Running,
+    /// The last attempt got a 2xx.
+    Succeeded,
+    /// No attempt got a 2xx and none remain.
+    Failed,
+}
+
+impl ReplayStatus {
+    /// The stored (and API) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplayStatus::Queued => "queued",
+            ReplayStatus::Running => "running",
+            ReplayStatus::Succeeded => "succeeded",
+            ReplayStatus::Failed => "failed",
+        }
+    }
+
+    /// True for `succeeded` and `failed`.
+    pub fn is_finished(self) -> bool {
+        matches!(self, ReplayStatus::Succeeded | ReplayStatus::Failed)
+    }
+}
+
+impl fmt::Display for ReplayStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReplayStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "queued" => Ok(ReplayStatus::Queued),
+            "running" => Ok(ReplayStatus::Running),
+            "succeeded" => Ok(ReplayStatus::Succeeded),
+            "failed" => Ok(ReplayStatus::Failed),
+            other => Err(format!("unknown replay status {other:?}")),
+        }
+    }
+}
+
+/// A replay to queue. `secret_sealed` must be sealed with `id` as associated data.
+#[derive(Debug, Clone)]
+pub struct NewReplay {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub request_id: Uuid,
+    pub target_id: Option<Uuid>,
+    pub target_url: String,
+    pub scheme: String,
+    pub secret_sealed: Option<Vec<u8>>,
+    pub max_attempts: i32,
+    pub batch_id: Option<Uuid>,
+    pub position: i32,
+    /// Handed to the endpoint's connected `hookvault listen` instead of a worker.
+    pub to_cli: bool,
+}
+
+/// A replay as stored (without its sealed secret).
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub request_id: Uuid,
+    pub target_id: Option<Uuid>,
+    pub target_url: String,
+    pub scheme: String,
+    pub status: String,
+    pub attempts_made: i32,
+    pub max_attempts: i32,
+    pub next_attempt_at: OffsetDateTime,
+    pub batch_id: Option<Uuid>,
+    pub position: i32,
+    pub created_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// A replay in a history list, with the outcome of its latest attempt.
+#[derive(Debug, Clone)]
+pub struct ReplaySummary {
+    pub id: Uuid,
+    pub endpoint_id: Uuid,
+    pub request_id: Uuid,
+    pub target_id: Option<Uuid>,
+    pub target_url: String,
+    pub scheme: String,
+    pub status: String,
+    pub attempts_made: i32,
+    pub max_attempts: i32,
+    pub batch_id: Option<Uuid>,
+    pub position: i32,
+    pub created_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    /// Handed to `hookvault listen` rather than sent by a worker.
+    pub to_cli: bool,
+    pub last_duration_ms: Option<i32>,
+    /// The first 300 bytes of the latest answer (attacker-controlled: show as text only).
+    pub last_response_excerpt: Option<Vec<u8>>,
+}
+
+/// One recorded attempt.
+#[derive(Debug, Clone)]
+pub struct ReplayAttempt {
+    pub started_at: OffsetDateTime,
+    pub duration_ms: Option<i32>,
+    pub status_code: Option<i32>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Vec<u8>,
+    pub response_truncated: bool,
+    pub error: Option<String>,
+}
+
+/// A job a worker has claimed, with what it needs to send it: the stored request's method,
+/// encoded headers and body bytes. (`Debug` in `redact.rs` hides headers, body and secret.)
+#[derive(Clone)]
+pub struct ClaimedReplay {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub request_id: Uuid,
+    pub target_url: String,
+    pub scheme: String,
+    pub secret_sealed: Option<Vec<u8>>,
+    /// Including this attempt; pass it back to [`finish_replay_attempt`] as the fencing token.
+    pub attempts_made: i32,
+    pub max_attempts: i32,
+    pub method: String,
+    /// Encoded with `hookvault_core::headers::encode`.
+    pub headers: Vec<u8>,
+    pub body: Vec<u8>,
+}
+
+/// What happens to a job after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttemptOutcome {
+    /// Done, with a 2xx.
+    Succeeded,
+    /// Done, without one.
+    Failed,
+    /// Back to `queued`, due again after this delay.
+    RetryAfter(Duration),
+}
+
+/// A job moved by [`recover_stale_replays`].
+#[derive(Debug, Clone)]
+pub struct RecoveredReplay {
+    pub id: Uuid,
+    /// `queued` (attempts remain) or `failed`.
+    pub status: String,
+}
+
+/// A saved target (the sealed secret is bound to `id`).
+#[derive(Debug, Clone)]
+pub struct ReplayTarget {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub name: String,
+    pub url: String,
+    pub scheme: String,
+    pub secret_sealed: Option<Vec<u8>>,
+    pub max_attempts: i32,
+    pub created_at: OffsetDateTime,
+}
+
+/// A capture chosen for a bulk replay: what ordering needs. `body` is loaded only on request.
+#[derive(Debug, Clone)]
+pub struct ReplaySource {
+    pub id: Uuid,
+    pub seq: i64,
+    pub received_at: OffsetDateTime,
+    pub body: Option<Vec<u8>>,
+}
+
+mod history;
+mod queue;
+mod targets;
+
+pub use history::*;
+pub use queue::*;
+pub use targets::*;
