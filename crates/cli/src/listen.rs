@@ -8,9 +8,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use base64::Engine;
 use futures_util::StreamExt;
-use hookvault_core::headers::RawHeader;
+use hookvault_core::api::{CliReplayJson, RequestJson};
 use hookvault_core::signing::{self, Scheme};
 use serde_json::{json, Value};
 
@@ -327,27 +326,27 @@ impl Listener {
     async fn handle(&self, key: &str, ev: SseEvent) -> anyhow::Result<()> {
         match ev.event.as_str() {
             "request" => {
-                let request: Value = serde_json::from_str(&ev.data)?;
+                let request: RequestJson = serde_json::from_str(&ev.data)?;
                 let result = self.deliver(&request).await;
                 // Remember the position as soon as the local server has it, before anything
                 // else can fail or be interrupted: a restart must not deliver it again.
                 remember(key, ev.id.as_deref())?;
                 if let Some(result) = result {
                     println!("{}", result.line);
-                    let id = request["id"].as_str().unwrap_or_default();
+                    let id = request.id;
                     self.report(&format!("/api/v1/requests/{id}/deliveries"), &result)
                         .await;
                 }
             }
             "replay" => {
-                let msg: Value = serde_json::from_str(&ev.data)?;
-                let result = self.deliver(&msg["request"]).await.unwrap_or_else(|| {
+                let msg: CliReplayJson = serde_json::from_str(&ev.data)?;
+                let result = self.deliver(&msg.request).await.unwrap_or_else(|| {
                     Delivery::failed("no --forward-to route matches this event", String::new())
                 });
                 if !result.line.is_empty() {
                     println!("{}  (replay from the dashboard)", result.line);
                 }
-                let id = msg["replay_id"].as_str().unwrap_or_default();
+                let id = msg.replay_id;
                 self.report(&format!("/api/v1/replays/{id}/result"), &result)
                     .await;
             }
@@ -358,9 +357,9 @@ impl Listener {
     }
 
     /// Forwards one captured request; `None` when filtered out.
-    async fn deliver(&self, request: &Value) -> Option<Delivery> {
-        let event_type = request["event_type"].as_str().unwrap_or("");
-        let event_id = request["event_id"].as_str().unwrap_or("");
+    async fn deliver(&self, request: &RequestJson) -> Option<Delivery> {
+        let event_type = request.event_type.as_deref().unwrap_or("");
+        let event_id = request.event_id.as_deref().unwrap_or("");
         if !self.opts.events.is_empty() && !self.opts.events.iter().any(|p| matches(p, event_type))
         {
             return None;
@@ -369,20 +368,8 @@ impl Listener {
             Some(p) => matches(p, event_type),
             None => true,
         })?;
-        let method = request["method"].as_str().unwrap_or("POST");
-        let mut headers: Vec<RawHeader> = request["headers"]
-            .as_array()
-            .map(|hs| {
-                hs.iter()
-                    .filter_map(|h| {
-                        Some(RawHeader::new(
-                            h.get(0)?.as_str()?,
-                            h.get(1)?.as_str()?.as_bytes(),
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let method = request.method.as_str();
+        let mut headers = request.raw_headers();
         let started = Instant::now();
         let now = time::OffsetDateTime::now_utc();
         let label = [event_type, event_id]
@@ -405,9 +392,7 @@ impl Listener {
         // else would hand a forged or unchecked request a signature the local handler trusts.
         let mut unsigned_note = None;
         if let Some(scheme) = self.opts.sign.filter(|s| s.signs()) {
-            let status = request["signature"]["status"]
-                .as_str()
-                .unwrap_or("unchecked");
+            let status = request.signature.status.as_str();
             if status != "valid" && !self.opts.sign_unverified {
                 let owned = signing::signature_header_names(scheme);
                 headers.retain(|h| !owned.iter().any(|n| h.name.eq_ignore_ascii_case(n)));
@@ -484,11 +469,11 @@ impl Listener {
 
     /// The captured body: inline (`body_base64`), or fetched from `body_url` when the server
     /// sends a large body by reference.
-    async fn body_of(&self, request: &Value) -> anyhow::Result<Vec<u8>> {
-        if let Some(b64) = request["body_base64"].as_str() {
-            return Ok(base64::engine::general_purpose::STANDARD.decode(b64)?);
+    async fn body_of(&self, request: &RequestJson) -> anyhow::Result<Vec<u8>> {
+        if let Some(body) = request.inline_body() {
+            return Ok(body?);
         }
-        let Some(path) = request["body_url"].as_str() else {
+        let Some(path) = request.body_url.as_deref() else {
             return Ok(Vec::new());
         };
         let resp = self

@@ -2,6 +2,7 @@
 //! detection, body rendering helpers and the handler audit. Pure code: no IO, no clock (callers
 //! pass `now`; the audit sends through a transport the caller supplies).
 
+pub mod api;
 pub mod audit;
 pub mod client_addr;
 pub mod diff;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
+use hookvault_core::api::{HeaderJson, RequestJson, SignatureJson, StripeJson};
 use hookvault_core::headers;
 use hookvault_core::signing::Scheme;
 use hookvault_store::endpoints as store;
@@ -483,42 +484,48 @@ async fn list_endpoint_requests(
     Ok(Json(json!({ "requests": requests, "next": next })))
 }
 
-pub(crate) fn request_json(r: &StoredRequest) -> Result<Value, AppError> {
+pub(crate) fn request_json(r: &StoredRequest) -> Result<RequestJson, AppError> {
     let hs = headers::decode(&r.headers).map_err(|e| AppError::Internal(e.to_string()))?;
-    let headers: Vec<(String, String)> = hs
-        .iter()
-        .map(|h| (h.name.clone(), h.value_lossy().into_owned()))
-        .collect();
-    Ok(json!({
-        "id": r.id,
-        "endpoint_id": r.endpoint_id,
-        "received_at": rfc3339_ms(&r.received_at),
-        "method": r.method,
-        "path": r.path,
-        "query": r.query,
-        "http_version": r.http_version,
-        "remote_addr": r.remote_addr,
-        "headers": headers,
-        "body_base64": base64::engine::general_purpose::STANDARD.encode(&r.body),
-        "body_size": r.body_size,
-        "content_type": r.content_type,
-        "provider": r.provider,
-        "event_type": r.event_type,
-        "event_id": r.event_id,
-        "signature": {
-            "scheme": r.signature_scheme,
-            "status": r.signature_status.as_deref().unwrap_or("unchecked"),
-            "reason": r.signature_reason.as_deref().unwrap_or(if r.signature_scheme.is_none() { "no signature check is configured for this endpoint" } else { "" }),
+    Ok(RequestJson {
+        id: r.id,
+        endpoint_id: r.endpoint_id,
+        seq: r.seq,
+        received_at: rfc3339_ms(&r.received_at),
+        method: r.method.clone(),
+        path: r.path.clone(),
+        query: r.query.clone(),
+        http_version: r.http_version.clone(),
+        remote_addr: r.remote_addr.clone(),
+        headers: hs.iter().map(HeaderJson::from).collect(),
+        body_base64: Some(base64::engine::general_purpose::STANDARD.encode(&r.body)),
+        body_url: None,
+        body_size: r.body_size,
+        content_type: r.content_type.clone(),
+        provider: r.provider.clone(),
+        event_type: r.event_type.clone(),
+        event_id: r.event_id.clone(),
+        signature: SignatureJson {
+            scheme: r.signature_scheme.clone(),
+            status: r
+                .signature_status
+                .clone()
+                .unwrap_or_else(|| "unchecked".into()),
+            reason: r.signature_reason.clone().unwrap_or_else(|| {
+                if r.signature_scheme.is_none() {
+                    "no signature check is configured for this endpoint".into()
+                } else {
+                    String::new()
+                }
+            }),
         },
-        // Stripe envelope facts stored at capture time; null for other senders.
-        "stripe": r.event_created.is_some().then(|| json!({
-            "livemode": r.livemode,
-            "api_version": r.api_version,
-            "created": r.event_created,
-            "object_id": r.object_id,
-            "object_type": r.object_type,
-        })),
-    }))
+        stripe: r.event_created.is_some().then(|| StripeJson {
+            livemode: r.livemode,
+            api_version: r.api_version.clone(),
+            created: r.event_created,
+            object_id: r.object_id.clone(),
+            object_type: r.object_type.clone(),
+        }),
+    })
 }
 
 async fn get_request(
@@ -529,7 +536,8 @@ async fn get_request(
     let r = find_request(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let mut v = request_json(&r)?;
+    let mut v =
+        serde_json::to_value(request_json(&r)?).map_err(|e| AppError::Internal(e.to_string()))?;
     // The first delivery of the same event id at this endpoint, when this one came later.
     if let Some(event_id) = &r.event_id {
         let first = hookvault_store::related::list_deliveries_of_event(

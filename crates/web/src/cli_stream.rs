@@ -21,6 +21,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::access::Access;
+use hookvault_core::api::{CliReplayJson, HelloJson};
+
 use crate::api::{request_json, ApiUser};
 use crate::batch::by_bytes;
 use crate::error::{ApiError, AppError};
@@ -124,10 +126,13 @@ fn events(
             id,
         });
         let start = follow.position().to_string();
-        let hello = Event::default()
-            .event("hello")
-            .id(start.clone())
-            .data(json!({"endpoint_id": endpoint_id, "position": start}).to_string());
+        let hello = Event::default().event("hello").id(start.clone()).data(
+            serde_json::to_string(&HelloJson {
+                endpoint_id,
+                position: start,
+            })
+            .unwrap_or_default(),
+        );
         if !send(&out, hello).await {
             return;
         }
@@ -149,17 +154,19 @@ fn events(
                         let Ok(mut data) = request_json(&r) else {
                             continue;
                         };
-                        data["seq"] = json!(r.seq);
                         // Large bodies go by reference: the stream's memory does not grow
                         // with body size, and a client that stops reading holds little.
                         if r.body.len() > INLINE_BODY_BYTES {
-                            data["body_base64"] = serde_json::Value::Null;
-                            data["body_url"] = json!(format!("/api/v1/requests/{}/body", r.id));
+                            data.body_base64 = None;
+                            data.body_url = Some(format!("/api/v1/requests/{}/body", r.id));
                         }
+                        let Ok(data) = serde_json::to_string(&data) else {
+                            continue;
+                        };
                         let ev = Event::default()
                             .event("request")
                             .id(entry.after.to_string())
-                            .data(data.to_string());
+                            .data(data);
                         if !send(&out, ev).await {
                             return;
                         }
@@ -179,9 +186,14 @@ fn events(
                     let Ok(request) = request_json(&r) else {
                         continue;
                     };
-                    let ev = Event::default()
-                        .event("replay")
-                        .data(json!({"replay_id": job.id, "request": request}).to_string());
+                    let replay = CliReplayJson {
+                        replay_id: job.id,
+                        request,
+                    };
+                    let Ok(data) = serde_json::to_string(&replay) else {
+                        continue;
+                    };
+                    let ev = Event::default().event("replay").data(data);
                     if !send(&out, ev).await {
                         return;
                     }

@@ -330,3 +330,65 @@ async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn listen_forwards_header_bytes_that_are_not_utf8_exactly_as_captured() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("bytes@example.com").await;
+    let (_, url) = app.create_endpoint(&token, "stripe-dev").await;
+
+    // A local server that records the raw bytes of `X-Bin`.
+    let seen = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+    let sink = seen.clone();
+    let local = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let sink = sink.clone();
+            async move {
+                if let Some(v) = headers.get("x-bin") {
+                    sink.lock().unwrap().push(v.as_bytes().to_vec());
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, local).await.unwrap() });
+
+    let config_dir = crate::common::tempdir::TempDir::new();
+    let cli = Cli::start(&app, &token, &config_dir.0, &target).await;
+    wait_connected(&config_dir.0).await;
+
+    let capture_url = reqwest::Url::parse(&url).unwrap();
+    let addr: std::net::SocketAddr = format!(
+        "{}:{}",
+        capture_url.host_str().unwrap(),
+        capture_url.port().unwrap()
+    )
+    .parse()
+    .unwrap();
+    let mut rq = format!(
+        "POST {} HTTP/1.1\r\nHost: capture\r\nContent-Type: application/json\r\nX-Bin: ",
+        capture_url.path()
+    )
+    .into_bytes();
+    rq.extend_from_slice(b"\xff\xfe latin-1 \xe9t\xe9\r\nContent-Length: 2\r\n\r\n{}");
+    let answer = crate::common::raw_http::send(addr, &rq).await.unwrap();
+    assert_eq!(answer.status, 200, "captured");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.lock().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the capture never reached the local server"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        b"\xff\xfe latin-1 \xe9t\xe9".to_vec(),
+        "the header's bytes arrive exactly as captured, not replaced by U+FFFD"
+    );
+    cli.interrupt().await;
+}
