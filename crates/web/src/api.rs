@@ -8,19 +8,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
-use hookvault_core::api::{HeaderJson, RequestJson, SignatureJson, StripeJson};
-use hookvault_core::headers;
-use hookvault_core::signing::Scheme;
 use hookvault_store::endpoints as store;
-use hookvault_store::requests::{find_request, list_requests, StoredRequest};
+use hookvault_store::requests::{find_request, list_requests};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 use uuid::Uuid;
 
 use crate::access::Grant;
 use crate::error::{ApiError, AppError};
+use crate::ops::endpoints as ops;
+use crate::ops::requests::request_json;
+use crate::ops::tokens::{create_token, hash_token};
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
@@ -108,31 +107,6 @@ impl FromRequestParts<AppState> for ApiUser {
     }
 }
 
-pub(crate) fn hash_token(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
-
-/// Creates an API token for a user; returns (id, token). The token is never stored.
-pub(crate) async fn create_token(
-    state: &AppState,
-    user_id: Uuid,
-    name: &str,
-) -> Result<(Uuid, String), AppError> {
-    let token = format!("hv_{}", crate::pages::random_base62(40));
-    let id = Uuid::now_v7();
-    hookvault_store::tokens::insert_api_token(
-        &state.pool,
-        id,
-        user_id,
-        name,
-        &hash_token(&token),
-        &token[..7],
-    )
-    .await?;
-    tracing::info!(token.id = %id, "API token created");
-    Ok((id, token))
-}
-
 #[derive(Deserialize)]
 struct TokenBody {
     #[serde(default)]
@@ -179,7 +153,7 @@ async fn create_token_basic(
     let name = body
         .and_then(|b| b.0.name)
         .unwrap_or_else(|| "hookvault CLI".to_string());
-    let name = crate::pages::clean_name(&name)?;
+    let name = ops::clean_name(&name)?;
     let (id, token) = create_token(&state, user_id, &name).await?;
     Ok((
         StatusCode::CREATED,
@@ -267,16 +241,9 @@ async fn create_endpoint(
     user: ApiUser,
     Json(body): Json<CreateEndpoint>,
 ) -> Result<Response, ApiError> {
-    let name = crate::pages::clean_name(&body.name)?;
+    let name = ops::clean_name(&body.name)?;
     let id = Uuid::now_v7();
-    store::insert_endpoint(
-        &state.pool,
-        id,
-        user.id,
-        &name,
-        &crate::pages::new_capture_token(),
-    )
-    .await?;
+    store::insert_endpoint(&state.pool, id, user.id, &name, &ops::new_capture_token()).await?;
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -338,13 +305,9 @@ async fn update_endpoint(
         .await?
         .ok_or(AppError::NotFound)?;
     // Validate everything before writing anything.
-    let name = body
-        .name
-        .as_deref()
-        .map(crate::pages::clean_name)
-        .transpose()?;
+    let name = body.name.as_deref().map(ops::clean_name).transpose()?;
     let response = match body.response {
-        Some(r) => Some(crate::pages::validate_response(
+        Some(r) => Some(ops::validate_response(
             r.status.unwrap_or(e.response.status),
             r.content_type
                 .unwrap_or_else(|| e.response.content_type.clone()),
@@ -357,7 +320,13 @@ async fn update_endpoint(
         None => None,
     };
     let signing = match body.signing {
-        Some(Some(s)) => Some(Some(seal_signing(&state, id, &s)?)),
+        Some(Some(s)) => Some(ops::signature_check(
+            &state,
+            id,
+            &s.scheme,
+            s.secret.as_deref(),
+            e.signing_secret_sealed.as_deref(),
+        )?),
         Some(None) => Some(None),
         None => None,
     };
@@ -374,7 +343,7 @@ async fn update_endpoint(
     }
     if let Some(s) = &signing {
         let (scheme, sealed) = match s {
-            Some((scheme, sealed)) => (Some(scheme.as_str()), sealed.as_deref()),
+            Some((scheme, sealed)) => (Some(scheme.as_str()), Some(sealed.as_slice())),
             None => (None, None),
         };
         store::update_endpoint_signing(&mut *tx, user.id, id, scheme, sealed).await?;
@@ -387,36 +356,6 @@ async fn update_endpoint(
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Json(endpoint_json(&state, &e)))
-}
-
-/// Checks a signing setting and seals its secret, bound to the endpoint id.
-pub(crate) fn seal_signing(
-    state: &AppState,
-    endpoint_id: Uuid,
-    s: &SigningBody,
-) -> Result<(String, Option<Vec<u8>>), AppError> {
-    let scheme: Scheme = s
-        .scheme
-        .parse()
-        .map_err(|e: hookvault_core::signing::UnknownScheme| AppError::BadRequest(e.to_string()))?;
-    let secret = s.secret.as_deref().unwrap_or("");
-    if matches!(scheme, Scheme::Original | Scheme::None) {
-        return Ok((scheme.as_str().to_string(), None));
-    }
-    if secret.is_empty() {
-        return Err(AppError::BadRequest(format!(
-            "scheme {} needs a secret",
-            scheme.as_str()
-        )));
-    }
-    if scheme == Scheme::StandardWebhooks {
-        hookvault_core::signing::standard_webhooks_key(secret)
-            .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    }
-    let sealed = state
-        .secret_key
-        .seal(secret.as_bytes(), endpoint_id.as_bytes());
-    Ok((scheme.as_str().to_string(), Some(sealed)))
 }
 
 async fn delete_endpoint(
@@ -484,50 +423,6 @@ async fn list_endpoint_requests(
     Ok(Json(json!({ "requests": requests, "next": next })))
 }
 
-pub(crate) fn request_json(r: &StoredRequest) -> Result<RequestJson, AppError> {
-    let hs = headers::decode(&r.headers).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(RequestJson {
-        id: r.id,
-        endpoint_id: r.endpoint_id,
-        seq: r.seq,
-        received_at: rfc3339_ms(&r.received_at),
-        method: r.method.clone(),
-        path: r.path.clone(),
-        query: r.query.clone(),
-        http_version: r.http_version.clone(),
-        remote_addr: r.remote_addr.clone(),
-        headers: hs.iter().map(HeaderJson::from).collect(),
-        body_base64: Some(base64::engine::general_purpose::STANDARD.encode(&r.body)),
-        body_url: None,
-        body_size: r.body_size,
-        content_type: r.content_type.clone(),
-        provider: r.provider.clone(),
-        event_type: r.event_type.clone(),
-        event_id: r.event_id.clone(),
-        signature: SignatureJson {
-            scheme: r.signature_scheme.clone(),
-            status: r
-                .signature_status
-                .clone()
-                .unwrap_or_else(|| "unchecked".into()),
-            reason: r.signature_reason.clone().unwrap_or_else(|| {
-                if r.signature_scheme.is_none() {
-                    "no signature check is configured for this endpoint".into()
-                } else {
-                    String::new()
-                }
-            }),
-        },
-        stripe: r.event_created.is_some().then(|| StripeJson {
-            livemode: r.livemode,
-            api_version: r.api_version.clone(),
-            created: r.event_created,
-            object_id: r.object_id.clone(),
-            object_type: r.object_type.clone(),
-        }),
-    })
-}
-
 async fn get_request(
     State(state): State<AppState>,
     user: ApiUser,
@@ -563,7 +458,7 @@ async fn get_body(
     let r = find_request(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(crate::pages::raw_body_response(
+    Ok(crate::views::raw_body_response(
         r.body,
         r.content_type.as_deref(),
         id,

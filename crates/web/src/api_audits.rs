@@ -13,26 +13,20 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use hookvault_core::audit::{self, Audit, AuditEvent, EventSource, Report, DEFAULT_SPACING};
-use hookvault_replay::audit::GuardedTransport;
-use hookvault_replay::target;
-use hookvault_store::audits::{self as store, AuditRow, NewAudit};
-use hookvault_store::PgPool;
+use hookvault_store::audits::{self as store, AuditRow};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::api::ApiUser;
-use crate::api_replays::SigningBody;
 use crate::error::{ApiError, AppError};
+use crate::ops::audits::*;
+use crate::ops::replays::SigningBody;
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
 /// Audits listed per capture.
 const LIST_LIMIT: i64 = 50;
-
-/// Answer when the user already has an audit running.
-const BUSY: &str = "an audit of yours is already running; wait for it to finish";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -118,105 +112,4 @@ fn audit_json(r: &AuditRow) -> Value {
         "error": r.error,
         "report": r.report,
     })
-}
-
-/// The stored report of a finished audit, if it reads as one.
-pub(crate) fn report_of(r: &AuditRow) -> Option<Report> {
-    r.report
-        .as_ref()
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-}
-
-/// Checks the target and signing, stores a running audit of the user's capture and starts it
-/// in the background; returns its id.
-pub(crate) async fn start_audit(
-    state: &AppState,
-    user_id: Uuid,
-    request_id: Uuid,
-    target_url: &str,
-    scheme: Option<&str>,
-    secret: Option<&str>,
-) -> Result<Uuid, AppError> {
-    let req = hookvault_store::requests::find_request(&state.pool, user_id, request_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let checked = target::check_target(
-        &state.replay_client,
-        target_url.trim(),
-        scheme,
-        secret,
-        None,
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let headers = hookvault_core::headers::decode(&req.headers)
-        .map_err(|e| AppError::Internal(format!("stored headers of {request_id}: {e}")))?;
-    let event = AuditEvent {
-        method: req.method,
-        headers,
-        body: req.body,
-    };
-    let audit = Audit::new(
-        checked.scheme,
-        checked.secret.as_deref().unwrap_or(""),
-        event,
-        EventSource::Capture(request_id.to_string()),
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    store::close_stale_audits(&state.pool, user_id).await?;
-    let id = Uuid::now_v7();
-    let inserted = store::insert_audit(
-        &state.pool,
-        &NewAudit {
-            id,
-            user_id,
-            request_id,
-            target_url: checked.url.to_string(),
-            scheme: checked.scheme.as_str().to_owned(),
-        },
-    )
-    .await?;
-    if !inserted {
-        return Err(AppError::TooManyRequests(BUSY.into()));
-    }
-    tracing::info!(audit.id = %id, request.id = %request_id, "audit started");
-    let target = checked.url.to_string();
-    let transport = GuardedTransport::new(state.replay_client.clone(), checked.url);
-    tokio::spawn(run_and_store(
-        state.pool.clone(),
-        transport,
-        target,
-        id,
-        audit,
-    ));
-    Ok(id)
-}
-
-/// Runs the audit through the guarded client and stores its report.
-async fn run_and_store(
-    pool: PgPool,
-    transport: GuardedTransport,
-    target: String,
-    id: Uuid,
-    audit: Audit,
-) {
-    let report = audit::run(&audit, &target, &transport, DEFAULT_SPACING, |_| {}).await;
-    let status = if report.passed { "passed" } else { "failed" };
-    let stored = match serde_json::to_value(&report) {
-        Ok(v) => store::finish_audit(&pool, id, status, Some(&v), None).await,
-        Err(e) => {
-            tracing::error!(audit.id = %id, error = %e, "audit report not serialisable");
-            store::finish_audit(
-                &pool,
-                id,
-                "error",
-                None,
-                Some("the report could not be stored"),
-            )
-            .await
-        }
-    };
-    match stored {
-        Ok(_) => tracing::info!(audit.id = %id, audit.status = status, "audit finished"),
-        Err(e) => tracing::error!(audit.id = %id, error = %e, "could not store an audit's report"),
-    }
 }

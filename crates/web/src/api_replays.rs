@@ -12,30 +12,20 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use hookvault_core::signing::Scheme;
-use hookvault_replay::order::{self, Candidate, ReplayOrder};
-use hookvault_replay::target::{self, CheckedTarget, TargetError};
+use hookvault_replay::order::ReplayOrder;
 use hookvault_store::endpoints::find_endpoint;
-use hookvault_store::replays::{self as store, NewReplay, ReplayAttempt, ReplaySummary};
+use hookvault_store::replays::{self as store, ReplayAttempt, ReplaySummary};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
+use crate::ops::replays::*;
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
 pub(crate) mod targets;
-
-/// Most captures one bulk replay may name.
-const MAX_BULK: usize = 1000;
-
-/// Captures whose bodies are loaded at once to read their `created` field.
-const CREATED_CHUNK: usize = 100;
-
-/// Answer to `{"to_cli":true}` when no `hookvault listen` is connected.
-const NO_CLI: &str = "no hookvault listen CLI is connected to this endpoint";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -49,23 +39,6 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/replays/{id}", get(get_replay))
         .merge(targets::router())
-}
-
-/// Where a replay goes: a URL with its signing, a saved target, or the connected CLI.
-#[derive(Deserialize, Default)]
-pub(crate) struct TargetBody {
-    pub target_url: Option<String>,
-    pub target_id: Option<Uuid>,
-    pub signing: Option<SigningBody>,
-    pub max_attempts: Option<i64>,
-    #[serde(default)]
-    pub to_cli: bool,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct SigningBody {
-    pub scheme: Option<String>,
-    pub secret: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -114,22 +87,6 @@ async fn create_replay(
         Json(json!({"id": id, "status": "queued"})),
     )
         .into_response())
-}
-
-/// Queues one replay of a capture of the user's (at `endpoint_id`); returns its id.
-pub(crate) async fn queue_one(
-    state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    request_id: Uuid,
-    body: &TargetBody,
-) -> Result<Uuid, AppError> {
-    let target = resolve_target(state, user_id, endpoint_id, body).await?;
-    let replay = new_replay(state, user_id, endpoint_id, request_id, &target, None, 0);
-    store::insert_replays(&state.pool, std::slice::from_ref(&replay)).await?;
-    wake(state, &target, endpoint_id).await?;
-    tracing::info!(replay.id = %replay.id, request.id = %request_id, "replay queued");
-    Ok(replay.id)
 }
 
 async fn list_endpoint_replays(
@@ -182,67 +139,6 @@ async fn create_bulk_replay(
         .into_response())
 }
 
-/// Queues one batch of replays of the user's captures at `endpoint_id`, sent strictly in
-/// `order`; returns the batch id and the replays in sending order.
-pub(crate) async fn queue_bulk(
-    state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    request_ids: &[Uuid],
-    order: ReplayOrder,
-    target: &TargetBody,
-) -> Result<(Uuid, Vec<NewReplay>), AppError> {
-    let mut ids: Vec<Uuid> = Vec::with_capacity(request_ids.len());
-    for id in request_ids {
-        if !ids.contains(id) {
-            ids.push(*id);
-        }
-    }
-    if ids.is_empty() {
-        return Err(AppError::BadRequest(
-            "request_ids must name at least one capture".into(),
-        ));
-    }
-    if ids.len() > MAX_BULK {
-        return Err(AppError::BadRequest(format!(
-            "a bulk replay can send at most {MAX_BULK} captures, not {}",
-            ids.len()
-        )));
-    }
-    let target = resolve_target(state, user_id, endpoint_id, target).await?;
-    let mut candidates = candidates(state, user_id, endpoint_id, &ids, order).await?;
-    if let Some(missing) = ids
-        .iter()
-        .find(|id| !candidates.iter().any(|c| c.id == **id))
-    {
-        return Err(AppError::BadRequest(format!(
-            "request {missing} is not a capture of this endpoint"
-        )));
-    }
-    order::arrange(&mut candidates, order);
-    let batch_id = Uuid::now_v7();
-    let replays: Vec<NewReplay> = candidates
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let position = i32::try_from(i).unwrap_or(i32::MAX);
-            new_replay(
-                state,
-                user_id,
-                endpoint_id,
-                c.id,
-                &target,
-                Some(batch_id),
-                position,
-            )
-        })
-        .collect();
-    store::insert_replays(&state.pool, &replays).await?;
-    wake(state, &target, endpoint_id).await?;
-    tracing::info!(batch.id = %batch_id, endpoint.id = %endpoint_id, count = replays.len(), order = order.as_str(), "bulk replay queued");
-    Ok((batch_id, replays))
-}
-
 /// `GET /api/v1/replays/{id}`: the replay and every attempt, oldest first.
 async fn get_replay(
     State(state): State<AppState>,
@@ -279,204 +175,6 @@ async fn get_replay(
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
     body.map(|Json(b)| b)
         .map_err(|e| AppError::BadRequest(e.body_text()))
-}
-
-fn refusal(e: TargetError) -> AppError {
-    AppError::BadRequest(e.to_string())
-}
-
-/// Where a replay goes, checked; `saved` is the saved target it came from, if any.
-struct Target {
-    dest: Dest,
-    saved: Option<Uuid>,
-}
-
-/// A URL a worker sends to, or the endpoint's connected `hookvault listen`.
-enum Dest {
-    Http(CheckedTarget),
-    /// The CLI forwards to the developer's local server and reports back; `forward_to` is
-    /// what it said it forwards to, shown in the history until it reports.
-    Cli {
-        forward_to: String,
-    },
-}
-
-/// Wakes whoever sends the new replays: this process's workers, or the CLI streams (in any
-/// process, through NOTIFY).
-async fn wake(state: &AppState, target: &Target, endpoint_id: Uuid) -> Result<(), AppError> {
-    match target.dest {
-        Dest::Http(_) => state.replay_wake.notify_waiters(),
-        Dest::Cli { .. } => {
-            hookvault_store::cli::notify_cli_replay(&state.pool, endpoint_id).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Checks where a replay goes. A saved target is looked up for this user (another account's
-/// id is a 404) and its URL checked again, since the server's policy may have changed.
-async fn resolve_target(
-    state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    body: &TargetBody,
-) -> Result<Target, AppError> {
-    if body.to_cli {
-        if body.target_url.is_some() || body.target_id.is_some() {
-            return Err(AppError::BadRequest(
-                "give either to_cli or a target, not both".into(),
-            ));
-        }
-        let sessions =
-            hookvault_store::cli::list_cli_sessions(&state.pool, user_id, endpoint_id).await?;
-        let forward_to = sessions
-            .first()
-            .map(|s| s.forward_to.clone())
-            .ok_or_else(|| AppError::BadRequest(NO_CLI.into()))?;
-        return Ok(Target {
-            dest: Dest::Cli { forward_to },
-            saved: None,
-        });
-    }
-    match (&body.target_url, body.target_id) {
-        (Some(_), Some(_)) => Err(AppError::BadRequest(
-            "give either target_url or target_id, not both".into(),
-        )),
-        (None, None) => Err(AppError::BadRequest(
-            "target_url (or target_id, or to_cli) is required".into(),
-        )),
-        (Some(url), None) => {
-            let signing = body.signing.as_ref();
-            target::check_target(
-                &state.replay_client,
-                url,
-                signing.and_then(|s| s.scheme.as_deref()),
-                signing.and_then(|s| s.secret.as_deref()),
-                body.max_attempts,
-            )
-            .map(|checked| Target {
-                dest: Dest::Http(checked),
-                saved: None,
-            })
-            .map_err(refusal)
-        }
-        (None, Some(id)) => {
-            let saved = store::find_replay_target(&state.pool, user_id, id)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            let url = state
-                .replay_client
-                .check_url(&saved.url)
-                .map_err(|e| refusal(e.into()))?;
-            let scheme: Scheme =
-                saved
-                    .scheme
-                    .parse()
-                    .map_err(|e: hookvault_core::signing::UnknownScheme| {
-                        AppError::Internal(e.to_string())
-                    })?;
-            let secret = match &saved.secret_sealed {
-                Some(sealed) => Some(open_secret(state, sealed, saved.id)?),
-                None => None,
-            };
-            let max_attempts = match body.max_attempts {
-                Some(n) => target::check_max_attempts(Some(n)).map_err(refusal)?,
-                None => saved.max_attempts,
-            };
-            Ok(Target {
-                dest: Dest::Http(CheckedTarget {
-                    url,
-                    scheme,
-                    secret,
-                    max_attempts,
-                }),
-                saved: Some(saved.id),
-            })
-        }
-    }
-}
-
-fn open_secret(state: &AppState, sealed: &[u8], owner: Uuid) -> Result<String, AppError> {
-    let plain = state
-        .secret_key
-        .open(sealed, owner.as_bytes())
-        .map_err(|e| AppError::Internal(format!("opening a saved target's secret: {e}")))?;
-    String::from_utf8(plain)
-        .map_err(|_| AppError::Internal("a saved target's secret is not UTF-8".into()))
-}
-
-/// A replay row to insert; the secret is sealed bound to the new replay's id.
-fn new_replay(
-    state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    request_id: Uuid,
-    target: &Target,
-    batch_id: Option<Uuid>,
-    position: i32,
-) -> NewReplay {
-    let id = Uuid::now_v7();
-    let saved = target.saved;
-    match &target.dest {
-        Dest::Http(target) => NewReplay {
-            id,
-            user_id,
-            endpoint_id,
-            request_id,
-            target_id: saved,
-            target_url: target.url.to_string(),
-            scheme: target.scheme.as_str().to_owned(),
-            secret_sealed: target
-                .secret
-                .as_ref()
-                .map(|s| state.secret_key.seal(s.as_bytes(), id.as_bytes())),
-            max_attempts: target.max_attempts,
-            batch_id,
-            position,
-            to_cli: false,
-        },
-        // The CLI signs with the developer's own --sign/--secret; the server sends the
-        // captured headers as they are.
-        Dest::Cli { forward_to } => NewReplay {
-            id,
-            user_id,
-            endpoint_id,
-            request_id,
-            target_id: None,
-            target_url: forward_to.clone(),
-            scheme: Scheme::Original.as_str().to_owned(),
-            secret_sealed: None,
-            max_attempts: 1,
-            batch_id,
-            position,
-            to_cli: true,
-        },
-    }
-}
-
-/// The user's captures among `ids` at this endpoint, ready for ordering; for `created` their
-/// bodies are read a chunk at a time for the event's own `created` field and then dropped.
-async fn candidates(
-    state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    ids: &[Uuid],
-    order: ReplayOrder,
-) -> Result<Vec<Candidate>, AppError> {
-    let with_body = order == ReplayOrder::Created;
-    let chunk = if with_body { CREATED_CHUNK } else { MAX_BULK };
-    let mut out = Vec::with_capacity(ids.len());
-    for part in ids.chunks(chunk) {
-        let rows =
-            store::list_replay_sources(&state.pool, user_id, endpoint_id, part, with_body).await?;
-        out.extend(rows.into_iter().map(|r| Candidate {
-            id: r.id,
-            seq: r.seq,
-            received_at: r.received_at,
-            created: r.body.as_deref().and_then(order::event_created),
-        }));
-    }
-    Ok(out)
 }
 
 fn page(q: &ListQuery) -> Result<(Option<Uuid>, i64), AppError> {

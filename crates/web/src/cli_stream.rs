@@ -23,10 +23,11 @@ use uuid::Uuid;
 use crate::access::Access;
 use hookvault_core::api::{CliReplayJson, HelloJson};
 
-use crate::api::{request_json, ApiUser};
+use crate::api::ApiUser;
 use crate::batch::by_bytes;
 use crate::error::{ApiError, AppError};
 use crate::live::{event_stream, paired, send, sse, start_position, Follow, StreamTicket};
+use crate::ops::requests::request_json;
 use crate::state::AppState;
 
 /// A CLI row not refreshed for this long is no longer listed as connected.

@@ -10,6 +10,7 @@ mod cli_stream;
 mod error;
 mod heavy;
 mod live;
+mod ops;
 mod pages;
 mod security;
 mod state;

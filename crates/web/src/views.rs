@@ -1,6 +1,7 @@
 //! What every page template shares, and small formatting helpers for templates.
 
 use askama::Template;
+use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use hookvault_store::requests::RequestSummary;
 use time::format_description::well_known::Rfc3339;
@@ -125,4 +126,23 @@ impl From<RequestSummary> for RequestRowHtml {
     fn from(r: RequestSummary) -> Self {
         RequestRowHtml { r: r.into() }
     }
+}
+
+/// Serves captured body bytes unchanged, as a download (page and API alike: a browser that
+/// opens the link must not render hostile bytes in our origin), sandboxed and never sniffed.
+pub(crate) fn raw_body_response(body: Vec<u8>, content_type: Option<&str>, id: Uuid) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    let ct = content_type
+        .and_then(|c| HeaderValue::from_str(c).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_TYPE, ct);
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"request-{id}.bin\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
 }

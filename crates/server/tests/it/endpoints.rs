@@ -498,3 +498,56 @@ async fn keyset_pages_of_captures_list_every_capture_once_newest_first() {
         "no mixing of endpoints"
     );
 }
+
+#[tokio::test]
+async fn original_is_refused_as_a_signature_check_by_the_api_and_the_page_alike() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("agree@example.com").await;
+    let (id, _) = app.create_endpoint(&token, "agree").await;
+
+    let r = api_client()
+        .patch(app.at(&format!("/api/v1/endpoints/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"signing": {"scheme": "original"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "the API refuses it");
+    let v: serde_json::Value = r.json().await.unwrap();
+    let message = v["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("does not check signatures"), "{message}");
+
+    let page = app
+        .post_form(
+            &format!("/endpoints/{id}/signing"),
+            &format!("/endpoints/{id}"),
+            &[("scheme", "original"), ("secret", "")],
+        )
+        .await;
+    assert_eq!(page.status(), 422, "the page refuses it too");
+    assert!(
+        page.text().await.unwrap().contains(&message),
+        "with the same reason"
+    );
+
+    // And both keep the current secret when only the scheme changes.
+    let r = api_client()
+        .patch(app.at(&format!("/api/v1/endpoints/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"signing": {"scheme": "stripe", "secret": "whsec_one"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = api_client()
+        .patch(app.at(&format!("/api/v1/endpoints/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"signing": {"scheme": "github"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the API keeps the sealed secret");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["signing"]["scheme"], "github");
+    assert_eq!(v["signing"]["secret_set"], true);
+}

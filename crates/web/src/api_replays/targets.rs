@@ -8,16 +8,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use hookvault_core::secretbox;
-use hookvault_replay::target;
 use hookvault_store::endpoints::find_endpoint;
 use hookvault_store::replays::{self as store, ReplayTarget};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{json_body, open_secret, refusal, SigningBody};
+use super::json_body;
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
+use crate::ops::replays::{open_secret, save_target, SigningBody};
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
@@ -108,47 +108,4 @@ fn target_json(state: &AppState, t: &ReplayTarget) -> Value {
         "max_attempts": t.max_attempts,
         "created_at": rfc3339_ms(&t.created_at),
     })
-}
-
-/// Checks and saves a replay target for one of the user's endpoints (404 if not theirs);
-/// the secret is sealed bound to the target's id. Returns the new target's id.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one argument per field of the form"
-)]
-pub(crate) async fn save_target(
-    state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    name: Option<&str>,
-    url: &str,
-    scheme: Option<&str>,
-    secret: Option<&str>,
-    max_attempts: Option<i64>,
-) -> Result<Uuid, AppError> {
-    let checked = target::check_target(&state.replay_client, url, scheme, secret, max_attempts)
-        .map_err(refusal)?;
-    let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
-        Some(name) => crate::pages::clean_name(name)?,
-        None => checked.url.as_str().chars().take(100).collect(),
-    };
-    let id = Uuid::now_v7();
-    let target = ReplayTarget {
-        id,
-        user_id,
-        endpoint_id,
-        name,
-        url: checked.url.to_string(),
-        scheme: checked.scheme.as_str().to_owned(),
-        secret_sealed: checked
-            .secret
-            .as_ref()
-            .map(|s| state.secret_key.seal(s.as_bytes(), id.as_bytes())),
-        max_attempts: checked.max_attempts,
-        created_at: time::OffsetDateTime::now_utc(),
-    };
-    if !store::insert_replay_target(&state.pool, &target).await? {
-        return Err(AppError::NotFound);
-    }
-    Ok(id)
 }

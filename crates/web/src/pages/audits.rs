@@ -14,9 +14,9 @@ use hookvault_store::audits::{self as store, AuditRow};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::api_audits::{report_of, start_audit};
 use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
+use crate::ops::audits::{report_of, start_audit};
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
 

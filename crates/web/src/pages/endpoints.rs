@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use hookvault_store::endpoints::{self as store, EndpointResponse};
+use hookvault_store::endpoints as store;
 use hookvault_store::requests::list_requests;
 use hookvault_store::search::search_requests;
 use serde::Deserialize;
@@ -73,9 +73,16 @@ async fn create(
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let name = super::clean_name(&form.name)?;
+    let name = crate::ops::endpoints::clean_name(&form.name)?;
     let id = Uuid::now_v7();
-    store::insert_endpoint(&state.pool, id, user.id, &name, &super::new_capture_token()).await?;
+    store::insert_endpoint(
+        &state.pool,
+        id,
+        user.id,
+        &name,
+        &crate::ops::endpoints::new_capture_token(),
+    )
+    .await?;
     tracing::info!(endpoint.id = %id, "endpoint created");
     Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
 }
@@ -188,7 +195,7 @@ async fn rename(
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let name = super::clean_name(&form.name)?;
+    let name = crate::ops::endpoints::clean_name(&form.name)?;
     if !store::update_endpoint_name(&state.pool, user.id, id, &name).await? {
         return Err(AppError::NotFound);
     }
@@ -224,7 +231,7 @@ async fn set_response(
                 .ok_or_else(|| AppError::BadRequest(format!("Header line \"{l}\" has no colon.")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let response = validate_response(
+    let response = crate::ops::endpoints::validate_response(
         form.status
             .trim()
             .parse()
@@ -244,27 +251,6 @@ async fn set_response(
     store::update_endpoint_response(&state.pool, user.id, id, &response).await?;
     store::notify_route_changed(&state.pool, &token).await?;
     Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
-}
-
-/// Checks a custom response with the one validator, [`hookvault_core::response::check`]
-/// (status 200–599, delay, sizes, and extra headers from its allow-list); its reason is the
-/// message of the 422 on the page and in the API.
-pub(crate) fn validate_response(
-    status: i32,
-    content_type: String,
-    body: Vec<u8>,
-    headers: Vec<(String, String)>,
-    delay_ms: i32,
-) -> Result<EndpointResponse, AppError> {
-    hookvault_core::response::check(status, &content_type, &body, &headers, delay_ms)
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    Ok(EndpointResponse {
-        status,
-        content_type,
-        body,
-        headers,
-        delay_ms,
-    })
 }
 
 async fn delete(

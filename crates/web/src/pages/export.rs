@@ -118,7 +118,7 @@ async fn stream_ndjson(
             let rows = find_requests_by_ids(&state.pool, user_id, &ids).await?;
             let mut out = Vec::new();
             for r in &rows {
-                let line = crate::api::request_json(r)?;
+                let line = crate::ops::requests::request_json(r)?;
                 serde_json::to_writer(&mut out, &line)
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 out.push(b'\n');

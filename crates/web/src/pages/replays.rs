@@ -13,9 +13,9 @@ use hookvault_store::replays::{self as store, ReplaySummary};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::api_replays::{queue_bulk, queue_one, targets::save_target, SigningBody, TargetBody};
 use crate::auth::{check_csrf, CsrfForm, CurrentUser};
 use crate::error::AppError;
+use crate::ops::replays::{queue_bulk, queue_one, save_target, SigningBody, TargetBody};
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
 

@@ -2,8 +2,8 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use hookvault_core::headers::{self, RawHeader};
@@ -177,24 +177,9 @@ async fn raw(
     let req = find_request(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(raw_body_response(req.body, req.content_type.as_deref(), id))
-}
-
-/// Serves captured body bytes unchanged, as a download (page and API alike: a browser that
-/// opens the link must not render hostile bytes in our origin), sandboxed and never sniffed.
-pub(crate) fn raw_body_response(body: Vec<u8>, content_type: Option<&str>, id: Uuid) -> Response {
-    let mut resp = body.into_response();
-    let h = resp.headers_mut();
-    let ct = content_type
-        .and_then(|c| HeaderValue::from_str(c).ok())
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::CONTENT_TYPE, ct);
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox; default-src 'none'"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"request-{id}.bin\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    resp
+    Ok(crate::views::raw_body_response(
+        req.body,
+        req.content_type.as_deref(),
+        id,
+    ))
 }

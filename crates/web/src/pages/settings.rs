@@ -183,8 +183,10 @@ async fn create(
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let name = super::clean_name(&form.name)?;
-    let token = crate::api::create_token(&state, user.id, &name).await?.1;
+    let name = crate::ops::endpoints::clean_name(&form.name)?;
+    let token = crate::ops::tokens::create_token(&state, user.id, &name)
+        .await?
+        .1;
     // The token is in this one response only; reloading shows the list without it.
     let notices = Notices {
         new_token: Some(token),

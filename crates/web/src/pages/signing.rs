@@ -11,9 +11,9 @@ use hookvault_store::endpoints::{self as store, Endpoint};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::api::{seal_signing, SigningBody};
 use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
+use crate::ops::endpoints::signature_check;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -43,43 +43,15 @@ async fn set_signing(
     let endpoint = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let scheme = form.scheme.trim();
-    let (scheme, sealed) = if scheme.is_empty() || scheme == Scheme::None.as_str() {
-        (None, None)
-    } else if form.secret.is_empty() && endpoint.signing_secret_sealed.is_some() {
-        // Only the scheme changes; the sealed secret is bound to the endpoint, not the scheme.
-        let parsed: Scheme =
-            scheme
-                .parse()
-                .map_err(|e: hookvault_core::signing::UnknownScheme| {
-                    AppError::BadRequest(e.to_string())
-                })?;
-        if !parsed.signs() {
-            return Err(AppError::BadRequest(format!(
-                "{} does not check signatures",
-                parsed.label()
-            )));
-        }
-        (
-            Some(parsed.as_str().to_string()),
-            endpoint.signing_secret_sealed.clone(),
-        )
-    } else {
-        let (scheme, sealed) = seal_signing(
-            &state,
-            id,
-            &SigningBody {
-                scheme: scheme.to_string(),
-                secret: Some(form.secret.trim().to_string()),
-            },
-        )?;
-        if sealed.is_none() {
-            return Err(AppError::BadRequest(format!(
-                "{scheme} does not check signatures"
-            )));
-        }
-        (Some(scheme), sealed)
-    };
+    let check = signature_check(
+        &state,
+        id,
+        &form.scheme,
+        Some(&form.secret),
+        endpoint.signing_secret_sealed.as_deref(),
+    )?;
+    let scheme = check.as_ref().map(|(s, _)| s.as_str().to_string());
+    let sealed = check.map(|(_, sealed)| sealed);
     store::update_endpoint_signing(
         &state.pool,
         user.id,

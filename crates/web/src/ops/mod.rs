@@ -1,0 +1,8 @@
+//! Operations: the rules and actions that the dashboard pages and the JSON API share. Handlers
+//! parse their input, call one operation, and render its result; neither imports the other.
+
+pub(crate) mod audits;
+pub(crate) mod endpoints;
+pub(crate) mod replays;
+pub(crate) mod requests;
+pub(crate) mod tokens;

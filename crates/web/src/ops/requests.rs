@@ -1,0 +1,53 @@
+//! A capture as the JSON API, the CLI stream and exports show it.
+
+use base64::Engine as _;
+use hookvault_core::api::{HeaderJson, RequestJson, SignatureJson, StripeJson};
+use hookvault_core::headers;
+use hookvault_store::requests::StoredRequest;
+
+use crate::error::AppError;
+use crate::views::rfc3339_ms;
+
+pub(crate) fn request_json(r: &StoredRequest) -> Result<RequestJson, AppError> {
+    let hs = headers::decode(&r.headers).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(RequestJson {
+        id: r.id,
+        endpoint_id: r.endpoint_id,
+        seq: r.seq,
+        received_at: rfc3339_ms(&r.received_at),
+        method: r.method.clone(),
+        path: r.path.clone(),
+        query: r.query.clone(),
+        http_version: r.http_version.clone(),
+        remote_addr: r.remote_addr.clone(),
+        headers: hs.iter().map(HeaderJson::from).collect(),
+        body_base64: Some(base64::engine::general_purpose::STANDARD.encode(&r.body)),
+        body_url: None,
+        body_size: r.body_size,
+        content_type: r.content_type.clone(),
+        provider: r.provider.clone(),
+        event_type: r.event_type.clone(),
+        event_id: r.event_id.clone(),
+        signature: SignatureJson {
+            scheme: r.signature_scheme.clone(),
+            status: r
+                .signature_status
+                .clone()
+                .unwrap_or_else(|| "unchecked".into()),
+            reason: r.signature_reason.clone().unwrap_or_else(|| {
+                if r.signature_scheme.is_none() {
+                    "no signature check is configured for this endpoint".into()
+                } else {
+                    String::new()
+                }
+            }),
+        },
+        stripe: r.event_created.is_some().then(|| StripeJson {
+            livemode: r.livemode,
+            api_version: r.api_version.clone(),
+            created: r.event_created,
+            object_id: r.object_id.clone(),
+            object_type: r.object_type.clone(),
+        }),
+    })
+}

@@ -1,0 +1,33 @@
+//! API tokens: made from the OS RNG, shown once, stored only as a hash.
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::ops::endpoints as ops;
+use crate::state::AppState;
+
+pub(crate) fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Creates an API token for a user; returns (id, token). The token is never stored.
+pub(crate) async fn create_token(
+    state: &AppState,
+    user_id: Uuid,
+    name: &str,
+) -> Result<(Uuid, String), AppError> {
+    let token = format!("hv_{}", ops::random_base62(40));
+    let id = Uuid::now_v7();
+    hookvault_store::tokens::insert_api_token(
+        &state.pool,
+        id,
+        user_id,
+        name,
+        &hash_token(&token),
+        &token[..7],
+    )
+    .await?;
+    tracing::info!(token.id = %id, "API token created");
+    Ok((id, token))
+}
