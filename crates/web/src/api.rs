@@ -431,8 +431,7 @@ async fn get_request(
     let r = find_request(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let mut v =
-        serde_json::to_value(request_json(&r)?).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut v = serde_json::to_value(request_json(&r)?).map_err(AppError::internal)?;
     // The first delivery of the same event id at this endpoint, when this one came later.
     if let Some(event_id) = &r.event_id {
         let first = hookvault_store::related::list_deliveries_of_event(

@@ -1,6 +1,7 @@
 //! One error type for the web crate. Clients never see internal text: pages get an HTML error
 //! page, the API gets `{"error":{"code","message"}}`, and internal errors are logged once.
 
+use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -19,11 +20,17 @@ pub enum AppError {
     TooManyRequests(String),
     #[error("the database is unavailable; try again in a moment")]
     Unavailable,
+    /// Logged with its whole cause chain; the client sees only "internal error".
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] anyhow::Error),
 }
 
 impl AppError {
+    /// An internal error, keeping its cause chain for the log.
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(e.into())
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
@@ -47,8 +54,8 @@ impl AppError {
     }
 
     fn log(&self) {
-        if let AppError::Internal(detail) = self {
-            tracing::error!(error = %detail, "request failed");
+        if let AppError::Internal(e) = self {
+            tracing::error!(error = format!("{e:#}"), "request failed");
         }
     }
 }
@@ -58,20 +65,20 @@ impl From<StoreError> for AppError {
         if e.is_unavailable() {
             AppError::Unavailable
         } else {
-            AppError::Internal(e.to_string())
+            AppError::internal(e)
         }
     }
 }
 
 impl From<askama::Error> for AppError {
     fn from(e: askama::Error) -> Self {
-        AppError::Internal(format!("template: {e}"))
+        AppError::internal(anyhow::Error::new(e).context("rendering a template"))
     }
 }
 
 impl From<tower_sessions::session::Error> for AppError {
     fn from(e: tower_sessions::session::Error) -> Self {
-        AppError::Internal(format!("session: {e}"))
+        AppError::internal(anyhow::Error::new(e).context("reading the session"))
     }
 }
 
@@ -79,16 +86,26 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
         let status = self.status();
-        let message = crate::views::escape(&self.to_string());
-        let title = status.canonical_reason().unwrap_or("Error");
-        let body = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Hookvault</title>\
-             <link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main class=\"narrow\">\
-             <h1>{title}</h1><p class=\"error\">{message}</p><p><a href=\"/\">Back to your endpoints</a></p>\
-             </main></body></html>"
-        );
-        (status, Html(body)).into_response()
+        let page = ErrorPage {
+            title: status.canonical_reason().unwrap_or("Error"),
+            message: self.to_string(),
+        };
+        match page.render() {
+            Ok(body) => (status, Html(body)).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "rendering the error page");
+                (status, self.to_string()).into_response()
+            }
+        }
     }
+}
+
+/// The HTML error page (escaped by askama like every page).
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    title: &'static str,
+    message: String,
 }
 
 /// Errors of API handlers: the same cases rendered as JSON.

@@ -21,6 +21,8 @@ pub use live::Hub;
 pub use state::{AppState, WebConfig};
 
 use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
@@ -71,5 +73,26 @@ pub fn router(mut state: AppState, sessions: PostgresStore) -> Router {
             security::Hsts(secure),
             security::headers,
         ))
+        // Every dashboard and API request gets an id (`X-Request-Id`; one the client sent is
+        // kept, as a correlation id only) and a span carrying it,
+        // so every log line of the request says which request it belongs to. The query is
+        // left out of the span: it may hold a search or a token.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    request.id = %id,
+                    http.method = %req.method(),
+                    http.path = %req.uri().path(),
+                )
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }

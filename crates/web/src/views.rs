@@ -43,11 +43,6 @@ pub fn render(t: &impl Template) -> Result<Response, AppError> {
     Ok(Html(t.render()?).into_response())
 }
 
-/// HTML-escapes text for the few places that build HTML outside templates.
-pub fn escape(s: &str) -> String {
-    hookvault_core::render::escape_html(s)
-}
-
 /// Percent-encodes a value for a URL query (everything but RFC 3986 unreserved characters).
 pub fn url_component(s: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC

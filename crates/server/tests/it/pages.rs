@@ -217,3 +217,35 @@ async fn the_raw_body_is_a_sandboxed_download_that_is_never_sniffed() {
     let csp = r.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("sandbox"), "{csp}");
 }
+
+#[tokio::test]
+async fn every_dashboard_answer_carries_a_request_id_and_errors_are_a_page_that_says_why() {
+    let app = TestApp::spawn().await;
+    let r = app.client.get(app.at("/login")).send().await.unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let r = app
+        .client
+        .get(app.at("/api/v1/endpoints"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["x-request-id"],
+        "trace-me-42",
+        "a given id is kept"
+    );
+
+    app.signup("errors@example.com", "correct horse battery")
+        .await;
+    let r = app
+        .client
+        .get(app.at("/endpoints/00000000-0000-0000-0000-000000000000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<title>Not Found · Hookvault</title>") && html.contains("not found"));
+}

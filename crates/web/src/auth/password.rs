@@ -25,11 +25,7 @@ pub(crate) async fn verify(
     hash: Option<String>,
     password: String,
 ) -> Result<bool, AppError> {
-    let _permit = state
-        .hashing
-        .acquire()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let _permit = state.hashing.acquire().await.map_err(AppError::internal)?;
     tokio::task::spawn_blocking(move || {
         let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
         PasswordHash::new(&hash)
@@ -41,7 +37,7 @@ pub(crate) async fn verify(
             .unwrap_or(false)
     })
     .await
-    .map_err(|e| AppError::Internal(e.to_string()))
+    .map_err(AppError::internal)
 }
 
 /// A real argon2id hash (default parameters) of a random password, verified against for
@@ -60,18 +56,14 @@ fn dummy_hash() -> &'static str {
 
 /// An argon2id hash (OWASP parameters, the crate's defaults) of a new password.
 pub(crate) async fn hash(state: &AppState, password: String) -> Result<String, AppError> {
-    let _permit = state
-        .hashing
-        .acquire()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let _permit = state.hashing.acquire().await.map_err(AppError::internal)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(format!("hashing: {e}")))
+            .map_err(|e| AppError::internal(anyhow::anyhow!("hashing: {e}")))
     })
     .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map_err(AppError::internal)?
 }

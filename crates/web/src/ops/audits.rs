@@ -43,7 +43,7 @@ pub(crate) async fn start_audit(
     )
     .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let headers = hookvault_core::headers::decode(&req.headers)
-        .map_err(|e| AppError::Internal(format!("stored headers of {request_id}: {e}")))?;
+        .map_err(|e| AppError::internal(anyhow::anyhow!("stored headers of {request_id}: {e}")))?;
     let event = AuditEvent {
         method: req.method,
         headers,

@@ -204,13 +204,10 @@ pub(crate) async fn resolve_target(
                 .replay_client
                 .check_url(&saved.url)
                 .map_err(|e| refusal(e.into()))?;
-            let scheme: Scheme =
-                saved
-                    .scheme
-                    .parse()
-                    .map_err(|e: hookvault_core::signing::UnknownScheme| {
-                        AppError::Internal(e.to_string())
-                    })?;
+            let scheme: Scheme = saved
+                .scheme
+                .parse()
+                .map_err(|e: hookvault_core::signing::UnknownScheme| AppError::internal(e))?;
             let secret = match &saved.secret_sealed {
                 Some(sealed) => Some(open_secret(state, sealed, saved.id)?),
                 None => None,
@@ -240,9 +237,9 @@ pub(crate) fn open_secret(
     let plain = state
         .secret_key
         .open(sealed, owner.as_bytes())
-        .map_err(|e| AppError::Internal(format!("opening a saved target's secret: {e}")))?;
+        .map_err(|e| AppError::internal(anyhow::anyhow!("opening a saved target's secret: {e}")))?;
     String::from_utf8(plain)
-        .map_err(|_| AppError::Internal("a saved target's secret is not UTF-8".into()))
+        .map_err(|_| AppError::internal(anyhow::anyhow!("a saved target's secret is not UTF-8")))
 }
 
 /// A replay row to insert; the secret is sealed bound to the new replay's id.

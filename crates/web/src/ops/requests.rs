@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::views::rfc3339_ms;
 
 pub(crate) fn request_json(r: &StoredRequest) -> Result<RequestJson, AppError> {
-    let hs = headers::decode(&r.headers).map_err(|e| AppError::Internal(e.to_string()))?;
+    let hs = headers::decode(&r.headers).map_err(AppError::internal)?;
     Ok(RequestJson {
         id: r.id,
         endpoint_id: r.endpoint_id,

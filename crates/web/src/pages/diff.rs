@@ -70,8 +70,8 @@ async fn show(
     let rb = find_request(&state.pool, user.id, b)
         .await?
         .ok_or(AppError::NotFound)?;
-    let ha = headers::decode(&ra.headers).map_err(|e| AppError::Internal(e.to_string()))?;
-    let hb = headers::decode(&rb.headers).map_err(|e| AppError::Internal(e.to_string()))?;
+    let ha = headers::decode(&ra.headers).map_err(AppError::internal)?;
+    let hb = headers::decode(&rb.headers).map_err(AppError::internal)?;
     let (body_identical, json_changes, truncated, byte_sizes) = match diff::body(&ra.body, &rb.body)
     {
         BodyDiff::Identical => (true, None, false, None),

@@ -39,7 +39,7 @@ async fn har(
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
     let (req, url) = super::requests::load_request(&state, &user, id).await?;
-    let hs = headers::decode(&req.headers).map_err(|e| AppError::Internal(e.to_string()))?;
+    let hs = headers::decode(&req.headers).map_err(AppError::internal)?;
     let received = rfc3339_ms(&req.received_at);
     let doc = export::har(&capture(&req, &url, &hs, &received));
     Ok(download(
@@ -55,7 +55,7 @@ async fn fixture(
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
     let (req, url) = super::requests::load_request(&state, &user, id).await?;
-    let hs = headers::decode(&req.headers).map_err(|e| AppError::Internal(e.to_string()))?;
+    let hs = headers::decode(&req.headers).map_err(AppError::internal)?;
     let received = rfc3339_ms(&req.received_at);
     let doc = export::fixture(&capture(&req, &url, &hs, &received));
     Ok(download(
@@ -119,8 +119,7 @@ async fn stream_ndjson(
             let mut out = Vec::new();
             for r in &rows {
                 let line = crate::ops::requests::request_json(r)?;
-                serde_json::to_writer(&mut out, &line)
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                serde_json::to_writer(&mut out, &line).map_err(AppError::internal)?;
                 out.push(b'\n');
             }
             // A client that stops reading for a minute is let go.

@@ -97,7 +97,7 @@ pub(crate) async fn load_request(
 
 /// `url` is the URL the capture was sent to.
 fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
-    let hs = headers::decode(&req.headers).map_err(|e| AppError::Internal(e.to_string()))?;
+    let hs = headers::decode(&req.headers).map_err(AppError::internal)?;
     let body = &req.body;
     let kind = render::body_kind(req.content_type.as_deref(), body);
     let shown = &body[..body.len().min(VIEW_LIMIT)];

@@ -39,13 +39,34 @@ fn server_options() -> PgConnectOptions {
                 let c = EmbeddedCluster::start(&dir)
                     .await
                     .unwrap_or_else(|e| panic!("embedded test cluster: {e}"));
-                c.connect_options_for("postgres")
+                let options = c.connect_options_for("postgres");
+                drop_old_test_databases(&options).await;
+                options
             })
         })
         .join()
         .expect("cluster start thread")
     })
     .clone()
+}
+
+/// Drops the databases earlier runs left behind (each test gets a fresh one). One still in use
+/// (another run on the same cluster) cannot be dropped and is left alone.
+async fn drop_old_test_databases(options: &PgConnectOptions) {
+    let Ok(mut conn) = options.connect().await else {
+        return;
+    };
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'hv\\_test\\_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+            .execute(&mut conn)
+            .await;
+    }
+    conn.close().await.ok();
 }
 
 /// Creates an empty database with a unique name and returns options for it.
