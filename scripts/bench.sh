@@ -58,6 +58,38 @@ if [ "$stored" -lt "$((answered - non2xx))" ]; then
   echo "FAIL: fewer rows stored than 2xx answers" >&2; exit 1
 fi
 
+# The reference, measured in the same run on the same cluster: PostgreSQL alone inserting the
+# same row (one of the captured rows, with its headers and body) into a table built like
+# `requests` (its indexes, defaults, storage), in batches of 64 rows per transaction from 8
+# clients, for the same duration. The ratio of the two rates is what carries over from one
+# machine to another.
+pgbin="$(bash scripts/pg-bin.sh)"
+pgsock="$(sed -n '5p' "$work/data/pg/postmaster.pid")"
+as_pg=(); [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
+psql_bin="$pgbin/psql"; [ -x "$psql_bin" ] || psql_bin="$(command -v psql)"
+psql_hv() { "${as_pg[@]}" "$psql_bin" -h "$pgsock" -U hookvault -d hookvault -qAt "$@"; }
+psql_hv -c "CREATE TABLE bench_requests (LIKE requests INCLUDING ALL);
+            CREATE TABLE bench_row AS SELECT * FROM requests WHERE endpoint_id = '$id' LIMIT 1;"
+cat > "$work/insert.sql" <<'SQL'
+INSERT INTO bench_requests (id, endpoint_id, received_at, method, path, query, http_version,
+       remote_addr, headers, content_type, body, body_size, provider, event_type, event_id,
+       signature_scheme, signature_status, signature_reason, livemode, api_version,
+       event_created, object_id, object_type)
+SELECT gen_random_uuid(), r.endpoint_id, now(), r.method, r.path, r.query, r.http_version,
+       r.remote_addr, r.headers, r.content_type, r.body, r.body_size, r.provider, r.event_type,
+       r.event_id, r.signature_scheme, r.signature_status, r.signature_reason, r.livemode,
+       r.api_version, r.event_created, r.object_id, r.object_type
+FROM bench_row r, generate_series(1, 64);
+SQL
+chmod 644 "$work/insert.sql"
+tps=$("${as_pg[@]}" "$pgbin/pgbench" -h "$pgsock" -U hookvault -n -c 8 -j 2 -T "$DURATION" -f "$work/insert.sql" hookvault 2>/dev/null \
+  | awk '/^tps = /{print $3}')
+pg_rate=$(python3 -c "print(round(float('$tps') * 64))")
+hv_rate=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
+echo "== PostgreSQL alone, same row, batches of 64, 8 clients, ${DURATION}s: $pg_rate rows/s"
+echo "== capture / PostgreSQL alone: $(python3 -c "print(round(float('$hv_rate') / float('$pg_rate'), 2))") ($hv_rate / $pg_rate)"
+psql_hv -c "DROP TABLE bench_requests; DROP TABLE bench_row;"
+
 # Replay throughput: re-sign (scheme stripe) and send REPLAYS of the captures above to a local
 # target — a second endpoint of this same server, so every replay is a real HTTP request that
 # is itself durably stored — in bulk batches of 1000, and time until the target has them all.
