@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use futures_util::StreamExt;
-use hookvault_core::api::{CliReplayJson, RequestJson};
+use hookvault_core::api::{
+    CliReplayJson, EndpointJson, EndpointListJson, EndpointSummaryJson, RequestJson,
+};
 use hookvault_core::signing::{self, Scheme};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::config;
 use crate::sse::{Parser, SseEvent};
@@ -109,14 +111,8 @@ pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let endpoint = resolve_endpoint(&api, &server, &token, opts.endpoint.as_deref()).await?;
-    let endpoint_id = endpoint["id"]
-        .as_str()
-        .context("endpoint has no id")?
-        .to_string();
-    println!(
-        "Ready! Capture URL: {}",
-        endpoint["url"].as_str().unwrap_or_default()
-    );
+    let endpoint_id = endpoint.id.to_string();
+    println!("Ready! Capture URL: {}", endpoint.url);
     for r in &routes {
         match &r.pattern {
             Some(p) => println!("Forwarding {p} events to {}", r.url),
@@ -134,7 +130,7 @@ pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
             eprintln!(
                 "Warning: endpoint {:?} has no signature check configured, so no capture counts as verified{}. \
                  Set a signing scheme and secret in the endpoint's settings.",
-                endpoint["name"].as_str().unwrap_or_default(),
+                endpoint.name,
                 if opts.sign_unverified {
                     ": --sign-unverified gives anything sent to the capture URL a valid signature for your handler"
                 } else {
@@ -178,7 +174,7 @@ async fn resolve_endpoint(
     server: &str,
     token: &str,
     wanted: Option<&str>,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<EndpointSummaryJson> {
     let resp = api
         .get(format!("{server}/api/v1/endpoints"))
         .bearer_auth(token)
@@ -188,18 +184,18 @@ async fn resolve_endpoint(
     if resp.status().as_u16() == 401 {
         bail!("the server refused the token: run `hookvault login` again");
     }
-    let list: Value = resp.error_for_status()?.json().await?;
-    let endpoints = list["endpoints"].as_array().cloned().unwrap_or_default();
+    let list: EndpointListJson = resp.error_for_status()?.json().await?;
     if let Some(w) = wanted {
-        return endpoints
+        return list
+            .endpoints
             .into_iter()
-            .find(|e| e["id"].as_str() == Some(w) || e["name"].as_str() == Some(w))
+            .find(|e| e.id.to_string() == w || e.name == w)
             .with_context(|| format!("no endpoint named or with id {w:?}"));
     }
-    if let Some(first) = endpoints.into_iter().next() {
+    if let Some(first) = list.endpoints.into_iter().next() {
         return Ok(first);
     }
-    let created: Value = api
+    let created: EndpointJson = api
         .post(format!("{server}/api/v1/endpoints"))
         .bearer_auth(token)
         .json(&json!({"name": "listen"}))
@@ -208,7 +204,13 @@ async fn resolve_endpoint(
         .error_for_status()?
         .json()
         .await?;
-    Ok(created)
+    Ok(EndpointSummaryJson {
+        id: created.id,
+        name: created.name,
+        url: created.url,
+        created_at: created.created_at,
+        request_count: 0,
+    })
 }
 
 /// Whether the endpoint checks the signature of each capture (a signing scheme with a secret).
@@ -218,7 +220,7 @@ async fn endpoint_checks_signatures(
     token: &str,
     endpoint_id: &str,
 ) -> anyhow::Result<bool> {
-    let endpoint: Value = api
+    let endpoint: EndpointJson = api
         .get(format!("{server}/api/v1/endpoints/{endpoint_id}"))
         .bearer_auth(token)
         .send()
@@ -227,12 +229,9 @@ async fn endpoint_checks_signatures(
         .error_for_status()?
         .json()
         .await?;
-    let signing = &endpoint["signing"];
-    Ok(signing["secret_set"].as_bool() == Some(true)
-        && signing["scheme"]
-            .as_str()
-            .and_then(|s| s.parse::<Scheme>().ok())
-            .is_some_and(Scheme::signs))
+    Ok(endpoint
+        .signing
+        .is_some_and(|s| s.secret_set && s.scheme.parse::<Scheme>().is_ok_and(Scheme::signs)))
 }
 
 struct Listener {

@@ -109,6 +109,55 @@ pub struct HelloJson {
     pub position: String,
 }
 
+/// An endpoint (`GET`/`POST`/`PATCH /api/v1/endpoints…`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointJson {
+    pub id: Uuid,
+    pub name: String,
+    /// Its capture URL.
+    pub url: String,
+    pub created_at: String,
+    pub response: EndpointResponseJson,
+    /// The signature check at capture; `null` when none is set. The secret is never returned.
+    pub signing: Option<SigningJson>,
+    /// Only in the answer to its creation (`0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_count: Option<i64>,
+}
+
+/// What the endpoint answers senders.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointResponseJson {
+    pub status: i32,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub delay_ms: i32,
+}
+
+/// An endpoint's signature check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SigningJson {
+    pub scheme: String,
+    pub secret_set: bool,
+}
+
+/// `GET /api/v1/endpoints`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointListJson {
+    pub endpoints: Vec<EndpointSummaryJson>,
+}
+
+/// An endpoint in the list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointSummaryJson {
+    pub id: Uuid,
+    pub name: String,
+    pub url: String,
+    pub created_at: String,
+    pub request_count: i64,
+}
+
 /// One captured header, value bytes exact.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HeaderJson {

@@ -8,6 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
+use hookvault_core::api::{
+    EndpointJson, EndpointListJson, EndpointResponseJson, EndpointSummaryJson, SigningJson,
+};
 use hookvault_store::endpoints as store;
 use hookvault_store::requests::{find_request, list_requests};
 use serde::Deserialize;
@@ -193,42 +196,44 @@ fn basic_challenge() -> Response {
         .into_response()
 }
 
-fn endpoint_json(state: &AppState, e: &store::Endpoint) -> Value {
+fn endpoint_json(state: &AppState, e: &store::Endpoint) -> EndpointJson {
     let r = &e.response;
-    json!({
-        "id": e.id,
-        "name": e.name,
-        "url": state.capture_url(&e.token),
-        "created_at": rfc3339_ms(&e.created_at),
-        "response": {
-            "status": r.status,
-            "content_type": r.content_type,
-            "headers": r.headers,
-            "body": String::from_utf8_lossy(&r.body),
-            "delay_ms": r.delay_ms,
+    EndpointJson {
+        id: e.id,
+        name: e.name.clone(),
+        url: state.capture_url(&e.token),
+        created_at: rfc3339_ms(&e.created_at),
+        response: EndpointResponseJson {
+            status: r.status,
+            content_type: r.content_type.clone(),
+            headers: r.headers.clone(),
+            body: String::from_utf8_lossy(&r.body).into_owned(),
+            delay_ms: r.delay_ms,
         },
-        "signing": e.signing_scheme.as_ref().map(|s| json!({"scheme": s, "secret_set": e.signing_secret_sealed.is_some()})),
-    })
+        signing: e.signing_scheme.as_ref().map(|s| SigningJson {
+            scheme: s.clone(),
+            secret_set: e.signing_secret_sealed.is_some(),
+        }),
+        request_count: None,
+    }
 }
 
 async fn list_endpoints(
     State(state): State<AppState>,
     user: ApiUser,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EndpointListJson>, ApiError> {
     let list = store::list_endpoints(&state.pool, user.id).await?;
-    let endpoints: Vec<Value> = list
+    let endpoints = list
         .iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "name": e.name,
-                "url": state.capture_url(&e.token),
-                "created_at": rfc3339_ms(&e.created_at),
-                "request_count": e.request_count,
-            })
+        .map(|e| EndpointSummaryJson {
+            id: e.id,
+            name: e.name.clone(),
+            url: state.capture_url(&e.token),
+            created_at: rfc3339_ms(&e.created_at),
+            request_count: e.request_count,
         })
         .collect();
-    Ok(Json(json!({ "endpoints": endpoints })))
+    Ok(Json(EndpointListJson { endpoints }))
 }
 
 #[derive(Deserialize)]
@@ -248,7 +253,7 @@ async fn create_endpoint(
         .await?
         .ok_or(AppError::NotFound)?;
     let mut v = endpoint_json(&state, &e);
-    v["request_count"] = json!(0);
+    v.request_count = Some(0);
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
@@ -256,7 +261,7 @@ async fn get_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<Uuid>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EndpointJson>, ApiError> {
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -300,7 +305,7 @@ async fn update_endpoint(
     user: ApiUser,
     Path(id): Path<Uuid>,
     Json(body): Json<UpdateEndpoint>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EndpointJson>, ApiError> {
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
