@@ -98,6 +98,8 @@ pub struct ServeConfig {
     pub replay_host_rate: Option<u32>,
     /// Most captures per endpoint per minute in this process (`None` = unlimited).
     pub capture_quota_per_minute: Option<u32>,
+    /// Accounts (issue 13): SMTP, the sender address, whether captures need a verified email.
+    pub accounts: hookvault_web::AccountsConfig,
 }
 
 /// A running server.
@@ -220,6 +222,9 @@ impl Server {
                 replay_client.clone(),
                 replay_wake.clone(),
             );
+            // Accounts (issue 13): the mailer; said once here when mails go to the log.
+            let mailer = hookvault_web::Mailer::new(&config.accounts)?;
+            let state = state.with_accounts(config.accounts.clone(), mailer);
             web_app = Some(hookvault_web::router(state, sessions.clone()));
         }
         let app = match (capture_app, web_app) {

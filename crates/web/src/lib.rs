@@ -10,6 +10,7 @@ mod cli_stream;
 mod error;
 mod heavy;
 mod live;
+mod mail;
 mod pages;
 mod security;
 mod state;
@@ -17,6 +18,7 @@ mod throttle;
 mod views;
 
 pub use live::Hub;
+pub use mail::{AccountsConfig, MailSetupError, Mailer};
 pub use state::{AppState, WebConfig};
 
 use axum::Router;
