@@ -19,6 +19,7 @@ mod views;
 
 pub use live::Hub;
 pub use mail::{AccountsConfig, MailSetupError, Mailer};
+pub use pages::account::resume_deletions;
 pub use state::{AppState, WebConfig};
 
 use axum::Router;

@@ -1,5 +1,6 @@
 //! Dashboard pages.
 
+pub(crate) mod account;
 mod audits;
 mod diff;
 mod endpoints;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(export::router())
         .merge(diff::router())
         .merge(audits::router())
+        .merge(account::router())
 }
 
 /// A random base62 string of `len` characters (≈5.95 bits each) from the OS RNG.
