@@ -45,8 +45,8 @@ pub enum MailSetupError {
 /// Sends mail, or writes it to the log. Cheap to clone.
 #[derive(Clone)]
 pub struct Mailer {
-    from: Mailbox,
-    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    /// The SMTP transport and the sender; `None`: mails go to the log.
+    transport: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
 }
 
 impl Mailer {
@@ -67,21 +67,15 @@ impl Mailer {
                 let url = with_tls_default(url);
                 let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
                     .map_err(|e| MailSetupError::Url(e.to_string()))?;
-                Some(builder.build())
+                Some((builder.build(), from))
             }
         };
-        Ok(Mailer { from, transport })
+        Ok(Mailer { transport })
     }
 
     /// Writes every mail to the log, silently (tests and roles that send none).
     pub fn log_only() -> Mailer {
-        Mailer {
-            from: Mailbox::new(
-                None,
-                lettre::Address::new("hookvault", "localhost").expect("a valid address"),
-            ),
-            transport: None,
-        }
+        Mailer { transport: None }
     }
 
     /// Whether mails are really sent (else they go to the log).
@@ -92,7 +86,7 @@ impl Mailer {
     /// Sends a plain-text mail in the background. An address that cannot be mailed, or a
     /// delivery that fails, is logged (without the body, which may hold a token).
     pub fn send(&self, to: &str, subject: &str, body: String) {
-        let Some(transport) = self.transport.clone() else {
+        let Some((transport, from)) = self.transport.clone() else {
             // Documented development behaviour: no SMTP, so the mail (and its link) is logged.
             tracing::info!(mail.to = %to, mail.subject = %subject, "mail not sent (no --smtp-url configured):\n{body}");
             return;
@@ -105,7 +99,7 @@ impl Mailer {
             }
         };
         let message = Message::builder()
-            .from(self.from.clone())
+            .from(from)
             .to(to_box)
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
