@@ -38,6 +38,8 @@ pub struct CaptureConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// A body must be complete this long after its head (else 408 and the connection closes).
     pub body_deadline: Duration,
+    /// Captures of accounts whose email is not verified are refused with 403 (issue 13).
+    pub require_verified_email: bool,
 }
 
 /// A capture is answered within this long whatever the database does: 503 + `Retry-After`
@@ -133,6 +135,13 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
             return unavailable();
         }
     };
+
+    if state.config.require_verified_email && !route.owner_verified {
+        return plain(
+            StatusCode::FORBIDDEN,
+            "this endpoint's account has not verified its email address yet; nothing was stored",
+        );
+    }
 
     if let Err(wait) = state
         .quota

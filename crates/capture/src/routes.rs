@@ -190,6 +190,7 @@ mod tests {
             },
             signing_scheme: None,
             signing_secret_sealed: None,
+            owner_verified: true,
         }))
     }
 

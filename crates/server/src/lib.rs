@@ -98,6 +98,8 @@ pub struct ServeConfig {
     pub replay_host_rate: Option<u32>,
     /// Most captures per endpoint per minute in this process (`None` = unlimited).
     pub capture_quota_per_minute: Option<u32>,
+    /// Accounts (issue 13): SMTP, the sender address, whether captures need a verified email.
+    pub accounts: hookvault_web::AccountsConfig,
 }
 
 /// A running server.
@@ -198,6 +200,7 @@ impl Server {
                     max_body_bytes: config.max_body_bytes,
                     trusted_proxies: config.trusted_proxies.clone(),
                     body_deadline: config.body_deadline,
+                    require_verified_email: config.accounts.require_verified_email,
                 }),
                 budget: BodyBudget::new(config.body_budget_bytes),
                 secret_key: secret_key.clone(),
@@ -220,6 +223,10 @@ impl Server {
                 replay_client.clone(),
                 replay_wake.clone(),
             );
+            // Accounts (issue 13): the mailer; said once here when mails go to the log.
+            let mailer = hookvault_web::Mailer::new(&config.accounts)?;
+            let state = state.with_accounts(config.accounts.clone(), mailer);
+            tokio::spawn(hookvault_web::resume_deletions(state.clone()));
             web_app = Some(hookvault_web::router(state, sessions.clone()));
         }
         let app = match (capture_app, web_app) {

@@ -204,6 +204,20 @@ struct ServeArgs {
     /// Most replay sends started per second to one destination host, per process (0: no limit).
     #[arg(long, env = "HOOKVAULT_REPLAY_HOST_RATE", default_value_t = 100)]
     replay_host_rate: u32,
+    /// Mail server for account mails (issue 13): smtps://user:pass@host:465 (TLS) or
+    /// smtp://user:pass@host:587 (STARTTLS). Unset = mails are written to the log (development).
+    #[arg(long, env = "HOOKVAULT_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of account mails.
+    #[arg(
+        long,
+        env = "HOOKVAULT_MAIL_FROM",
+        default_value = "Hookvault <hookvault@localhost>"
+    )]
+    mail_from: String,
+    /// Captures of accounts whose email is not verified yet are refused (403, with the reason).
+    #[arg(long, env = "HOOKVAULT_REQUIRE_VERIFIED_EMAIL")]
+    require_verified_email: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -323,6 +337,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         replay_host_concurrency: args.replay_host_concurrency as usize,
         replay_account_concurrency: args.replay_account_concurrency as usize,
         replay_host_rate: Some(args.replay_host_rate).filter(|r| *r > 0),
+        accounts: hookvault_web::AccountsConfig {
+            smtp_url: args.smtp_url,
+            mail_from: args.mail_from,
+            require_verified_email: args.require_verified_email,
+        },
     })
     .await?;
     println!(

@@ -48,6 +48,8 @@ pub struct CaptureRoute {
     pub response: EndpointResponse,
     pub signing_scheme: Option<String>,
     pub signing_secret_sealed: Option<Vec<u8>>,
+    /// Whether the owner's email is verified (`--require-verified-email`, issue 13).
+    pub owner_verified: bool,
 }
 
 struct EndpointRow {
@@ -164,10 +166,11 @@ pub async fn find_capture_route(
     token: &str,
 ) -> Result<Option<CaptureRoute>, StoreError> {
     let row = sqlx::query!(
-        r#"SELECT id, user_id, response_status, response_content_type, response_body,
-                  response_headers AS "response_headers: Json<Vec<(String, String)>>",
-                  response_delay_ms, signing_scheme, signing_secret_sealed
-           FROM endpoints WHERE token = $1"#,
+        r#"SELECT e.id, e.user_id, e.response_status, e.response_content_type, e.response_body,
+                  e.response_headers AS "response_headers: Json<Vec<(String, String)>>",
+                  e.response_delay_ms, e.signing_scheme, e.signing_secret_sealed,
+                  u.email_verified_at IS NOT NULL AS "owner_verified!"
+           FROM endpoints e JOIN users u ON u.id = e.user_id WHERE e.token = $1"#,
         token
     )
     .fetch_optional(ex)
@@ -184,6 +187,7 @@ pub async fn find_capture_route(
         },
         signing_scheme: r.signing_scheme,
         signing_secret_sealed: r.signing_secret_sealed,
+        owner_verified: r.owner_verified,
     }))
 }
 

@@ -2,6 +2,7 @@
 //! query. Query functions take `impl PgExecutor<'_>` so the caller picks a pool or a transaction,
 //! and every query on user data is scoped by its owner.
 
+pub mod accounts;
 pub mod audits;
 pub mod cli;
 pub mod embedded;

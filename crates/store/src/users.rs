@@ -22,6 +22,8 @@ pub struct User {
     pub email: String,
     /// Sessions created under an older generation are signed out.
     pub session_generation: i64,
+    /// Whether the current email was verified (issue 13).
+    pub email_verified: bool,
 }
 
 /// Inserts a user; a taken email (any case) is [`StoreError::Conflict`].
@@ -51,7 +53,7 @@ pub async fn find_user_by_email(
     Ok(sqlx::query_as!(
         UserCredentials,
         "SELECT id, email, password_hash, session_generation FROM users
-         WHERE lower(email) = lower($1)",
+         WHERE lower(email) = lower($1) AND deleting_at IS NULL",
         email
     )
     .fetch_optional(ex)
@@ -65,7 +67,8 @@ pub async fn find_user_credentials(
 ) -> Result<Option<UserCredentials>, StoreError> {
     Ok(sqlx::query_as!(
         UserCredentials,
-        "SELECT id, email, password_hash, session_generation FROM users WHERE id = $1",
+        "SELECT id, email, password_hash, session_generation FROM users
+         WHERE id = $1 AND deleting_at IS NULL",
         id
     )
     .fetch_optional(ex)
@@ -93,7 +96,8 @@ pub async fn update_password(
 pub async fn find_user(ex: impl PgExecutor<'_>, id: Uuid) -> Result<Option<User>, StoreError> {
     Ok(sqlx::query_as!(
         User,
-        "SELECT id, email, session_generation FROM users WHERE id = $1",
+        r#"SELECT id, email, session_generation, email_verified_at IS NOT NULL AS "email_verified!"
+           FROM users WHERE id = $1 AND deleting_at IS NULL"#,
         id
     )
     .fetch_optional(ex)

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/signup", get(signup_page).post(signup))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .merge(crate::pages::account::public_router())
 }
 
 #[derive(Template)]
@@ -112,6 +113,10 @@ async fn signup(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(user.id = %id, "account created");
+    // Issue 13: the verification link (the account works meanwhile, with a banner).
+    // Counts as the first mail of the account's resend throttle.
+    let _ = state.mail_throttle.attempt(&format!("verify:{id}"));
+    crate::pages::account::send_verification(&state, id, &email).await?;
     // A new account starts at session generation 0 (the column's default).
     start_session(&session, SignIn::now(id, 0)).await?;
     Ok((
@@ -229,7 +234,7 @@ pub(crate) async fn start_session(session: &Session, sign_in: SignIn) -> Result<
     Ok(())
 }
 
-fn valid_email(email: &str) -> bool {
+pub(crate) fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return false;
     };
@@ -275,6 +280,8 @@ pub(crate) async fn check_csrf(session: &Session, submitted: &str) -> Result<(),
 pub struct CurrentUser {
     pub id: Uuid,
     pub email: String,
+    /// Whether the account's email is verified (issue 13).
+    pub email_verified: bool,
     pub session: Session,
 }
 
@@ -292,6 +299,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             Ok(Some(user)) => Ok(CurrentUser {
                 id: user.id,
                 email: user.email,
+                email_verified: user.email_verified,
                 session,
             }),
             Ok(None) => Err(Redirect::to("/login").into_response()),

@@ -10,6 +10,7 @@ mod cli_stream;
 mod error;
 mod heavy;
 mod live;
+mod mail;
 mod ops;
 mod pages;
 mod security;
@@ -18,6 +19,8 @@ mod throttle;
 mod views;
 
 pub use live::Hub;
+pub use mail::{AccountsConfig, MailSetupError, Mailer};
+pub use pages::account::resume_deletions;
 pub use state::{AppState, WebConfig};
 
 use axum::Router;

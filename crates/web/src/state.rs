@@ -9,6 +9,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::heavy::HeavyWork;
 use crate::live::{Hub, StreamCounts};
+use crate::mail::{AccountsConfig, Mailer};
 use crate::throttle::{LoginLimiter, SignupLimiter};
 
 /// Web settings.
@@ -46,6 +47,11 @@ pub struct AppState {
     pub(crate) sessions: Option<tower_sessions_sqlx_store::PostgresStore>,
     /// Bounds concurrent password hashing (each costs ~19 MiB and tens of ms of CPU).
     pub(crate) hashing: Arc<Semaphore>,
+    /// Accounts (issue 13): mail settings and whether captures wait for a verified email.
+    pub accounts: Arc<AccountsConfig>,
+    pub mailer: Mailer,
+    /// Resends of verification mails and password-reset requests (issue 13).
+    pub(crate) mail_throttle: crate::throttle::MailThrottle,
 }
 
 impl AppState {
@@ -70,7 +76,17 @@ impl AppState {
             signups: SignupLimiter::default(),
             sessions: None,
             hashing: Arc::new(Semaphore::new(2)),
+            accounts: Arc::new(AccountsConfig::default()),
+            mailer: Mailer::log_only(),
+            mail_throttle: Default::default(),
         }
+    }
+
+    /// Sets the account settings and the mailer (issue 13); without it mails go to the log.
+    pub fn with_accounts(mut self, accounts: AccountsConfig, mailer: Mailer) -> Self {
+        self.accounts = Arc::new(accounts);
+        self.mailer = mailer;
+        self
     }
 
     /// The capture URL for a token, on the capture origin: every page, API answer and curl

@@ -281,6 +281,55 @@ impl SignupLimiter {
     }
 }
 
+/// Mails an account can be sent on request (verification resends, password resets; issue 13),
+/// per key (the account or the email asked for): one a minute and [`MAILS_PER_HOUR`] an hour.
+/// A refused request sends nothing; for password resets the page answers the same either way.
+#[derive(Clone, Default)]
+pub struct MailThrottle {
+    inner: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+}
+
+/// Mails one key can be sent in an hour.
+pub const MAILS_PER_HOUR: usize = 5;
+const MAIL_GAP: Duration = Duration::from_secs(60);
+
+impl MailThrottle {
+    /// Counts a mail for `key`, or says how long to wait.
+    pub fn attempt(&self, key: &str) -> Result<(), Duration> {
+        self.attempt_at(key, Instant::now())
+    }
+
+    fn attempt_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > SWEEP_ABOVE {
+            map.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.saturating_duration_since(*t) < SIGNUP_WINDOW)
+            });
+        }
+        let times = map.entry(key.to_string()).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= SIGNUP_WINDOW)
+        {
+            times.pop_front();
+        }
+        if let Some(last) = times.back() {
+            let since = now.saturating_duration_since(*last);
+            if since < MAIL_GAP {
+                return Err(MAIL_GAP - since);
+            }
+        }
+        if times.len() >= MAILS_PER_HOUR {
+            let oldest = times.front().copied().unwrap_or(now);
+            return Err((oldest + SIGNUP_WINDOW).saturating_duration_since(now));
+        }
+        times.push_back(now);
+        Ok(())
+    }
+}
+
 /// "30 seconds", "1 minute", "15 minutes": a wait in words, rounded up.
 pub fn wait_in_words(wait: Duration) -> String {
     let secs = wait.as_secs().max(1);
@@ -297,6 +346,24 @@ mod tests {
     use super::*;
 
     const IP: &str = "198.51.100.1";
+
+    #[test]
+    fn mails_are_one_a_minute_and_five_an_hour() {
+        let t = MailThrottle::default();
+        let start = Instant::now();
+        assert!(t.attempt_at("a", start).is_ok());
+        assert!(t.attempt_at("a", start + Duration::from_secs(30)).is_err());
+        assert!(t.attempt_at("b", start).is_ok(), "keys count apart");
+        for i in 1..5 {
+            assert!(t
+                .attempt_at("a", start + Duration::from_secs(61 * i))
+                .is_ok());
+        }
+        let wait = t
+            .attempt_at("a", start + Duration::from_secs(61 * 6))
+            .expect_err("the sixth in an hour waits");
+        assert!(wait > Duration::from_secs(60 * 50));
+    }
 
     fn fail(l: &LoginLimiter, email: &str, ip: &str, at: Instant) {
         l.begin_at(email, ip, false, at)

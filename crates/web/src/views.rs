@@ -18,6 +18,8 @@ pub struct Page {
     pub title: String,
     pub email: Option<String>,
     pub csrf: String,
+    /// The signed-in account's email is not verified yet: the layout shows a banner (issue 13).
+    pub unverified: bool,
 }
 
 impl Page {
@@ -26,6 +28,7 @@ impl Page {
             title: title.to_string(),
             email: None,
             csrf: csrf_token(session).await?,
+            unverified: false,
         })
     }
 
@@ -34,6 +37,7 @@ impl Page {
             title: title.into(),
             email: Some(user.email.clone()),
             csrf: csrf_token(&user.session).await?,
+            unverified: !user.email_verified,
         })
     }
 }

@@ -22,6 +22,7 @@ mod listen_sign;
 mod live;
 mod login;
 mod login_abuse;
+mod mail;
 mod official;
 mod outage;
 mod pages;

@@ -96,7 +96,7 @@ async fn ndjson(
 
 /// Sends the endpoint's captures newest first, one JSON line each. Stops quietly when the
 /// client goes away.
-async fn stream_ndjson(
+pub(super) async fn stream_ndjson(
     state: &AppState,
     user_id: Uuid,
     endpoint_id: Uuid,
@@ -160,7 +160,11 @@ fn download(body: String, content_type: &'static str, filename: &str) -> Respons
 }
 
 /// An attachment that no browser renders in our origin. File names are built from UUIDs only.
-fn set_download_headers(resp: &mut Response, content_type: &'static str, filename: &str) {
+pub(super) fn set_download_headers(
+    resp: &mut Response,
+    content_type: &'static str,
+    filename: &str,
+) {
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(

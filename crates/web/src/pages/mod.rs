@@ -1,5 +1,6 @@
 //! Dashboard pages.
 
+pub(crate) mod account;
 mod audits;
 mod diff;
 mod endpoints;
@@ -26,4 +27,5 @@ pub fn router() -> Router<AppState> {
         .merge(export::router())
         .merge(diff::router())
         .merge(audits::router())
+        .merge(account::router())
 }

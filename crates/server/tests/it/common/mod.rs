@@ -5,6 +5,7 @@
 //! README's test command stops it at the end).
 
 pub mod browser;
+pub mod mail;
 pub mod official;
 pub mod process;
 pub mod raw_http;
@@ -160,6 +161,8 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         replay_host_concurrency: 4,
         replay_account_concurrency: 2,
         replay_host_rate: None,
+        // Accounts (issue 13): mails to the log unless a test starts an SMTP sink.
+        accounts: Default::default(),
     }
 }
 
