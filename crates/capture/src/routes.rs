@@ -190,6 +190,8 @@ mod tests {
             },
             signing_scheme: None,
             signing_secret_sealed: None,
+            max_body_bytes: 1024,
+            suspended_reason: None,
         }))
     }
 

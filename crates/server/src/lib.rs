@@ -29,6 +29,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 mod hosting;
+pub mod plans;
 pub use hosting::{origins, private_targets_policy, url_host_is_loopback, Origins};
 
 /// Which services a process runs.
@@ -98,6 +99,10 @@ pub struct ServeConfig {
     pub replay_host_rate: Option<u32>,
     /// Most captures per endpoint per minute in this process (`None` = unlimited).
     pub capture_quota_per_minute: Option<u32>,
+    /// Plans from the operator's plans file, written to the database at start.
+    pub plans: std::collections::BTreeMap<String, plans::PlanLimits>,
+    /// Count captures against the accounts' monthly plan quotas (on unless turned off).
+    pub plan_quotas: bool,
 }
 
 /// A running server.
@@ -143,6 +148,9 @@ impl Server {
         hookvault_store::migrate(&pool)
             .await
             .context("applying migrations")?;
+        plans::apply_plans(&pool, &config.plans)
+            .await
+            .context("applying the plans file")?;
         let sessions = hookvault_web::session_store(&pool)
             .await
             .context("preparing the session table")?;
@@ -192,7 +200,7 @@ impl Server {
             .context("connecting the capture pool to PostgreSQL")?;
             let capture = CaptureState {
                 pool: capture_pool.clone(),
-                writer: Writer::spawn(capture_pool, config.writer_tasks),
+                writer: Writer::spawn(capture_pool, config.writer_tasks, config.plan_quotas),
                 routes: routes.clone(),
                 config: Arc::new(CaptureConfig {
                     max_body_bytes: config.max_body_bytes,
@@ -260,6 +268,7 @@ impl Server {
             routes,
             replay_wake,
         ));
+        let pruner = tokio::spawn(plans::retention_loop(pool.clone()));
         let sweeper = tokio::spawn(async move {
             use tower_sessions::ExpiredDeletion;
             let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -287,6 +296,7 @@ impl Server {
             )
             .await;
             sweeper.abort();
+            pruner.abort();
         });
         tracing::info!(%addr, %public_url, %capture_url, %private_targets, "hookvault serving");
         Ok(Server {

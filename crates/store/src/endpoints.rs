@@ -48,6 +48,10 @@ pub struct CaptureRoute {
     pub response: EndpointResponse,
     pub signing_scheme: Option<String>,
     pub signing_secret_sealed: Option<Vec<u8>>,
+    /// The largest body the account's plan accepts.
+    pub max_body_bytes: usize,
+    /// Why the account is suspended, if it is (captures get 403).
+    pub suspended_reason: Option<String>,
 }
 
 struct EndpointRow {
@@ -164,10 +168,12 @@ pub async fn find_capture_route(
     token: &str,
 ) -> Result<Option<CaptureRoute>, StoreError> {
     let row = sqlx::query!(
-        r#"SELECT id, user_id, response_status, response_content_type, response_body,
-                  response_headers AS "response_headers: Json<Vec<(String, String)>>",
-                  response_delay_ms, signing_scheme, signing_secret_sealed
-           FROM endpoints WHERE token = $1"#,
+        r#"SELECT e.id, e.user_id, e.response_status, e.response_content_type, e.response_body,
+                  e.response_headers AS "response_headers: Json<Vec<(String, String)>>",
+                  e.response_delay_ms, e.signing_scheme, e.signing_secret_sealed,
+                  p.max_body_bytes, u.suspended_reason
+           FROM endpoints e JOIN users u ON u.id = e.user_id JOIN plans p ON p.name = u.plan
+           WHERE e.token = $1"#,
         token
     )
     .fetch_optional(ex)
@@ -184,6 +190,8 @@ pub async fn find_capture_route(
         },
         signing_scheme: r.signing_scheme,
         signing_secret_sealed: r.signing_secret_sealed,
+        max_body_bytes: usize::try_from(r.max_body_bytes).unwrap_or(0),
+        suspended_reason: r.suspended_reason,
     }))
 }
 

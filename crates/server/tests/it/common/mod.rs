@@ -139,6 +139,8 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         replay_host_concurrency: 4,
         replay_account_concurrency: 2,
         replay_host_rate: None,
+        plans: Default::default(),
+        plan_quotas: true,
     }
 }
 
