@@ -268,10 +268,10 @@ async fn create_endpoint(
 ) -> Result<Response, ApiError> {
     let name = crate::pages::clean_name(&body.name)?;
     let id = Uuid::now_v7();
-    store::insert_endpoint(
-        &state.pool,
-        id,
+    crate::usage::create_endpoint(
+        &state,
         user.id,
+        id,
         &name,
         &crate::pages::new_capture_token(),
     )

@@ -103,9 +103,8 @@ async fn create_replay(
     Path(request_id): Path<Uuid>,
     body: Result<Json<TargetBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let endpoint_id = store::find_request_endpoint(&state.pool, user.id, request_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let endpoint_id = store::find_request_endpoint(&state.pool, user.id, request_id).await?;
+    let endpoint_id = crate::usage::found(&state, user.id, request_id, endpoint_id).await?;
     let body = json_body(body)?;
     let id = queue_one(&state, user.id, endpoint_id, request_id, &body).await?;
     Ok((
@@ -126,7 +125,7 @@ pub(crate) async fn queue_one(
 ) -> Result<Uuid, AppError> {
     let target = resolve_target(state, user_id, endpoint_id, body).await?;
     let replay = new_replay(state, user_id, endpoint_id, request_id, &target, None, 0);
-    store::insert_replays(&state.pool, std::slice::from_ref(&replay)).await?;
+    crate::usage::queue_replays(state, user_id, std::slice::from_ref(&replay)).await?;
     wake(state, &target, endpoint_id).await?;
     tracing::info!(replay.id = %replay.id, request.id = %request_id, "replay queued");
     Ok(replay.id)
@@ -237,7 +236,7 @@ pub(crate) async fn queue_bulk(
             )
         })
         .collect();
-    store::insert_replays(&state.pool, &replays).await?;
+    crate::usage::queue_replays(state, user_id, &replays).await?;
     wake(state, &target, endpoint_id).await?;
     tracing::info!(batch.id = %batch_id, endpoint.id = %endpoint_id, count = replays.len(), order = order.as_str(), "bulk replay queued");
     Ok((batch_id, replays))

@@ -25,6 +25,7 @@ mod login_abuse;
 mod official;
 mod outage;
 mod pages;
+mod plans;
 mod quota;
 mod replay;
 mod replay_pages;
