@@ -58,7 +58,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct AdminArgs {
-    /// PostgreSQL URL (for the embedded cluster: postgres://hookvault@localhost/hookvault?host=DATA_DIR/pg).
+    /// PostgreSQL URL of the service's database (an external PostgreSQL).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
     #[command(subcommand)]

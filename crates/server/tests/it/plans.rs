@@ -483,3 +483,78 @@ async fn a_suspended_accounts_captures_get_403_and_its_login_says_why() {
         .await
     );
 }
+
+#[tokio::test]
+async fn in_a_browser_the_capture_meter_moves_after_captures_and_warns_at_80_percent() {
+    use crate::browser::{eventually, BrowserTools, ChromeDriver};
+    use fantoccini::Locator;
+    use std::time::Instant;
+    const STEP: Duration = Duration::from_secs(20);
+    let Some(tools) = BrowserTools::find() else {
+        return;
+    };
+    let app = TestApp::spawn_with(|c| {
+        c.plans = free(PlanLimits {
+            captures_per_month: Some(5),
+            ..Default::default()
+        })
+    })
+    .await;
+    let token = app.signup_with_token("meter@example.com").await;
+    let (_, url) = app.create_endpoint(&token, "metered").await;
+    let mut driver = ChromeDriver::start(&tools).await;
+    let c = driver.connect(&tools).await;
+    c.goto(&app.at("/login")).await.expect("open /login");
+    let email = eventually!(
+        "the login form",
+        crate::browser::input_labelled(&c, "Email", "email").await
+    );
+    email.send_keys("meter@example.com").await.expect("email");
+    crate::browser::input_labelled(&c, "Password", "password")
+        .await
+        .expect("password")
+        .send_keys("correct horse battery")
+        .await
+        .expect("password");
+    crate::browser::button(&c, "Log in")
+        .await
+        .click()
+        .await
+        .expect("log in");
+    eventually!(
+        "the endpoint list",
+        crate::browser::at_path(&c, |p| p == "/").await
+    );
+    let meter = || async {
+        let m = c
+            .find(Locator::Css("#usage meter"))
+            .await
+            .map_err(|e| e.to_string())?;
+        m.attr("data-used")
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "no data-used".to_string())
+    };
+    assert_eq!(meter().await.expect("the captures meter"), "0");
+    let client = reqwest::Client::new();
+    for _ in 0..4 {
+        assert_eq!(
+            client.post(&url).body("x").send().await.unwrap().status(),
+            200
+        );
+    }
+    c.refresh().await.expect("reload");
+    let used = eventually!("the meter to move", {
+        match meter().await {
+            Ok(v) if v == "4" => Ok(v),
+            Ok(v) => Err(format!("data-used {v}")),
+            Err(e) => Err(e),
+        }
+    });
+    assert_eq!(used, "4");
+    let warning = crate::browser::text_of(&c, "#usage .meter-warning")
+        .await
+        .expect("a warning at 80 %");
+    assert!(warning.contains("429"), "{warning}");
+    c.close().await.ok();
+}
