@@ -21,8 +21,12 @@ work="$(mktemp -d /tmp/hookvault-bench.XXXXXX)"
 chmod 755 "$work"
 python3 bench/stripe_event.py > "$work/body.json"
 # The replay part measures the pipeline, so the per-host replay rate limit is off.
+# Plan quotas (PLAN_QUOTAS=true, the default, or false): the bench account is on `free`, raised by
+# a plans file so the run never reaches a limit while every capture is still counted.
+PLAN_QUOTAS="${PLAN_QUOTAS:-true}"
+printf '[plans.free]\ncaptures_per_month = 1000000000\nreplays_per_day = 1000000\n' > "$work/plans.toml"
 ./target/release/hookvault serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
-  --replay-host-rate 0 > "$work/server.log" 2>&1 &
+  --replay-host-rate 0 --plans "$work/plans.toml" --plan-quotas "$PLAN_QUOTAS" > "$work/server.log" 2>&1 &
 server=$!
 # The run leaves a few GB of captures and WAL behind: remove them (KEEP=1 keeps them to inspect).
 cleanup() {
@@ -46,7 +50,7 @@ url=$(echo "$endpoint" | python3 -c 'import json,sys; print(json.load(sys.stdin)
 id=$(echo "$endpoint" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "== capture: ${DURATION}s, $CONNECTIONS connections, body $(wc -c < "$work/body.json") bytes"
+echo "== capture: ${DURATION}s, $CONNECTIONS connections, body $(wc -c < "$work/body.json") bytes, plan quotas $PLAN_QUOTAS"
 HV_BODY_FILE="$work/body.json" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/capture.lua "$url/stripe" | tee "$work/wrk.txt"
 
 stored=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints" \

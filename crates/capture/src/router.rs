@@ -136,6 +136,9 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         }
     };
 
+    if let Some(reason) = &route.suspended_reason {
+        return suspended(reason);
+    }
     if state.config.require_verified_email && !route.owner_verified {
         return plain(
             StatusCode::FORBIDDEN,
@@ -155,9 +158,11 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // The smaller of this process's limit and the account's plan's.
+    let max_body = state.config.max_body_bytes.min(route.max_body_bytes);
     let read = body::read(
         body,
-        state.config.max_body_bytes,
+        max_body,
         declared,
         state.config.body_deadline,
         &state.budget,
@@ -165,7 +170,7 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
     .await;
     let body = match read {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => return too_large(state.config.max_body_bytes),
+        Err(BodyError::TooLarge) => return too_large(max_body),
         Err(BodyError::TooSlow) => return too_slow(state.config.body_deadline),
         Err(BodyError::BudgetFull) => {
             tracing::warn!("capture body budget full");
@@ -245,6 +250,7 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
             tracing::warn!(endpoint.id = %route.endpoint_id, "capture not committed in time");
             return unavailable();
         }
+        Err(WriteError::OverQuota) => return over_monthly_quota(received_at),
         Err(WriteError::EndpointGone) => {
             state.routes.invalidate(token);
             return plain(StatusCode::NOT_FOUND, "unknown capture URL");
@@ -423,6 +429,57 @@ fn over_quota(wait: Duration) -> Response {
         .into_response()
 }
 
+/// Longest `Retry-After` given for a used-up monthly quota: senders such as Stripe keep
+/// retrying for days, so they should come back within the hour rather than give up.
+pub const MAX_QUOTA_RETRY_AFTER: i64 = 3600;
+
+/// 429 for an account whose captures this month reached its plan's limit: `Retry-After` is the
+/// time until the month (UTC) ends, at most [`MAX_QUOTA_RETRY_AFTER`].
+fn over_monthly_quota(now: OffsetDateTime) -> Response {
+    let secs = seconds_to_next_month(now).clamp(1, MAX_QUOTA_RETRY_AFTER);
+    let body = format!(
+        "{{\"error\":{{\"code\":\"quota_exceeded\",\"message\":\"this account's captures \
+         for the month have reached its plan's limit; nothing was stored; retry in {secs} s \
+         (the quota resets at the start of the next month, UTC)\"}}}}\n"
+    );
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (http::header::CONTENT_TYPE, "application/json".to_string()),
+            (http::header::RETRY_AFTER, secs.to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Seconds from `now` to the first instant of the next calendar month, UTC.
+fn seconds_to_next_month(now: OffsetDateTime) -> i64 {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    let (year, month) = match now.month() {
+        time::Month::December => (now.year() + 1, time::Month::January),
+        m => (now.year(), m.next()),
+    };
+    time::Date::from_calendar_date(year, month, 1)
+        .map(|d| (d.midnight().assume_utc() - now).whole_seconds())
+        .unwrap_or(MAX_QUOTA_RETRY_AFTER)
+}
+
+/// 403 for a suspended account, with the operator's reason.
+fn suspended(reason: &str) -> Response {
+    let reason: String = reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(500)
+        .collect();
+    (
+        StatusCode::FORBIDDEN,
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("this account is suspended: {reason}; nothing was stored\n"),
+    )
+        .into_response()
+}
+
 fn unavailable() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -453,6 +510,14 @@ mod tests {
         );
         assert_eq!(split_target("/other"), None);
         assert_eq!(split_target("/in/"), None);
+    }
+
+    #[test]
+    fn retry_after_counts_to_the_next_utc_month() {
+        let t = time::macros::datetime!(2026-12-31 23:00 UTC);
+        assert_eq!(seconds_to_next_month(t), 3600);
+        let t = time::macros::datetime!(2026-02-28 23:59:59 UTC);
+        assert_eq!(seconds_to_next_month(t), 1);
     }
 
     #[test]

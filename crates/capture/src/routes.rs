@@ -191,6 +191,8 @@ mod tests {
             signing_scheme: None,
             signing_secret_sealed: None,
             owner_verified: true,
+            max_body_bytes: 1024,
+            suspended_reason: None,
         }))
     }
 

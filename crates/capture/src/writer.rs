@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use hookvault_store::requests::{insert_captures, NewCapture};
+use hookvault_store::requests::{insert_captures, insert_captures_counted, NewCapture, Stored};
 use hookvault_store::{PgPool, PooledConnection, StoreError};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -25,6 +25,9 @@ pub enum WriteError {
     /// The endpoint was deleted between the route lookup and the insert (nothing was stored).
     #[error("the endpoint no longer exists")]
     EndpointGone,
+    /// The account's captures this month reached its plan's limit (nothing was stored).
+    #[error("the account's monthly capture quota is used up")]
+    OverQuota,
     #[error("the store rejected the capture: {0}")]
     Failed(String),
     /// Not committed by the capture's deadline (the database is stalled or overloaded).
@@ -44,14 +47,16 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts `tasks` writer tasks on `pool`.
-    pub fn spawn(pool: PgPool, tasks: usize) -> Self {
+    /// Starts `tasks` writer tasks on `pool`. With `plan_quotas`, every batch is counted against
+    /// the accounts' monthly capture quotas in the insert statement itself
+    /// ([`insert_captures_counted`]); without, captures are never refused for quota.
+    pub fn spawn(pool: PgPool, tasks: usize, plan_quotas: bool) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..tasks.max(1) {
             let rx = rx.clone();
             let pool = pool.clone();
-            tokio::spawn(async move { run(pool, rx).await });
+            tokio::spawn(async move { run(pool, rx, plan_quotas).await });
         }
         Self { tx }
     }
@@ -68,8 +73,11 @@ impl Writer {
     }
 }
 
-async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    let mut conn = Connection::default();
+async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, plan_quotas: bool) {
+    let mut conn = Connection {
+        conn: None,
+        plan_quotas,
+    };
     loop {
         let batch = {
             let mut rx = rx.lock().await;
@@ -99,8 +107,8 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
             batch.into_iter().map(|j| (j.capture, j.done)).unzip();
         match conn.insert(&pool, &captures).await {
             Ok(seqs) => {
-                for (w, seq) in waiters.into_iter().zip(seqs) {
-                    let _ = w.send(seq.ok_or(WriteError::EndpointGone));
+                for (w, stored) in waiters.into_iter().zip(seqs) {
+                    let _ = w.send(outcome(stored));
                 }
             }
             Err(e) if e.is_unavailable() || captures.len() == 1 => {
@@ -118,8 +126,7 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
                         Ok(seqs) => seqs
                             .first()
                             .copied()
-                            .flatten()
-                            .ok_or(WriteError::EndpointGone),
+                            .map_or(Err(WriteError::EndpointGone), outcome),
                         Err(e) => Err(classify(&e)),
                     };
                     let _ = w.send(result);
@@ -132,24 +139,42 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
 /// The connection a writer task keeps between batches. Taking one from the pool for every
 /// batch would cost two more round trips (the pool checks a connection when it is acquired
 /// and when it is returned); a connection that fails is dropped and replaced on next use.
-#[derive(Default)]
-struct Connection(Option<PooledConnection>);
+struct Connection {
+    conn: Option<PooledConnection>,
+    plan_quotas: bool,
+}
 
 impl Connection {
     async fn insert(
         &mut self,
         pool: &PgPool,
         captures: &[NewCapture],
-    ) -> Result<Vec<Option<i64>>, StoreError> {
-        let conn = match &mut self.0 {
+    ) -> Result<Vec<Stored>, StoreError> {
+        let conn = match &mut self.conn {
             Some(conn) => conn,
-            None => self.0.insert(pool.acquire().await?),
+            None => self.conn.insert(pool.acquire().await?),
         };
-        let result = insert_captures(&mut **conn, captures).await;
+        let result = if self.plan_quotas {
+            insert_captures_counted(&mut **conn, captures).await
+        } else {
+            insert_captures(&mut **conn, captures).await.map(|seqs| {
+                seqs.into_iter()
+                    .map(|s| s.map_or(Stored::EndpointGone, Stored::Seq))
+                    .collect()
+            })
+        };
         if result.as_ref().is_err_and(StoreError::is_unavailable) {
-            self.0 = None;
+            self.conn = None;
         }
         result
+    }
+}
+
+fn outcome(stored: Stored) -> Result<i64, WriteError> {
+    match stored {
+        Stored::Seq(seq) => Ok(seq),
+        Stored::OverQuota => Err(WriteError::OverQuota),
+        Stored::EndpointGone => Err(WriteError::EndpointGone),
     }
 }
 

@@ -29,6 +29,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 mod hosting;
+pub mod plans;
 pub use hosting::{origins, private_targets_policy, url_host_is_loopback, Origins};
 
 /// Which services a process runs.
@@ -100,6 +101,10 @@ pub struct ServeConfig {
     pub capture_quota_per_minute: Option<u32>,
     /// Accounts (issue 13): SMTP, the sender address, whether captures need a verified email.
     pub accounts: hookvault_web::AccountsConfig,
+    /// Plans from the operator's plans file, written to the database at start.
+    pub plans: std::collections::BTreeMap<String, plans::PlanLimits>,
+    /// Count captures against the accounts' monthly plan quotas (on unless turned off).
+    pub plan_quotas: bool,
 }
 
 /// A running server.
@@ -145,6 +150,9 @@ impl Server {
         hookvault_store::migrate(&pool)
             .await
             .context("applying migrations")?;
+        plans::apply_plans(&pool, &config.plans)
+            .await
+            .context("applying the plans file")?;
         let sessions = hookvault_web::session_store(&pool)
             .await
             .context("preparing the session table")?;
@@ -194,7 +202,7 @@ impl Server {
             .context("connecting the capture pool to PostgreSQL")?;
             let capture = CaptureState {
                 pool: capture_pool.clone(),
-                writer: Writer::spawn(capture_pool, config.writer_tasks),
+                writer: Writer::spawn(capture_pool, config.writer_tasks, config.plan_quotas),
                 routes: routes.clone(),
                 config: Arc::new(CaptureConfig {
                     max_body_bytes: config.max_body_bytes,
@@ -267,6 +275,7 @@ impl Server {
             routes,
             replay_wake,
         ));
+        let pruner = tokio::spawn(plans::retention_loop(pool.clone()));
         let sweeper = tokio::spawn(async move {
             use tower_sessions::ExpiredDeletion;
             let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -294,6 +303,7 @@ impl Server {
             )
             .await;
             sweeper.abort();
+            pruner.abort();
         });
         tracing::info!(%addr, %public_url, %capture_url, %private_targets, "hookvault serving");
         Ok(Server {

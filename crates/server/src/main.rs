@@ -46,12 +46,42 @@ enum Command {
     /// event, a scorecard, exit status 1 when a must-pass probe fails (2 when the audit could
     /// not run).
     Audit(AuditArgs),
+    /// Operator commands against the database (DATABASE_URL): accounts, plans, suspension, retention.
+    Admin(AdminArgs),
     /// Apply database migrations to DATABASE_URL and exit.
     Migrate {
         /// PostgreSQL URL.
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
     },
+}
+
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// PostgreSQL URL of the service's database (an external PostgreSQL).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Every account with its plan and usage.
+    Accounts,
+    /// Put an account on a plan (its new limits apply at once).
+    SetPlan { email: String, plan: String },
+    /// Suspend an account: its captures get 403 with the reason, its login says why.
+    Suspend {
+        email: String,
+        /// Shown to senders and at login.
+        #[arg(long, default_value = "suspended by the operator")]
+        reason: String,
+    },
+    /// Lift a suspension.
+    Unsuspend { email: String },
+    /// Delete every capture older than its account's retention now.
+    PurgeExpired,
 }
 
 #[derive(clap::Args)]
@@ -218,6 +248,12 @@ struct ServeArgs {
     /// Captures of accounts whose email is not verified yet are refused (403, with the reason).
     #[arg(long, env = "HOOKVAULT_REQUIRE_VERIFIED_EMAIL")]
     require_verified_email: bool,
+    /// Plans file (TOML, `[plans.NAME]` tables of limits) written to the database at start.
+    #[arg(long, env = "HOOKVAULT_PLANS")]
+    plans: Option<PathBuf>,
+    /// Count captures against the accounts' monthly plan quotas (`--plan-quotas false`: never refuse a capture for its monthly quota; the other plan limits still apply).
+    #[arg(long, env = "HOOKVAULT_PLAN_QUOTAS", default_value_t = true, action = clap::ArgAction::Set)]
+    plan_quotas: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -279,6 +315,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Admin(a) => admin(a).await,
         Command::Migrate { database_url } => {
             let options = database_url.parse().context("parsing DATABASE_URL")?;
             let pool = hookvault_store::connect(
@@ -295,6 +332,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn admin(args: AdminArgs) -> anyhow::Result<()> {
+    use hookvault_server::plans;
+    let options = args.database_url.parse().context("parsing DATABASE_URL")?;
+    let pool = hookvault_store::connect(
+        options,
+        2,
+        hookvault_store::Deadlines {
+            acquire: std::time::Duration::from_secs(10),
+            statement: std::time::Duration::from_secs(60),
+        },
+    )
+    .await
+    .context("connecting to PostgreSQL")?;
+    let out = match &args.command {
+        AdminCommand::Accounts => plans::admin_accounts(&pool).await?,
+        AdminCommand::SetPlan { email, plan } => plans::admin_set_plan(&pool, email, plan).await?,
+        AdminCommand::Suspend { email, reason } => {
+            plans::admin_suspend(&pool, email, Some(reason)).await?
+        }
+        AdminCommand::Unsuspend { email } => plans::admin_suspend(&pool, email, None).await?,
+        AdminCommand::PurgeExpired => {
+            let n = plans::purge_expired(&pool).await?;
+            format!("{n} expired captures deleted")
+        }
+    };
+    println!("{}", out.trim_end());
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -342,6 +408,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             mail_from: args.mail_from,
             require_verified_email: args.require_verified_email,
         },
+        plans: match &args.plans {
+            Some(path) => hookvault_server::plans::read_plans_file(path)?,
+            None => Default::default(),
+        },
+        plan_quotas: args.plan_quotas,
     })
     .await?;
     println!(

@@ -50,6 +50,10 @@ pub struct CaptureRoute {
     pub signing_secret_sealed: Option<Vec<u8>>,
     /// Whether the owner's email is verified (`--require-verified-email`, issue 13).
     pub owner_verified: bool,
+    /// The largest body the account's plan accepts.
+    pub max_body_bytes: usize,
+    /// Why the account is suspended, if it is (captures get 403).
+    pub suspended_reason: Option<String>,
 }
 
 struct EndpointRow {
@@ -169,8 +173,10 @@ pub async fn find_capture_route(
         r#"SELECT e.id, e.user_id, e.response_status, e.response_content_type, e.response_body,
                   e.response_headers AS "response_headers: Json<Vec<(String, String)>>",
                   e.response_delay_ms, e.signing_scheme, e.signing_secret_sealed,
-                  u.email_verified_at IS NOT NULL AS "owner_verified!"
-           FROM endpoints e JOIN users u ON u.id = e.user_id WHERE e.token = $1"#,
+                  u.email_verified_at IS NOT NULL AS "owner_verified!",
+                  p.max_body_bytes, u.suspended_reason
+           FROM endpoints e JOIN users u ON u.id = e.user_id JOIN plans p ON p.name = u.plan
+           WHERE e.token = $1"#,
         token
     )
     .fetch_optional(ex)
@@ -188,6 +194,8 @@ pub async fn find_capture_route(
         signing_scheme: r.signing_scheme,
         signing_secret_sealed: r.signing_secret_sealed,
         owner_verified: r.owner_verified,
+        max_body_bytes: usize::try_from(r.max_body_bytes).unwrap_or(0),
+        suspended_reason: r.suspended_reason,
     }))
 }
 

@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod export;
 pub mod feed;
 pub mod notify;
+pub mod plans;
 mod redact;
 pub mod related;
 pub mod replays;

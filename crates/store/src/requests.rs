@@ -213,6 +213,205 @@ pub async fn insert_captures(
     Ok(ids.iter().map(|id| by_id.get(id).copied()).collect())
 }
 
+/// What became of one capture of a counted batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Stored with this `seq`.
+    Seq(i64),
+    /// Not stored: the account's captures this month have reached its plan's limit.
+    OverQuota,
+    /// Not stored: the endpoint no longer exists.
+    EndpointGone,
+}
+
+/// [`insert_captures`], counted against the plan: the same statement adds the batch to each
+/// account's `capture_usage` row of the month (UTC) and stores only as many of the account's
+/// captures as its plan still allows, in batch order. The row is updated with
+/// `ON CONFLICT DO UPDATE`, which works on the latest committed count and holds the row until
+/// the commit, so batches of every process on the database are counted exactly: the stored
+/// captures of a month never exceed the limit.
+pub async fn insert_captures_counted(
+    ex: impl PgExecutor<'_>,
+    batch: &[NewCapture],
+) -> Result<Vec<Stored>, StoreError> {
+    let c = Columns::new(batch);
+    let rows = sqlx::query!(
+        r#"WITH live AS MATERIALIZED (
+               SELECT e.id, e.user_id, p.captures_per_month AS lim
+               FROM endpoints e JOIN users u ON u.id = e.user_id JOIN plans p ON p.name = u.plan
+               WHERE e.id = ANY($2::uuid[]) FOR KEY SHARE OF e
+           ), wanted AS MATERIALIZED (
+               SELECT c.*, live.user_id, live.lim,
+                      row_number() OVER (PARTITION BY live.user_id ORDER BY c.n) AS rank
+               FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[],
+                      $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[],
+                      $11::bytea[], $12::int4[], $13::text[], $14::text[], $15::text[],
+                      $16::text[], $17::text[], $18::text[], $19::bool[], $20::text[],
+                      $21::int8[], $22::text[], $23::text[]) WITH ORDINALITY
+                      AS c(id, endpoint_id, received_at, method, path, query, http_version,
+                           remote_addr, headers, content_type, body, body_size, provider,
+                           event_type, event_id, signature_scheme, signature_status,
+                           signature_reason, livemode, api_version, event_created, object_id,
+                           object_type, n)
+               JOIN live ON live.id = c.endpoint_id
+           ), counted AS (
+               INSERT INTO capture_usage AS u (user_id, month, captures, quota, granted)
+               SELECT user_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date,
+                      LEAST(count(*), min(lim)), min(lim), LEAST(count(*), min(lim))
+               FROM wanted GROUP BY user_id
+               ON CONFLICT (user_id, month) DO UPDATE SET
+                   granted = GREATEST(0, LEAST(excluded.captures, excluded.quota - u.captures)),
+                   captures = u.captures
+                       + GREATEST(0, LEAST(excluded.captures, excluded.quota - u.captures)),
+                   quota = excluded.quota
+               RETURNING user_id, granted
+           ), ins AS (
+               INSERT INTO requests (id, endpoint_id, received_at, method, path, query,
+                      http_version, remote_addr, headers, content_type, body, body_size, provider,
+                      event_type, event_id, signature_scheme, signature_status, signature_reason,
+                      livemode, api_version, event_created, object_id, object_type)
+               SELECT w.id, w.endpoint_id, w.received_at, w.method, w.path, w.query,
+                      w.http_version, w.remote_addr, w.headers, w.content_type, w.body,
+                      w.body_size, w.provider, w.event_type, w.event_id, w.signature_scheme,
+                      w.signature_status, w.signature_reason, w.livemode, w.api_version,
+                      w.event_created, w.object_id, w.object_type
+               FROM wanted w JOIN counted ON counted.user_id = w.user_id
+               WHERE w.rank <= counted.granted
+               RETURNING id, seq, endpoint_id
+           ), announced AS (
+               SELECT pg_notify($24, endpoint_id::text)
+               FROM (SELECT DISTINCT endpoint_id FROM ins) AS touched
+           )
+           SELECT w.id AS "id!", ins.seq AS "seq?"
+           FROM wanted w LEFT JOIN ins ON ins.id = w.id, (SELECT count(*) FROM announced) AS a"#,
+        &c.ids,
+        &c.endpoint_ids,
+        &c.received,
+        &c.methods as &[&str],
+        &c.paths as &[&str],
+        &c.queries as &[Option<&str>],
+        &c.versions as &[&str],
+        &c.addrs as &[&str],
+        &c.headers as &[&[u8]],
+        &c.ctypes as &[Option<&str>],
+        &c.bodies as &[&[u8]],
+        &c.sizes,
+        &c.providers as &[Option<&str>],
+        &c.types as &[Option<&str>],
+        &c.event_ids as &[Option<&str>],
+        &c.schemes as &[Option<&str>],
+        &c.statuses as &[Option<&str>],
+        &c.reasons as &[Option<&str>],
+        &c.livemodes as &[Option<bool>],
+        &c.api_versions as &[Option<&str>],
+        &c.created as &[Option<i64>],
+        &c.object_ids as &[Option<&str>],
+        &c.object_types as &[Option<&str>],
+        crate::notify::CAPTURES,
+    )
+    .fetch_all(ex)
+    .await?;
+    let by_id: std::collections::HashMap<Uuid, Option<i64>> =
+        rows.iter().map(|r| (r.id, r.seq)).collect();
+    Ok(c.ids
+        .iter()
+        .map(|id| match by_id.get(id) {
+            Some(Some(seq)) => Stored::Seq(*seq),
+            Some(None) => Stored::OverQuota,
+            None => Stored::EndpointGone,
+        })
+        .collect())
+}
+
+/// The batch as one array per column (the statements' UNNEST parameters).
+struct Columns<'a> {
+    ids: Vec<Uuid>,
+    endpoint_ids: Vec<Uuid>,
+    received: Vec<OffsetDateTime>,
+    methods: Vec<&'a str>,
+    paths: Vec<&'a str>,
+    queries: Vec<Option<&'a str>>,
+    versions: Vec<&'a str>,
+    addrs: Vec<&'a str>,
+    headers: Vec<&'a [u8]>,
+    ctypes: Vec<Option<&'a str>>,
+    bodies: Vec<&'a [u8]>,
+    sizes: Vec<i32>,
+    providers: Vec<Option<&'a str>>,
+    types: Vec<Option<&'a str>>,
+    event_ids: Vec<Option<&'a str>>,
+    schemes: Vec<Option<&'a str>>,
+    statuses: Vec<Option<&'a str>>,
+    reasons: Vec<Option<&'a str>>,
+    livemodes: Vec<Option<bool>>,
+    api_versions: Vec<Option<&'a str>>,
+    created: Vec<Option<i64>>,
+    object_ids: Vec<Option<&'a str>>,
+    object_types: Vec<Option<&'a str>>,
+}
+
+impl<'a> Columns<'a> {
+    fn new(batch: &'a [NewCapture]) -> Self {
+        let n = batch.len();
+        let mut c = Columns {
+            ids: Vec::with_capacity(n),
+            endpoint_ids: Vec::with_capacity(n),
+            received: Vec::with_capacity(n),
+            methods: Vec::with_capacity(n),
+            paths: Vec::with_capacity(n),
+            queries: Vec::with_capacity(n),
+            versions: Vec::with_capacity(n),
+            addrs: Vec::with_capacity(n),
+            headers: Vec::with_capacity(n),
+            ctypes: Vec::with_capacity(n),
+            bodies: Vec::with_capacity(n),
+            sizes: Vec::with_capacity(n),
+            providers: Vec::with_capacity(n),
+            types: Vec::with_capacity(n),
+            event_ids: Vec::with_capacity(n),
+            schemes: Vec::with_capacity(n),
+            statuses: Vec::with_capacity(n),
+            reasons: Vec::with_capacity(n),
+            livemodes: Vec::with_capacity(n),
+            api_versions: Vec::with_capacity(n),
+            created: Vec::with_capacity(n),
+            object_ids: Vec::with_capacity(n),
+            object_types: Vec::with_capacity(n),
+        };
+        for b in batch {
+            c.ids.push(b.id);
+            c.endpoint_ids.push(b.endpoint_id);
+            c.received.push(b.received_at);
+            c.methods.push(b.method.as_str());
+            c.paths.push(b.path.as_str());
+            c.queries.push(b.query.as_deref());
+            c.versions.push(b.http_version.as_str());
+            c.addrs.push(b.remote_addr.as_str());
+            c.headers.push(b.headers.as_slice());
+            c.ctypes.push(b.content_type.as_deref());
+            c.bodies.push(b.body.as_ref());
+            c.sizes
+                .push(i32::try_from(b.body.len()).unwrap_or(i32::MAX));
+            c.providers.push(b.provider.as_deref());
+            c.types.push(b.event_type.as_deref());
+            c.event_ids.push(b.event_id.as_deref());
+            c.schemes.push(b.signature_scheme.as_deref());
+            c.statuses.push(b.signature_status.as_deref());
+            c.reasons.push(b.signature_reason.as_deref());
+            let stripe = b.stripe.as_ref();
+            c.livemodes.push(stripe.and_then(|s| s.livemode));
+            c.api_versions
+                .push(stripe.and_then(|s| s.api_version.as_deref()));
+            c.created.push(stripe.and_then(|s| s.event_created));
+            c.object_ids
+                .push(stripe.and_then(|s| s.object_id.as_deref()));
+            c.object_types
+                .push(stripe.and_then(|s| s.object_type.as_deref()));
+        }
+        c
+    }
+}
+
 /// One page of an endpoint's captures, newest first, strictly older than `before_seq`.
 pub async fn list_requests(
     ex: impl PgExecutor<'_>,

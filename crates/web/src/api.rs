@@ -248,7 +248,7 @@ async fn create_endpoint(
 ) -> Result<Response, ApiError> {
     let name = ops::clean_name(&body.name)?;
     let id = Uuid::now_v7();
-    store::insert_endpoint(&state.pool, id, user.id, &name, &ops::new_capture_token()).await?;
+    crate::usage::create_endpoint(&state, user.id, id, &name, &ops::new_capture_token()).await?;
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -76,9 +76,8 @@ async fn create_replay(
     Path(request_id): Path<Uuid>,
     body: Result<Json<TargetBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let endpoint_id = store::find_request_endpoint(&state.pool, user.id, request_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let endpoint_id = store::find_request_endpoint(&state.pool, user.id, request_id).await?;
+    let endpoint_id = crate::usage::found(&state, user.id, request_id, endpoint_id).await?;
     let body = json_body(body)?;
     let id = queue_one(&state, user.id, endpoint_id, request_id, &body).await?;
     Ok((

@@ -169,6 +169,19 @@ async fn login(
     match authenticate(&state, &email, form.password).await? {
         Some(user) => {
             attempt.succeeded();
+            // A suspended account (`hookvault admin suspend`) is told why instead of signed in.
+            if let Some(reason) =
+                hookvault_store::plans::suspended_reason(&state.pool, user.id).await?
+            {
+                let page = Page::anonymous("Log in", &session).await?;
+                let mut resp = render(&LoginPage {
+                    page,
+                    email,
+                    error: Some(format!("This account is suspended: {reason}")),
+                })?;
+                *resp.status_mut() = StatusCode::FORBIDDEN;
+                return Ok(resp);
+            }
             start_session(&session, SignIn::now(user.id, user.session_generation)).await?;
             Ok((
                 [(header::SET_COOKIE, signin::device_cookie(&state, &email))],

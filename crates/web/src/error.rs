@@ -18,6 +18,15 @@ pub enum AppError {
     Csrf,
     #[error("{0}")]
     TooManyRequests(String),
+    /// Over a limit of the account's plan that waits for a new period (replays per day): 429.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// Over a limit of the account's plan that does not reset by itself (endpoints): 422.
+    #[error("{0}")]
+    PlanLimit(String),
+    /// The capture was deleted by retention: 410 with when and why.
+    #[error("{0}")]
+    Expired(String),
     #[error("the database is unavailable; try again in a moment")]
     Unavailable,
     /// Logged with its whole cause chain; the client sees only "internal error".
@@ -36,7 +45,11 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests(_) | AppError::QuotaExceeded(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            AppError::PlanLimit(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Expired(_) => StatusCode::GONE,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -48,6 +61,9 @@ impl AppError {
             AppError::BadRequest(_) => "invalid",
             AppError::Csrf => "csrf",
             AppError::TooManyRequests(_) => "rate_limited",
+            AppError::QuotaExceeded(_) => "quota_exceeded",
+            AppError::PlanLimit(_) => "plan_limit",
+            AppError::Expired(_) => "expired",
             AppError::Unavailable => "unavailable",
             AppError::Internal(_) => "internal",
         }

@@ -16,6 +16,7 @@ mod pages;
 mod security;
 mod state;
 mod throttle;
+mod usage;
 mod views;
 
 pub use live::Hub;
@@ -69,6 +70,7 @@ pub fn router(mut state: AppState, sessions: PostgresStore) -> Router {
         .merge(cli_stream::router())
         .merge(api_replays::router())
         .merge(api_audits::router())
+        .merge(usage::router())
         .layer(session_layer)
         .merge(security::static_router())
         .merge(security::health_router())

@@ -280,7 +280,11 @@ async fn two_thousand_slow_bodies_from_one_address_neither_slow_down_another_acc
 
 #[tokio::test]
 async fn five_listen_streams_that_never_read_do_not_grow_the_server_by_their_bodies() {
-    let server = ServerProcess::start(&[]).await;
+    // 3 MiB bodies: over the free plan's 1 MiB, so this account's plan takes 10 MiB.
+    let dir = crate::common::tempdir::TempDir::new();
+    let plans = dir.0.join("plans.toml");
+    std::fs::write(&plans, "[plans.free]\nmax_body_bytes = 10485760\n").expect("plans file");
+    let server = ServerProcess::start(&["--plans", plans.to_str().expect("path")]).await;
     let token = server.account("streams@example.com").await;
     let (id, url) = server.endpoint(&token, "big").await;
     let body = "x".repeat(3 * 1024 * 1024);

@@ -26,6 +26,7 @@ mod mail;
 mod official;
 mod outage;
 mod pages;
+mod plans;
 mod quota;
 mod replay;
 mod replay_pages;

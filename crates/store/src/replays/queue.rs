@@ -219,3 +219,38 @@ pub async fn recover_stale_replays(
     .fetch_all(ex)
     .await?)
 }
+
+/// Queues replays like [`insert_replays`] when the account's replays of the day (UTC) stay
+/// within its plan; false (nothing queued) when the batch does not fit. The day's count is one
+/// row per account, updated in the same transaction, so every process shares it exactly.
+pub async fn insert_replays_within_plan(
+    pool: &sqlx::PgPool,
+    user_id: Uuid,
+    replays: &[NewReplay],
+) -> Result<bool, StoreError> {
+    let n = i64::try_from(replays.len()).unwrap_or(i64::MAX);
+    let mut tx = pool.begin().await?;
+    let counted = sqlx::query_scalar!(
+        r#"WITH lim AS (
+               SELECT p.replays_per_day::int8 AS n FROM users u JOIN plans p ON p.name = u.plan
+               WHERE u.id = $1
+           )
+           INSERT INTO replay_usage AS ru (user_id, day, replays)
+           SELECT $1, (now() AT TIME ZONE 'UTC')::date, $2 FROM lim WHERE $2 <= lim.n
+           ON CONFLICT (user_id, day) DO UPDATE SET replays = ru.replays + excluded.replays
+               WHERE ru.replays + excluded.replays <= (
+                   SELECT p.replays_per_day FROM users u JOIN plans p ON p.name = u.plan
+                   WHERE u.id = ru.user_id)
+           RETURNING replays"#,
+        user_id,
+        n
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if counted.is_none() {
+        return Ok(false);
+    }
+    insert_replays(&mut *tx, replays).await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -46,7 +46,7 @@ pub(crate) async fn queue_one(
 ) -> Result<Uuid, AppError> {
     let target = resolve_target(state, user_id, endpoint_id, body).await?;
     let replay = new_replay(state, user_id, endpoint_id, request_id, &target, None, 0);
-    store::insert_replays(&state.pool, std::slice::from_ref(&replay)).await?;
+    crate::usage::queue_replays(state, user_id, std::slice::from_ref(&replay)).await?;
     wake(state, &target, endpoint_id).await?;
     tracing::info!(replay.id = %replay.id, request.id = %request_id, "replay queued");
     Ok(replay.id)
@@ -107,7 +107,7 @@ pub(crate) async fn queue_bulk(
             )
         })
         .collect();
-    store::insert_replays(&state.pool, &replays).await?;
+    crate::usage::queue_replays(state, user_id, &replays).await?;
     wake(state, &target, endpoint_id).await?;
     tracing::info!(batch.id = %batch_id, endpoint.id = %endpoint_id, count = replays.len(), order = order.as_str(), "bulk replay queued");
     Ok((batch_id, replays))

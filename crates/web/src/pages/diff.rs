@@ -64,12 +64,10 @@ async fn show(
     user: CurrentUser,
     Path((a, b)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, AppError> {
-    let ra = find_request(&state.pool, user.id, a)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let rb = find_request(&state.pool, user.id, b)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let ra = find_request(&state.pool, user.id, a).await?;
+    let ra = crate::usage::found(&state, user.id, a, ra).await?;
+    let rb = find_request(&state.pool, user.id, b).await?;
+    let rb = crate::usage::found(&state, user.id, b, rb).await?;
     let ha = headers::decode(&ra.headers).map_err(AppError::internal)?;
     let hb = headers::decode(&rb.headers).map_err(AppError::internal)?;
     let (body_identical, json_changes, truncated, byte_sizes) = match diff::body(&ra.body, &rb.body)

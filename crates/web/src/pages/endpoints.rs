@@ -40,6 +40,7 @@ pub struct EndpointRow {
 struct ListPage {
     page: Page,
     endpoints: Vec<EndpointRow>,
+    usage: Option<crate::usage::UsageView>,
 }
 
 async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
@@ -56,6 +57,7 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
     render(&ListPage {
         page: Page::for_user("Endpoints", &user).await?,
         endpoints,
+        usage: crate::usage::view(&state, user.id).await?,
     })
 }
 
@@ -75,10 +77,10 @@ async fn create(
     check_csrf(&user.session, &form.csrf).await?;
     let name = crate::ops::endpoints::clean_name(&form.name)?;
     let id = Uuid::now_v7();
-    store::insert_endpoint(
-        &state.pool,
-        id,
+    crate::usage::create_endpoint(
+        &state,
         user.id,
+        id,
         &name,
         &crate::ops::endpoints::new_capture_token(),
     )

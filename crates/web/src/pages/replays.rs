@@ -167,9 +167,8 @@ async fn render_request_page(
     error: Option<String>,
     form: Option<&ReplayForm>,
 ) -> Result<Response, AppError> {
-    let req = hookvault_store::requests::find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let req = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
+    let req = crate::usage::found(state, user.id, id, req).await?;
     let history: Vec<ReplayRow> = store::list_request_replays(&state.pool, user.id, id, None, 50)
         .await?
         .into_iter()
@@ -255,9 +254,8 @@ async fn replay_one(
     Form(form): Form<ReplayForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let endpoint_id = store::find_request_endpoint(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let endpoint_id = store::find_request_endpoint(&state.pool, user.id, id).await?;
+    let endpoint_id = crate::usage::found(&state, user.id, id, endpoint_id).await?;
     let queued = match form.target() {
         Ok(target) => queue_one(&state, user.id, endpoint_id, id, &target).await,
         Err(e) => Err(e),

@@ -31,6 +31,8 @@ struct ShowPage {
     page: Page,
     r: RequestView,
     insight: super::insight::Insight,
+    /// When retention deletes this capture (receive time + the plan's retention).
+    expires_at: String,
 }
 
 /// Everything the request page shows, already turned into text.
@@ -71,7 +73,13 @@ async fn show(
     let (req, url) = load_request(&state, &user, id).await?;
     let view = view(&req, &url)?;
     let insight = super::insight::Insight::load(&state, user.id, &req).await?;
+    let expires_at =
+        hookvault_store::plans::capture_expires_at(&state.pool, user.id, req.received_at)
+            .await?
+            .map(|t| crate::views::rfc3339(&t))
+            .unwrap_or_default();
     render_page(&ShowPage {
+        expires_at,
         page: Page::for_user(format!("{} {}", view.method, view.path), &user).await?,
         r: view,
         insight,
@@ -84,9 +92,8 @@ pub(crate) async fn load_request(
     user: &CurrentUser,
     id: Uuid,
 ) -> Result<(StoredRequest, String), AppError> {
-    let req = find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let req = find_request(&state.pool, user.id, id).await?;
+    let req = crate::usage::found(state, user.id, id, req).await?;
     let token = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, req.endpoint_id)
         .await?
         .map(|e| e.token)
@@ -174,9 +181,8 @@ async fn raw(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let req = find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let req = find_request(&state.pool, user.id, id).await?;
+    let req = crate::usage::found(&state, user.id, id, req).await?;
     Ok(crate::views::raw_body_response(
         req.body,
         req.content_type.as_deref(),

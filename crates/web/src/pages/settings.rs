@@ -39,6 +39,7 @@ struct SettingsPage {
     page: Page,
     tokens: Vec<TokenRow>,
     notices: Notices,
+    usage: Option<crate::usage::UsageView>,
 }
 
 /// What the page reports about the form just sent.
@@ -78,6 +79,7 @@ async fn page(
         page: Page::for_user("Settings", user).await?,
         tokens,
         notices,
+        usage: crate::usage::view(state, user.id).await?,
     })
 }
 

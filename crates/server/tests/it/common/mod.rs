@@ -163,6 +163,8 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         replay_host_rate: None,
         // Accounts (issue 13): mails to the log unless a test starts an SMTP sink.
         accounts: Default::default(),
+        plans: Default::default(),
+        plan_quotas: true,
     }
 }
 
