@@ -15,7 +15,12 @@ if ! command -v wrk >/dev/null 2>&1; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
 fi
 bash scripts/install-test-deps.sh >/dev/null
-SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
+# HOOKVAULT_BIN runs another build (e.g. an older commit's, for a side-by-side comparison).
+BIN="${HOOKVAULT_BIN:-}"
+if [ -z "$BIN" ]; then
+  SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
+  BIN=./target/release/hookvault
+fi
 
 work="$(mktemp -d /tmp/hookvault-bench.XXXXXX)"
 chmod 755 "$work"
@@ -25,8 +30,15 @@ python3 bench/stripe_event.py > "$work/body.json"
 # a plans file so the run never reaches a limit while every capture is still counted.
 PLAN_QUOTAS="${PLAN_QUOTAS:-true}"
 printf '[plans.free]\ncaptures_per_month = 1000000000\nreplays_per_day = 1000000\n' > "$work/plans.toml"
-./target/release/hookvault serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
-  --replay-host-rate 0 --plans "$work/plans.toml" --plan-quotas "$PLAN_QUOTAS" > "$work/server.log" 2>&1 &
+plan_args=()
+# Builds from before plans existed have no such options.
+if "$BIN" serve --help | grep -q -- '--plans'; then
+  plan_args=(--plans "$work/plans.toml" --plan-quotas "$PLAN_QUOTAS")
+else
+  PLAN_QUOTAS="n/a (a build without plans)"
+fi
+"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
+  --replay-host-rate 0 "${plan_args[@]}" > "$work/server.log" 2>&1 &
 server=$!
 # The run leaves a few GB of captures and WAL behind: remove them (KEEP=1 keeps them to inspect).
 cleanup() {

@@ -17,25 +17,33 @@ pub struct CliSession {
     pub last_seen_at: OffsetDateTime,
 }
 
-/// Records a newly opened stream (and drops rows of CLIs that died without saying so).
+/// Records a newly opened stream (and drops rows of CLIs that died without saying so), unless
+/// the account already has `limit` connected CLIs: then nothing is recorded and it says false.
 pub async fn insert_cli_session(
     ex: impl PgExecutor<'_>,
     id: Uuid,
     user_id: Uuid,
     endpoint_id: Uuid,
     forward_to: &str,
-) -> Result<(), StoreError> {
-    sqlx::query!(
+    limit: i64,
+) -> Result<bool, StoreError> {
+    // The account's live CLIs are counted in the same statement, across every process; two
+    // CLIs connecting at the same instant may both pass (a tolerance of the connects racing).
+    let done = sqlx::query!(
         "WITH gone AS (DELETE FROM cli_sessions WHERE last_seen_at < now() - interval '5 minutes')
-         INSERT INTO cli_sessions (id, user_id, endpoint_id, forward_to) VALUES ($1, $2, $3, $4)",
+         INSERT INTO cli_sessions (id, user_id, endpoint_id, forward_to)
+         SELECT $1, $2, $3, $4
+         WHERE (SELECT count(*) FROM cli_sessions
+                WHERE user_id = $2 AND last_seen_at >= now() - interval '5 minutes') < $5",
         id,
         user_id,
         endpoint_id,
-        forward_to
+        forward_to,
+        limit
     )
     .execute(ex)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// The stream is still open.

@@ -72,7 +72,16 @@ async fn stream(
         let session = Uuid::now_v7();
         let forward_to = q.forward_to.unwrap_or_default();
         let forward_to: String = forward_to.chars().take(500).collect();
-        cli::insert_cli_session(&state.pool, session, user.id, id, &forward_to).await?;
+        // The plan's concurrent `hookvault listen` streams, counted over every process.
+        let limit = hookvault_store::plans::user_plan(&state.pool, user.id)
+            .await?
+            .map_or(i64::MAX, |p| i64::from(p.listen_streams));
+        if !cli::insert_cli_session(&state.pool, session, user.id, id, &forward_to, limit).await? {
+            return Err(AppError::TooManyRequests(format!(
+                "this account's plan allows {limit} connected hookvault listen streams at once; stop one and try again"
+            ))
+            .into());
+        }
         tracing::info!(endpoint.id = %id, cli.session = %session, "CLI connected");
         Some(session)
     } else {

@@ -558,3 +558,48 @@ async fn in_a_browser_the_capture_meter_moves_after_captures_and_warns_at_80_per
     assert!(warning.contains("429"), "{warning}");
     c.close().await.ok();
 }
+
+#[tokio::test]
+async fn a_free_account_gets_three_listen_streams_at_once_and_a_fourth_is_refused_with_the_reason()
+{
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("streams-plan@example.com").await;
+    let (id, _) = app.create_endpoint(&token, "streams").await;
+    let open = |_: usize| {
+        reqwest::Client::new()
+            .get(app.at(&format!("/api/v1/endpoints/{id}/stream?client=cli")))
+            .bearer_auth(&token)
+            .send()
+    };
+    let mut streams = Vec::new();
+    for n in 0..3 {
+        let r = open(n).await.unwrap();
+        assert_eq!(r.status(), 200, "stream {n} of the free plan's 3");
+        streams.push(r);
+    }
+    let r = open(3).await.unwrap();
+    assert_eq!(r.status(), 429, "a fourth");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allows 3 connected hookvault listen streams"),
+        "{v}"
+    );
+
+    // Closing one frees its place (its row goes when the server notices the stream ended).
+    drop(streams.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = open(4).await.unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the place never came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
