@@ -1,7 +1,7 @@
 //! `ANY /in/{token}` and `ANY /in/{token}/{*rest}`: store the request verbatim, answer after
 //! the commit. No session layer runs here, and no cookie is ever set.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -287,33 +287,16 @@ fn split_target(target: &str) -> Option<(&str, &str, Option<&str>)> {
 }
 
 /// The client's address: the peer, or — when the peer is a trusted proxy — the rightmost
-/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+/// `X-Forwarded-For` entry that is not itself a trusted proxy (the one rule, in core).
 fn client_addr(peer: Option<SocketAddr>, headers: &[RawHeader], trusted: &[IpNet]) -> String {
     let Some(peer) = peer else {
         return String::new();
     };
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
-    if !is_trusted(&peer.ip()) {
-        return peer.ip().to_string();
-    }
-    let forwarded: Vec<IpAddr> = headers
+    let forwarded = headers
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for"))
-        .flat_map(|h| {
-            String::from_utf8_lossy(&h.value)
-                .split(',')
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    forwarded
-        .iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .or(forwarded.first())
-        .copied()
-        .unwrap_or(peer.ip())
-        .to_string()
+        .map(|h| h.value.as_slice());
+    hookvault_core::client_addr::client_ip(peer.ip(), forwarded, trusted).to_string()
 }
 
 /// Checks the signature when the endpoint has a scheme and secret.
