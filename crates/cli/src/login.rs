@@ -3,6 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context};
+use hookvault_core::api::{ErrorJson, NewTokenJson};
 
 use crate::config::{self, Credentials};
 
@@ -34,12 +35,15 @@ pub async fn login(server: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot reach {server}"))?;
     let status = resp.status();
-    let body: serde_json::Value = resp.json().await.unwrap_or_default();
     if status.as_u16() != 201 {
-        let msg = body["error"]["message"].as_str().unwrap_or("login failed");
+        let msg = resp
+            .json::<ErrorJson>()
+            .await
+            .map_or_else(|_| "login failed".to_string(), |e| e.error.message);
         bail!("{msg} ({status})");
     }
-    let token = body["token"].as_str().context("the server sent no token")?;
+    let created: NewTokenJson = resp.json().await.context("the server sent no token")?;
+    let token = created.token;
     let path = config::save_credentials(&Credentials {
         server: server.clone(),
         token: token.to_string(),

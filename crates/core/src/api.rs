@@ -109,6 +109,37 @@ pub struct HelloJson {
     pub position: String,
 }
 
+/// A new API token (`POST /api/v1/tokens`): the token is shown here only.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct NewTokenJson {
+    pub id: Uuid,
+    pub name: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for NewTokenJson {
+    /// Never prints the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewTokenJson")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An error answer: `{"error":{"code","message"}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorJson {
+    pub error: ErrorBody,
+}
+
+/// The code and the one-line reason of an error answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
 /// An endpoint (`GET`/`POST`/`PATCH /api/v1/endpoints…`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointJson {

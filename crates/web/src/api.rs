@@ -160,7 +160,7 @@ async fn create_token_basic(
     let (id, token) = create_token(&state, user_id, &name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": id, "name": name, "token": token})),
+        Json(hookvault_core::api::NewTokenJson { id, name, token }),
     )
         .into_response())
 }
