@@ -20,7 +20,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::access::Access;
+use crate::access::{Access, Grant};
 use hookvault_core::api::{CliReplayJson, HelloJson};
 
 use crate::api::ApiUser;
@@ -68,7 +68,10 @@ async fn stream(
     let ticket = state
         .streams
         .open(user.id, state.config.max_streams_per_account)?;
-    let session = if q.client.as_deref() == Some("cli") {
+    // Only a CLI (an API token) registers as a connected CLI: a GET changes no state for a
+    // browser, whose cookies another site's link can make it send.
+    let by_token = matches!(user.grant, Grant::Token(_));
+    let session = if q.client.as_deref() == Some("cli") && by_token {
         let session = Uuid::now_v7();
         let forward_to = q.forward_to.unwrap_or_default();
         let forward_to: String = forward_to.chars().take(500).collect();

@@ -392,3 +392,63 @@ async fn listen_forwards_header_bytes_that_are_not_utf8_exactly_as_captured() {
     );
     cli.interrupt().await;
 }
+
+#[tokio::test]
+async fn a_cli_report_with_an_impossible_duration_is_refused_with_422_and_records_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("duration@example.com").await;
+    let (_, url) = app.create_endpoint(&token, "duration").await;
+    let r = reqwest::Client::new()
+        .post(&url)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let id = r.headers()["x-hookvault-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let r = reqwest::Client::new()
+        .post(app.at(&format!("/api/v1/requests/{id}/deliveries")))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"forward_to": "http://localhost:8000/", "status_code": 200, "duration_ms": u64::MAX}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "the server answers, it does not panic");
+    let history: serde_json::Value = app
+        .api_get(&token, &format!("/api/v1/requests/{id}/replays"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        history["replays"].as_array().unwrap().len(),
+        0,
+        "nothing recorded"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_that_opens_the_cli_stream_does_not_register_a_connected_cli() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("browser-stream@example.com").await;
+    let (id, _) = app.create_endpoint(&token, "browser").await;
+    // The signed-in browser (session cookie) opens the stream as a link would.
+    let stream = app
+        .client
+        .get(app.at(&format!(
+            "/api/v1/endpoints/{id}/stream?client=cli&forward_to=http://evil"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200, "reading the stream is allowed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let page = app.get_html(&format!("/endpoints/{id}/replays")).await;
+    assert!(
+        !page.contains("http://evil"),
+        "no CLI is listed as connected for a browser's GET"
+    );
+    drop(stream);
+}
