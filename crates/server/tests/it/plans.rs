@@ -426,9 +426,15 @@ async fn a_suspended_accounts_captures_get_403_and_its_login_says_why() {
     .await
     .unwrap();
     let mut last = String::new();
+    // Until every process has heard of the suspension (route caches are dropped by NOTIFY), a
+    // capture may still be accepted — and then it is stored, as acknowledged.
+    let mut accepted = 0;
     let forbidden = eventually(async || {
         let r = client.post(&url).body("no").send().await.unwrap();
         let status = r.status();
+        if status == 200 {
+            accepted += 1;
+        }
         last = r.text().await.unwrap();
         status == 403
     })
@@ -437,8 +443,8 @@ async fn a_suspended_accounts_captures_get_403_and_its_login_says_why() {
     assert!(last.contains("unpaid invoice"), "{last}");
     assert_eq!(
         stored(&app, &token, &id).await,
-        1,
-        "nothing stored while suspended"
+        1 + accepted,
+        "nothing refused is stored"
     );
 
     let browser = crate::common::browser_client();
