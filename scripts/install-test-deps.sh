@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian packages, only when missing:
-#   - chromium + chromium-driver (the real-browser test in crates/server/tests/browser.rs)
+#   - chromium + chromium-driver (the real-browser tests in crates/server/tests/it/)
 #   - PostgreSQL server binaries (the embedded test cluster needs initdb/postgres)
 #   - curl
 # Idempotent: with everything present it changes nothing and needs no network.
