@@ -1,6 +1,9 @@
 //! Per-destination limits on replays (security rule R13, amplification): at most `concurrency`
-//! sends in flight to one host, and sends to one host started at most `rate` times a second,
-//! spaced evenly. The limits hold per process, like the other limiters.
+//! sends in flight to one destination, and sends to one destination started at most `rate`
+//! times a second, spaced evenly. A destination is a resolved address and port
+//! ([`destination_key`]). Nobody waits here: [`DestinationLimits::try_enter`] says how long
+//! until the destination has room, and the worker puts the job back until then. The limits
+//! hold per process, like the other limiters.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,8 +27,8 @@ pub struct DestinationLimits {
 }
 
 struct Host {
-    /// One permit per send in flight. Every send in flight or waiting for a slot holds a
-    /// clone, so a host whose count is 1 has nothing going on.
+    /// One permit per send in flight. Every send in flight holds a clone, so a host whose
+    /// count is 1 has nothing going on.
     slots: Arc<Semaphore>,
     /// When the next send to this host may start.
     next_start: Instant,
@@ -33,7 +36,7 @@ struct Host {
 
 /// Held while a send is in flight; dropping it frees the host's slot.
 pub struct Pass {
-    _permit: Option<OwnedSemaphorePermit>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl DestinationLimits {
@@ -47,23 +50,6 @@ impl DestinationLimits {
                 .map(|r| Duration::from_secs(1) / r),
             hosts: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Waits until a send to `url`'s host may start: a free slot, then its turn in the rate.
-    pub async fn enter(&self, url: &Url) -> Pass {
-        let key = host_key(url);
-        let slots = self.with_host(&key, |h| h.slots.clone());
-        let permit = slots.acquire_owned().await.ok();
-        if let Some(spacing) = self.spacing {
-            let now = Instant::now();
-            let start = self.with_host(&key, |h| {
-                let start = h.next_start.max(now);
-                h.next_start = start + spacing;
-                start
-            });
-            tokio::time::sleep_until(start).await;
-        }
-        Pass { _permit: permit }
     }
 
     /// A pass for a send to the destination `key` if one may start now; otherwise how long to
@@ -87,9 +73,7 @@ impl DestinationLimits {
                 return Err(wait);
             }
         }
-        Ok(Pass {
-            _permit: Some(permit),
-        })
+        Ok(Pass { _permit: permit })
     }
 
     /// Runs `f` on the host's state, creating it if needed (and forgetting idle hosts when
@@ -130,7 +114,7 @@ pub async fn destination_key(url: &Url) -> String {
 }
 
 /// `host:port` of a URL (the URL parser already lowercases domain names).
-pub(crate) fn host_key(url: &Url) -> String {
+fn host_key(url: &Url) -> String {
     format!(
         "{}:{}",
         url.host_str().unwrap_or_default(),
@@ -162,14 +146,25 @@ mod tests {
     async fn starts_to_one_host_are_spaced_by_the_rate_and_other_hosts_are_not_held_up() {
         let limits = DestinationLimits::new(10, Some(20));
         let t0 = Instant::now();
-        for n in 0..4u32 {
-            let _pass = limits.enter(&url("http://a.example/")).await;
-            assert!(t0.elapsed() >= Duration::from_millis(50) * n, "start {n}");
+        let mut started = Vec::new();
+        while started.len() < 4 {
+            match limits.try_enter("a.example:80") {
+                Ok(pass) => started.push((t0.elapsed(), pass)),
+                Err(wait) => {
+                    assert!(
+                        wait > Duration::ZERO && wait <= Duration::from_millis(50),
+                        "too soon: told to come back after {wait:?}"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
         }
-        let before_b = Instant::now();
-        let _other = limits.enter(&url("http://b.example/")).await;
+        for (n, (at, _)) in started.iter().enumerate() {
+            let n = u32::try_from(n).unwrap();
+            assert!(*at >= Duration::from_millis(50) * n, "start {n} at {at:?}");
+        }
         assert!(
-            before_b.elapsed() < Duration::from_millis(50),
+            limits.try_enter("b.example:80").is_ok(),
             "b waits for nobody"
         );
     }
@@ -183,35 +178,23 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_destination_says_how_long_to_wait_instead_of_waiting() {
-        let limits = DestinationLimits::new(1, Some(10));
-        let first = limits.try_enter("a").expect("a free slot");
+    fn a_host_gets_at_most_its_concurrency_in_flight() {
+        let limits = DestinationLimits::new(2, None);
+        let first = limits.try_enter("a.example:80").expect("a free slot");
+        let _second = limits.try_enter("a.example:80").expect("a second slot");
         assert_eq!(
-            limits.try_enter("a").err(),
+            limits.try_enter("a.example:80").err(),
             Some(BUSY_RETRY),
-            "no free slot"
+            "a third send to a.example is told to come back"
+        );
+        assert!(
+            limits.try_enter("b.example:80").is_ok(),
+            "another host is not held up"
         );
         drop(first);
-        let wait = limits.try_enter("a").err().expect("too soon for the rate");
-        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(100));
-        assert!(limits.try_enter("b").is_ok(), "another destination");
-    }
-
-    #[tokio::test]
-    async fn a_host_gets_at_most_its_concurrency_in_flight() {
-        let limits = Arc::new(DestinationLimits::new(2, None));
-        let first = limits.enter(&url("http://a.example/")).await;
-        let _second = limits.enter(&url("http://a.example/")).await;
-        let third = {
-            let limits = limits.clone();
-            tokio::spawn(async move {
-                let _pass = limits.enter(&url("http://a.example/x")).await;
-            })
-        };
-        let _elsewhere = limits.enter(&url("http://b.example/")).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(!third.is_finished(), "a third send to a.example waits");
-        drop(first);
-        third.await.unwrap();
+        assert!(
+            limits.try_enter("a.example:80").is_ok(),
+            "a finished send frees its slot"
+        );
     }
 }
