@@ -270,10 +270,12 @@ fn rows(
                     break;
                 };
                 let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+                // The position has moved past these entries: if their rows cannot be read,
+                // end the stream, and the browser resumes after the last row it got.
                 let Ok(summaries) =
                     hookvault_store::requests::summaries_by_ids(&pool, user_id, &ids).await
                 else {
-                    break;
+                    return;
                 };
                 for (entry, summary) in paired(&entries, summaries, |s| s.id) {
                     let Ok(html) = RequestRowHtml::from(summary).render() else {
