@@ -27,7 +27,7 @@ use crate::api::ApiUser;
 use crate::batch::by_bytes;
 use crate::error::{ApiError, AppError};
 use crate::live::{event_stream, paired, send, sse, start_position, Follow, StreamTicket};
-use crate::ops::requests::request_json;
+use crate::ops::requests::{request_json, with_body, BodyJson};
 use crate::state::AppState;
 
 /// A CLI row not refreshed for this long is no longer listed as connected.
@@ -164,15 +164,16 @@ fn events(
                         return;
                     };
                     for (entry, r) in paired(chunk, rows, |r| r.id) {
-                        let Ok(mut data) = request_json(&r) else {
-                            continue;
-                        };
                         // Large bodies go by reference: the stream's memory does not grow
                         // with body size, and a client that stops reading holds little.
-                        if r.body.len() > INLINE_BODY_BYTES {
-                            data.body_base64 = None;
-                            data.body_url = Some(format!("/api/v1/requests/{}/body", r.id));
-                        }
+                        let body = if r.body.len() > INLINE_BODY_BYTES {
+                            BodyJson::ByReference
+                        } else {
+                            BodyJson::Inline
+                        };
+                        let Ok(data) = with_body(&r, body) else {
+                            continue;
+                        };
                         let Ok(data) = serde_json::to_string(&data) else {
                             continue;
                         };

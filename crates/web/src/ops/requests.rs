@@ -8,8 +8,28 @@ use hookvault_store::requests::StoredRequest;
 use crate::error::AppError;
 use crate::views::rfc3339_ms;
 
+/// The capture in full, its body inline.
 pub(crate) fn request_json(r: &StoredRequest) -> Result<RequestJson, AppError> {
+    with_body(r, BodyJson::Inline)
+}
+
+/// How the body is given: inline (base64), or as a path to fetch it from.
+pub(crate) enum BodyJson {
+    Inline,
+    ByReference,
+}
+
+/// The capture in full, with its body inline or by reference (the body is encoded only when
+/// it goes inline).
+pub(crate) fn with_body(r: &StoredRequest, body: BodyJson) -> Result<RequestJson, AppError> {
     let hs = headers::decode(&r.headers).map_err(AppError::internal)?;
+    let (body_base64, body_url) = match body {
+        BodyJson::Inline => (
+            Some(base64::engine::general_purpose::STANDARD.encode(&r.body)),
+            None,
+        ),
+        BodyJson::ByReference => (None, Some(format!("/api/v1/requests/{}/body", r.id))),
+    };
     Ok(RequestJson {
         id: r.id,
         endpoint_id: r.endpoint_id,
@@ -21,8 +41,8 @@ pub(crate) fn request_json(r: &StoredRequest) -> Result<RequestJson, AppError> {
         http_version: r.http_version.clone(),
         remote_addr: r.remote_addr.clone(),
         headers: hs.iter().map(HeaderJson::from).collect(),
-        body_base64: Some(base64::engine::general_purpose::STANDARD.encode(&r.body)),
-        body_url: None,
+        body_base64,
+        body_url,
         body_size: r.body_size,
         content_type: r.content_type.clone(),
         provider: r.provider.clone(),
