@@ -4,5 +4,6 @@ pub mod audit;
 pub mod guard;
 pub mod limit;
 pub mod order;
+pub mod record;
 pub mod target;
 pub mod worker;

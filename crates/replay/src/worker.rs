@@ -1,10 +1,18 @@
-//! The replay workers: N tasks that claim queued replays from Postgres, sign them afresh, send
-//! them through the [`GuardedClient`] and record every attempt; plus the recovery sweep that
-//! takes back jobs whose worker died.
+//! The replay workers: a dispatcher that claims queued replays from Postgres in batches, runs
+//! up to N chains at once (each signs its jobs afresh, sends them through the
+//! [`GuardedClient`] and hands every attempt to the [`Recorder`]), plus the recovery sweep
+//! that takes back jobs whose worker died.
 //!
-//! A worker wakes when a replay is queued in this process (a [`Notify`] the API pokes), when
-//! another process announces one (the server's LISTEN on `hookvault_replay_queued` pokes the
-//! same [`Notify`]), and once a second regardless, which also picks up retries that became due.
+//! A chain has at most one send in flight: a replay of no batch, or a run of an ordered bulk
+//! batch, whose jobs are sent one after the other, each only once the one before it has an
+//! answer (or failed for good), so a bulk replay keeps its order while several batches and
+//! accounts are served at once. One claim statement serves every free slot, rotating across
+//! accounts ([`replays::claim_replays`]).
+//!
+//! The dispatcher wakes when a replay is queued in this process (a [`Notify`] the API pokes),
+//! when another process announces one (the server's LISTEN on `hookvault_replay_queued` pokes
+//! the same [`Notify`]), when a chain ends, and once a second regardless, which also picks up
+//! retries that became due.
 //!
 //! Signatures are computed immediately before each send, so their timestamps are fresh on every
 //! attempt; the stored body bytes are sent unchanged with the stored method to the stored URL.
@@ -17,21 +25,24 @@ use bytes::Bytes;
 use hookvault_core::headers;
 use hookvault_core::secretbox::SecretKey;
 use hookvault_core::signing::{self, Scheme};
-use hookvault_store::replays::{self, AttemptOutcome, ClaimedReplay, NewAttempt, ReplayStatus};
+use hookvault_store::replays::{
+    self, AttemptOutcome, ClaimedReplay, FinishedAttempt, NewAttempt, ReplayStatus,
+};
 use hookvault_store::{PgPool, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::{watch, Notify};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::guard::{GuardedClient, OutboundRequest, OutboundResponse, SendError};
 use crate::limit::{destination_key, DestinationLimits};
+use crate::record::Recorder;
 
 /// How much of a target's answer is kept per attempt.
 pub const RESPONSE_EXCERPT_BYTES: usize = 64 * 1024;
 
-/// How often an idle worker looks for due jobs even without a wake-up.
+/// How often an idle dispatcher looks for due jobs even without a wake-up.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How often the recovery sweep runs (it also runs once at start).
@@ -42,6 +53,16 @@ pub const RECOVERY_MARGIN: Duration = Duration::from_secs(30);
 
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+/// Most jobs of one bulk batch claimed together as a run.
+pub const RUN_JOBS: i64 = 32;
+
+/// Most body bytes of one run (its first job is always taken).
+pub const RUN_BYTES: i64 = 1024 * 1024;
+
+/// A run's jobs are sent only this long after its claim; the rest go back to the queue. Far
+/// below [`RECOVERY_MARGIN`], so the recovery sweep never takes back a job still held here.
+pub const RUN_BUDGET: Duration = Duration::from_secs(5);
 
 /// What the workers share. Cheap to clone.
 #[derive(Clone)]
@@ -59,51 +80,35 @@ pub struct WorkerContext {
     pub send_timeout: Duration,
     /// Concurrency and rate limits per destination.
     pub limits: Arc<DestinationLimits>,
-    /// Most replays of one account in flight at once (over all processes).
+    /// Most chains (so sends) of one account in flight at once (over all processes).
     pub per_account: usize,
 }
 
-/// The result of one processed job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Processed {
-    /// The replay.
-    pub id: Uuid,
-    /// Its status after the attempt (`queued` when a retry is scheduled).
-    pub status: ReplayStatus,
-    /// False when the job had meanwhile been taken back by the recovery sweep, so the attempt
-    /// was recorded but the job was left as the sweep put it.
-    pub moved: bool,
-    /// `Some(wait)` when its destination was busy: the job went back to the queue unsent,
-    /// due again after `wait`.
-    pub deferred: Option<Duration>,
-}
-
-/// Running worker tasks and the recovery sweep.
+/// The running dispatcher and the recovery sweep.
 pub struct ReplayWorkers {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl ReplayWorkers {
-    /// Starts `workers` worker tasks and the recovery sweep (which runs once right away).
-    /// With zero workers nothing is started.
+    /// Starts the dispatcher, running at most `workers` chains at once, and the recovery sweep
+    /// (which runs once right away). With zero workers nothing is started.
     pub fn spawn(ctx: WorkerContext, workers: usize) -> Self {
         let (stop, rx) = watch::channel(false);
-        let mut tasks = Vec::with_capacity(workers + 1);
+        let mut tasks = Vec::with_capacity(2);
         if workers > 0 {
             tasks.push(tokio::spawn(run_recovery(ctx.clone(), rx.clone())));
-            for n in 0..workers {
-                let span = tracing::info_span!("replay_worker", worker = n);
-                tasks.push(tokio::spawn(
-                    run_worker(ctx.clone(), rx.clone()).instrument(span),
-                ));
-            }
+            let span = tracing::info_span!("replay_dispatcher");
+            tasks.push(tokio::spawn(
+                run_dispatcher(ctx, workers, rx).instrument(span),
+            ));
         }
         tracing::info!(workers, "replay workers started");
         Self { stop, tasks }
     }
 
-    /// Stops claiming new jobs and waits for the sends in flight to finish and be recorded.
+    /// Stops claiming new jobs and waits for the sends in flight to finish and be recorded
+    /// (the unsent rest of every run goes back to the queue).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
@@ -115,61 +120,143 @@ impl ReplayWorkers {
     }
 }
 
-async fn run_worker(ctx: WorkerContext, mut stop: watch::Receiver<bool>) {
+async fn run_dispatcher(ctx: WorkerContext, workers: usize, mut stop: watch::Receiver<bool>) {
+    let (recorder, recording) = Recorder::spawn(ctx.pool.clone());
+    let per_account = i64::try_from(ctx.per_account.max(1)).unwrap_or(i64::MAX);
+    let mut chains: JoinSet<Option<Duration>> = JoinSet::new();
+    // Look again no later than the soonest job put back for its destination's turn.
+    let mut look_again = POLL_INTERVAL;
     loop {
         if *stop.borrow_and_update() {
-            return;
+            break;
         }
         // Registered before looking for work, so a wake-up that arrives while we look is kept.
         let notified = ctx.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        // Look again no later than the soonest job put back for its destination's turn.
-        let mut look_again = POLL_INTERVAL;
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            match process_next(&ctx).await {
-                Ok(Some(p)) => {
-                    if let Some(wait) = p.deferred {
-                        look_again = look_again.min(wait);
+        let free = workers.saturating_sub(chains.len());
+        if free > 0 {
+            let limit = i64::try_from(free).unwrap_or(i64::MAX);
+            match replays::claim_replays(&ctx.pool, per_account, limit, RUN_JOBS, RUN_BYTES).await {
+                Ok(jobs) => {
+                    for chain in split_chains(jobs) {
+                        let (ctx, recorder, stop) = (ctx.clone(), recorder.clone(), stop.clone());
+                        chains.spawn(run_chain(ctx, chain, recorder, stop));
                     }
-                    continue;
                 }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "claiming or finishing a replay failed"),
+                Err(e) => tracing::warn!(error = %e, "claiming replays failed"),
             }
-            break;
+            look_again = POLL_INTERVAL.min(look_again);
         }
         tokio::select! {
-            _ = &mut notified => {}
-            _ = tokio::time::sleep(look_again) => {}
+            _ = &mut notified, if chains.len() < workers => {}
+            () = tokio::time::sleep(look_again) => look_again = POLL_INTERVAL,
+            Some(ended) = chains.join_next(), if !chains.is_empty() => match ended {
+                Ok(Some(wait)) => look_again = look_again.min(wait),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "a replay chain ended abnormally"),
+            },
             changed = stop.changed() => {
                 if changed.is_err() {
-                    return;
+                    break;
                 }
             }
         }
     }
+    while let Some(ended) = chains.join_next().await {
+        if let Err(e) = ended {
+            tracing::error!(error = %e, "a replay chain ended abnormally");
+        }
+    }
+    drop(recorder);
+    if let Err(e) = recording.await {
+        tracing::error!(error = %e, "the replay attempt recorder ended abnormally");
+    }
 }
 
-async fn run_recovery(ctx: WorkerContext, mut stop: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(RECOVERY_INTERVAL);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = every.tick() => {
-                if let Err(e) = recover(&ctx).await {
-                    tracing::warn!(error = %e, "recovering interrupted replays failed");
-                }
-            }
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    return;
-                }
-            }
+/// Groups claimed jobs (each chain's together, in position order) by chain.
+fn split_chains(jobs: Vec<ClaimedReplay>) -> Vec<Vec<ClaimedReplay>> {
+    let mut chains: Vec<Vec<ClaimedReplay>> = Vec::new();
+    for job in jobs {
+        match chains.last_mut() {
+            Some(chain) if chain[0].chain == job.chain => chain.push(job),
+            _ => chains.push(vec![job]),
         }
+    }
+    chains
+}
+
+/// Sends a chain's jobs one after the other. Each waits for its destination's turn without
+/// holding anything: when the destination is busy, it and the rest of the run go back to the
+/// queue, due when the turn comes, and the wait is returned. A retry scheduled for a job ends
+/// the run (the jobs after it must wait for it). Returns once the last attempt is recorded, so
+/// the next claim sees the batch's next job.
+async fn run_chain(
+    ctx: WorkerContext,
+    chain: Vec<ClaimedReplay>,
+    recorder: Recorder,
+    stop: watch::Receiver<bool>,
+) -> Option<Duration> {
+    let claimed = Instant::now();
+    let mut keys: Option<(String, String)> = None;
+    let mut last = None;
+    let mut deferred = None;
+    let mut jobs = chain.into_iter();
+    while let Some(job) = jobs.next() {
+        if *stop.borrow() || claimed.elapsed() > RUN_BUDGET {
+            put_back(&ctx.pool, std::iter::once(job).chain(jobs), Duration::ZERO).await;
+            break;
+        }
+        // The destination's turn comes first (R13).
+        let pass = match url::Url::parse(&job.target_url) {
+            Ok(url) => {
+                let key = match &keys {
+                    Some((u, key)) if *u == job.target_url => key.clone(),
+                    _ => {
+                        let key = destination_key(&url).await;
+                        keys = Some((job.target_url.clone(), key.clone()));
+                        key
+                    }
+                };
+                match ctx.limits.try_enter(&key) {
+                    Ok(pass) => Some(pass),
+                    Err(wait) => {
+                        put_back(&ctx.pool, std::iter::once(job).chain(jobs), wait).await;
+                        deferred = Some(wait);
+                        break;
+                    }
+                }
+            }
+            // `build_request` refuses it with the reason.
+            Err(_) => None,
+        };
+        let (id, attempt) = (job.id, job.attempts_made);
+        let span =
+            tracing::info_span!("replay", replay.id = %id, request.id = %job.request_id, attempt);
+        let finished = attempt_job(&ctx, job).instrument(span).await;
+        drop(pass);
+        let retry = matches!(finished.outcome, AttemptOutcome::RetryAfter(_));
+        last = Some(recorder.submit(finished).await);
+        if retry {
+            put_back(&ctx.pool, jobs, Duration::ZERO).await;
+            break;
+        }
+    }
+    if let Some(recorded) = last {
+        let _ = recorded.await;
+    }
+    deferred
+}
+
+/// Puts unsent claimed jobs back in the queue, due after `delay`.
+async fn put_back(pool: &PgPool, jobs: impl Iterator<Item = ClaimedReplay>, delay: Duration) {
+    let jobs: Vec<(Uuid, i32)> = jobs.map(|j| (j.id, j.attempts_made)).collect();
+    if jobs.is_empty() {
+        return;
+    }
+    if let Err(e) = replays::requeue_replays(pool, &jobs, delay).await {
+        // They stay `running` until the recovery sweep takes them back.
+        tracing::warn!(error = %e, jobs = jobs.len(), "putting unsent replays back failed");
     }
 }
 
@@ -191,83 +278,70 @@ pub async fn recover(ctx: &WorkerContext) -> Result<usize, StoreError> {
     Ok(moved.len())
 }
 
-/// Claims one due job, sends it and records the attempt. `Ok(None)` when nothing is due.
-/// Tests and benchmarks can drain the queue synchronously by calling this in a loop.
-pub async fn process_next(ctx: &WorkerContext) -> Result<Option<Processed>, StoreError> {
-    let per_account = i64::try_from(ctx.per_account.max(1)).unwrap_or(i64::MAX);
-    let Some(job) = replays::claim_next_replay(&ctx.pool, per_account).await? else {
-        return Ok(None);
-    };
-    let id = job.id;
-    let attempt = job.attempts_made;
-    let max_attempts = job.max_attempts;
-    // The destination's turn comes first (R13). A worker never waits for it: when the
-    // destination is busy the job goes back to the queue, due when its turn comes, and the
-    // worker takes other work (another account's black-hole target cannot hold it).
-    let _pass = match url::Url::parse(&job.target_url) {
-        Ok(url) => match ctx.limits.try_enter(&destination_key(&url).await) {
-            Ok(pass) => Some(pass),
-            Err(wait) => {
-                let moved = replays::requeue_replay(&ctx.pool, id, attempt, wait).await?;
-                return Ok(Some(Processed {
-                    id,
-                    status: ReplayStatus::Queued,
-                    moved,
-                    deferred: Some(wait),
-                }));
+async fn run_recovery(ctx: WorkerContext, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(RECOVERY_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                if let Err(e) = recover(&ctx).await {
+                    tracing::warn!(error = %e, "recovering interrupted replays failed");
+                }
             }
-        },
-        // `build_request` refuses it with the reason.
-        Err(_) => None,
-    };
-    let span =
-        tracing::info_span!("replay", replay.id = %id, request.id = %job.request_id, attempt);
-    let record = send_job(ctx, job).instrument(span).await;
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sends one claimed job and decides what follows; the attempt is ready to record.
+async fn attempt_job(ctx: &WorkerContext, job: ClaimedReplay) -> FinishedAttempt {
+    let (id, attempt, max_attempts) = (job.id, job.attempts_made, job.max_attempts);
+    let record = send_job(ctx, job).await;
     let outcome = decide(&record.result, attempt, max_attempts);
-    let new = NewAttempt {
-        started_at: record.started_at,
-        duration_ms: Some(millis(record.duration)),
-        status_code: record.result.as_ref().ok().map(|r| i32::from(r.status)),
-        response_headers: record
-            .result
-            .as_ref()
-            .map(|r| r.headers.clone())
-            .unwrap_or_default(),
-        response_body: record
-            .result
-            .as_ref()
-            .map(|r| r.body.clone())
-            .unwrap_or_default(),
-        response_truncated: record.result.as_ref().is_ok_and(|r| r.body_truncated),
-        error: record.result.as_ref().err().map(ToString::to_string),
-    };
-    let moved = replays::finish_replay_attempt(&ctx.pool, id, attempt, &new, outcome).await?;
     let status = match outcome {
         AttemptOutcome::Succeeded => ReplayStatus::Succeeded,
         AttemptOutcome::Failed => ReplayStatus::Failed,
         AttemptOutcome::RetryAfter(_) => ReplayStatus::Queued,
     };
-    let duration_ms = new.duration_ms.unwrap_or_default();
-    match (&record.result, moved) {
-        (_, false) => tracing::warn!(
-            replay.id = %id, duration_ms,
-            "attempt recorded, but the replay had been taken back by the recovery sweep"
-        ),
-        (Ok(r), true) => tracing::info!(
+    let duration_ms = millis(record.duration);
+    match &record.result {
+        Ok(r) => tracing::info!(
             replay.id = %id, replay.status = %status, duration_ms, http.status = r.status, attempt,
             "replay attempt finished"
         ),
-        (Err(e), true) => tracing::info!(
+        Err(e) => tracing::info!(
             replay.id = %id, replay.status = %status, duration_ms, error = %e, attempt,
             "replay attempt failed"
         ),
     }
-    Ok(Some(Processed {
-        id,
-        status,
-        moved,
-        deferred: None,
-    }))
+    let error = record.result.as_ref().err().map(ToString::to_string);
+    let (status_code, response_headers, response_body, response_truncated) = match record.result {
+        Ok(r) => (
+            Some(i32::from(r.status)),
+            r.headers,
+            r.body,
+            r.body_truncated,
+        ),
+        Err(_) => (None, Vec::new(), Vec::new(), false),
+    };
+    FinishedAttempt {
+        replay_id: id,
+        attempt,
+        record: NewAttempt {
+            started_at: record.started_at,
+            duration_ms: Some(duration_ms),
+            status_code,
+            response_headers,
+            response_body,
+            response_truncated,
+            error,
+        },
+        outcome,
+    }
 }
 
 /// Why an attempt got no response.

@@ -29,6 +29,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 mod hosting;
+mod indexer;
 pub mod plans;
 pub use hosting::{origins, private_targets_policy, url_host_is_loopback, Origins};
 
@@ -276,6 +277,8 @@ impl Server {
             replay_wake,
         ));
         let pruner = tokio::spawn(plans::retention_loop(pool.clone()));
+        let search_indexer = matches!(config.role, Role::All | Role::Worker)
+            .then(|| tokio::spawn(indexer::search_index_loop(pool.clone())));
         let sweeper = tokio::spawn(async move {
             use tower_sessions::ExpiredDeletion;
             let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -304,6 +307,9 @@ impl Server {
             .await;
             sweeper.abort();
             pruner.abort();
+            if let Some(indexer) = search_indexer {
+                indexer.abort();
+            }
         });
         tracing::info!(%addr, %public_url, %capture_url, %private_targets, "hookvault serving");
         Ok(Server {

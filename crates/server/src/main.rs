@@ -222,8 +222,8 @@ struct ServeArgs {
     /// Total time limit, in seconds, for one replay send (connect, send, read the answer).
     #[arg(long, env = "HOOKVAULT_REPLAY_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=300))]
     replay_timeout_secs: u64,
-    /// Replay worker tasks (roles all and worker).
-    #[arg(long, env = "HOOKVAULT_REPLAY_WORKERS", default_value_t = 4)]
+    /// Most replay chains in flight in this process (roles all and worker): a replay of its own, or a bulk batch sent in order.
+    #[arg(long, env = "HOOKVAULT_REPLAY_WORKERS", default_value_t = 16)]
     replay_workers: usize,
     /// Most replay sends in flight to one destination host, per process.
     #[arg(long, env = "HOOKVAULT_REPLAY_HOST_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]

@@ -16,6 +16,7 @@ pub mod related;
 pub mod replays;
 pub mod requests;
 pub mod search;
+pub mod search_index;
 pub mod tokens;
 pub mod users;
 

@@ -5,7 +5,7 @@
 //! unnamed statement is always planned with the actual values, which is what lets
 //! `event_type LIKE 'invoice.%'` use the `text_pattern_ops` index.
 
-use hookvault_core::search::SearchQuery;
+use hookvault_core::search::{JsonMatch, SearchQuery};
 use hookvault_core::signing::SignatureStatus;
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -13,8 +13,17 @@ use uuid::Uuid;
 use crate::requests::RequestSummary;
 use crate::StoreError;
 
+const COLUMNS: &str = "SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, \
+     r.query, r.body_size, r.content_type, r.provider, r.event_type, r.event_id, \
+     r.signature_status, r.signature_reason";
+
 /// One page of the endpoint's captures matching `q`, newest first, strictly older than
 /// `before_seq`; the same page shape as `requests::list_requests`.
+///
+/// Body filters (JSON paths, free text) use the search documents for captures at or below the
+/// indexer's progress (their indexes find candidates, the exact test is then made on the
+/// document or the raw bytes) and scan the bodies of the captures above it; the two parts are
+/// merged newest first.
 pub async fn search_requests(
     ex: impl PgExecutor<'_>,
     user_id: Uuid,
@@ -23,12 +32,63 @@ pub async fn search_requests(
     before_seq: Option<i64>,
     limit: i64,
 ) -> Result<Vec<RequestSummary>, StoreError> {
-    let mut b = QueryBuilder::<Postgres>::new(
-        "SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, \
-         r.body_size, r.content_type, r.provider, r.event_type, r.event_id, \
-         r.signature_status, r.signature_reason \
-         FROM requests r JOIN endpoints e ON e.id = r.endpoint_id WHERE r.endpoint_id = ",
-    );
+    let mut b = QueryBuilder::<Postgres>::new("");
+    if q.json.is_empty() && q.text.is_empty() {
+        push_scan(&mut b, user_id, endpoint_id, q, before_seq, None);
+        b.push(" ORDER BY r.seq DESC LIMIT ");
+        b.push_bind(limit);
+    } else {
+        b.push("SELECT * FROM ((");
+        b.push(COLUMNS);
+        b.push(
+            " FROM request_search d JOIN requests r ON r.id = d.request_id \
+             JOIN endpoints e ON e.id = r.endpoint_id WHERE d.endpoint_id = ",
+        );
+        b.push_bind(endpoint_id);
+        b.push(" AND r.endpoint_id = ");
+        b.push_bind(endpoint_id);
+        b.push(" AND e.user_id = ");
+        b.push_bind(user_id);
+        b.push(" AND (r.xid, r.seq) <= (SELECT xid, seq FROM search_progress)");
+        if let Some(seq) = before_seq {
+            b.push(" AND r.seq < ");
+            b.push_bind(seq);
+        }
+        push_filters(&mut b, q, Some("d"));
+        b.push(" ORDER BY r.seq DESC LIMIT ");
+        b.push_bind(limit);
+        b.push(") UNION ALL (");
+        push_scan(
+            &mut b,
+            user_id,
+            endpoint_id,
+            q,
+            before_seq,
+            Some(" AND (r.xid, r.seq) > (SELECT xid, seq FROM search_progress)"),
+        );
+        b.push(" ORDER BY r.seq DESC LIMIT ");
+        b.push_bind(limit);
+        b.push(")) found ORDER BY seq DESC LIMIT ");
+        b.push_bind(limit);
+    }
+    Ok(b.build_query_as::<RequestSummary>()
+        .persistent(false)
+        .fetch_all(ex)
+        .await?)
+}
+
+/// The endpoint's captures matching `q` by reading them (no search documents), with `extra`
+/// conditions.
+fn push_scan(
+    b: &mut QueryBuilder<'_, Postgres>,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    q: &SearchQuery,
+    before_seq: Option<i64>,
+    extra: Option<&str>,
+) {
+    b.push(COLUMNS);
+    b.push(" FROM requests r JOIN endpoints e ON e.id = r.endpoint_id WHERE r.endpoint_id = ");
     b.push_bind(endpoint_id);
     b.push(" AND e.user_id = ");
     b.push_bind(user_id);
@@ -36,17 +96,16 @@ pub async fn search_requests(
         b.push(" AND r.seq < ");
         b.push_bind(seq);
     }
-    push_filters(&mut b, q);
-    b.push(" ORDER BY r.seq DESC LIMIT ");
-    b.push_bind(limit);
-    Ok(b.build_query_as::<RequestSummary>()
-        .persistent(false)
-        .fetch_all(ex)
-        .await?)
+    if let Some(extra) = extra {
+        b.push(extra);
+    }
+    push_filters(b, q, None);
 }
 
-/// Appends ` AND …` for every filter of `q`.
-fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &SearchQuery) {
+/// Appends ` AND …` for every filter of `q`. With `doc` (the alias of the captures' search
+/// documents), body filters find candidates through the documents' indexes and are then
+/// tested exactly on the document (JSON) or on the raw bytes (text).
+fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &SearchQuery, doc: Option<&str>) {
     if !q.providers.is_empty() {
         b.push(" AND r.provider = ANY(");
         b.push_bind(q.providers.clone());
@@ -105,6 +164,22 @@ fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &SearchQuery) {
         b.push(")");
     }
     for m in &q.json {
+        if let Some(d) = doc {
+            let candidates = containment(m);
+            for (i, c) in candidates.iter().enumerate() {
+                b.push(if i == 0 { " AND (" } else { " OR " });
+                b.push(format_args!("{d}.doc @> "));
+                b.push_bind(c.clone());
+                if i + 1 == candidates.len() {
+                    b.push(")");
+                }
+            }
+            b.push(format_args!(" AND {d}.doc #>> "));
+            b.push_bind(m.path.clone());
+            b.push("::text[] = ");
+            b.push_bind(m.value.clone());
+            continue;
+        }
         if m.literal_prefilter() {
             // Cheap byte test first, so only bodies that can match are parsed. A matching
             // body either holds the value's bytes or spells it with a \u escape.
@@ -118,6 +193,14 @@ fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &SearchQuery) {
         b.push_bind(m.value.clone());
     }
     for t in &q.text {
+        if let Some(d) = doc {
+            // The text holds the body and each header name and value: every raw match is
+            // found there (bytes that are not UTF-8 aside, which the query cannot contain).
+            if !t.contains('\0') {
+                b.push(format_args!(" AND {d}.words LIKE "));
+                b.push_bind(format!("%{}%", like_escape(t)));
+            }
+        }
         // Raw bytes, so non-UTF-8 bodies never make the query fail. The header blob stores
         // names and values verbatim, so a substring of one header is found there too.
         let bytes = t.as_bytes().to_vec();
@@ -127,4 +210,51 @@ fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &SearchQuery) {
         b.push_bind(bytes);
         b.push("::bytea in r.headers) > 0)");
     }
+}
+
+/// `value` with LIKE's wildcards and escape character escaped.
+fn like_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 4);
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// JSON documents one of which a body must contain (`@>`) for `m` to match: the path's
+/// objects around the value as a string, and as the number or boolean it spells. Empty when
+/// the path has an array index (the key may be an index or an object key) or the value could
+/// be an object or array: the document is then tested without its index.
+fn containment(m: &JsonMatch) -> Vec<serde_json::Value> {
+    if m.path.is_empty()
+        || m.path.iter().any(|p| p.bytes().all(|c| c.is_ascii_digit()))
+        || m.value.starts_with(['{', '['])
+    {
+        return Vec::new();
+    }
+    let mut leaves = vec![serde_json::Value::String(m.value.clone())];
+    if let Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) =
+        serde_json::from_str::<serde_json::Value>(&m.value)
+    {
+        // A number only when it is written as it would be stored; otherwise (`2.0e3`, more
+        // digits than a double holds) its stored spelling cannot be predicted.
+        if v.to_string() != m.value {
+            return Vec::new();
+        }
+        leaves.push(v);
+    }
+    leaves
+        .into_iter()
+        .map(|mut v| {
+            for key in m.path.iter().rev() {
+                let mut object = serde_json::Map::new();
+                object.insert(key.clone(), v);
+                v = serde_json::Value::Object(object);
+            }
+            v
+        })
+        .collect()
 }

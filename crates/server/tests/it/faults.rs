@@ -400,3 +400,96 @@ async fn one_accounts_replays_to_a_black_hole_do_not_hold_the_workers_another_ac
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn another_accounts_single_replay_is_delivered_while_a_1000_job_bulk_is_in_progress() {
+    // One worker slot: only the claim's rotation across accounts can let B through.
+    let app = TestApp::spawn_with(|c| {
+        c.replay_workers = 1;
+        c.replay_account_concurrency = 2;
+    })
+    .await;
+    let a = app.signup_with_token("bulk-a@example.com").await;
+    let (a_endpoint, a_url) = app.create_endpoint(&a, "bulk").await;
+    let mut ids = Vec::with_capacity(1000);
+    for chunk in 0..20 {
+        let got = join_all((0..50).map(|n| {
+            let url = a_url.clone();
+            async move {
+                let r = api_client()
+                    .post(&url)
+                    .body(format!("{{\"n\":{}}}", chunk * 50 + n))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                r.headers()["x-hookvault-request-id"]
+                    .to_str()
+                    .unwrap()
+                    .to_string()
+            }
+        }))
+        .await;
+        ids.extend(got);
+    }
+    // A's dev server answers each replay after 5 ms: the bulk takes at least 5 s.
+    let a_seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let a_target = {
+        let seen = a_seen.clone();
+        let app = axum::Router::new().fallback(move || {
+            let seen = seen.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/bulk", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    };
+    let r = api_client()
+        .post(app.at(&format!("/api/v1/endpoints/{a_endpoint}/replays")))
+        .bearer_auth(&a)
+        .json(&serde_json::json!({"request_ids": ids, "order": "received",
+            "target_url": a_target, "signing": {"scheme": "none"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "bulk queued");
+    let started = Instant::now();
+    while a_seen.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the bulk never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let b = app.signup_with_token("single-b@example.com").await;
+    let (_, b_url) = app.create_endpoint(&b, "single").await;
+    let (target, received) = crate::common::target::recording_target().await;
+    let id = capture_id(&b_url).await;
+    let queued = Instant::now();
+    let replay = replay_to(&app, &b, &id, &target).await;
+    while received.lock().unwrap().is_empty() {
+        assert!(
+            queued.elapsed() < Duration::from_secs(20),
+            "B's replay waited behind A's bulk"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let bulk_sent = a_seen.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        bulk_sent < 1000,
+        "B's replay was delivered only after A's whole bulk ({bulk_sent} sent)"
+    );
+    let v = app.api_json(&b, &format!("/api/v1/replays/{replay}")).await;
+    assert_ne!(v["status"], "failed", "{v}");
+    eprintln!(
+        "under faults: another account's replay delivered {:?} after it was queued, \
+         with {bulk_sent} of a 1000-job bulk sent",
+        queued.elapsed()
+    );
+}

@@ -1016,3 +1016,94 @@ async fn another_account_gets_404_on_exports_diff_order_search_and_signing() {
     let r = get(&app.client, app.at(&format!("/requests/{a}/diff/{b}"))).await;
     assert_eq!(r.status(), 200);
 }
+
+/// Whether the search indexer has written the capture's search document.
+async fn indexed(app: &TestApp, id: &str) -> bool {
+    sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM request_search WHERE request_id = $1::uuid)",
+    )
+    .bind(id)
+    .fetch_one(&app.server.pool)
+    .await
+    .expect("request_search")
+}
+
+#[tokio::test]
+async fn search_finds_a_just_captured_body_before_and_after_it_is_indexed() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("fresh-search@example.com").await;
+    let (endpoint, url) = app.create_endpoint(&token, "fresh").await;
+    let old = capture(
+        &url,
+        "POST",
+        &[("Content-Type", "application/json".into())],
+        br#"{"data":{"object":{"customer":"cus_old","amount":10}}}"#.to_vec(),
+    )
+    .await;
+
+    // The indexer cannot move on while this transaction holds its progress row.
+    let mut hold = app.server.pool.begin().await.expect("begin");
+    sqlx::query("SELECT xid FROM search_progress FOR UPDATE")
+        .execute(&mut *hold)
+        .await
+        .expect("lock the indexer's progress");
+    let json = capture(
+        &url,
+        "POST",
+        &[
+            ("Content-Type", "application/json".into()),
+            ("X-Trace", "trace-77".into()),
+        ],
+        br#"{"data":{"object":{"customer":"cus_fresh","amount":2000,"paid":true,"items":[{"sku":"a-1"}]}},"note":"fresh needle"}"#.to_vec(),
+    )
+    .await;
+    let text = capture(
+        &url,
+        "POST",
+        &[("Content-Type", "text/plain".into())],
+        b"plain 100% fresh\xff needle".to_vec(),
+    )
+    .await;
+    let cases: Vec<(&str, BTreeSet<String>)> = vec![
+        ("data.object.customer:cus_fresh", set(&[&json])),
+        ("data.object.customer:cus_old", set(&[&old])),
+        ("data.object.amount:2000", set(&[&json])),
+        ("data.object.amount:2.0e3", BTreeSet::new()),
+        ("data.object.paid:true", set(&[&json])),
+        ("data.object.items.0.sku:a-1", set(&[&json])),
+        ("needle", set(&[&json, &text])),
+        ("\"100% fresh\"", set(&[&text])),
+        ("100_", BTreeSet::new()),
+        ("trace-77", set(&[&json])),
+        ("data.object.customer:cus_fresh needle", set(&[&json])),
+    ];
+    assert!(!indexed(&app, &json).await, "not indexed yet");
+    for (q, want) in &cases {
+        assert_eq!(
+            &search(&app, &token, &endpoint, q).await,
+            want,
+            "before indexing, q = {q}"
+        );
+    }
+
+    hold.rollback().await.expect("release");
+    let released = std::time::Instant::now();
+    while !(indexed(&app, &json).await && indexed(&app, &text).await) {
+        assert!(
+            released.elapsed() < std::time::Duration::from_secs(10),
+            "the indexer did not index the new captures"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "search documents written {:?} after the indexer could run",
+        released.elapsed()
+    );
+    for (q, want) in &cases {
+        assert_eq!(
+            &search(&app, &token, &endpoint, q).await,
+            want,
+            "after indexing, q = {q}"
+        );
+    }
+}

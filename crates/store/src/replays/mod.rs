@@ -2,7 +2,7 @@
 //! LOCKED`), attempt records, the recovery of jobs whose worker died, and owner-scoped history.
 //!
 //! Decisions (when to retry, how long to wait) are made by the caller; these functions only
-//! store them. Jobs of one batch run strictly in `position` order: [`claim_next_replay`] never
+//! store them. Jobs of one batch run strictly in `position` order: [`claim_replays`] never
 //! returns a job while an earlier job of its batch is queued or running.
 
 use std::fmt;
@@ -165,6 +165,10 @@ pub struct ClaimedReplay {
     /// Encoded with `hookvault_core::headers::encode`.
     pub headers: Vec<u8>,
     pub body: Vec<u8>,
+    /// The chain the job was claimed for: the id of its run's first job.
+    pub chain: Uuid,
+    /// Its place in its batch (0 for a job of no batch).
+    pub position: i32,
 }
 
 /// What happens to a job after an attempt.
@@ -209,10 +213,12 @@ pub struct ReplaySource {
     pub body: Option<Vec<u8>>,
 }
 
+mod claim;
 mod history;
 mod queue;
 mod targets;
 
+pub use claim::*;
 pub use history::*;
 pub use queue::*;
 pub use targets::*;

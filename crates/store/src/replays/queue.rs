@@ -65,64 +65,6 @@ pub async fn insert_replays(
     Ok(())
 }
 
-/// Claims the next due job: marks it `running`, stamps `locked_at` and counts the attempt.
-/// Skips jobs other workers hold, jobs whose batch still has an earlier job queued or
-/// running, and jobs of accounts that already have `per_account` replays running (so one
-/// account's replays cannot hold every worker). Not owner-scoped: only workers call it.
-pub async fn claim_next_replay(
-    ex: impl PgExecutor<'_>,
-    per_account: i64,
-) -> Result<Option<ClaimedReplay>, StoreError> {
-    Ok(sqlx::query_as!(
-        ClaimedReplay,
-        r#"WITH next AS (
-               SELECT r.id FROM replays r
-               WHERE r.status = 'queued' AND r.next_attempt_at <= now() AND NOT r.to_cli
-                 AND NOT (r.batch_id IS NOT NULL AND EXISTS (
-                     SELECT 1 FROM replays p
-                     WHERE p.batch_id = r.batch_id AND p.position < r.position
-                       AND p.status IN ('queued', 'running')))
-                 AND (SELECT count(*) FROM replays u
-                      WHERE u.user_id = r.user_id AND u.status = 'running') < $1
-               ORDER BY r.next_attempt_at, r.position
-               LIMIT 1
-               FOR UPDATE SKIP LOCKED
-           )
-           UPDATE replays r
-           SET status = 'running', locked_at = now(), attempts_made = r.attempts_made + 1
-           FROM next, requests q
-           WHERE r.id = next.id AND q.id = r.request_id
-           RETURNING r.id, r.user_id, r.endpoint_id, r.request_id, r.target_url, r.scheme,
-                     r.secret_sealed, r.attempts_made, r.max_attempts, q.method, q.headers, q.body"#,
-        per_account
-    )
-    .fetch_optional(ex)
-    .await?)
-}
-
-/// Puts a claimed job back in the queue without counting an attempt: its destination is busy,
-/// and its worker goes on with other work instead of waiting. Due again after `delay`. False
-/// when the job is no longer this claim's (the recovery sweep took it back).
-pub async fn requeue_replay(
-    ex: impl PgExecutor<'_>,
-    replay_id: Uuid,
-    attempt: i32,
-    delay: Duration,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query!(
-        "UPDATE replays
-         SET status = 'queued', locked_at = NULL, attempts_made = attempts_made - 1,
-             next_attempt_at = now() + make_interval(secs => $3)
-         WHERE id = $1 AND status = 'running' AND attempts_made = $2",
-        replay_id,
-        attempt,
-        delay.as_secs_f64(),
-    )
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// A new attempt record.
 #[derive(Debug, Clone)]
 pub struct NewAttempt {
@@ -133,54 +75,6 @@ pub struct NewAttempt {
     pub response_body: Vec<u8>,
     pub response_truncated: bool,
     pub error: Option<String>,
-}
-
-/// Records an attempt and moves the job on, in one statement. The job only moves if it is
-/// still `running` with `attempts_made == attempt` (the value from the claim): a job the
-/// recovery sweep took back meanwhile is left alone. The attempt is recorded either way, since
-/// it really happened. Returns whether the job moved.
-pub async fn finish_replay_attempt(
-    ex: impl PgExecutor<'_>,
-    replay_id: Uuid,
-    attempt: i32,
-    record: &NewAttempt,
-    outcome: AttemptOutcome,
-) -> Result<bool, StoreError> {
-    let (status, delay) = match outcome {
-        AttemptOutcome::Succeeded => (ReplayStatus::Succeeded, 0.0),
-        AttemptOutcome::Failed => (ReplayStatus::Failed, 0.0),
-        AttemptOutcome::RetryAfter(d) => (ReplayStatus::Queued, d.as_secs_f64()),
-    };
-    Ok(sqlx::query_scalar!(
-        r#"WITH job AS (
-               UPDATE replays SET
-                   status = $3,
-                   locked_at = NULL,
-                   next_attempt_at = CASE WHEN $3 = 'queued'
-                       THEN now() + make_interval(secs => $4) ELSE next_attempt_at END,
-                   finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE now() END
-               WHERE id = $1 AND status = 'running' AND attempts_made = $2
-               RETURNING id
-           ), noted AS (
-               INSERT INTO replay_attempts (replay_id, started_at, duration_ms, status_code,
-                      response_headers, response_body, response_truncated, error)
-               VALUES ($1, $5, $6, $7, $8, $9, $10, $11)
-           )
-           SELECT EXISTS (SELECT 1 FROM job) AS "moved!""#,
-        replay_id,
-        attempt,
-        status.as_str(),
-        delay,
-        record.started_at,
-        record.duration_ms,
-        record.status_code,
-        Json(&record.response_headers) as _,
-        record.response_body,
-        record.response_truncated,
-        record.error,
-    )
-    .fetch_one(ex)
-    .await?)
 }
 
 /// Takes back jobs left `running` by a worker that died: those locked more than `stale_after`

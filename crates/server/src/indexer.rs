@@ -1,0 +1,25 @@
+//! The search indexer: fills the search documents of new captures (see
+//! `hookvault_store::search_index`) in batches, so a capture is indexed within about a second
+//! of being stored while the capture path does none of the work.
+
+use std::time::Duration;
+
+use hookvault_store::{search_index, PgPool};
+
+/// Captures indexed per transaction (kept small: the transaction is short, so it holds back
+/// live streams' horizon only briefly).
+const BATCH: i64 = 500;
+/// The pause once caught up.
+const IDLE: Duration = Duration::from_millis(250);
+
+/// Runs forever (roles all and worker).
+pub async fn search_index_loop(pool: PgPool) {
+    loop {
+        match search_index::index_next(&pool, BATCH).await {
+            Ok(n) if i64::try_from(n).unwrap_or(0) >= BATCH => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "search indexer: indexing new captures failed"),
+        }
+        tokio::time::sleep(IDLE).await;
+    }
+}

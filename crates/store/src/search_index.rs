@@ -1,0 +1,118 @@
+//! The search documents behind body search: one row in `request_search` per capture, filled by
+//! a background indexer ([`index_next`]) in position order shortly after the capture is stored.
+//! `search_progress` says how far it got: every capture at or below that position has its
+//! document, so a search uses the documents' indexes there and scans only the bodies above it
+//! (see `search::search_requests`).
+
+use hookvault_core::headers;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// The text a free-text search looks in: the body as text, then each header name and value on
+/// a line of its own. Bytes that are not UTF-8, and NUL (which PostgreSQL text cannot hold),
+/// become U+FFFD, so every UTF-8 string found in the raw body or in one header name or value
+/// is found in this text too (the search then checks the raw bytes).
+pub fn search_words(body: &[u8], header_blob: &[u8]) -> String {
+    let mut words = String::with_capacity(body.len() + header_blob.len() + 16);
+    words.push_str(&String::from_utf8_lossy(body));
+    for h in headers::decode(header_blob).unwrap_or_default() {
+        words.push('\n');
+        words.push_str(&h.name);
+        words.push('\n');
+        words.push_str(&h.value_lossy());
+    }
+    if words.contains('\0') {
+        words = words.replace('\0', "\u{FFFD}");
+    }
+    words
+}
+
+/// Writes the search documents of the next (at most `limit`) captures after the indexer's
+/// progress whose transactions have finished, and moves the progress past them. Returns how
+/// many captures were indexed. Several processes may run it: each batch moves the progress
+/// only from where it read it, so a batch raced by another indexer is dropped.
+pub async fn index_next(pool: &PgPool, limit: i64) -> Result<usize, StoreError> {
+    // Below the horizon (the oldest transaction still running) no capture can still appear.
+    let start = sqlx::query!(
+        r#"SELECT p.xid, p.seq,
+                  pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS "horizon!"
+           FROM search_progress p"#
+    )
+    .fetch_one(pool)
+    .await?;
+    let rows = sqlx::query!(
+        r#"SELECT id, xid, seq, headers, body FROM requests
+           WHERE (xid, seq) > ($1, $2) AND xid < $3
+           ORDER BY xid, seq LIMIT $4"#,
+        start.xid,
+        start.seq,
+        start.horizon,
+        limit,
+    )
+    .fetch_all(pool)
+    .await?;
+    // Caught up: everything below the horizon is done.
+    let (to_xid, to_seq) = match rows.last() {
+        Some(last) if i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit => {
+            (last.xid, last.seq)
+        }
+        _ => (start.horizon - 1, i64::MAX),
+    };
+    if rows.is_empty() && (to_xid, to_seq) <= (start.xid, start.seq) {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let words: Vec<String> = rows
+        .iter()
+        .map(|r| search_words(&r.body, &r.headers))
+        .collect();
+    drop(rows);
+    let mut tx = pool.begin().await?;
+    let moved = sqlx::query!(
+        "UPDATE search_progress SET xid = $3, seq = $4 WHERE xid = $1 AND seq = $2",
+        start.xid,
+        start.seq,
+        to_xid,
+        to_seq,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        // Another indexer got here first.
+        return Ok(0);
+    }
+    sqlx::query!(
+        "INSERT INTO request_search (request_id, endpoint_id, doc, words)
+         SELECT r.id, r.endpoint_id, hookvault_try_jsonb(r.body), t.words
+         FROM UNNEST($1::uuid[], $2::text[]) AS t(id, words)
+         JOIN requests r ON r.id = t.id
+         ON CONFLICT (request_id) DO NOTHING",
+        &ids,
+        &words,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookvault_core::headers::RawHeader;
+
+    #[test]
+    fn words_hold_the_body_and_each_header_name_and_value_with_bad_bytes_replaced() {
+        let blob = headers::encode(&[
+            RawHeader::new("Content-Type", b"application/json".to_vec()),
+            RawHeader::new("X-Odd", b"a\xffb".to_vec()),
+        ]);
+        let words = search_words(b"{\"a\":\"\x00x\xfe\"}", &blob);
+        assert_eq!(
+            words,
+            "{\"a\":\"\u{FFFD}x\u{FFFD}\"}\nContent-Type\napplication/json\nX-Odd\na\u{FFFD}b"
+        );
+    }
+}
