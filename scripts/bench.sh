@@ -37,8 +37,11 @@ if "$BIN" serve --help | grep -q -- '--plans'; then
 else
   PLAN_QUOTAS="n/a (a build without plans)"
 fi
+# SERVER_ARGS adds `serve` options, e.g. "--replay-account-concurrency 8
+# --replay-host-concurrency 8" so that all five ordered bulk batches below are in flight at once.
+read -r -a server_args <<< "${SERVER_ARGS:-}"
 "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
-  --replay-host-rate 0 "${plan_args[@]}" > "$work/server.log" 2>&1 &
+  --replay-host-rate 0 "${plan_args[@]}" "${server_args[@]}" > "$work/server.log" 2>&1 &
 server=$!
 # The run leaves a few GB of captures and WAL behind: remove them (KEEP=1 keeps them to inspect).
 cleanup() {
@@ -112,7 +115,7 @@ psql_hv -c "DROP TABLE bench_requests; DROP TABLE bench_row;"
 REPLAYS="${REPLAYS:-5000}"
 sink=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '{"name":"replay sink"}' "$base/api/v1/endpoints")
-echo "== replay: $REPLAYS captures, bulk batches of 1000, scheme stripe, to a local HTTP target"
+echo "== replay: $REPLAYS captures, bulk batches of 1000, scheme stripe, to a local HTTP target${SERVER_ARGS:+ ($SERVER_ARGS)}"
 python3 - "$base" "$token" "$id" "$sink" "$REPLAYS" <<'PY'
 import json, sys, time, urllib.request
 base, token, endpoint, sink, total = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5])
