@@ -133,7 +133,7 @@ echo "== inserted in $(( $(date +%s) - start )) s; rows: $(psql_q -Atc 'SELECT c
 # existed have no search_progress table: nothing to wait for).
 if [ "$(psql_q -Atc "SELECT to_regclass('search_progress') IS NOT NULL")" = t ]; then
   t0=$(date +%s)
-  until [ "$(psql_q -Atc "SELECT (SELECT xid FROM search_progress) >= (SELECT max(xid) FROM requests)")" = t ]; do sleep 2; done
+  until [ "$(psql_q -Atc "SELECT (SELECT (xid, seq) FROM search_progress) >= (SELECT (xid, seq) FROM requests ORDER BY xid DESC, seq DESC LIMIT 1)")" = t ]; do sleep 2; done
   echo "== search documents written by the background indexer in $(( $(date +%s) - t0 )) s"
   psql_q -Atc "VACUUM ANALYZE request_search"
   psql_q -Atc "SELECT '== disk: requests ' || pg_size_pretty(pg_total_relation_size('requests'))

@@ -83,11 +83,14 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<usize, StoreError> 
         // Another indexer got here first.
         return Ok(0);
     }
+    // The captures are locked against deletion (retention, a deleted endpoint) for the
+    // insert's foreign key check; one deleted meanwhile is skipped.
     sqlx::query!(
         "INSERT INTO request_search (request_id, endpoint_id, doc, words)
          SELECT r.id, r.endpoint_id, hookvault_try_jsonb(r.body), t.words
          FROM UNNEST($1::uuid[], $2::text[]) AS t(id, words)
          JOIN requests r ON r.id = t.id
+         FOR KEY SHARE OF r
          ON CONFLICT (request_id) DO NOTHING",
         &ids,
         &words,
