@@ -241,7 +241,8 @@ fn containment(m: &JsonMatch) -> Vec<serde_json::Value> {
     {
         // A number only when it is written as it would be stored; otherwise (`2.0e3`, more
         // digits than a double holds) its stored spelling cannot be predicted.
-        if v.to_string() != m.value {
+        let spelled = v.to_string();
+        if spelled != m.value {
             return Vec::new();
         }
         leaves.push(v);
