@@ -8,6 +8,7 @@ mod account_hygiene;
 mod accounts;
 mod audit;
 mod audit_pages;
+mod billing;
 mod browser;
 mod capture;
 mod capture_deleted;

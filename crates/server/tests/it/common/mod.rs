@@ -10,6 +10,7 @@ pub mod official;
 pub mod process;
 pub mod raw_http;
 pub mod sse;
+pub mod stripe;
 pub mod target;
 
 use std::sync::OnceLock;
