@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 mod audit_pages;
 mod billing;
+mod billing_browser;
 mod browser;
 mod capture;
 mod capture_deleted;

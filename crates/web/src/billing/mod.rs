@@ -55,17 +55,36 @@ pub struct Billing {
     pub(crate) stripe: stripe::StripeClient,
     /// Wakes this process's billing worker when the webhook queues an event.
     pub(crate) wake: Arc<Notify>,
+    /// Where the billing page's forms may lead (its `form-action`): Stripe's hosted pages.
+    pub(crate) form_targets: Arc<str>,
 }
 
 impl Billing {
     pub fn new(config: BillingConfig) -> anyhow::Result<Billing> {
         let stripe = stripe::StripeClient::new(&config.api_base, &config.secret_key)?;
         Ok(Billing {
+            form_targets: form_targets(&config.api_base).into(),
             config: Arc::new(config),
             stripe,
             wake: Arc::new(Notify::new()),
         })
     }
+}
+
+/// Stripe's Checkout and billing-portal origins, and the API's own origin when it is not
+/// Stripe's (a stand-in or a proxy serves its hosted pages there).
+fn form_targets(api_base: &str) -> String {
+    let mut targets = String::from("https://checkout.stripe.com https://billing.stripe.com");
+    let (scheme, rest) = api_base.split_once("://").unwrap_or(("https", api_base));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let safe = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    if safe && authority != "api.stripe.com" && matches!(scheme, "http" | "https") {
+        targets.push_str(&format!(" {scheme}://{authority}"));
+    }
+    targets
 }
 
 /// Cancels, through Stripe's API, every subscription of the account that Stripe may still
@@ -108,4 +127,25 @@ pub(crate) enum CancelError {
     /// Shown to the user.
     Refused(String),
     Internal(crate::error::AppError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_targets;
+
+    #[test]
+    fn forms_may_lead_to_stripes_hosted_pages_and_a_stand_ins_origin() {
+        assert_eq!(
+            form_targets("https://api.stripe.com"),
+            "https://checkout.stripe.com https://billing.stripe.com"
+        );
+        assert_eq!(
+            form_targets("http://127.0.0.1:4242/"),
+            "https://checkout.stripe.com https://billing.stripe.com http://127.0.0.1:4242"
+        );
+        assert_eq!(
+            form_targets("http://evil; script-src *"),
+            "https://checkout.stripe.com https://billing.stripe.com"
+        );
+    }
 }

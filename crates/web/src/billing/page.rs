@@ -95,6 +95,13 @@ async fn page(
         error,
     })?;
     *resp.status_mut() = status;
+    if let Some(billing) = &state.billing {
+        let csp = crate::security::csp_with_form_targets(&billing.form_targets);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&csp) {
+            resp.headers_mut()
+                .insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
     Ok(resp)
 }
 
