@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service (dashboard, capture, API).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Ask for email and password, create an API token and store it in your config directory.
     Login {
         /// The Hookvault server.
@@ -326,7 +326,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Login { server } => hookvault_cli::login::login(&server).await,
         Command::Logout { local_only } => hookvault_cli::login::logout(local_only).await,
         Command::Listen(a) => {
