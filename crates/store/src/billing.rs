@@ -344,14 +344,15 @@ pub async fn start_grace(
     Ok(row.map(|r| (r.email, r.until)))
 }
 
-/// Ends the grace period, unless it was started by a failure newer than this payment.
+/// Ends the grace period, unless it was started by a failure newer than this payment. The
+/// payment's `created` is kept, so a failure older than it, arriving late, starts none.
 pub async fn end_grace(
     ex: impl PgExecutor<'_>,
     user_id: Uuid,
     created: i64,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query!(
-        "UPDATE users SET billing_grace_until = NULL
+        "UPDATE users SET billing_grace_until = NULL, billing_grace_created = $2
          WHERE id = $1 AND billing_grace_until IS NOT NULL AND billing_grace_created <= $2",
         user_id,
         created

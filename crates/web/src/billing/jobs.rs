@@ -55,13 +55,19 @@ pub async fn run_worker(state: AppState) {
     let Some(billing) = state.billing.clone() else {
         return;
     };
+    let mut last_sweep = std::time::Instant::now();
     loop {
+        // Grace periods are checked at least every POLL, also while events keep coming.
+        if last_sweep.elapsed() >= POLL {
+            end_expired_graces(&state).await;
+            last_sweep = std::time::Instant::now();
+        }
         match store::claim_due_event(&state.pool, LEASE_SECS).await {
             Ok(Some(event)) => {
                 process(&state, &billing, event).await;
                 continue;
             }
-            Ok(None) => end_expired_graces(&state).await,
+            Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "billing worker: claiming an event failed"),
         }
         tokio::select! {
