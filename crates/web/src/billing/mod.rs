@@ -88,20 +88,18 @@ fn form_targets(api_base: &str) -> String {
 }
 
 /// Cancels, through Stripe's API, every subscription of the account that Stripe may still
-/// charge, before the account is deleted. `Err` says in words why the deletion must stop
-/// (nothing has been deleted then).
+/// charge, before the account is deleted. `Ok(Err(why))`: the deletion must stop, and `why`
+/// says so in words (nothing has been deleted then).
 pub(crate) async fn cancel_subscriptions(
     state: &crate::state::AppState,
     user_id: uuid::Uuid,
-) -> Result<(), CancelError> {
-    let live = hookvault_store::billing::live_subscriptions(&state.pool, user_id)
-        .await
-        .map_err(|e| CancelError::Internal(e.into()))?;
+) -> Result<Result<(), String>, crate::error::AppError> {
+    let live = hookvault_store::billing::live_subscriptions(&state.pool, user_id).await?;
     if live.is_empty() {
-        return Ok(());
+        return Ok(Ok(()));
     }
     let Some(billing) = &state.billing else {
-        return Err(CancelError::Refused(
+        return Ok(Err(
             "your account has an active subscription, and billing is not configured on this \
              server, so it cannot be cancelled from here: ask the operator"
                 .into(),
@@ -110,23 +108,14 @@ pub(crate) async fn cancel_subscriptions(
     for subscription in live {
         if let Err(e) = billing.stripe.cancel_subscription(&subscription).await {
             tracing::warn!(user.id = %user_id, error = %e, "cancelling a subscription failed");
-            return Err(CancelError::Refused(format!(
+            return Ok(Err(format!(
                 "your subscription could not be cancelled: {e}"
             )));
         }
-        hookvault_store::billing::mark_canceled(&state.pool, &subscription)
-            .await
-            .map_err(|e| CancelError::Internal(e.into()))?;
+        hookvault_store::billing::mark_canceled(&state.pool, &subscription).await?;
         tracing::info!(user.id = %user_id, "subscription cancelled before deleting the account");
     }
-    Ok(())
-}
-
-/// Why subscriptions were not cancelled.
-pub(crate) enum CancelError {
-    /// Shown to the user.
-    Refused(String),
-    Internal(crate::error::AppError),
+    Ok(Ok(()))
 }
 
 #[cfg(test)]

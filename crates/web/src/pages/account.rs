@@ -547,21 +547,17 @@ async fn delete(
         );
     }
     // Stripe must stop charging before anything is deleted (issue 13).
-    match crate::billing::cancel_subscriptions(&state, user.id).await {
-        Ok(()) => {}
-        Err(crate::billing::CancelError::Refused(why)) => {
-            return notice(
-                Page::for_user("Delete account", &user).await?,
-                "Account not deleted",
-                format!(
-                    "Nothing was deleted: {}. Try again in a moment.",
-                    why.trim_end_matches('.')
-                ),
-                StatusCode::BAD_GATEWAY,
-                ("/settings", "Settings"),
-            );
-        }
-        Err(crate::billing::CancelError::Internal(e)) => return Err(e),
+    if let Err(why) = crate::billing::cancel_subscriptions(&state, user.id).await? {
+        return notice(
+            Page::for_user("Delete account", &user).await?,
+            "Account not deleted",
+            format!(
+                "Nothing was deleted: {}. Try again in a moment.",
+                why.trim_end_matches('.')
+            ),
+            StatusCode::BAD_GATEWAY,
+            ("/settings", "Settings"),
+        );
     }
     delete_account(&state, user.id).await?;
     user.session.flush().await?;
