@@ -652,3 +652,30 @@ async fn deleting_an_account_cancels_its_subscription_at_stripe_first() {
         "the account, its subscription and its events' payloads are gone"
     );
 }
+
+#[tokio::test]
+async fn the_billing_webhook_is_served_on_the_dashboard_origin_only() {
+    let standin = StripeStandIn::start().await;
+    let billing = standin.config(Duration::from_secs(3600));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let app = TestApp::spawn_with(|c| {
+        c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        c.public_url = Some(format!("http://127.0.0.1:{port}"));
+        c.capture_url = Some(format!("http://localhost:{port}"));
+        c.billing = Some(billing);
+    })
+    .await;
+    let refund = signed(
+        "charge.refunded",
+        now(),
+        json!({"id": "ch_2", "object": "charge"}),
+    );
+    let on_capture_host = deliver(&format!("http://localhost:{port}"), &refund).await;
+    assert_eq!(on_capture_host.status(), 404);
+    assert_eq!(billing_rows(&app).await, 0);
+    assert_eq!(deliver(&app.url, &refund).await.status(), 200);
+    assert_eq!(billing_rows(&app).await, 1);
+}
