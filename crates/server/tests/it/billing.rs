@@ -679,3 +679,63 @@ async fn the_billing_webhook_is_served_on_the_dashboard_origin_only() {
     assert_eq!(deliver(&app.url, &refund).await.status(), 200);
     assert_eq!(billing_rows(&app).await, 1);
 }
+
+#[tokio::test]
+async fn the_stripe_secrets_never_reach_the_log() {
+    let standin = StripeStandIn::start().await;
+    let (server, log) = crate::common::process::ServerProcess::start_with(
+        &[
+            "--stripe-api-base",
+            &standin.base,
+            "--stripe-price-id",
+            PRICE_ID,
+        ],
+        &[
+            ("HOOKVAULT_STRIPE_SECRET_KEY", SECRET_KEY),
+            ("HOOKVAULT_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+        Some("debug"),
+    )
+    .await;
+    let token = server.account("logs@example.com").await;
+    let account: serde_json::Value = reqwest::Client::new()
+        .get(server.at("/api/v1/account"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = account["id"].as_str().unwrap().to_string();
+
+    // A refused signature, and a checkout whose Stripe call fails once and is retried: the log
+    // says what happened, never with a secret.
+    let checkout = signed(
+        "checkout.session.completed",
+        now(),
+        json!({"id": "cs_log", "object": "checkout.session", "mode": "subscription",
+               "client_reference_id": account, "customer": "cus_log", "subscription": "sub_log"}),
+    );
+    let forged = sign_with(&checkout.id, &checkout.body, "whsec_forged", now());
+    assert_eq!(deliver(&server.url, &forged).await.status(), 400);
+    standin.fail_next(500, "An unknown error occurred");
+    assert_eq!(deliver(&server.url, &checkout).await.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log.lock().unwrap().contains("billing event applied") {
+        assert!(
+            Instant::now() < deadline,
+            "the event was not applied:\n{}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(standin.calls("GET", "/v1/subscriptions/sub_log").len(), 2);
+    let log = log.lock().unwrap().clone();
+    assert!(log.contains("billing event failed"), "{log}");
+    assert!(log.contains("signature refused"), "{log}");
+    for secret in [SECRET_KEY, WEBHOOK_SECRET, "whsec_forged"] {
+        assert!(!log.contains(secret), "the log holds {secret}");
+    }
+    drop(server);
+}
