@@ -416,7 +416,7 @@ async fn the_webhook_answers_before_the_job_runs_and_a_failed_stripe_call_is_ret
     let r = deliver(&app.url, &checkout).await;
     assert_eq!(r.status(), 200);
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "answered in {:?}",
         started.elapsed()
     );
