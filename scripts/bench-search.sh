@@ -21,7 +21,11 @@ SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
 
 work="$(mktemp -d /tmp/hv-bsearch.XXXXXX)"
 chmod 755 "$work"
-./target/release/hookvault serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" > "$work/server.log" 2>&1 &
+# The captures span 29 days and the indexer takes a while: the bench account's plan keeps them
+# (retention would otherwise delete three quarters of them during the run).
+printf '[plans.free]\nretention_days = 365\n' > "$work/plans.toml"
+./target/release/hookvault serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
+  --plans "$work/plans.toml" > "$work/server.log" 2>&1 &
 server=$!
 cleanup() {
   kill -TERM "$server" 2>/dev/null || true

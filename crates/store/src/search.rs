@@ -34,7 +34,7 @@ pub async fn search_requests(
 ) -> Result<Vec<RequestSummary>, StoreError> {
     let mut b = QueryBuilder::<Postgres>::new("");
     if q.json.is_empty() && q.text.is_empty() {
-        push_scan(&mut b, user_id, endpoint_id, q, before_seq, None);
+        push_scan(&mut b, user_id, endpoint_id, q, before_seq, false);
         b.push(" ORDER BY r.seq DESC LIMIT ");
         b.push_bind(limit);
     } else {
@@ -58,14 +58,7 @@ pub async fn search_requests(
         b.push(" ORDER BY r.seq DESC LIMIT ");
         b.push_bind(limit);
         b.push(") UNION ALL (");
-        push_scan(
-            &mut b,
-            user_id,
-            endpoint_id,
-            q,
-            before_seq,
-            Some(" AND (r.xid, r.seq) > (SELECT xid, seq FROM search_progress)"),
-        );
+        push_scan(&mut b, user_id, endpoint_id, q, before_seq, true);
         b.push(" ORDER BY r.seq DESC LIMIT ");
         b.push_bind(limit);
         b.push(")) found ORDER BY seq DESC LIMIT ");
@@ -77,27 +70,32 @@ pub async fn search_requests(
         .await?)
 }
 
-/// The endpoint's captures matching `q` by reading them (no search documents), with `extra`
-/// conditions.
+/// The endpoint's captures matching `q` by reading them (no search documents). With
+/// `unindexed`, only those above the indexer's progress, found through the position index
+/// first (a fence, so the planner does not walk the whole endpoint newest first instead).
 fn push_scan(
     b: &mut QueryBuilder<'_, Postgres>,
     user_id: Uuid,
     endpoint_id: Uuid,
     q: &SearchQuery,
     before_seq: Option<i64>,
-    extra: Option<&str>,
+    unindexed: bool,
 ) {
     b.push(COLUMNS);
-    b.push(" FROM requests r JOIN endpoints e ON e.id = r.endpoint_id WHERE r.endpoint_id = ");
+    if unindexed {
+        b.push(" FROM (SELECT * FROM requests f WHERE f.endpoint_id = ");
+        b.push_bind(endpoint_id);
+        b.push(" AND (f.xid, f.seq) > (SELECT xid, seq FROM search_progress) OFFSET 0) r");
+    } else {
+        b.push(" FROM requests r");
+    }
+    b.push(" JOIN endpoints e ON e.id = r.endpoint_id WHERE r.endpoint_id = ");
     b.push_bind(endpoint_id);
     b.push(" AND e.user_id = ");
     b.push_bind(user_id);
     if let Some(seq) = before_seq {
         b.push(" AND r.seq < ");
         b.push_bind(seq);
-    }
-    if let Some(extra) = extra {
-        b.push(extra);
     }
     push_filters(b, q, None);
 }
