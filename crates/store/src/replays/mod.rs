@@ -5,8 +5,6 @@
 //! store them. Jobs of one batch run strictly in `position` order: [`claim_next_replay`] never
 //! returns a job while an earlier job of its batch is queued or running.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::types::Json;
@@ -22,55 +20,7 @@ pub const INTERRUPTED_ERROR: &str = "interrupted: the server stopped while sendi
 /// Recorded when a replay handed to `hookvault listen` got no result back in time.
 pub const CLI_GONE_ERROR: &str = "the hookvault listen CLI disconnected before reporting a result";
 
-/// Where a replay is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReplayStatus {
-    /// Waiting for a worker (also between retries).
-    Queued,
-    /// A worker is sending it.
-    Running,
-    /// The last attempt got a 2xx.
-    Succeeded,
-    /// No attempt got a 2xx and none remain.
-    Failed,
-}
-
-impl ReplayStatus {
-    /// The stored (and API) name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReplayStatus::Queued => "queued",
-            ReplayStatus::Running => "running",
-            ReplayStatus::Succeeded => "succeeded",
-            ReplayStatus::Failed => "failed",
-        }
-    }
-
-    /// True for `succeeded` and `failed`.
-    pub fn is_finished(self) -> bool {
-        matches!(self, ReplayStatus::Succeeded | ReplayStatus::Failed)
-    }
-}
-
-impl fmt::Display for ReplayStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ReplayStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "queued" => Ok(ReplayStatus::Queued),
-            "running" => Ok(ReplayStatus::Running),
-            "succeeded" => Ok(ReplayStatus::Succeeded),
-            "failed" => Ok(ReplayStatus::Failed),
-            other => Err(format!("unknown replay status {other:?}")),
-        }
-    }
-}
+pub use hookvault_core::stored::ReplayStatus;
 
 /// A replay to queue. `secret_sealed` must be sealed with `id` as associated data.
 #[derive(Debug, Clone)]
