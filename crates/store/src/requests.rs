@@ -1,16 +1,16 @@
 //! Captured requests: the batched insert of the capture path and the owner-scoped reads.
 
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::StoreError;
 
 /// A capture ready to be stored. (`Debug` in `redact.rs` hides headers and body.)
 #[derive(Clone)]
 pub struct NewCapture {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
+    pub id: RequestId,
+    pub endpoint_id: EndpointId,
     pub received_at: OffsetDateTime,
     pub method: String,
     pub path: String,
@@ -46,9 +46,9 @@ pub struct StripeFacts {
 /// A capture in a list.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RequestSummary {
-    pub id: Uuid,
+    pub id: RequestId,
     pub seq: i64,
-    pub endpoint_id: Uuid,
+    pub endpoint_id: EndpointId,
     pub received_at: OffsetDateTime,
     pub method: String,
     pub path: String,
@@ -65,9 +65,9 @@ pub struct RequestSummary {
 /// A capture in full. (`Debug` in `redact.rs` hides headers and body.)
 #[derive(Clone)]
 pub struct StoredRequest {
-    pub id: Uuid,
+    pub id: RequestId,
     pub seq: i64,
-    pub endpoint_id: Uuid,
+    pub endpoint_id: EndpointId,
     pub received_at: OffsetDateTime,
     pub method: String,
     pub path: String,
@@ -182,8 +182,8 @@ pub async fn insert_captures(
            )
            SELECT ins.id AS "id!", ins.seq AS "seq!"
            FROM ins, (SELECT count(*) FROM announced) AS a"#,
-        &ids,
-        &endpoint_ids,
+        &ids as _,
+        &endpoint_ids as _,
         &received,
         &methods as &[&str],
         &paths as &[&str],
@@ -209,7 +209,8 @@ pub async fn insert_captures(
     )
     .fetch_all(ex)
     .await?;
-    let by_id: std::collections::HashMap<Uuid, i64> = rows.iter().map(|r| (r.id, r.seq)).collect();
+    let by_id: std::collections::HashMap<RequestId, i64> =
+        rows.iter().map(|r| (r.id.into(), r.seq)).collect();
     Ok(ids.iter().map(|id| by_id.get(id).copied()).collect())
 }
 
@@ -284,8 +285,8 @@ pub async fn insert_captures_counted(
            )
            SELECT w.id AS "id!", ins.seq AS "seq?"
            FROM wanted w LEFT JOIN ins ON ins.id = w.id, (SELECT count(*) FROM announced) AS a"#,
-        &c.ids,
-        &c.endpoint_ids,
+        &c.ids as _,
+        &c.endpoint_ids as _,
         &c.received,
         &c.methods as &[&str],
         &c.paths as &[&str],
@@ -311,8 +312,8 @@ pub async fn insert_captures_counted(
     )
     .fetch_all(ex)
     .await?;
-    let by_id: std::collections::HashMap<Uuid, Option<i64>> =
-        rows.iter().map(|r| (r.id, r.seq)).collect();
+    let by_id: std::collections::HashMap<RequestId, Option<i64>> =
+        rows.iter().map(|r| (r.id.into(), r.seq)).collect();
     Ok(c.ids
         .iter()
         .map(|id| match by_id.get(id) {
@@ -325,8 +326,8 @@ pub async fn insert_captures_counted(
 
 /// The batch as one array per column (the statements' UNNEST parameters).
 struct Columns<'a> {
-    ids: Vec<Uuid>,
-    endpoint_ids: Vec<Uuid>,
+    ids: Vec<RequestId>,
+    endpoint_ids: Vec<EndpointId>,
     received: Vec<OffsetDateTime>,
     methods: Vec<&'a str>,
     paths: Vec<&'a str>,
@@ -415,8 +416,8 @@ impl<'a> Columns<'a> {
 /// One page of an endpoint's captures, newest first, strictly older than `before_seq`.
 pub async fn list_requests(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     before_seq: Option<i64>,
     limit: i64,
 ) -> Result<Vec<RequestSummary>, StoreError> {
@@ -428,8 +429,8 @@ pub async fn list_requests(
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq < COALESCE($3, 9223372036854775807)
            ORDER BY r.seq DESC LIMIT $4"#,
-        endpoint_id,
-        user_id,
+        endpoint_id as _,
+        user_id as _,
         before_seq,
         limit
     )
@@ -441,8 +442,8 @@ pub async fn list_requests(
 /// a page of the feed, as list rows.
 pub async fn summaries_by_ids(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    ids: &[Uuid],
+    user_id: UserId,
+    ids: &[RequestId],
 ) -> Result<Vec<RequestSummary>, StoreError> {
     Ok(sqlx::query_as!(
         RequestSummary,
@@ -454,8 +455,8 @@ pub async fn summaries_by_ids(
            JOIN endpoints e ON e.id = r.endpoint_id
            WHERE e.user_id = $2
            ORDER BY wanted.n"#,
-        ids,
-        user_id
+        ids as _,
+        user_id as _
     )
     .fetch_all(ex)
     .await?)
@@ -465,8 +466,8 @@ pub async fn summaries_by_ids(
 /// out): a page of the feed for the CLI stream.
 pub async fn find_requests_by_ids(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    ids: &[Uuid],
+    user_id: UserId,
+    ids: &[RequestId],
 ) -> Result<Vec<StoredRequest>, StoreError> {
     Ok(sqlx::query_as!(
         StoredRequest,
@@ -480,8 +481,8 @@ pub async fn find_requests_by_ids(
            JOIN endpoints e ON e.id = r.endpoint_id
            WHERE e.user_id = $2
            ORDER BY wanted.n"#,
-        ids,
-        user_id
+        ids as _,
+        user_id as _
     )
     .fetch_all(ex)
     .await?)
@@ -490,8 +491,8 @@ pub async fn find_requests_by_ids(
 /// One of the user's captures, in full.
 pub async fn find_request(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: RequestId,
 ) -> Result<Option<StoredRequest>, StoreError> {
     Ok(sqlx::query_as!(
         StoredRequest,
@@ -502,18 +503,21 @@ pub async fn find_request(
                   r.object_type
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.id = $1 AND e.user_id = $2"#,
-        id,
-        user_id
+        id as _,
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)
 }
 
 /// Number of captures stored for an endpoint (tests and the benchmark use it).
-pub async fn count_requests(ex: impl PgExecutor<'_>, endpoint_id: Uuid) -> Result<i64, StoreError> {
+pub async fn count_requests(
+    ex: impl PgExecutor<'_>,
+    endpoint_id: EndpointId,
+) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM requests WHERE endpoint_id = $1"#,
-        endpoint_id
+        endpoint_id as _
     )
     .fetch_one(ex)
     .await?)

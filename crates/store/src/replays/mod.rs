@@ -7,10 +7,11 @@
 
 use std::time::Duration;
 
+use hookvault_core::ids::{BatchId, EndpointId, ReplayId, RequestId, TargetId, UserId};
+use hookvault_core::signing::Scheme;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::StoreError;
 
@@ -25,16 +26,16 @@ pub use hookvault_core::stored::ReplayStatus;
 /// A replay to queue. `secret_sealed` must be sealed with `id` as associated data.
 #[derive(Debug, Clone)]
 pub struct NewReplay {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub endpoint_id: Uuid,
-    pub request_id: Uuid,
-    pub target_id: Option<Uuid>,
+    pub id: ReplayId,
+    pub user_id: UserId,
+    pub endpoint_id: EndpointId,
+    pub request_id: RequestId,
+    pub target_id: Option<TargetId>,
     pub target_url: String,
-    pub scheme: String,
+    pub scheme: Scheme,
     pub secret_sealed: Option<Vec<u8>>,
     pub max_attempts: i32,
-    pub batch_id: Option<Uuid>,
+    pub batch_id: Option<BatchId>,
     pub position: i32,
     /// Handed to the endpoint's connected `hookvault listen` instead of a worker.
     pub to_cli: bool,
@@ -43,18 +44,18 @@ pub struct NewReplay {
 /// A replay as stored (without its sealed secret).
 #[derive(Debug, Clone)]
 pub struct Replay {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub endpoint_id: Uuid,
-    pub request_id: Uuid,
-    pub target_id: Option<Uuid>,
+    pub id: ReplayId,
+    pub user_id: UserId,
+    pub endpoint_id: EndpointId,
+    pub request_id: RequestId,
+    pub target_id: Option<TargetId>,
     pub target_url: String,
-    pub scheme: String,
-    pub status: String,
+    pub scheme: Scheme,
+    pub status: ReplayStatus,
     pub attempts_made: i32,
     pub max_attempts: i32,
     pub next_attempt_at: OffsetDateTime,
-    pub batch_id: Option<Uuid>,
+    pub batch_id: Option<BatchId>,
     pub position: i32,
     pub created_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
@@ -63,16 +64,16 @@ pub struct Replay {
 /// A replay in a history list, with the outcome of its latest attempt.
 #[derive(Debug, Clone)]
 pub struct ReplaySummary {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
-    pub request_id: Uuid,
-    pub target_id: Option<Uuid>,
+    pub id: ReplayId,
+    pub endpoint_id: EndpointId,
+    pub request_id: RequestId,
+    pub target_id: Option<TargetId>,
     pub target_url: String,
-    pub scheme: String,
-    pub status: String,
+    pub scheme: Scheme,
+    pub status: ReplayStatus,
     pub attempts_made: i32,
     pub max_attempts: i32,
-    pub batch_id: Option<Uuid>,
+    pub batch_id: Option<BatchId>,
     pub position: i32,
     pub created_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
@@ -101,12 +102,12 @@ pub struct ReplayAttempt {
 /// encoded headers and body bytes. (`Debug` in `redact.rs` hides headers, body and secret.)
 #[derive(Clone)]
 pub struct ClaimedReplay {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub endpoint_id: Uuid,
-    pub request_id: Uuid,
+    pub id: ReplayId,
+    pub user_id: UserId,
+    pub endpoint_id: EndpointId,
+    pub request_id: RequestId,
     pub target_url: String,
-    pub scheme: String,
+    pub scheme: Scheme,
     pub secret_sealed: Option<Vec<u8>>,
     /// Including this attempt; pass it back to [`finish_replay_attempt`] as the fencing token.
     pub attempts_made: i32,
@@ -131,20 +132,20 @@ pub enum AttemptOutcome {
 /// A job moved by [`recover_stale_replays`].
 #[derive(Debug, Clone)]
 pub struct RecoveredReplay {
-    pub id: Uuid,
+    pub id: ReplayId,
     /// `queued` (attempts remain) or `failed`.
-    pub status: String,
+    pub status: ReplayStatus,
 }
 
 /// A saved target (the sealed secret is bound to `id`).
 #[derive(Debug, Clone)]
 pub struct ReplayTarget {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub endpoint_id: Uuid,
+    pub id: TargetId,
+    pub user_id: UserId,
+    pub endpoint_id: EndpointId,
     pub name: String,
     pub url: String,
-    pub scheme: String,
+    pub scheme: Scheme,
     pub secret_sealed: Option<Vec<u8>>,
     pub max_attempts: i32,
     pub created_at: OffsetDateTime,
@@ -153,7 +154,7 @@ pub struct ReplayTarget {
 /// A capture chosen for a bulk replay: what ordering needs. `body` is loaded only on request.
 #[derive(Debug, Clone)]
 pub struct ReplaySource {
-    pub id: Uuid,
+    pub id: RequestId,
     pub seq: i64,
     pub received_at: OffsetDateTime,
     pub body: Option<Vec<u8>>,
