@@ -21,7 +21,7 @@ use hookvault_store::requests::{NewCapture, StripeFacts};
 use hookvault_store::PgPool;
 use ipnet::IpNet;
 use time::OffsetDateTime;
-use uuid::Uuid;
+use hookvault_core::ids::RequestId;
 
 use crate::body::{self, BodyBudget, BodyError};
 use crate::quota::Quota;
@@ -211,7 +211,7 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
     let detected = provider::detect(&header_list, &body.bytes, content_type.as_deref());
     let verification = verify(&state, &route, &header_list, &body.bytes, received_at);
 
-    let id = Uuid::now_v7();
+    let id = RequestId::now_v7();
     let capture = NewCapture {
         id,
         endpoint_id: route.endpoint_id,
@@ -326,7 +326,7 @@ fn verify(
 /// The endpoint's custom response. Stored responses were checked when they were saved, but the
 /// rules may have tightened since: a status outside 200–599 becomes 200 and a header that is
 /// no longer allowed is left out.
-async fn configured_response(route: &CaptureRoute, id: Uuid) -> Response {
+async fn configured_response(route: &CaptureRoute, id: RequestId) -> Response {
     let r = &route.response;
     if r.delay_ms > 0 {
         let delay = r.delay_ms.clamp(0, response::MAX_DELAY_MS);

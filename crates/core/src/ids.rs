@@ -38,6 +38,11 @@ macro_rules! id_kinds {
                 &self.0
             }
 
+            /// The 16 bytes (the associated data a secret sealed for this row is bound to).
+            pub const fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
+
             /// The all-zero id (a placeholder that no row has).
             pub const fn nil() -> Self {
                 Self(Uuid::nil())
