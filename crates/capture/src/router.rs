@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use hookvault_core::headers::{self, RawHeader};
+use hookvault_core::ids::RequestId;
 use hookvault_core::provider;
 use hookvault_core::response;
 use hookvault_core::secretbox::SecretKey;
@@ -21,7 +22,6 @@ use hookvault_store::requests::{NewCapture, StripeFacts};
 use hookvault_store::PgPool;
 use ipnet::IpNet;
 use time::OffsetDateTime;
-use hookvault_core::ids::RequestId;
 
 use crate::body::{self, BodyBudget, BodyError};
 use crate::quota::Quota;

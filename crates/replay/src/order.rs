@@ -8,9 +8,9 @@
 use std::cmp::Ordering;
 use std::str::FromStr;
 
+use hookvault_core::ids::RequestId;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use hookvault_core::ids::RequestId;
 
 /// How a bulk replay orders its captures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

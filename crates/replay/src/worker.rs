@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hookvault_core::headers;
+use hookvault_core::ids::ReplayId;
 use hookvault_core::secretbox::SecretKey;
 use hookvault_core::signing;
 use hookvault_store::replays::{self, AttemptOutcome, ClaimedReplay, NewAttempt, ReplayStatus};
@@ -23,7 +24,6 @@ use time::OffsetDateTime;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
-use hookvault_core::ids::ReplayId;
 
 use crate::guard::{GuardedClient, OutboundRequest, OutboundResponse, SendError};
 use crate::limit::{destination_key, DestinationLimits};
@@ -182,10 +182,7 @@ pub async fn recover(ctx: &WorkerContext) -> Result<usize, StoreError> {
     for r in &moved {
         tracing::warn!(replay.id = %r.id, replay.status = %r.status, "took back an interrupted replay");
     }
-    if moved
-        .iter()
-        .any(|r| r.status == ReplayStatus::Queued)
-    {
+    if moved.iter().any(|r| r.status == ReplayStatus::Queued) {
         ctx.wake.notify_waiters();
     }
     Ok(moved.len())

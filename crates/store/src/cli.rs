@@ -107,7 +107,7 @@ pub async fn notify_cli_replay(
 /// A CLI replay claimed by a stream.
 #[derive(Debug, Clone)]
 pub struct ClaimedCliReplay {
-    pub id: CliSessionId,
+    pub id: ReplayId,
     pub request_id: RequestId,
 }
 

@@ -11,12 +11,12 @@ use base64::Engine;
 use hookvault_core::api::{
     EndpointJson, EndpointListJson, EndpointResponseJson, EndpointSummaryJson, SigningJson,
 };
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::endpoints as store;
 use hookvault_store::requests::{find_request, list_requests};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use crate::access::Grant;
 use crate::error::{ApiError, AppError};
@@ -53,7 +53,7 @@ pub fn router() -> Router<AppState> {
 
 /// The caller of an API route.
 pub struct ApiUser {
-    pub id: Uuid,
+    pub id: UserId,
     /// What the caller authenticated with (streams re-check it while they run).
     pub(crate) grant: Grant,
 }
@@ -247,7 +247,7 @@ async fn create_endpoint(
     Json(body): Json<CreateEndpoint>,
 ) -> Result<Response, ApiError> {
     let name = ops::clean_name(&body.name)?;
-    let id = Uuid::now_v7();
+    let id = EndpointId::now_v7();
     crate::usage::create_endpoint(&state, user.id, id, &name, &ops::new_capture_token()).await?;
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -260,7 +260,7 @@ async fn create_endpoint(
 async fn get_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<Json<EndpointJson>, ApiError> {
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -303,7 +303,7 @@ where
 async fn update_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Json(body): Json<UpdateEndpoint>,
 ) -> Result<Json<EndpointJson>, ApiError> {
     let e = store::find_endpoint(&state.pool, user.id, id)
@@ -366,7 +366,7 @@ async fn update_endpoint(
 async fn delete_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<StatusCode, ApiError> {
     let token = store::delete_endpoint(&state.pool, user.id, id)
         .await?
@@ -387,7 +387,7 @@ struct ListQuery {
 async fn list_endpoint_requests(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     store::find_endpoint(&state.pool, user.id, id)
@@ -431,7 +431,7 @@ async fn list_endpoint_requests(
 async fn get_request(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Json<Value>, ApiError> {
     let r = find_request(&state.pool, user.id, id)
         .await?
@@ -457,7 +457,7 @@ async fn get_request(
 async fn get_body(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, ApiError> {
     let r = find_request(&state.pool, user.id, id)
         .await?

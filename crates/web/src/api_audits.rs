@@ -13,10 +13,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hookvault_core::ids::{AuditId, RequestId};
 use hookvault_store::audits::{self as store, AuditRow};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
@@ -47,7 +47,7 @@ struct AuditBody {
 async fn list_request_audits(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Json<Value>, ApiError> {
     hookvault_store::replays::find_request_endpoint(&state.pool, user.id, id)
         .await?
@@ -64,7 +64,7 @@ async fn list_request_audits(
 async fn create_audit(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(request_id): Path<Uuid>,
+    Path(request_id): Path<RequestId>,
     body: Result<Json<AuditBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| AppError::BadRequest(e.body_text()))?;
@@ -89,7 +89,7 @@ async fn create_audit(
 async fn get_audit(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<AuditId>,
 ) -> Result<Json<Value>, ApiError> {
     store::close_stale_audits(&state.pool, user.id).await?;
     let row = store::find_audit(&state.pool, user.id, id)

@@ -12,12 +12,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hookvault_core::ids::{EndpointId, ReplayId, RequestId};
+use hookvault_core::stored::ReplayStatus;
 use hookvault_replay::order::ReplayOrder;
 use hookvault_store::endpoints::find_endpoint;
 use hookvault_store::replays::{self as store, ReplayAttempt, ReplaySummary};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
@@ -43,7 +44,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 struct BulkBody {
-    request_ids: Vec<Uuid>,
+    request_ids: Vec<RequestId>,
     order: Option<String>,
     #[serde(flatten)]
     target: TargetBody,
@@ -58,7 +59,7 @@ struct ListQuery {
 async fn list_request_replays(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     store::find_request_endpoint(&state.pool, user.id, id)
@@ -73,7 +74,7 @@ async fn list_request_replays(
 async fn create_replay(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(request_id): Path<Uuid>,
+    Path(request_id): Path<RequestId>,
     body: Result<Json<TargetBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let endpoint_id = store::find_request_endpoint(&state.pool, user.id, request_id).await?;
@@ -91,7 +92,7 @@ async fn create_replay(
 async fn list_endpoint_replays(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     find_endpoint(&state.pool, user.id, id)
@@ -107,7 +108,7 @@ async fn list_endpoint_replays(
 async fn create_bulk_replay(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     body: Result<Json<BulkBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
@@ -142,7 +143,7 @@ async fn create_bulk_replay(
 async fn get_replay(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ReplayId>,
 ) -> Result<Json<Value>, ApiError> {
     let (r, attempts) = store::find_replay_with_attempts(&state.pool, user.id, id)
         .await?
@@ -158,7 +159,7 @@ async fn get_replay(
         "status": r.status,
         "attempts_made": r.attempts_made,
         "max_attempts": r.max_attempts,
-        "next_attempt_at": (r.status == "queued").then(|| rfc3339_ms(&r.next_attempt_at)),
+        "next_attempt_at": (r.status == ReplayStatus::Queued).then(|| rfc3339_ms(&r.next_attempt_at)),
         "batch_id": r.batch_id,
         "position": r.position,
         "created_at": rfc3339_ms(&r.created_at),
@@ -176,11 +177,11 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
         .map_err(|e| AppError::BadRequest(e.body_text()))
 }
 
-fn page(q: &ListQuery) -> Result<(Option<Uuid>, i64), AppError> {
+fn page(q: &ListQuery) -> Result<(Option<ReplayId>, i64), AppError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let before = match q.before.as_deref().filter(|s| !s.is_empty()) {
         Some(c) => Some(
-            c.parse::<Uuid>()
+            c.parse::<ReplayId>()
                 .map_err(|_| AppError::BadRequest("invalid cursor".into()))?,
         ),
         None => None,

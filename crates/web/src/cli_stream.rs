@@ -2,6 +2,7 @@
 //! and the replays the dashboard hands to the CLI), and the two routes on which the CLI reports
 //! what the developer's local server answered.
 
+use hookvault_core::ids::{CliSessionId, EndpointId, ReplayId, RequestId, UserId};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,6 @@ use hookvault_store::requests::{find_request, find_requests_by_ids};
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::access::{Access, Grant};
 use hookvault_core::api::{CliReplayJson, HelloJson};
@@ -55,7 +55,7 @@ struct StreamQuery {
 async fn stream(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Query(q): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -72,7 +72,7 @@ async fn stream(
     // browser, whose cookies another site's link can make it send.
     let by_token = matches!(user.grant, Grant::Token(_));
     let session = if q.client.as_deref() == Some("cli") && by_token {
-        let session = Uuid::now_v7();
+        let session = CliSessionId::now_v7();
         let forward_to = q.forward_to.unwrap_or_default();
         let forward_to: String = forward_to.chars().take(500).collect();
         // The plan's concurrent `hookvault listen` streams, counted over every process.
@@ -99,7 +99,7 @@ async fn stream(
 /// Deletes the CLI's row when its stream ends, however it ends.
 struct SessionGuard {
     pool: hookvault_store::PgPool,
-    id: Uuid,
+    id: CliSessionId,
 }
 
 impl Drop for SessionGuard {
@@ -125,10 +125,10 @@ const INLINE_BODY_BYTES: usize = 256 * 1024;
 
 fn events(
     state: AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     mut follow: Follow,
-    session: Option<Uuid>,
+    session: Option<CliSessionId>,
     ticket: StreamTicket,
     mut access: Access,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
@@ -159,7 +159,7 @@ fn events(
                 for chunk in by_bytes(&entries, FETCH_BYTES, |e| {
                     usize::try_from(e.body_size).unwrap_or(0)
                 }) {
-                    let ids: Vec<Uuid> = chunk.iter().map(|e| e.id).collect();
+                    let ids: Vec<RequestId> = chunk.iter().map(|e| e.id).collect();
                     let Ok(rows) = find_requests_by_ids(&state.pool, user_id, &ids).await else {
                         return;
                     };
@@ -289,7 +289,7 @@ impl DeliveryReport {
 async fn report_delivery(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
     Json(report): Json<DeliveryReport>,
 ) -> Result<Response, ApiError> {
     let report = report.checked()?;
@@ -310,7 +310,7 @@ async fn report_delivery(
 async fn report_result(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ReplayId>,
     Json(report): Json<DeliveryReport>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let report = report.checked()?;

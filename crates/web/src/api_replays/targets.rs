@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use hookvault_core::ids::{EndpointId, TargetId};
 use hookvault_core::secretbox;
 use hookvault_store::endpoints::find_endpoint;
 use hookvault_store::replays::{self as store, ReplayTarget};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::json_body;
 use crate::api::ApiUser;
@@ -41,7 +41,7 @@ struct NewTargetBody {
 async fn list_targets(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
 ) -> Result<Json<Value>, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
         .await?
@@ -56,7 +56,7 @@ async fn list_targets(
 async fn create_target(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     body: Result<Json<NewTargetBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
@@ -84,7 +84,7 @@ async fn create_target(
 async fn delete_target(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TargetId>,
 ) -> Result<StatusCode, ApiError> {
     if store::delete_replay_target(&state.pool, user.id, id).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use hookvault_core::ids::{EndpointId, RequestId, TargetId, UserId};
 use hookvault_core::signing::Scheme;
 use hookvault_replay::order::ReplayOrder;
 use hookvault_store::replays::{self as store, ReplaySummary};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::{check_csrf, CsrfForm, CurrentUser};
 use crate::error::AppError;
@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 
 /// A replay in a history table.
 pub struct ReplayRow {
-    pub request_id: Uuid,
+    pub request_id: RequestId,
     pub created_at: String,
     pub target: String,
     pub scheme: String,
@@ -58,8 +58,8 @@ impl From<ReplaySummary> for ReplayRow {
             } else {
                 r.target_url
             },
-            scheme: r.scheme,
-            status: r.status,
+            scheme: r.scheme.to_string(),
+            status: r.status.to_string(),
             outcome,
             duration: r
                 .last_duration_ms
@@ -75,7 +75,7 @@ impl From<ReplaySummary> for ReplayRow {
 
 /// A saved target as a choice.
 pub struct TargetRow {
-    pub id: Uuid,
+    pub id: TargetId,
     pub name: String,
     pub url: String,
     pub scheme: String,
@@ -100,8 +100,8 @@ pub struct FormChoices {
 
 async fn choices(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     error: Option<String>,
     form: Option<&ReplayForm>,
 ) -> Result<FormChoices, AppError> {
@@ -112,7 +112,7 @@ async fn choices(
             id: t.id,
             name: t.name,
             url: t.url,
-            scheme: t.scheme,
+            scheme: t.scheme.to_string(),
             max_attempts: t.max_attempts,
         })
         .collect();
@@ -143,8 +143,8 @@ async fn choices(
 #[template(path = "replays/request.html")]
 struct RequestPage {
     page: Page,
-    request_id: Uuid,
-    endpoint_id: Uuid,
+    request_id: RequestId,
+    endpoint_id: EndpointId,
     summary: String,
     form: FormChoices,
     history: Vec<ReplayRow>,
@@ -155,7 +155,7 @@ struct RequestPage {
 async fn request_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     render_request_page(&state, &user, id, None, None).await
 }
@@ -163,7 +163,7 @@ async fn request_page(
 async fn render_request_page(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: RequestId,
     error: Option<String>,
     form: Option<&ReplayForm>,
 ) -> Result<Response, AppError> {
@@ -250,7 +250,7 @@ impl ReplayForm {
 async fn replay_one(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
     Form(form): Form<ReplayForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -273,18 +273,18 @@ async fn replay_one(
 #[template(path = "replays/bulk.html")]
 struct BulkPage {
     page: Page,
-    endpoint_id: Uuid,
-    request_ids: Vec<Uuid>,
+    endpoint_id: EndpointId,
+    request_ids: Vec<RequestId>,
     form: FormChoices,
 }
 
 /// Reads repeated `request_id` fields (serde_urlencoded cannot collect repeated keys).
-fn selected(raw: &str) -> Result<Vec<Uuid>, AppError> {
+fn selected(raw: &str) -> Result<Vec<RequestId>, AppError> {
     let pairs: Vec<(String, String)> = hookvault_core::render::query_params(raw);
     let ids = pairs
         .into_iter()
         .filter(|(k, _)| k == "request_id")
-        .map(|(_, v)| v.parse::<Uuid>())
+        .map(|(_, v)| v.parse::<RequestId>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| AppError::BadRequest("A selected capture id is not valid.".into()))?;
     Ok(ids)
@@ -293,7 +293,7 @@ fn selected(raw: &str) -> Result<Vec<Uuid>, AppError> {
 async fn bulk_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     raw: axum::extract::RawQuery,
 ) -> Result<Response, AppError> {
     hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
@@ -316,7 +316,7 @@ async fn bulk_page(
 async fn replay_bulk(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     RawForm(raw): RawForm,
 ) -> Result<Response, AppError> {
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -373,7 +373,7 @@ fn form_fields(text: &str) -> ReplayForm {
 #[template(path = "replays/endpoint.html")]
 struct EndpointPage {
     page: Page,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     name: String,
     form: FormChoices,
     history: Vec<ReplayRow>,
@@ -384,7 +384,7 @@ struct EndpointPage {
 async fn endpoint_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<Response, AppError> {
     render_endpoint_page(&state, &user, id, None).await
 }
@@ -392,7 +392,7 @@ async fn endpoint_page(
 async fn render_endpoint_page(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: EndpointId,
     error: Option<String>,
 ) -> Result<Response, AppError> {
     let endpoint = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
@@ -432,7 +432,7 @@ struct TargetForm {
 async fn create_target(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     Form(form): Form<TargetForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -470,7 +470,7 @@ async fn create_target(
 async fn delete_target(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TargetId>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;

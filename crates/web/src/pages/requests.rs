@@ -2,6 +2,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
+use hookvault_core::ids::{EndpointId, RequestId};
 
 use axum::response::Response;
 use axum::routing::get;
@@ -9,7 +10,6 @@ use axum::Router;
 use hookvault_core::headers::{self, RawHeader};
 use hookvault_core::render::{self, BodyKind};
 use hookvault_store::requests::{find_request, StoredRequest};
-use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -37,8 +37,8 @@ struct ShowPage {
 
 /// Everything the request page shows, already turned into text.
 pub struct RequestView {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
+    pub id: RequestId,
+    pub endpoint_id: EndpointId,
     pub method: String,
     pub path: String,
     pub query: Option<String>,
@@ -68,7 +68,7 @@ pub struct RequestView {
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     let (req, url) = load_request(&state, &user, id).await?;
     let view = view(&req, &url)?;
@@ -90,7 +90,7 @@ async fn show(
 pub(crate) async fn load_request(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: RequestId,
 ) -> Result<(StoredRequest, String), AppError> {
     let req = find_request(&state.pool, user.id, id).await?;
     let req = crate::usage::found(state, user.id, id, req).await?;
@@ -179,7 +179,7 @@ pub(crate) fn full_url(capture_url: &str, path: &str, query: Option<&str>) -> St
 async fn raw(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     let req = find_request(&state.pool, user.id, id).await?;
     let req = crate::usage::found(&state, user.id, id, req).await?;

@@ -6,10 +6,10 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Form, Router};
+use hookvault_core::ids::EndpointId;
 use hookvault_core::signing::Scheme;
 use hookvault_store::endpoints::{self as store, Endpoint};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
@@ -36,7 +36,7 @@ struct SigningForm {
 async fn set_signing(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Form(form): Form<SigningForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
