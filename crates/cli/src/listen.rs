@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use futures_util::StreamExt;
 use hookvault_core::api::{
-    CliReplayJson, EndpointJson, EndpointListJson, EndpointSummaryJson, RequestJson,
+    CliReplayJson, DeliveryJson, EndpointJson, EndpointListJson, EndpointSummaryJson, RequestJson,
 };
 use hookvault_core::signing::{self, Scheme};
 use serde_json::json;
@@ -486,14 +486,14 @@ impl Listener {
     }
 
     async fn report(&self, path: &str, d: &Delivery) {
-        let body = json!({
-            "forward_to": d.forward_to,
-            "status_code": d.status_code,
-            "duration_ms": d.duration_ms,
-            "response_headers": d.response_headers,
-            "response_body": d.response_body,
-            "error": d.error,
-        });
+        let body = DeliveryJson {
+            forward_to: d.forward_to.clone(),
+            status_code: d.status_code,
+            duration_ms: d.duration_ms,
+            response_headers: d.response_headers.clone(),
+            response_body: d.response_body.clone(),
+            error: d.error.clone(),
+        };
         let sent = self
             .api
             .post(format!("{}{path}", self.server))

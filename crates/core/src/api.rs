@@ -13,6 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::headers::RawHeader;
 
+mod responses;
+pub use responses::*;
+
 /// A captured request in full (`GET /api/v1/requests/{id}`, the CLI stream's `request` events,
 /// NDJSON export lines).
 #[derive(Clone, Serialize, Deserialize)]

@@ -9,13 +9,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
 use hookvault_core::api::{
-    EndpointJson, EndpointListJson, EndpointResponseJson, EndpointSummaryJson, SigningJson,
+    EndpointJson, EndpointListJson, EndpointResponseJson, EndpointSummaryJson, ErrorBody,
+    ErrorJson, RequestDetailJson, RequestListJson, RequestSummaryJson, SigningJson,
 };
 use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::endpoints as store;
 use hookvault_store::requests::{find_request, list_requests};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use tower_sessions::Session;
 
 use crate::access::Grant;
@@ -189,9 +189,12 @@ fn basic_challenge() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Basic realm=\"hookvault\"")],
-        Json(
-            json!({"error": {"code": "unauthorized", "message": "email or password is incorrect"}}),
-        ),
+        Json(ErrorJson {
+            error: ErrorBody {
+                code: "unauthorized".into(),
+                message: "email or password is incorrect".into(),
+            },
+        }),
     )
         .into_response()
 }
@@ -389,7 +392,7 @@ async fn list_endpoint_requests(
     user: ApiUser,
     Path(id): Path<EndpointId>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestListJson>, ApiError> {
     store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -424,21 +427,21 @@ async fn list_endpoint_requests(
     } else {
         None
     };
-    let requests: Vec<Value> = page.iter().map(summary_json).collect();
-    Ok(Json(json!({ "requests": requests, "next": next })))
+    let requests = page.iter().map(summary_json).collect();
+    Ok(Json(RequestListJson { requests, next }))
 }
 
 async fn get_request(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<RequestId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestDetailJson>, ApiError> {
     let r = find_request(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let mut v = serde_json::to_value(request_json(&r)?).map_err(AppError::internal)?;
+    let request = request_json(&r)?;
     // The first delivery of the same event id at this endpoint, when this one came later.
-    if let Some(event_id) = &r.event_id {
+    let duplicate_of = if let Some(event_id) = &r.event_id {
         let first = hookvault_store::related::list_deliveries_of_event(
             &state.pool,
             user.id,
@@ -447,11 +450,14 @@ async fn get_request(
             1,
         )
         .await?;
-        v["duplicate_of"] = json!(first.first().filter(|d| d.seq < r.seq).map(|d| d.id));
+        first.first().filter(|d| d.seq < r.seq).map(|d| d.id)
     } else {
-        v["duplicate_of"] = Value::Null;
-    }
-    Ok(Json(v))
+        None
+    };
+    Ok(Json(RequestDetailJson {
+        request,
+        duplicate_of,
+    }))
 }
 
 async fn get_body(
@@ -470,21 +476,21 @@ async fn get_body(
 }
 
 /// A capture in a JSON list (`GET /api/v1/endpoints/{id}/requests`).
-fn summary_json(r: &hookvault_store::requests::RequestSummary) -> Value {
-    json!({
-        "id": r.id,
-        "seq": r.seq,
-        "method": r.method,
-        "path": if r.path.is_empty() { "/" } else { &r.path },
-        "query": r.query,
-        "body_size": r.body_size,
-        "size": hookvault_core::render::human_size(u64::try_from(r.body_size).unwrap_or(0)),
-        "content_type": r.content_type,
-        "received_at": rfc3339_ms(&r.received_at),
-        "provider": r.provider,
-        "event_type": r.event_type,
-        "event_id": r.event_id,
-        "signature_status": r.signature_status,
-        "signature_reason": r.signature_reason,
-    })
+fn summary_json(r: &hookvault_store::requests::RequestSummary) -> RequestSummaryJson {
+    RequestSummaryJson {
+        id: r.id,
+        seq: r.seq,
+        method: r.method.clone(),
+        path: if r.path.is_empty() { "/" } else { &r.path }.to_owned(),
+        query: r.query.clone(),
+        body_size: r.body_size,
+        size: hookvault_core::render::human_size(u64::try_from(r.body_size).unwrap_or(0)),
+        content_type: r.content_type.clone(),
+        received_at: rfc3339_ms(&r.received_at),
+        provider: r.provider.clone(),
+        event_type: r.event_type.clone(),
+        event_id: r.event_id.clone(),
+        signature_status: r.signature_status.clone(),
+        signature_reason: r.signature_reason.clone(),
+    }
 }

@@ -13,10 +13,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hookvault_core::api::{AuditJson, AuditListJson, AuditStateJson};
 use hookvault_core::ids::{AuditId, RequestId};
+use hookvault_core::stored::AuditStatus;
 use hookvault_store::audits::{self as store, AuditRow};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
@@ -48,15 +49,15 @@ async fn list_request_audits(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<RequestId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditListJson>, ApiError> {
     hookvault_store::replays::find_request_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
     store::close_stale_audits(&state.pool, user.id).await?;
     let rows = store::list_request_audits(&state.pool, user.id, id, LIST_LIMIT).await?;
-    Ok(Json(
-        json!({"audits": rows.iter().map(audit_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(AuditListJson {
+        audits: rows.iter().map(audit_json).collect(),
+    }))
 }
 
 /// `POST /api/v1/requests/{id}/audits` → 202 `{"id","status":"running"}`; a refused target or
@@ -81,7 +82,10 @@ async fn create_audit(
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("/api/v1/audits/{id}"))],
-        Json(json!({"id": id, "status": "running"})),
+        Json(AuditStateJson {
+            id,
+            status: AuditStatus::Running,
+        }),
     )
         .into_response())
 }
@@ -90,7 +94,7 @@ async fn get_audit(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<AuditId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditJson>, ApiError> {
     store::close_stale_audits(&state.pool, user.id).await?;
     let row = store::find_audit(&state.pool, user.id, id)
         .await?
@@ -99,17 +103,17 @@ async fn get_audit(
 }
 
 /// An audit as the API shows it.
-fn audit_json(r: &AuditRow) -> Value {
-    json!({
-        "id": r.id,
-        "request_id": r.request_id,
-        "endpoint_id": r.endpoint_id,
-        "target_url": r.target_url,
-        "scheme": r.scheme,
-        "status": r.status,
-        "created_at": rfc3339_ms(&r.created_at),
-        "finished_at": r.finished_at.as_ref().map(rfc3339_ms),
-        "error": r.error,
-        "report": r.report,
-    })
+fn audit_json(r: &AuditRow) -> AuditJson {
+    AuditJson {
+        id: r.id,
+        request_id: r.request_id,
+        endpoint_id: r.endpoint_id,
+        target_url: r.target_url.clone(),
+        scheme: r.scheme,
+        status: r.status,
+        created_at: rfc3339_ms(&r.created_at),
+        finished_at: r.finished_at.as_ref().map(rfc3339_ms),
+        error: r.error.clone(),
+        report: r.report.clone(),
+    }
 }

@@ -17,11 +17,13 @@ use hookvault_store::cli;
 use hookvault_store::replays::NewAttempt;
 use hookvault_store::requests::{find_request, find_requests_by_ids};
 use serde::Deserialize;
-use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::access::{Access, Grant};
-use hookvault_core::api::{CliReplayJson, HelloJson};
+use hookvault_core::api::{
+    CliReplayJson, DeliveryJson, DeliveryRecordedJson, HelloJson, ReplayStateJson,
+};
+use hookvault_core::stored::ReplayStatus;
 
 use crate::api::ApiUser;
 use crate::batch::by_bytes;
@@ -230,20 +232,10 @@ fn events(
     })
 }
 
-/// What the local server answered, as the CLI reports it.
+/// What the local server answered, as the CLI reports it (the CLI writes the same type).
 #[derive(Deserialize)]
-struct DeliveryReport {
-    #[serde(default)]
-    forward_to: String,
-    status_code: Option<u16>,
-    #[serde(default)]
-    duration_ms: u64,
-    #[serde(default)]
-    response_headers: Vec<(String, String)>,
-    #[serde(default)]
-    response_body: String,
-    error: Option<String>,
-}
+#[serde(transparent)]
+struct DeliveryReport(DeliveryJson);
 
 /// The longest delivery a CLI may report (a day): anything longer is a broken client.
 const MAX_DURATION_MS: u64 = 24 * 60 * 60 * 1000;
@@ -251,7 +243,7 @@ const MAX_DURATION_MS: u64 = 24 * 60 * 60 * 1000;
 impl DeliveryReport {
     /// Refuses a report that cannot describe a real delivery.
     fn checked(self) -> Result<Self, AppError> {
-        if self.duration_ms > MAX_DURATION_MS {
+        if self.0.duration_ms > MAX_DURATION_MS {
             return Err(AppError::BadRequest(format!(
                 "duration_ms must be at most {MAX_DURATION_MS} (a day)"
             )));
@@ -260,27 +252,27 @@ impl DeliveryReport {
     }
 
     fn attempt(&self) -> NewAttempt {
-        let duration = i32::try_from(self.duration_ms).unwrap_or(i32::MAX);
-        let mut body = self.response_body.as_bytes().to_vec();
+        let duration = i32::try_from(self.0.duration_ms).unwrap_or(i32::MAX);
+        let mut body = self.0.response_body.as_bytes().to_vec();
         let truncated = body.len() > 64 * 1024;
         body.truncate(64 * 1024);
         NewAttempt {
-            started_at: OffsetDateTime::now_utc() - Duration::from_millis(self.duration_ms),
+            started_at: OffsetDateTime::now_utc() - Duration::from_millis(self.0.duration_ms),
             duration_ms: Some(duration),
-            status_code: self.status_code.map(i32::from),
-            response_headers: self.response_headers.iter().take(200).cloned().collect(),
+            status_code: self.0.status_code.map(i32::from),
+            response_headers: self.0.response_headers.iter().take(200).cloned().collect(),
             response_body: body,
             response_truncated: truncated,
-            error: self.error.clone(),
+            error: self.0.error.clone(),
         }
     }
 
     fn succeeded(&self) -> bool {
-        self.error.is_none() && self.status_code.is_some_and(|s| (200..300).contains(&s))
+        self.0.error.is_none() && self.0.status_code.is_some_and(|s| (200..300).contains(&s))
     }
 
     fn forward_to(&self) -> String {
-        self.forward_to.chars().take(2000).collect()
+        self.0.forward_to.chars().take(2000).collect()
     }
 }
 
@@ -303,7 +295,11 @@ async fn report_delivery(
     )
     .await?
     .ok_or(AppError::NotFound)?;
-    Ok((StatusCode::CREATED, Json(json!({"id": replay}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(DeliveryRecordedJson { id: replay }),
+    )
+        .into_response())
 }
 
 /// `POST /api/v1/replays/{id}/result`: the CLI's answer to a replay handed to it.
@@ -312,12 +308,12 @@ async fn report_result(
     user: ApiUser,
     Path(id): Path<ReplayId>,
     Json(report): Json<DeliveryReport>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ReplayStateJson>, ApiError> {
     let report = report.checked()?;
     let status = if report.succeeded() {
-        "succeeded"
+        ReplayStatus::Succeeded
     } else {
-        "failed"
+        ReplayStatus::Failed
     };
     let finished = cli::finish_cli_replay(
         &state.pool,
@@ -331,5 +327,5 @@ async fn report_result(
     if !finished {
         return Err(AppError::NotFound.into());
     }
-    Ok(Json(json!({"id": id, "status": status})))
+    Ok(Json(ReplayStateJson { id, status }))
 }

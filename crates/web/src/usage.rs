@@ -4,10 +4,10 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use hookvault_core::api::{AccountJson, LimitsJson, UsageJson};
 use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::plans::{self as store, AccountUsage};
 use hookvault_store::replays::NewReplay;
-use serde_json::{json, Value};
 
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
@@ -22,35 +22,35 @@ pub fn router() -> Router<AppState> {
 async fn get_account(
     State(state): State<AppState>,
     user: ApiUser,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountJson>, ApiError> {
     let a = store::account_usage(&state.pool, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Json(account_json(&a)))
 }
 
-pub(crate) fn account_json(a: &AccountUsage) -> Value {
+pub(crate) fn account_json(a: &AccountUsage) -> AccountJson {
     let p = &a.plan;
-    json!({
-        "id": a.id,
-        "email": a.email,
-        "plan": p.name,
-        "limits": {
-            "endpoints": p.endpoints,
-            "captures_per_month": p.captures_per_month,
-            "retention_days": p.retention_days,
-            "max_body_bytes": p.max_body_bytes,
-            "replays_per_day": p.replays_per_day,
-            "listen_streams": p.listen_streams,
+    AccountJson {
+        id: a.id,
+        email: a.email.clone(),
+        plan: p.name.clone(),
+        limits: LimitsJson {
+            endpoints: p.endpoints,
+            captures_per_month: p.captures_per_month,
+            retention_days: p.retention_days,
+            max_body_bytes: p.max_body_bytes,
+            replays_per_day: p.replays_per_day,
+            listen_streams: p.listen_streams,
         },
-        "usage": {
-            "captures_this_period": a.captures_this_period,
-            "period_resets_at": rfc3339_ms(&a.period_resets_at),
-            "endpoints": a.endpoints,
-            "replays_today": a.replays_today,
-            "storage_bytes": a.storage_bytes,
+        usage: UsageJson {
+            captures_this_period: a.captures_this_period,
+            period_resets_at: rfc3339_ms(&a.period_resets_at),
+            endpoints: a.endpoints,
+            replays_today: a.replays_today,
+            storage_bytes: a.storage_bytes,
         },
-    })
+    }
 }
 
 /// Creates an endpoint when the plan allows one more; otherwise a 422 with the reason.

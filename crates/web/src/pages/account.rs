@@ -491,14 +491,16 @@ async fn export(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
     tokio::spawn(async move {
         let _slot = slot;
         for e in endpoints {
-            let line = serde_json::json!({
-                "type": "endpoint",
-                "id": e.id,
-                "name": e.name,
-                "url": state.capture_url(&e.token),
-                "created_at": crate::views::rfc3339_ms(&e.created_at),
-            });
-            let mut out = line.to_string().into_bytes();
+            let line = hookvault_core::api::ExportEndpointJson {
+                kind: "endpoint".into(),
+                id: e.id,
+                name: e.name.clone(),
+                url: state.capture_url(&e.token),
+                created_at: crate::views::rfc3339_ms(&e.created_at),
+            };
+            let Ok(mut out) = serde_json::to_vec(&line) else {
+                return;
+            };
             out.push(b'\n');
             if tx.send(Ok(Bytes::from(out))).await.is_err() {
                 return;
