@@ -16,7 +16,7 @@ use hookvault_core::ids::RequestId;
 use hookvault_core::provider;
 use hookvault_core::response;
 use hookvault_core::secretbox::SecretKey;
-use hookvault_core::signing::{self, Scheme};
+use hookvault_core::signing;
 use hookvault_store::endpoints::CaptureRoute;
 use hookvault_store::requests::{NewCapture, StripeFacts};
 use hookvault_store::PgPool;
@@ -307,7 +307,7 @@ fn verify(
     body: &[u8],
     received_at: OffsetDateTime,
 ) -> Option<signing::Verification> {
-    let scheme: Scheme = route.signing_scheme.as_deref()?.parse().ok()?;
+    let scheme = route.signing_scheme?;
     let sealed = route.signing_secret_sealed.as_deref()?;
     let secret = state
         .secret_key

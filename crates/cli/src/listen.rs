@@ -231,7 +231,7 @@ async fn endpoint_checks_signatures(
         .await?;
     Ok(endpoint
         .signing
-        .is_some_and(|s| s.secret_set && s.scheme.parse::<Scheme>().is_ok_and(Scheme::signs)))
+        .is_some_and(|s| s.secret_set && s.scheme.signs()))
 }
 
 struct Listener {

@@ -172,7 +172,7 @@ pub struct EndpointResponseJson {
 /// An endpoint's signature check.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SigningJson {
-    pub scheme: String,
+    pub scheme: crate::signing::Scheme,
     pub secret_set: bool,
 }
 

@@ -1,6 +1,7 @@
 //! Endpoints and their capture routes.
 
 use hookvault_core::ids::{EndpointId, UserId};
+use hookvault_core::signing::Scheme;
 use sqlx::types::Json;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
@@ -16,7 +17,7 @@ pub struct Endpoint {
     pub token: String,
     pub created_at: OffsetDateTime,
     pub response: EndpointResponse,
-    pub signing_scheme: Option<String>,
+    pub signing_scheme: Option<Scheme>,
     pub signing_secret_sealed: Option<Vec<u8>>,
 }
 
@@ -46,7 +47,7 @@ pub struct CaptureRoute {
     pub endpoint_id: EndpointId,
     pub user_id: UserId,
     pub response: EndpointResponse,
-    pub signing_scheme: Option<String>,
+    pub signing_scheme: Option<Scheme>,
     pub signing_secret_sealed: Option<Vec<u8>>,
     /// Whether the owner's email is verified (`--require-verified-email`, issue 13).
     pub owner_verified: bool,
@@ -67,7 +68,7 @@ struct EndpointRow {
     response_body: Vec<u8>,
     response_headers: Json<Vec<(String, String)>>,
     response_delay_ms: i32,
-    signing_scheme: Option<String>,
+    signing_scheme: Option<Scheme>,
     signing_secret_sealed: Option<Vec<u8>>,
 }
 
@@ -139,7 +140,7 @@ pub async fn find_endpoint(
         EndpointRow,
         r#"SELECT id, user_id, name, token, created_at, response_status, response_content_type,
                   response_body, response_headers AS "response_headers: Json<Vec<(String, String)>>",
-                  response_delay_ms, signing_scheme, signing_secret_sealed
+                  response_delay_ms, signing_scheme AS "signing_scheme: _", signing_secret_sealed
            FROM endpoints WHERE id = $1 AND user_id = $2"#,
         id as _,
         user_id as _
@@ -173,7 +174,8 @@ pub async fn find_capture_route(
     let row = sqlx::query!(
         r#"SELECT e.id, e.user_id, e.response_status, e.response_content_type, e.response_body,
                   e.response_headers AS "response_headers: Json<Vec<(String, String)>>",
-                  e.response_delay_ms, e.signing_scheme, e.signing_secret_sealed,
+                  e.response_delay_ms, e.signing_scheme AS "signing_scheme: Scheme",
+                  e.signing_secret_sealed,
                   u.email_verified_at IS NOT NULL AS "owner_verified!",
                   p.max_body_bytes, u.suspended_reason
            FROM endpoints e JOIN users u ON u.id = e.user_id JOIN plans p ON p.name = u.plan
@@ -247,7 +249,7 @@ pub async fn update_endpoint_signing(
     ex: impl PgExecutor<'_>,
     user_id: UserId,
     id: EndpointId,
-    scheme: Option<&str>,
+    scheme: Option<Scheme>,
     secret_sealed: Option<&[u8]>,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query!(
@@ -255,7 +257,7 @@ pub async fn update_endpoint_signing(
          WHERE id = $1 AND user_id = $2",
         id as _,
         user_id as _,
-        scheme,
+        scheme as _,
         secret_sealed
     )
     .execute(ex)

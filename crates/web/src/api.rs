@@ -213,8 +213,8 @@ fn endpoint_json(state: &AppState, e: &store::Endpoint) -> EndpointJson {
             body: String::from_utf8_lossy(&r.body).into_owned(),
             delay_ms: r.delay_ms,
         },
-        signing: e.signing_scheme.as_ref().map(|s| SigningJson {
-            scheme: s.clone(),
+        signing: e.signing_scheme.map(|scheme| SigningJson {
+            scheme,
             secret_set: e.signing_secret_sealed.is_some(),
         }),
         request_count: None,
@@ -351,7 +351,7 @@ async fn update_endpoint(
     }
     if let Some(s) = &signing {
         let (scheme, sealed) = match s {
-            Some((scheme, sealed)) => (Some(scheme.as_str()), Some(sealed.as_slice())),
+            Some((scheme, sealed)) => (Some(*scheme), Some(sealed.as_slice())),
             None => (None, None),
         };
         store::update_endpoint_signing(&mut *tx, user.id, id, scheme, sealed).await?;
