@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use hookvault_core::ids::{EndpointId, RequestId, TargetId, UserId};
 use hookvault_core::signing::Scheme;
+use hookvault_core::stored::ReplayStatus;
 use hookvault_replay::order::ReplayOrder;
 use hookvault_store::replays::{self as store, ReplaySummary};
 use serde::Deserialize;
@@ -37,7 +38,7 @@ pub struct ReplayRow {
     pub created_at: String,
     pub target: String,
     pub scheme: String,
-    pub status: String,
+    pub status: ReplayStatus,
     pub outcome: String,
     pub duration: String,
     pub excerpt: String,
@@ -59,7 +60,7 @@ impl From<ReplaySummary> for ReplayRow {
                 r.target_url
             },
             scheme: r.scheme.to_string(),
-            status: r.status.to_string(),
+            status: r.status,
             outcome,
             duration: r
                 .last_duration_ms
@@ -190,9 +191,7 @@ async fn render_request_page(
         ),
         form: choices(state, user.id, req.endpoint_id, error, form).await?,
         history_source: format!("/api/v1/requests/{id}/replays"),
-        pending: history
-            .iter()
-            .any(|r| r.status == "queued" || r.status == "running"),
+        pending: history.iter().any(|r| !r.status.is_finished()),
         history,
     })?;
     if failed {
@@ -409,9 +408,7 @@ async fn render_endpoint_page(
         name: endpoint.name,
         form: choices(state, user.id, id, error, None).await?,
         history_source: format!("/api/v1/endpoints/{id}/replays"),
-        pending: history
-            .iter()
-            .any(|r| r.status == "queued" || r.status == "running"),
+        pending: history.iter().any(|r| !r.status.is_finished()),
         history,
     })
 }
