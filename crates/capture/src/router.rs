@@ -224,7 +224,7 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         headers: headers::encode(&header_list),
         content_type,
         body: body.bytes.clone(),
-        provider: detected.provider.map(|p| p.as_str().to_string()),
+        provider: detected.provider,
         event_type: detected.event_type,
         event_id: detected.event_id,
         stripe: detected.stripe.map(|m| StripeFacts {
@@ -234,8 +234,8 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
             object_id: m.object_id,
             object_type: m.object_type,
         }),
-        signature_scheme: verification.as_ref().map(|v| v.scheme.as_str().to_string()),
-        signature_status: verification.as_ref().map(|v| v.status.as_str().to_string()),
+        signature_scheme: verification.as_ref().map(|v| v.scheme),
+        signature_status: verification.as_ref().map(|v| v.status),
         signature_reason: verification.map(|v| v.reason),
     };
     let left = CAPTURE_DEADLINE.saturating_sub(started.elapsed());

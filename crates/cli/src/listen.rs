@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use hookvault_core::api::{
     CliReplayJson, DeliveryJson, EndpointJson, EndpointListJson, EndpointSummaryJson, RequestJson,
 };
-use hookvault_core::signing::{self, Scheme};
+use hookvault_core::signing::{self, Scheme, SignatureStatus};
 use serde_json::json;
 
 use crate::config;
@@ -391,13 +391,13 @@ impl Listener {
         // else would hand a forged or unchecked request a signature the local handler trusts.
         let mut unsigned_note = None;
         if let Some(scheme) = self.opts.sign.filter(|s| s.signs()) {
-            let status = request.signature.status.as_str();
-            if status != "valid" && !self.opts.sign_unverified {
+            let status = request.signature.status;
+            if status != SignatureStatus::Valid && !self.opts.sign_unverified {
                 let owned = signing::signature_header_names(scheme);
                 headers.retain(|h| !owned.iter().any(|n| h.name.eq_ignore_ascii_case(n)));
                 unsigned_note = Some(format!(
                     "  [not re-signed: signature {} at capture]",
-                    status.replace('_', " ")
+                    status.as_str().replace('_', " ")
                 ));
             }
         }

@@ -81,9 +81,9 @@ impl RequestJson {
 /// The signature check made at capture time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignatureJson {
-    pub scheme: Option<String>,
+    pub scheme: Option<crate::signing::Scheme>,
     /// `valid`, `valid_but_stale`, `invalid`, `malformed` or `unchecked`.
-    pub status: String,
+    pub status: crate::signing::SignatureStatus,
     pub reason: String,
 }
 

@@ -1,6 +1,8 @@
 //! Captured requests: the batched insert of the capture path and the owner-scoped reads.
 
 use hookvault_core::ids::{EndpointId, RequestId, UserId};
+use hookvault_core::provider::Provider;
+use hookvault_core::signing::{Scheme, SignatureStatus};
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
@@ -22,11 +24,11 @@ pub struct NewCapture {
     pub content_type: Option<String>,
     /// The body as received (shared with the capture handler, not copied).
     pub body: bytes::Bytes,
-    pub provider: Option<String>,
+    pub provider: Option<Provider>,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
-    pub signature_scheme: Option<String>,
-    pub signature_status: Option<String>,
+    pub signature_scheme: Option<Scheme>,
+    pub signature_status: Option<SignatureStatus>,
     pub signature_reason: Option<String>,
     /// Stripe envelope facts (`hookvault_core::provider::StripeMeta`); `None` for others.
     pub stripe: Option<StripeFacts>,
@@ -55,10 +57,10 @@ pub struct RequestSummary {
     pub query: Option<String>,
     pub body_size: i32,
     pub content_type: Option<String>,
-    pub provider: Option<String>,
+    pub provider: Option<Provider>,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
-    pub signature_status: Option<String>,
+    pub signature_status: Option<SignatureStatus>,
     pub signature_reason: Option<String>,
 }
 
@@ -78,11 +80,11 @@ pub struct StoredRequest {
     pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub body_size: i32,
-    pub provider: Option<String>,
+    pub provider: Option<Provider>,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
-    pub signature_scheme: Option<String>,
-    pub signature_status: Option<String>,
+    pub signature_scheme: Option<Scheme>,
+    pub signature_status: Option<SignatureStatus>,
     pub signature_reason: Option<String>,
     pub livemode: Option<bool>,
     pub api_version: Option<String>,
@@ -139,11 +141,11 @@ pub async fn insert_captures(
         ctypes.push(c.content_type.as_deref());
         bodies.push(c.body.as_ref());
         sizes.push(i32::try_from(c.body.len()).unwrap_or(i32::MAX));
-        providers.push(c.provider.as_deref());
+        providers.push(c.provider);
         types.push(c.event_type.as_deref());
         event_ids.push(c.event_id.as_deref());
-        schemes.push(c.signature_scheme.as_deref());
-        statuses.push(c.signature_status.as_deref());
+        schemes.push(c.signature_scheme);
+        statuses.push(c.signature_status);
         reasons.push(c.signature_reason.as_deref());
         let stripe = c.stripe.as_ref();
         livemodes.push(stripe.and_then(|s| s.livemode));
@@ -194,11 +196,11 @@ pub async fn insert_captures(
         &ctypes as &[Option<&str>],
         &bodies as &[&[u8]],
         &sizes,
-        &providers as &[Option<&str>],
+        &providers as _,
         &types as &[Option<&str>],
         &event_ids as &[Option<&str>],
-        &schemes as &[Option<&str>],
-        &statuses as &[Option<&str>],
+        &schemes as _,
+        &statuses as _,
         &reasons as &[Option<&str>],
         &livemodes as &[Option<bool>],
         &api_versions as &[Option<&str>],
@@ -297,11 +299,11 @@ pub async fn insert_captures_counted(
         &c.ctypes as &[Option<&str>],
         &c.bodies as &[&[u8]],
         &c.sizes,
-        &c.providers as &[Option<&str>],
+        &c.providers as _,
         &c.types as &[Option<&str>],
         &c.event_ids as &[Option<&str>],
-        &c.schemes as &[Option<&str>],
-        &c.statuses as &[Option<&str>],
+        &c.schemes as _,
+        &c.statuses as _,
         &c.reasons as &[Option<&str>],
         &c.livemodes as &[Option<bool>],
         &c.api_versions as &[Option<&str>],
@@ -338,11 +340,11 @@ struct Columns<'a> {
     ctypes: Vec<Option<&'a str>>,
     bodies: Vec<&'a [u8]>,
     sizes: Vec<i32>,
-    providers: Vec<Option<&'a str>>,
+    providers: Vec<Option<Provider>>,
     types: Vec<Option<&'a str>>,
     event_ids: Vec<Option<&'a str>>,
-    schemes: Vec<Option<&'a str>>,
-    statuses: Vec<Option<&'a str>>,
+    schemes: Vec<Option<Scheme>>,
+    statuses: Vec<Option<SignatureStatus>>,
     reasons: Vec<Option<&'a str>>,
     livemodes: Vec<Option<bool>>,
     api_versions: Vec<Option<&'a str>>,
@@ -393,11 +395,11 @@ impl<'a> Columns<'a> {
             c.bodies.push(b.body.as_ref());
             c.sizes
                 .push(i32::try_from(b.body.len()).unwrap_or(i32::MAX));
-            c.providers.push(b.provider.as_deref());
+            c.providers.push(b.provider);
             c.types.push(b.event_type.as_deref());
             c.event_ids.push(b.event_id.as_deref());
-            c.schemes.push(b.signature_scheme.as_deref());
-            c.statuses.push(b.signature_status.as_deref());
+            c.schemes.push(b.signature_scheme);
+            c.statuses.push(b.signature_status);
             c.reasons.push(b.signature_reason.as_deref());
             let stripe = b.stripe.as_ref();
             c.livemodes.push(stripe.and_then(|s| s.livemode));
@@ -424,7 +426,7 @@ pub async fn list_requests(
     Ok(sqlx::query_as!(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
-                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
+                  r.content_type, r.provider AS "provider: _", r.event_type, r.event_id, r.signature_status AS "signature_status: _",
                   r.signature_reason
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq < COALESCE($3, 9223372036854775807)
@@ -448,7 +450,7 @@ pub async fn summaries_by_ids(
     Ok(sqlx::query_as!(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
-                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
+                  r.content_type, r.provider AS "provider: _", r.event_type, r.event_id, r.signature_status AS "signature_status: _",
                   r.signature_reason
            FROM UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, n)
            JOIN requests r ON r.id = wanted.id
@@ -473,7 +475,7 @@ pub async fn find_requests_by_ids(
         StoredRequest,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query,
                   r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
-                  r.provider, r.event_type, r.event_id, r.signature_scheme, r.signature_status,
+                  r.provider AS "provider: _", r.event_type, r.event_id, r.signature_scheme AS "signature_scheme: _", r.signature_status AS "signature_status: _",
                   r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
                   r.object_type
            FROM UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, n)
@@ -498,7 +500,7 @@ pub async fn find_request(
         StoredRequest,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query,
                   r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
-                  r.provider, r.event_type, r.event_id, r.signature_scheme, r.signature_status,
+                  r.provider AS "provider: _", r.event_type, r.event_id, r.signature_scheme AS "signature_scheme: _", r.signature_status AS "signature_status: _",
                   r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
                   r.object_type
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id

@@ -487,10 +487,10 @@ fn summary_json(r: &hookvault_store::requests::RequestSummary) -> RequestSummary
         size: hookvault_core::render::human_size(u64::try_from(r.body_size).unwrap_or(0)),
         content_type: r.content_type.clone(),
         received_at: rfc3339_ms(&r.received_at),
-        provider: r.provider.clone(),
+        provider: r.provider.map(|p| p.as_str().to_owned()),
         event_type: r.event_type.clone(),
         event_id: r.event_id.clone(),
-        signature_status: r.signature_status.clone(),
+        signature_status: r.signature_status.map(|s| s.as_str().to_owned()),
         signature_reason: r.signature_reason.clone(),
     }
 }

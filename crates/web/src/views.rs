@@ -4,6 +4,7 @@ use askama::Template;
 use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use hookvault_core::ids::RequestId;
+use hookvault_core::signing::SignatureStatus;
 use hookvault_store::requests::RequestSummary;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -107,7 +108,11 @@ impl From<RequestSummary> for RequestRow {
             content_type: r.content_type.unwrap_or_default(),
             received_at: rfc3339(&r.received_at),
             event: r.event_type.unwrap_or_default(),
-            sig_status: r.signature_status.unwrap_or_default(),
+            sig_status: r
+                .signature_status
+                .map(SignatureStatus::as_str)
+                .unwrap_or_default()
+                .to_owned(),
             sig_reason: r.signature_reason.unwrap_or_default(),
         }
     }

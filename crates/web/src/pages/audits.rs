@@ -92,11 +92,7 @@ async fn render_request_page(
         .map(AuditItem::from_row)
         .collect();
     // The scheme the capture was signed with is the likely one.
-    let captured = req
-        .signature_scheme
-        .as_deref()
-        .and_then(|s| s.parse::<Scheme>().ok())
-        .filter(|s| s.signs());
+    let captured = req.signature_scheme.filter(|s| s.signs());
     let failed = error.is_some();
     let mut resp = render(&RequestPage {
         page: Page::for_user("Audit a handler", user).await?,

@@ -3,6 +3,7 @@
 //! the entry points to compare and export. Everything is derived; nothing changes the capture.
 
 use hookvault_core::ids::{RequestId, UserId};
+use hookvault_core::provider::Provider;
 use hookvault_core::stripe::{self, ObjectSummary};
 use hookvault_store::related;
 use hookvault_store::requests::StoredRequest;
@@ -110,8 +111,7 @@ impl Insight {
         }
         let previous =
             related::find_previous_request_id(pool, user_id, req.endpoint_id, req.seq).await?;
-        let summary = (req.provider.as_deref() == Some("stripe")
-            && req.body.len() <= SUMMARY_LIMIT)
+        let summary = (req.provider == Some(Provider::Stripe) && req.body.len() <= SUMMARY_LIMIT)
             .then(|| stripe::object_summary(&req.body))
             .flatten();
         Ok(Insight {

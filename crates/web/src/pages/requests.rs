@@ -3,6 +3,8 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use hookvault_core::ids::{EndpointId, RequestId};
+use hookvault_core::provider::Provider;
+use hookvault_core::signing::Scheme;
 
 use axum::response::Response;
 use axum::routing::get;
@@ -133,13 +135,20 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
             body.len()
         ),
         content_type: req.content_type.clone().unwrap_or_default(),
-        provider: req.provider.clone().unwrap_or_default(),
+        provider: req
+            .provider
+            .map(Provider::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         event_type: req.event_type.clone().unwrap_or_default(),
         event_id: req.event_id.clone().unwrap_or_default(),
         signature: req.signature_status.as_ref().map(|s| {
             (
-                req.signature_scheme.clone().unwrap_or_default(),
-                s.clone(),
+                req.signature_scheme
+                    .map(Scheme::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                s.as_str().to_owned(),
                 req.signature_reason.clone().unwrap_or_default(),
             )
         }),
