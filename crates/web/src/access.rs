@@ -4,9 +4,9 @@
 //! [`RECHECK`] of the token's revocation. Streams use it as one more branch of their wait:
 //! `() = access.revoked() => return`.
 
-use hookvault_core::ids::UserId;
 use std::time::Duration;
 
+use hookvault_core::ids::UserId;
 use tokio::time::Instant;
 use tower_sessions::session::Id;
 use tower_sessions::SessionStore;

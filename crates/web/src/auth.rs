@@ -5,7 +5,6 @@
 pub(crate) mod password;
 pub(crate) mod signin;
 
-use hookvault_core::ids::UserId;
 use std::net::SocketAddr;
 
 use askama::Template;
@@ -16,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use base64::Engine;
+use hookvault_core::ids::UserId;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;

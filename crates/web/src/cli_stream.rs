@@ -2,7 +2,6 @@
 //! and the replays the dashboard hands to the CLI), and the two routes on which the CLI reports
 //! what the developer's local server answered.
 
-use hookvault_core::ids::{CliSessionId, EndpointId, ReplayId, RequestId, UserId};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
+use hookvault_core::ids::{CliSessionId, EndpointId, ReplayId, RequestId, UserId};
 use hookvault_store::cli;
 use hookvault_store::replays::NewAttempt;
 use hookvault_store::requests::{find_request, find_requests_by_ids};

@@ -3,11 +3,11 @@
 //! searches cannot take the database connections and cores everyone shares; a request that
 //! finds no free slot within a few seconds gets 429 with the reason.
 
-use hookvault_core::ids::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use hookvault_core::ids::UserId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::AppError;

@@ -6,7 +6,6 @@
 //! by position (`hookvault_store::feed`), so it never skips or repeats a capture, and uses the
 //! announcements only as wake-ups.
 
-use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::stream::Stream;
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_core::position::Position;
 use hookvault_store::feed::{self, FeedEntry};
 use hookvault_store::notify::Notice;
