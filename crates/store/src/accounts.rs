@@ -213,7 +213,7 @@ pub async fn delete_account_step(
         sqlx::query!(
             "UPDATE billing_events SET payload = NULL, user_id = NULL WHERE event_id IN (
                  SELECT event_id FROM billing_events WHERE user_id = $1 LIMIT $2)",
-            user_id,
+            user_id as _,
             limit
         ),
         // A signed-in session holds the account id as text in its MessagePack data.
