@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hookvault_core::headers;
+use hookvault_core::ids::ReplayId;
 use hookvault_core::secretbox::SecretKey;
-use hookvault_core::signing::{self, Scheme};
+use hookvault_core::signing;
 use hookvault_store::replays::{
     self, AttemptOutcome, ClaimedReplay, FinishedAttempt, NewAttempt, ReplayStatus,
 };
@@ -33,7 +34,6 @@ use time::OffsetDateTime;
 use tokio::sync::{watch, Notify};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
-use uuid::Uuid;
 
 use crate::guard::{GuardedClient, OutboundRequest, OutboundResponse, SendError};
 use crate::limit::{destination_key, DestinationLimits};
@@ -250,7 +250,7 @@ async fn run_chain(
 
 /// Puts unsent claimed jobs back in the queue, due after `delay`.
 async fn put_back(pool: &PgPool, jobs: impl Iterator<Item = ClaimedReplay>, delay: Duration) {
-    let jobs: Vec<(Uuid, i32)> = jobs.map(|j| (j.id, j.attempts_made)).collect();
+    let jobs: Vec<(ReplayId, i32)> = jobs.map(|j| (j.id, j.attempts_made)).collect();
     if jobs.is_empty() {
         return;
     }
@@ -269,10 +269,7 @@ pub async fn recover(ctx: &WorkerContext) -> Result<usize, StoreError> {
     for r in &moved {
         tracing::warn!(replay.id = %r.id, replay.status = %r.status, "took back an interrupted replay");
     }
-    if moved
-        .iter()
-        .any(|r| r.status == ReplayStatus::Queued.as_str())
-    {
+    if moved.iter().any(|r| r.status == ReplayStatus::Queued) {
         ctx.wake.notify_waiters();
     }
     Ok(moved.len())
@@ -390,10 +387,7 @@ fn build_request(ctx: &WorkerContext, job: ClaimedReplay) -> Result<OutboundRequ
     let unsendable = |why: &str| AttemptError::Unsendable(why.to_owned());
     let captured = headers::decode(&job.headers)
         .map_err(|_| unsendable("the stored headers of the capture are corrupt"))?;
-    let scheme: Scheme = job
-        .scheme
-        .parse()
-        .map_err(|e: signing::UnknownScheme| AttemptError::Unsendable(e.to_string()))?;
+    let scheme = job.scheme;
     let secret = match &job.secret_sealed {
         Some(sealed) => {
             let plain = ctx

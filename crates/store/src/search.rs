@@ -5,10 +5,10 @@
 //! unnamed statement is always planned with the actual values, which is what lets
 //! `event_type LIKE 'invoice.%'` use the `text_pattern_ops` index.
 
+use hookvault_core::ids::{EndpointId, UserId};
 use hookvault_core::search::{JsonMatch, SearchQuery};
 use hookvault_core::signing::SignatureStatus;
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
-use uuid::Uuid;
 
 use crate::requests::RequestSummary;
 use crate::StoreError;
@@ -26,8 +26,8 @@ const COLUMNS: &str = "SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.metho
 /// merged newest first.
 pub async fn search_requests(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     q: &SearchQuery,
     before_seq: Option<i64>,
     limit: i64,
@@ -75,8 +75,8 @@ pub async fn search_requests(
 /// first (a fence, so the planner does not walk the whole endpoint newest first instead).
 fn push_scan(
     b: &mut QueryBuilder<'_, Postgres>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     q: &SearchQuery,
     before_seq: Option<i64>,
     unindexed: bool,

@@ -6,12 +6,14 @@
 //! head and, for a batch, the jobs right after it (a *run*), so the worker can send them one
 //! after the other without a round trip to the database in between.
 
+use uuid::Uuid;
+
 use super::*;
 
 /// A finished attempt and what it means for its job.
 #[derive(Debug, Clone)]
 pub struct FinishedAttempt {
-    pub replay_id: Uuid,
+    pub replay_id: ReplayId,
     /// `attempts_made` from the claim (the fencing token).
     pub attempt: i32,
     pub record: NewAttempt,
@@ -106,9 +108,9 @@ pub async fn claim_replays(
            SET status = 'running', locked_at = now(), attempts_made = r.attempts_made + 1
            FROM kept, requests q
            WHERE r.id = kept.id AND q.id = r.request_id
-           RETURNING r.id, r.user_id, r.endpoint_id, r.request_id, r.target_url, r.scheme,
-                     r.secret_sealed, r.attempts_made, r.max_attempts, q.method, q.headers,
-                     q.body, kept.head AS "chain!", r.position"#,
+           RETURNING r.id, r.user_id, r.endpoint_id, r.request_id, r.target_url,
+                     r.scheme AS "scheme: _", r.secret_sealed, r.attempts_made, r.max_attempts,
+                     q.method, q.headers, q.body, kept.head AS "chain!: _", r.position"#,
         per_account,
         chains,
         run.max(1),
@@ -127,7 +129,7 @@ pub async fn claim_replays(
 pub async fn finish_replay_attempts(
     ex: impl PgExecutor<'_>,
     finished: &[FinishedAttempt],
-) -> Result<Vec<Uuid>, StoreError> {
+) -> Result<Vec<ReplayId>, StoreError> {
     let n = finished.len();
     let mut ids = Vec::with_capacity(n);
     let mut attempts = Vec::with_capacity(n);
@@ -146,7 +148,7 @@ pub async fn finish_replay_attempts(
             AttemptOutcome::Failed => (ReplayStatus::Failed, 0.0),
             AttemptOutcome::RetryAfter(d) => (ReplayStatus::Queued, d.as_secs_f64()),
         };
-        ids.push(f.replay_id);
+        ids.push(Uuid::from(f.replay_id));
         attempts.push(f.attempt);
         statuses.push(status.as_str());
         delays.push(delay);
@@ -181,7 +183,7 @@ pub async fn finish_replay_attempts(
                SELECT id, started_at, duration_ms, status_code, headers, body, truncated, error
                FROM input
            )
-           SELECT id AS "id!" FROM job"#,
+           SELECT id AS "id!: ReplayId" FROM job"#,
         &ids,
         &attempts,
         &statuses as &[&str],
@@ -204,10 +206,10 @@ pub async fn finish_replay_attempts(
 /// longer its claim's (the recovery sweep took it back) is left alone.
 pub async fn requeue_replays(
     ex: impl PgExecutor<'_>,
-    jobs: &[(Uuid, i32)],
+    jobs: &[(ReplayId, i32)],
     delay: Duration,
 ) -> Result<u64, StoreError> {
-    let ids: Vec<Uuid> = jobs.iter().map(|j| j.0).collect();
+    let ids: Vec<Uuid> = jobs.iter().map(|j| Uuid::from(j.0)).collect();
     let attempts: Vec<i32> = jobs.iter().map(|j| j.1).collect();
     let done = sqlx::query!(
         "UPDATE replays r
@@ -227,7 +229,7 @@ pub async fn requeue_replays(
 /// [`requeue_replays`] for one job; false when it is no longer this claim's.
 pub async fn requeue_replay(
     ex: impl PgExecutor<'_>,
-    replay_id: Uuid,
+    replay_id: ReplayId,
     attempt: i32,
     delay: Duration,
 ) -> Result<bool, StoreError> {

@@ -30,7 +30,7 @@ pub async fn insert_replays(
         request_ids.push(r.request_id);
         target_ids.push(r.target_id);
         urls.push(r.target_url.clone());
-        schemes.push(r.scheme.clone());
+        schemes.push(r.scheme);
         secrets.push(r.secret_sealed.clone());
         max_attempts.push(r.max_attempts);
         batch_ids.push(r.batch_id);
@@ -46,16 +46,16 @@ pub async fn insert_replays(
                RETURNING id
            )
            SELECT pg_notify($13, count(*)::text) FROM queued"#,
-        &ids,
-        &user_ids,
-        &endpoint_ids,
-        &request_ids,
-        &target_ids as &[Option<Uuid>],
+        &ids as _,
+        &user_ids as _,
+        &endpoint_ids as _,
+        &request_ids as _,
+        &target_ids as _,
         &urls,
-        &schemes,
+        &schemes as _,
         &secrets as &[Option<Vec<u8>>],
         &max_attempts,
-        &batch_ids as &[Option<Uuid>],
+        &batch_ids as _,
         &positions,
         &to_cli,
         crate::notify::REPLAY_QUEUED,
@@ -105,7 +105,7 @@ pub async fn recover_stale_replays(
                SELECT id, COALESCE(locked_at, now()), CASE WHEN to_cli THEN $3 ELSE $2 END
                FROM moved
            )
-           SELECT id AS "id!", status AS "status!" FROM moved"#,
+           SELECT id AS "id!: _", status AS "status!: _" FROM moved"#,
         stale_after.as_secs_f64(),
         INTERRUPTED_ERROR,
         CLI_GONE_ERROR,
@@ -119,7 +119,7 @@ pub async fn recover_stale_replays(
 /// row per account, updated in the same transaction, so every process shares it exactly.
 pub async fn insert_replays_within_plan(
     pool: &sqlx::PgPool,
-    user_id: Uuid,
+    user_id: UserId,
     replays: &[NewReplay],
 ) -> Result<bool, StoreError> {
     let n = i64::try_from(replays.len()).unwrap_or(i64::MAX);
@@ -136,7 +136,7 @@ pub async fn insert_replays_within_plan(
                    SELECT p.replays_per_day FROM users u JOIN plans p ON p.name = u.plan
                    WHERE u.id = ru.user_id)
            RETURNING replays"#,
-        user_id,
+        user_id as _,
         n
     )
     .fetch_optional(&mut *tx)
