@@ -44,6 +44,10 @@ pub struct RequestJson {
     pub signature: SignatureJson,
     /// Stripe envelope facts stored at capture time; `null` for other senders.
     pub stripe: Option<StripeJson>,
+    /// On the CLI stream only: the capture was received before the stream opened (it is
+    /// delivered now because the listener was offline). Absent elsewhere.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub catch_up: bool,
 }
 
 impl std::fmt::Debug for RequestJson {

@@ -65,6 +65,8 @@ async fn stream(
     // "From now on" is fixed before answering: a capture made once the client sees the stream
     // open comes after this point, however late the stream's task gets to run.
     let from = start_position(&state.pool, &headers, None).await?;
+    // Captures received before this instant and delivered on this stream are its catch-up.
+    let opened_at = OffsetDateTime::now_utc();
     let ticket = state
         .streams
         .open(user.id, state.config.max_streams_per_account)?;
@@ -93,7 +95,10 @@ async fn stream(
     let follow = Follow::new(&state, user.id, id, from);
     // Ends the stream within 30 s of the token's revocation or the session's logout.
     let access = Access::new(&state, user.id, user.grant);
-    Ok(sse(events(state, user.id, id, follow, session, ticket, access)).into_response())
+    Ok(sse(events(
+        state, user.id, id, follow, session, ticket, access, opened_at,
+    ))
+    .into_response())
 }
 
 /// Deletes the CLI's row when its stream ends, however it ends.
@@ -123,6 +128,10 @@ const BUFFERED_EVENTS: usize = 4;
 /// Bodies larger than this are sent as a `body_url` to fetch instead of inline.
 const INLINE_BODY_BYTES: usize = 256 * 1024;
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the stream task owns each of these for its whole life"
+)]
 fn events(
     state: AppState,
     user_id: Uuid,
@@ -131,6 +140,7 @@ fn events(
     session: Option<Uuid>,
     ticket: StreamTicket,
     mut access: Access,
+    opened_at: OffsetDateTime,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     event_stream(BUFFERED_EVENTS, move |out| async move {
         let _ticket = ticket;
@@ -171,9 +181,10 @@ fn events(
                         } else {
                             BodyJson::Inline
                         };
-                        let Ok(data) = with_body(&r, body) else {
+                        let Ok(mut data) = with_body(&r, body) else {
                             continue;
                         };
+                        data.catch_up = r.received_at < opened_at;
                         let Ok(data) = serde_json::to_string(&data) else {
                             continue;
                         };

@@ -19,6 +19,7 @@ mod faults;
 mod isolation;
 mod listen;
 mod listen_sign;
+mod listen_surface;
 mod live;
 mod login;
 mod login_abuse;
