@@ -15,14 +15,14 @@ use crate::listen::wait_connected;
 /// A local handler that answers each POST to `/hook` with the next status of its script (200
 /// once the script is used up) and records the event ids of the bodies it got.
 #[derive(Clone)]
-struct Scripted {
-    url: String,
+pub(crate) struct Scripted {
+    pub(crate) url: String,
     script: Arc<Mutex<VecDeque<u16>>>,
     got: Arc<Mutex<Vec<(u16, String)>>>,
 }
 
 impl Scripted {
-    async fn start(script: &[u16]) -> Scripted {
+    pub(crate) async fn start(script: &[u16]) -> Scripted {
         let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
         let got = Arc::new(Mutex::new(Vec::new()));
         let (s, g) = (script.clone(), got.clone());
@@ -50,7 +50,7 @@ impl Scripted {
     }
 
     /// The statuses answered to event `id`, in order.
-    fn answers_to(&self, id: &str) -> Vec<u16> {
+    pub(crate) fn answers_to(&self, id: &str) -> Vec<u16> {
         self.got
             .lock()
             .unwrap()
@@ -62,13 +62,13 @@ impl Scripted {
 }
 
 /// A `hookvault` command with its stdout and stderr collected line by line.
-struct Run {
+pub(crate) struct Run {
     child: tokio::process::Child,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Run {
-    fn start(config_dir: &std::path::Path, args: &[&str]) -> Run {
+    pub(crate) fn start(config_dir: &std::path::Path, args: &[&str]) -> Run {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookvault"))
             .args(args)
             .env("HOOKVAULT_CONFIG_DIR", config_dir)
@@ -97,7 +97,7 @@ impl Run {
     }
 
     /// `hookvault listen` for `endpoint` (none: let it choose), connected when this returns.
-    async fn listen(
+    pub(crate) async fn listen(
         app: &TestApp,
         token: &str,
         config_dir: &std::path::Path,
@@ -123,12 +123,12 @@ impl Run {
         run
     }
 
-    fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 
     /// The first printed line satisfying `want`, waiting for it.
-    async fn wait_line(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
+    pub(crate) async fn wait_line(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(l) = self.lines().into_iter().find(|l| want(l)) {
@@ -152,7 +152,7 @@ impl Run {
     }
 
     /// Waits for the command to exit; its status and everything it printed.
-    async fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub(crate) async fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
             .expect("the command exits")
@@ -162,14 +162,14 @@ impl Run {
         (status, self.lines())
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.child.kill().await;
         let _ = self.child.wait().await;
     }
 }
 
 /// Captures a Stripe-looking event `id` (unsigned).
-async fn capture(url: &str, id: &str) -> String {
+pub(crate) async fn capture(url: &str, id: &str) -> String {
     let body = format!("{{\"id\":\"{id}\",\"object\":\"event\",\"type\":\"invoice.paid\",\"created\":1700000000,\"data\":{{\"object\":{{\"id\":\"in_1\",\"object\":\"invoice\"}}}}}}");
     let r = reqwest::Client::new()
         .post(url)

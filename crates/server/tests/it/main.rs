@@ -18,6 +18,7 @@ mod exactly_once;
 mod faults;
 mod isolation;
 mod listen;
+mod listen_queue;
 mod listen_sign;
 mod listen_surface;
 mod live;

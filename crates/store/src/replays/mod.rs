@@ -22,6 +22,10 @@ pub const INTERRUPTED_ERROR: &str = "interrupted: the server stopped while sendi
 /// Recorded when a replay handed to `hookvault listen` got no result back in time.
 pub const CLI_GONE_ERROR: &str = "the hookvault listen CLI disconnected before reporting a result";
 
+/// Recorded when a replay handed to `hookvault listen` waited a day without one connecting.
+pub const CLI_EXPIRED_ERROR: &str =
+    "expired: no hookvault listen connected to this endpoint within a day";
+
 /// Where a replay is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReplayStatus {

@@ -110,6 +110,8 @@ struct ShowPage {
     response_body: String,
     response_headers: String,
     response_delay_ms: i32,
+    /// A `hookvault listen` is connected: the replay form sends to it by default.
+    listener_connected: bool,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +189,7 @@ async fn show(
             .collect::<Vec<_>>()
             .join("\n"),
         response_delay_ms: r.delay_ms,
+        listener_connected: crate::ops::replays::listener_connected(&state, user.id, id).await?,
     })
 }
 
