@@ -16,6 +16,7 @@ use crate::headers::RawHeader;
 /// A captured request in full (`GET /api/v1/requests/{id}`, the CLI stream's `request` events,
 /// NDJSON export lines).
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestJson {
     pub id: Uuid,
     pub endpoint_id: Uuid,
@@ -29,7 +30,9 @@ pub struct RequestJson {
     pub query: Option<String>,
     pub http_version: String,
     pub remote_addr: String,
-    /// In arrival order, with their original case and bytes.
+    /// In arrival order, with their original case and bytes: `[name, value]`, or
+    /// `[name, value with U+FFFD, base64 of the exact bytes]` when the value is not UTF-8.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub headers: Vec<HeaderJson>,
     /// The body; `null` when it is sent by reference (`body_url`).
     pub body_base64: Option<String>,
@@ -81,6 +84,7 @@ impl RequestJson {
 
 /// The signature check made at capture time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignatureJson {
     pub scheme: Option<String>,
     /// `valid`, `valid_but_stale`, `invalid`, `malformed` or `unchecked`.
@@ -90,6 +94,7 @@ pub struct SignatureJson {
 
 /// Facts of a Stripe event envelope.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StripeJson {
     pub livemode: Option<bool>,
     pub api_version: Option<String>,
@@ -100,6 +105,7 @@ pub struct StripeJson {
 
 /// A replay handed to the CLI (the stream's `replay` event).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CliReplayJson {
     pub replay_id: Uuid,
     pub request: RequestJson,
@@ -107,6 +113,7 @@ pub struct CliReplayJson {
 
 /// The stream's opening event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HelloJson {
     pub endpoint_id: Uuid,
     /// Where the stream starts (also the event's id).
@@ -115,6 +122,7 @@ pub struct HelloJson {
 
 /// A new API token (`POST /api/v1/tokens`): the token is shown here only.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTokenJson {
     pub id: Uuid,
     pub name: String,
@@ -133,12 +141,14 @@ impl std::fmt::Debug for NewTokenJson {
 
 /// An error answer: `{"error":{"code","message"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorJson {
     pub error: ErrorBody,
 }
 
 /// The code and the one-line reason of an error answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
@@ -146,6 +156,7 @@ pub struct ErrorBody {
 
 /// An endpoint (`GET`/`POST`/`PATCH /api/v1/endpoints…`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointJson {
     pub id: Uuid,
     pub name: String,
@@ -162,6 +173,7 @@ pub struct EndpointJson {
 
 /// What the endpoint answers senders.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointResponseJson {
     pub status: i32,
     pub content_type: String,
@@ -172,6 +184,7 @@ pub struct EndpointResponseJson {
 
 /// An endpoint's signature check.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SigningJson {
     pub scheme: String,
     pub secret_set: bool,
@@ -179,12 +192,14 @@ pub struct SigningJson {
 
 /// `GET /api/v1/endpoints`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointListJson {
     pub endpoints: Vec<EndpointSummaryJson>,
 }
 
 /// An endpoint in the list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointSummaryJson {
     pub id: Uuid,
     pub name: String,

@@ -254,6 +254,11 @@ pub async fn process_next(ctx: &WorkerContext) -> Result<Option<Processed>, Stor
         AttemptOutcome::Failed => ReplayStatus::Failed,
         AttemptOutcome::RetryAfter(_) => ReplayStatus::Queued,
     };
+    hookvault_metrics::replay_attempt(match status {
+        ReplayStatus::Succeeded => "succeeded",
+        ReplayStatus::Queued => "retrying",
+        _ => "failed",
+    });
     let duration_ms = new.duration_ms.unwrap_or_default();
     match (&record.result, moved) {
         (_, false) => tracing::warn!(

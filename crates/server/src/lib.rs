@@ -29,6 +29,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 mod hosting;
+mod metrics;
 pub mod plans;
 pub use hosting::{origins, private_targets_policy, url_host_is_loopback, Origins};
 
@@ -105,6 +106,8 @@ pub struct ServeConfig {
     pub plans: std::collections::BTreeMap<String, plans::PlanLimits>,
     /// Count captures against the accounts' monthly plan quotas (on unless turned off).
     pub plan_quotas: bool,
+    /// Where to serve Prometheus `/metrics`; `None` serves none.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A running server.
@@ -114,6 +117,8 @@ pub struct Server {
     /// Base of capture URLs, without a trailing slash.
     pub capture_url: String,
     pub pool: PgPool,
+    /// Where `/metrics` is served (`--metrics-listen`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     workers: Option<ReplayWorkers>,
@@ -305,9 +310,14 @@ impl Server {
             sweeper.abort();
             pruner.abort();
         });
+        let metrics_addr = match config.metrics_listen {
+            Some(at) => Some(metrics::serve(at, shutdown.subscribe()).await?),
+            None => None,
+        };
         tracing::info!(%addr, %public_url, %capture_url, %private_targets, "hookvault serving");
         Ok(Server {
             addr,
+            metrics_addr,
             public_url,
             capture_url,
             pool,

@@ -182,6 +182,9 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HOOKVAULT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve Prometheus metrics at http://ADDR/metrics, on this separate address only (off unless set; keep it private, e.g. 127.0.0.1:9090 or an internal interface).
+    #[arg(long, env = "HOOKVAULT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Public base URL of the dashboard (decides Secure cookies; capture URLs too unless --capture-url is set); defaults to http://LISTEN.
     #[arg(long, env = "HOOKVAULT_PUBLIC_URL")]
     public_url: Option<String>,
@@ -451,6 +454,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             None => Default::default(),
         },
         plan_quotas: args.plan_quotas,
+        metrics_listen: args.metrics_listen,
     })
     .await?;
     println!(

@@ -2,6 +2,7 @@
 //! and the replays the dashboard hands to the CLI), and the two routes on which the CLI reports
 //! what the developer's local server answered.
 
+use crate::api_routes::ApiRoutes;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -9,8 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use futures_util::Stream;
 use hookvault_store::cli;
 use hookvault_store::replays::NewAttempt;
@@ -33,11 +33,11 @@ use crate::state::AppState;
 /// A CLI row not refreshed for this long is no longer listed as connected.
 const TOUCH_EVERY: Duration = Duration::from_secs(15);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/endpoints/{id}/stream", get(stream))
-        .route("/api/v1/requests/{id}/deliveries", post(report_delivery))
-        .route("/api/v1/replays/{id}/result", post(report_result))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .get("/api/v1/endpoints/{id}/stream", stream)
+        .post("/api/v1/requests/{id}/deliveries", report_delivery)
+        .post("/api/v1/replays/{id}/result", report_result)
 }
 
 #[derive(Deserialize)]
@@ -52,6 +52,7 @@ struct StreamQuery {
 /// after it as a `request` event (id = the position after it, data = the request in full, as
 /// `GET /api/v1/requests/{id}`), and `replay` events (no id) for replays handed to the CLI.
 /// Resumes after `Last-Event-ID`, so a reconnecting CLI misses nothing and gets nothing twice.
+#[utoipa::path(get, path = "/api/v1/endpoints/{id}/stream", tag = "cli", params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ("client" = Option<String>, Query, description = "`cli` registers a connected `hookvault listen` (API token only)"), ("forward_to" = Option<String>, Query, description = "What the CLI forwards to"), ("Last-Event-ID" = Option<String>, Header, description = "Resume after this position")), responses((status = 200, description = "`text/event-stream`: `hello`, then `request` events (data: the request in full, `catch_up` when received before the stream opened) and `replay` events (data: `CliReplayJson`)", content_type = "text/event-stream", body = String), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson), (status = 429, description = "Too many streams", body = hookvault_core::api::ErrorJson)))]
 async fn stream(
     State(state): State<AppState>,
     user: ApiUser,
@@ -242,7 +243,7 @@ fn events(
 }
 
 /// What the local server answered, as the CLI reports it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DeliveryReport {
     #[serde(default)]
     forward_to: String,
@@ -297,6 +298,7 @@ impl DeliveryReport {
 
 /// `POST /api/v1/requests/{id}/deliveries`: the CLI delivered a live capture; recorded in the
 /// request's replay history.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/deliveries", tag = "cli", params(("id" = uuid::Uuid, Path, description = "The capture's id")), request_body = DeliveryReport, responses((status = 201, description = "`{\"id\"}` of the recorded delivery", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn report_delivery(
     State(state): State<AppState>,
     user: ApiUser,
@@ -318,6 +320,7 @@ async fn report_delivery(
 }
 
 /// `POST /api/v1/replays/{id}/result`: the CLI's answer to a replay handed to it.
+#[utoipa::path(post, path = "/api/v1/replays/{id}/result", tag = "cli", params(("id" = uuid::Uuid, Path, description = "The replay's id")), request_body = DeliveryReport, responses((status = 200, description = "`{\"id\",\"status\"}`", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn report_result(
     State(state): State<AppState>,
     user: ApiUser,
@@ -342,5 +345,6 @@ async fn report_result(
     if !finished {
         return Err(AppError::NotFound.into());
     }
+    hookvault_metrics::replay_attempt(status);
     Ok(Json(json!({"id": id, "status": status})))
 }

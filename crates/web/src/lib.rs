@@ -4,6 +4,7 @@ mod access;
 mod api;
 mod api_audits;
 pub(crate) mod api_replays;
+pub mod api_routes;
 mod auth;
 mod batch;
 mod cli_stream;
@@ -11,6 +12,7 @@ mod error;
 mod heavy;
 mod live;
 mod mail;
+pub mod openapi;
 mod ops;
 mod pages;
 mod security;
@@ -66,11 +68,7 @@ pub fn router(mut state: AppState, sessions: PostgresStore) -> Router {
         .merge(pages::router())
         .merge(auth::router())
         .merge(live::router())
-        .merge(api::router())
-        .merge(cli_stream::router())
-        .merge(api_replays::router())
-        .merge(api_audits::router())
-        .merge(usage::router())
+        .merge(api_routes::api().into_router())
         .layer(session_layer)
         .merge(security::static_router())
         .merge(security::health_router())

@@ -17,7 +17,8 @@ pub(crate) const MAX_BULK: usize = 1000;
 pub(crate) const CREATED_CHUNK: usize = 100;
 
 /// Where a replay goes: a URL with its signing, a saved target, or the connected CLI.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = ReplayTargetBody)]
 pub(crate) struct TargetBody {
     pub target_url: Option<String>,
     pub target_id: Option<Uuid>,
@@ -27,7 +28,8 @@ pub(crate) struct TargetBody {
     pub to_cli: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ReplaySigningBody)]
 pub(crate) struct SigningBody {
     pub scheme: Option<String>,
     pub secret: Option<String>,

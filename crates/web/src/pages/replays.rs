@@ -122,14 +122,15 @@ async fn choices(
             max_attempts: t.max_attempts,
         })
         .collect();
-    let clis: Vec<CliRow> = hookvault_store::cli::list_cli_sessions(&state.pool, user_id, endpoint_id)
-        .await?
-        .into_iter()
-        .map(|c| CliRow {
-            forward_to: c.forward_to,
-            connected_at: rfc3339(&c.connected_at),
-        })
-        .collect();
+    let clis: Vec<CliRow> =
+        hookvault_store::cli::list_cli_sessions(&state.pool, user_id, endpoint_id)
+            .await?
+            .into_iter()
+            .map(|c| CliRow {
+                forward_to: c.forward_to,
+                connected_at: rfc3339(&c.connected_at),
+            })
+            .collect();
     let mode = match form.map(|f| f.mode.as_str()) {
         Some(m @ ("url" | "saved" | "cli")) => m.to_string(),
         Some(_) => "url".to_string(),
