@@ -240,6 +240,7 @@ impl Server {
             let mailer = hookvault_web::Mailer::new(&config.accounts)?;
             let state = state.with_accounts(config.accounts.clone(), mailer);
             tokio::spawn(hookvault_web::resume_deletions(state.clone()));
+            tokio::spawn(hookvault_web::resume_rechecks(state.clone()));
             web_app = Some(hookvault_web::router(state, sessions.clone()));
         }
         let app = match (capture_app, web_app) {

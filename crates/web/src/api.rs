@@ -354,6 +354,9 @@ async fn update_endpoint(
     tx.commit()
         .await
         .map_err(hookvault_store::StoreError::from)?;
+    if signing.is_some() {
+        crate::ops::rechecks::start(&state, id).await?;
+    }
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;

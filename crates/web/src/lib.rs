@@ -23,6 +23,7 @@ mod views;
 
 pub use live::Hub;
 pub use mail::{AccountsConfig, MailSetupError, Mailer};
+pub use ops::rechecks::resume_rechecks;
 pub use pages::account::resume_deletions;
 pub use state::{AppState, WebConfig};
 

@@ -32,6 +32,7 @@ mod outage;
 mod pages;
 mod plans;
 mod quota;
+mod recheck;
 mod replay;
 mod replay_pages;
 mod session_cookie;

@@ -61,6 +61,7 @@ async fn set_signing(
     )
     .await?;
     store::notify_route_changed(&state.pool, &endpoint.token).await?;
+    crate::ops::rechecks::start(&state, id).await?;
     tracing::info!(endpoint.id = %id, signing.scheme = scheme.as_deref().unwrap_or("none"), "signature check changed");
     Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
 }
