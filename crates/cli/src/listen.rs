@@ -379,6 +379,16 @@ impl Listener {
         let mut stop = self.stop.clone();
         let mut attempt = 1;
         loop {
+            if attempt > 1 {
+                // A retry carries a signature made now, so a long backoff cannot make it stale.
+                if let (Some(scheme), None) = (self.opts.sign, &unsigned_note) {
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    let secret = self.opts.secret.as_deref().unwrap_or("");
+                    if let Ok(h) = signing::resign(scheme, &headers, &body, secret, now) {
+                        headers = h;
+                    }
+                }
+            }
             let mut d = self.send_once(method, &route.url, &headers, &body).await;
             let outcome = format!("{}{note}{catch_up}", d.outcome());
             let clock = clock_now();
