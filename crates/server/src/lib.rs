@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+pub mod billing;
 mod hosting;
 mod metrics;
 pub mod plans;
@@ -108,6 +109,8 @@ pub struct ServeConfig {
     pub plan_quotas: bool,
     /// Where to serve Prometheus `/metrics`; `None` serves none.
     pub metrics_listen: Option<SocketAddr>,
+    /// Stripe billing (issue 13); `None`: billing is off (`hookvault admin set-plan` only).
+    pub billing: Option<hookvault_web::BillingConfig>,
 }
 
 /// A running server.
@@ -222,6 +225,7 @@ impl Server {
             capture_app = Some(hookvault_capture::router(capture));
         }
         let mut web_app = None;
+        let mut billing_worker = None;
         if matches!(config.role, Role::All | Role::Web) {
             let state = AppState::new(
                 pool.clone(),
@@ -239,6 +243,19 @@ impl Server {
             // Accounts (issue 13): the mailer; said once here when mails go to the log.
             let mailer = hookvault_web::Mailer::new(&config.accounts)?;
             let state = state.with_accounts(config.accounts.clone(), mailer);
+            // Billing (issue 13): the Stripe client, and the worker that applies the billing
+            // webhook's events (one per process with the dashboard; they share the queue).
+            let billing = config
+                .billing
+                .clone()
+                .map(hookvault_web::Billing::new)
+                .transpose()?;
+            let state = state.with_billing(billing);
+            if state.billing.is_some() {
+                billing_worker = Some(tokio::spawn(hookvault_web::run_billing_worker(
+                    state.clone(),
+                )));
+            }
             tokio::spawn(hookvault_web::resume_deletions(state.clone()));
             tokio::spawn(hookvault_web::resume_rechecks(state.clone()));
             web_app = Some(hookvault_web::router(state, sessions.clone()));
@@ -310,6 +327,9 @@ impl Server {
             .await;
             sweeper.abort();
             pruner.abort();
+            if let Some(worker) = billing_worker {
+                worker.abort();
+            }
         });
         let metrics_addr = match config.metrics_listen {
             Some(at) => Some(metrics::serve(at, shutdown.subscribe()).await?),

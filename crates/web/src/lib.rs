@@ -7,6 +7,7 @@ pub(crate) mod api_replays;
 pub mod api_routes;
 mod auth;
 mod batch;
+mod billing;
 mod cli_stream;
 mod error;
 mod heavy;
@@ -21,6 +22,7 @@ mod throttle;
 mod usage;
 mod views;
 
+pub use billing::{run_worker as run_billing_worker, Billing, BillingConfig};
 pub use live::Hub;
 pub use mail::{AccountsConfig, MailSetupError, Mailer};
 pub use ops::rechecks::resume_rechecks;
@@ -70,7 +72,10 @@ pub fn router(mut state: AppState, sessions: PostgresStore) -> Router {
         .merge(auth::router())
         .merge(live::router())
         .merge(api_routes::api().into_router())
+        .merge(billing::page::router())
         .layer(session_layer)
+        // Stripe calls the billing webhook: no session, no CSRF; its signature is the proof.
+        .merge(billing::webhook::router())
         .merge(security::static_router())
         .merge(security::health_router())
         .layer(axum::middleware::from_fn_with_state(

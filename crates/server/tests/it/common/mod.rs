@@ -10,6 +10,7 @@ pub mod official;
 pub mod process;
 pub mod raw_http;
 pub mod sse;
+pub mod stripe;
 pub mod target;
 
 use std::sync::OnceLock;
@@ -166,6 +167,7 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         plans: Default::default(),
         plan_quotas: true,
         metrics_listen: None,
+        billing: None,
     }
 }
 
