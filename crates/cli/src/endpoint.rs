@@ -4,7 +4,6 @@
 
 use anyhow::{bail, Context};
 use hookvault_core::api::{EndpointJson, EndpointListJson, EndpointSummaryJson};
-use hookvault_core::signing::Scheme;
 use serde_json::json;
 
 /// The endpoint followed, and how it was chosen.
@@ -132,7 +131,7 @@ pub async fn checks_signatures(
         .await?;
     Ok(endpoint
         .signing
-        .is_some_and(|s| s.secret_set && s.scheme.parse::<Scheme>().is_ok_and(Scheme::signs)))
+        .is_some_and(|s| s.secret_set && s.scheme.signs()))
 }
 
 #[cfg(test)]
@@ -142,7 +141,7 @@ mod tests {
     fn chosen(how: How) -> Chosen {
         Chosen {
             endpoint: EndpointSummaryJson {
-                id: uuid::Uuid::nil(),
+                id: hookvault_core::ids::EndpointId::nil(),
                 name: "stripe-dev".into(),
                 url: "https://in.example/in/abc".into(),
                 created_at: String::new(),

@@ -5,21 +5,24 @@
 //! its exact bytes in base64 (`[name, value with U+FFFD, "base64"]`), so nothing is altered on
 //! the way to `hookvault listen`.
 
+use crate::ids::{EndpointId, ReplayId, RequestId, TokenId};
 use base64::Engine as _;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use uuid::Uuid;
 
 use crate::headers::RawHeader;
+
+mod responses;
+pub use responses::*;
 
 /// A captured request in full (`GET /api/v1/requests/{id}`, the CLI stream's `request` events,
 /// NDJSON export lines).
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestJson {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
+    pub id: RequestId,
+    pub endpoint_id: EndpointId,
     /// The capture's number in the database (newest-first page cursors use it).
     pub seq: i64,
     /// RFC 3339, UTC, milliseconds.
@@ -86,9 +89,9 @@ impl RequestJson {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignatureJson {
-    pub scheme: Option<String>,
+    pub scheme: Option<crate::signing::Scheme>,
     /// `valid`, `valid_but_stale`, `invalid`, `malformed` or `unchecked`.
-    pub status: String,
+    pub status: crate::signing::SignatureStatus,
     pub reason: String,
 }
 
@@ -107,7 +110,7 @@ pub struct StripeJson {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CliReplayJson {
-    pub replay_id: Uuid,
+    pub replay_id: ReplayId,
     pub request: RequestJson,
 }
 
@@ -115,7 +118,7 @@ pub struct CliReplayJson {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HelloJson {
-    pub endpoint_id: Uuid,
+    pub endpoint_id: EndpointId,
     /// Where the stream starts (also the event's id).
     pub position: String,
 }
@@ -124,7 +127,7 @@ pub struct HelloJson {
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTokenJson {
-    pub id: Uuid,
+    pub id: TokenId,
     pub name: String,
     pub token: String,
 }
@@ -158,7 +161,7 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointJson {
-    pub id: Uuid,
+    pub id: EndpointId,
     pub name: String,
     /// Its capture URL.
     pub url: String,
@@ -186,7 +189,7 @@ pub struct EndpointResponseJson {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SigningJson {
-    pub scheme: String,
+    pub scheme: crate::signing::Scheme,
     pub secret_set: bool,
 }
 
@@ -201,7 +204,7 @@ pub struct EndpointListJson {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointSummaryJson {
-    pub id: Uuid,
+    pub id: EndpointId,
     pub name: String,
     pub url: String,
     pub created_at: String,

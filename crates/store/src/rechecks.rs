@@ -2,6 +2,7 @@
 //! changed: the run's row (generation, cursor, progress), the pages of captures it reads and
 //! the verdicts it writes.
 
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use sqlx::{PgExecutor, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -11,7 +12,7 @@ use crate::StoreError;
 /// A run's state, as the endpoint page shows it.
 #[derive(Debug, Clone)]
 pub struct Recheck {
-    pub endpoint_id: Uuid,
+    pub endpoint_id: EndpointId,
     pub generation: i64,
     pub after_seq: i64,
     pub total: i64,
@@ -22,7 +23,7 @@ pub struct Recheck {
 
 /// A capture to re-check.
 pub struct RecheckSource {
-    pub id: Uuid,
+    pub id: RequestId,
     pub seq: i64,
     pub received_at: OffsetDateTime,
     pub headers: Vec<u8>,
@@ -31,14 +32,17 @@ pub struct RecheckSource {
 
 /// A new verdict for one capture (all `None`: no check configured).
 pub struct Verdict {
-    pub id: Uuid,
+    pub id: RequestId,
     pub scheme: Option<String>,
     pub status: Option<String>,
     pub reason: Option<String>,
 }
 
 /// Starts (or restarts, for a newer change) the run of an endpoint; returns its generation.
-pub async fn start_recheck(ex: impl PgExecutor<'_>, endpoint_id: Uuid) -> Result<i64, StoreError> {
+pub async fn start_recheck(
+    ex: impl PgExecutor<'_>,
+    endpoint_id: EndpointId,
+) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar!(
         r#"INSERT INTO signature_rechecks AS s (endpoint_id, total)
            SELECT $1, (SELECT count(*) FROM requests WHERE endpoint_id = $1)
@@ -46,7 +50,7 @@ pub async fn start_recheck(ex: impl PgExecutor<'_>, endpoint_id: Uuid) -> Result
                generation = s.generation + 1, after_seq = 0, done = 0,
                total = excluded.total, started_at = now(), finished_at = NULL
            RETURNING generation"#,
-        endpoint_id
+        endpoint_id as _
     )
     .fetch_one(ex)
     .await?)
@@ -55,17 +59,17 @@ pub async fn start_recheck(ex: impl PgExecutor<'_>, endpoint_id: Uuid) -> Result
 /// The run of an endpoint of the user's, if there ever was one.
 pub async fn find_recheck(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
 ) -> Result<Option<Recheck>, StoreError> {
     Ok(sqlx::query_as!(
         Recheck,
-        "SELECT s.endpoint_id, s.generation, s.after_seq, s.total, s.done, s.started_at,
+        r#"SELECT s.endpoint_id AS "endpoint_id: EndpointId", s.generation, s.after_seq, s.total, s.done, s.started_at,
                 s.finished_at
          FROM signature_rechecks s JOIN endpoints e ON e.id = s.endpoint_id
-         WHERE s.endpoint_id = $1 AND e.user_id = $2",
-        endpoint_id,
-        user_id
+         WHERE s.endpoint_id = $1 AND e.user_id = $2"#,
+        endpoint_id as _,
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)
@@ -75,8 +79,9 @@ pub async fn find_recheck(
 pub async fn list_unfinished_rechecks(ex: impl PgExecutor<'_>) -> Result<Vec<Recheck>, StoreError> {
     Ok(sqlx::query_as!(
         Recheck,
-        "SELECT endpoint_id, generation, after_seq, total, done, started_at, finished_at
-         FROM signature_rechecks WHERE finished_at IS NULL ORDER BY started_at"
+        r#"SELECT endpoint_id AS "endpoint_id: EndpointId", generation, after_seq, total, done,
+                  started_at, finished_at
+           FROM signature_rechecks WHERE finished_at IS NULL ORDER BY started_at"#
     )
     .fetch_all(ex)
     .await?)
@@ -85,15 +90,15 @@ pub async fn list_unfinished_rechecks(ex: impl PgExecutor<'_>) -> Result<Vec<Rec
 /// The next `limit` captures of the endpoint after `after_seq`, in seq order.
 pub async fn list_recheck_sources(
     ex: impl PgExecutor<'_>,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<RecheckSource>, StoreError> {
     Ok(sqlx::query_as!(
         RecheckSource,
-        "SELECT id, seq, received_at, headers, body FROM requests
-         WHERE endpoint_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        endpoint_id,
+        r#"SELECT id AS "id: RequestId", seq, received_at, headers, body FROM requests
+           WHERE endpoint_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"#,
+        endpoint_id as _,
         after_seq,
         limit
     )
@@ -106,7 +111,7 @@ pub async fn list_recheck_sources(
 /// the run. False when a newer change took over (nothing written).
 pub async fn save_recheck_page(
     pool: &PgPool,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     generation: i64,
     after_seq: i64,
     verdicts: &[Verdict],
@@ -118,7 +123,7 @@ pub async fn save_recheck_page(
         "UPDATE signature_rechecks SET after_seq = $3, done = LEAST(done + $4, total),
                 finished_at = CASE WHEN $5 THEN now() ELSE NULL END
          WHERE endpoint_id = $1 AND generation = $2",
-        endpoint_id,
+        endpoint_id as _,
         generation,
         after_seq,
         n,
@@ -129,7 +134,7 @@ pub async fn save_recheck_page(
     if current.rows_affected() != 1 {
         return Ok(false);
     }
-    let ids: Vec<Uuid> = verdicts.iter().map(|v| v.id).collect();
+    let ids: Vec<Uuid> = verdicts.iter().map(|v| v.id.into_uuid()).collect();
     let schemes: Vec<Option<String>> = verdicts.iter().map(|v| v.scheme.clone()).collect();
     let statuses: Vec<Option<String>> = verdicts.iter().map(|v| v.status.clone()).collect();
     let reasons: Vec<Option<String>> = verdicts.iter().map(|v| v.reason.clone()).collect();
@@ -139,7 +144,7 @@ pub async fn save_recheck_page(
            FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[])
                 AS v(id, scheme, status, reason)
            WHERE r.id = v.id AND r.endpoint_id = $1"#,
-        endpoint_id,
+        endpoint_id as _,
         &ids,
         &schemes as &[Option<String>],
         &statuses as &[Option<String>],
@@ -154,11 +159,11 @@ pub async fn save_recheck_page(
 /// An endpoint's signature check as configured now: (scheme, sealed secret).
 pub async fn find_endpoint_signing(
     ex: impl PgExecutor<'_>,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
 ) -> Result<Option<(Option<String>, Option<Vec<u8>>)>, StoreError> {
     Ok(sqlx::query!(
         "SELECT signing_scheme, signing_secret_sealed FROM endpoints WHERE id = $1",
-        endpoint_id
+        endpoint_id as _
     )
     .fetch_optional(ex)
     .await?

@@ -7,10 +7,10 @@
 use std::sync::LazyLock;
 
 use hookvault_core::headers;
+use hookvault_core::ids::{EndpointId, UserId};
 use hookvault_core::signing::{self, Scheme};
 use hookvault_store::rechecks::{self as store, Recheck, Verdict};
 use tokio::sync::Semaphore;
-use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -23,7 +23,7 @@ static RUNNING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(2));
 
 /// Starts re-checking the endpoint's captures against its current signature check (call after
 /// the change is committed). A run for an older change stops at its next page.
-pub(crate) async fn start(state: &AppState, endpoint_id: Uuid) -> Result<(), AppError> {
+pub(crate) async fn start(state: &AppState, endpoint_id: EndpointId) -> Result<(), AppError> {
     let generation = store::start_recheck(&state.pool, endpoint_id).await?;
     spawn(state.clone(), endpoint_id, generation, 0);
     Ok(())
@@ -41,7 +41,7 @@ pub async fn resume_rechecks(state: AppState) {
     }
 }
 
-fn spawn(state: AppState, endpoint_id: Uuid, generation: i64, after_seq: i64) {
+fn spawn(state: AppState, endpoint_id: EndpointId, generation: i64, after_seq: i64) {
     tokio::spawn(async move {
         let Ok(_permit) = RUNNING.acquire().await else {
             return;
@@ -59,7 +59,7 @@ fn spawn(state: AppState, endpoint_id: Uuid, generation: i64, after_seq: i64) {
 /// Re-checks page after page; true when finished, false when a newer change took over.
 async fn run(
     state: &AppState,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     generation: i64,
     mut after_seq: i64,
 ) -> Result<bool, AppError> {
@@ -134,8 +134,8 @@ async fn run(
 /// What the endpoint page says about the latest run, if there was one.
 pub(crate) async fn progress(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
 ) -> Result<Option<String>, AppError> {
     Ok(store::find_recheck(&state.pool, user_id, endpoint_id)
         .await?

@@ -5,11 +5,11 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use hookvault_core::ids::EndpointId;
 use hookvault_store::endpoints as store;
 use hookvault_store::requests::list_requests;
 use hookvault_store::search::search_requests;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::{check_csrf, CsrfForm, CurrentUser};
 use crate::error::AppError;
@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 }
 
 pub struct EndpointRow {
-    pub id: Uuid,
+    pub id: EndpointId,
     pub name: String,
     pub url: String,
     pub request_count: i64,
@@ -76,7 +76,7 @@ async fn create(
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
     let name = crate::ops::endpoints::clean_name(&form.name)?;
-    let id = Uuid::now_v7();
+    let id = EndpointId::now_v7();
     crate::usage::create_endpoint(
         &state,
         user.id,
@@ -93,7 +93,7 @@ async fn create(
 #[template(path = "endpoints/show.html")]
 struct ShowPage {
     page: Page,
-    id: Uuid,
+    id: EndpointId,
     name: String,
     url: String,
     requests: Vec<RequestRow>,
@@ -127,7 +127,7 @@ struct PageQuery {
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AppError> {
     let endpoint = store::find_endpoint(&state.pool, user.id, id)
@@ -199,7 +199,7 @@ async fn show(
 async fn rename(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -225,7 +225,7 @@ struct ResponseForm {
 async fn set_response(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Form(form): Form<ResponseForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -264,7 +264,7 @@ async fn set_response(
 async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;

@@ -7,11 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use hookvault_core::ids::{EndpointId, RequestId, TargetId, UserId};
 use hookvault_core::signing::Scheme;
+use hookvault_core::stored::ReplayStatus;
 use hookvault_replay::order::ReplayOrder;
 use hookvault_store::replays::{self as store, ReplaySummary};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::{check_csrf, CsrfForm, CurrentUser};
 use crate::error::AppError;
@@ -33,11 +34,11 @@ pub fn router() -> Router<AppState> {
 
 /// A replay in a history table.
 pub struct ReplayRow {
-    pub request_id: Uuid,
+    pub request_id: RequestId,
     pub created_at: String,
     pub target: String,
     pub scheme: String,
-    pub status: String,
+    pub status: ReplayStatus,
     pub outcome: String,
     pub duration: String,
     pub excerpt: String,
@@ -61,7 +62,7 @@ impl From<ReplaySummary> for ReplayRow {
             } else {
                 r.target_url
             },
-            scheme: r.scheme,
+            scheme: r.scheme.to_string(),
             status: r.status,
             outcome,
             duration: r
@@ -78,7 +79,7 @@ impl From<ReplaySummary> for ReplayRow {
 
 /// A saved target as a choice.
 pub struct TargetRow {
-    pub id: Uuid,
+    pub id: TargetId,
     pub name: String,
     pub url: String,
     pub scheme: String,
@@ -106,8 +107,8 @@ pub struct FormChoices {
 
 async fn choices(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     error: Option<String>,
     form: Option<&ReplayForm>,
 ) -> Result<FormChoices, AppError> {
@@ -118,7 +119,7 @@ async fn choices(
             id: t.id,
             name: t.name,
             url: t.url,
-            scheme: t.scheme,
+            scheme: t.scheme.to_string(),
             max_attempts: t.max_attempts,
         })
         .collect();
@@ -157,8 +158,8 @@ async fn choices(
 #[template(path = "replays/request.html")]
 struct RequestPage {
     page: Page,
-    request_id: Uuid,
-    endpoint_id: Uuid,
+    request_id: RequestId,
+    endpoint_id: EndpointId,
     summary: String,
     form: FormChoices,
     history: Vec<ReplayRow>,
@@ -169,7 +170,7 @@ struct RequestPage {
 async fn request_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     render_request_page(&state, &user, id, None, None).await
 }
@@ -177,7 +178,7 @@ async fn request_page(
 async fn render_request_page(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: RequestId,
     error: Option<String>,
     form: Option<&ReplayForm>,
 ) -> Result<Response, AppError> {
@@ -204,9 +205,7 @@ async fn render_request_page(
         ),
         form: choices(state, user.id, req.endpoint_id, error, form).await?,
         history_source: format!("/api/v1/requests/{id}/replays"),
-        pending: history
-            .iter()
-            .any(|r| r.status == "queued" || r.status == "running"),
+        pending: history.iter().any(|r| !r.status.is_finished()),
         history,
     })?;
     if failed {
@@ -264,7 +263,7 @@ impl ReplayForm {
 async fn replay_one(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
     Form(form): Form<ReplayForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -287,18 +286,18 @@ async fn replay_one(
 #[template(path = "replays/bulk.html")]
 struct BulkPage {
     page: Page,
-    endpoint_id: Uuid,
-    request_ids: Vec<Uuid>,
+    endpoint_id: EndpointId,
+    request_ids: Vec<RequestId>,
     form: FormChoices,
 }
 
 /// Reads repeated `request_id` fields (serde_urlencoded cannot collect repeated keys).
-fn selected(raw: &str) -> Result<Vec<Uuid>, AppError> {
+fn selected(raw: &str) -> Result<Vec<RequestId>, AppError> {
     let pairs: Vec<(String, String)> = hookvault_core::render::query_params(raw);
     let ids = pairs
         .into_iter()
         .filter(|(k, _)| k == "request_id")
-        .map(|(_, v)| v.parse::<Uuid>())
+        .map(|(_, v)| v.parse::<RequestId>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| AppError::BadRequest("A selected capture id is not valid.".into()))?;
     Ok(ids)
@@ -307,7 +306,7 @@ fn selected(raw: &str) -> Result<Vec<Uuid>, AppError> {
 async fn bulk_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     raw: axum::extract::RawQuery,
 ) -> Result<Response, AppError> {
     hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
@@ -330,7 +329,7 @@ async fn bulk_page(
 async fn replay_bulk(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     RawForm(raw): RawForm,
 ) -> Result<Response, AppError> {
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -387,7 +386,7 @@ fn form_fields(text: &str) -> ReplayForm {
 #[template(path = "replays/endpoint.html")]
 struct EndpointPage {
     page: Page,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     name: String,
     form: FormChoices,
     history: Vec<ReplayRow>,
@@ -398,7 +397,7 @@ struct EndpointPage {
 async fn endpoint_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<Response, AppError> {
     render_endpoint_page(&state, &user, id, None).await
 }
@@ -406,7 +405,7 @@ async fn endpoint_page(
 async fn render_endpoint_page(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: EndpointId,
     error: Option<String>,
 ) -> Result<Response, AppError> {
     let endpoint = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
@@ -423,9 +422,7 @@ async fn render_endpoint_page(
         name: endpoint.name,
         form: choices(state, user.id, id, error, None).await?,
         history_source: format!("/api/v1/endpoints/{id}/replays"),
-        pending: history
-            .iter()
-            .any(|r| r.status == "queued" || r.status == "running"),
+        pending: history.iter().any(|r| !r.status.is_finished()),
         history,
     })
 }
@@ -446,7 +443,7 @@ struct TargetForm {
 async fn create_target(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     Form(form): Form<TargetForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -484,7 +481,7 @@ async fn create_target(
 async fn delete_target(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TargetId>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;

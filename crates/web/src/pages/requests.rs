@@ -2,6 +2,9 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
+use hookvault_core::ids::{EndpointId, RequestId};
+use hookvault_core::provider::Provider;
+use hookvault_core::signing::Scheme;
 
 use axum::response::Response;
 use axum::routing::get;
@@ -9,7 +12,6 @@ use axum::Router;
 use hookvault_core::headers::{self, RawHeader};
 use hookvault_core::render::{self, BodyKind};
 use hookvault_store::requests::{find_request, StoredRequest};
-use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -37,8 +39,8 @@ struct ShowPage {
 
 /// Everything the request page shows, already turned into text.
 pub struct RequestView {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
+    pub id: RequestId,
+    pub endpoint_id: EndpointId,
     pub method: String,
     pub path: String,
     pub query: Option<String>,
@@ -68,7 +70,7 @@ pub struct RequestView {
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     let (req, url) = load_request(&state, &user, id).await?;
     let view = view(&req, &url)?;
@@ -90,7 +92,7 @@ async fn show(
 pub(crate) async fn load_request(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: RequestId,
 ) -> Result<(StoredRequest, String), AppError> {
     let req = find_request(&state.pool, user.id, id).await?;
     let req = crate::usage::found(state, user.id, id, req).await?;
@@ -133,13 +135,20 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
             body.len()
         ),
         content_type: req.content_type.clone().unwrap_or_default(),
-        provider: req.provider.clone().unwrap_or_default(),
+        provider: req
+            .provider
+            .map(Provider::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         event_type: req.event_type.clone().unwrap_or_default(),
         event_id: req.event_id.clone().unwrap_or_default(),
         signature: req.signature_status.as_ref().map(|s| {
             (
-                req.signature_scheme.clone().unwrap_or_default(),
-                s.clone(),
+                req.signature_scheme
+                    .map(Scheme::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                s.as_str().to_owned(),
                 req.signature_reason.clone().unwrap_or_default(),
             )
         }),
@@ -179,7 +188,7 @@ pub(crate) fn full_url(capture_url: &str, path: &str, query: Option<&str>) -> St
 async fn raw(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     let req = find_request(&state.pool, user.id, id).await?;
     let req = crate::usage::found(&state, user.id, id, req).await?;
