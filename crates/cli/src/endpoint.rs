@@ -158,7 +158,7 @@ mod tests {
             lines,
             vec![format!(
                 "Following endpoint \"stripe-dev\" (https://in.example/in/abc) id {}",
-                uuid::Uuid::nil()
+                hookvault_core::ids::EndpointId::nil()
             )]
         );
     }
