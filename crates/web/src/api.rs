@@ -388,7 +388,7 @@ struct ListQuery {
     q: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/endpoints/{id}/requests", tag = "requests", params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ("limit" = Option<i64>, Query, description = "Page size"), ("before" = Option<String>, Query, description = "The `next` cursor of the previous page"), ("q" = Option<String>, Query, description = "A search, e.g. `type:invoice.* provider:stripe`")), responses((status = 200, description = "`{\"requests\":[summary],\"next\":cursor|null}`, newest first", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(get, path = "/api/v1/endpoints/{id}/requests", tag = "requests", params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ("limit" = Option<i64>, Query, description = "Page size"), ("before" = Option<String>, Query, description = "The `next` cursor of the previous page"), ("q" = Option<String>, Query, description = "A search, e.g. `type:invoice.* provider:stripe`")), responses((status = 200, description = "`{\"requests\":[summary],\"next\":cursor|null}`, newest first", body = hookvault_core::api::RequestListJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn list_endpoint_requests(
     State(state): State<AppState>,
     user: ApiUser,
@@ -433,7 +433,7 @@ async fn list_endpoint_requests(
     Ok(Json(RequestListJson { requests, next }))
 }
 
-#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", params(("id" = uuid::Uuid, Path, description = "The capture's id")), responses((status = 200, body = hookvault_core::api::RequestJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 410, description = "Expired under the plan's retention", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", params(("id" = uuid::Uuid, Path, description = "The capture's id")), responses((status = 200, body = hookvault_core::api::RequestDetailJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 410, description = "Expired under the plan's retention", body = hookvault_core::api::ErrorJson)))]
 async fn get_request(
     State(state): State<AppState>,
     user: ApiUser,

@@ -43,7 +43,7 @@ struct AuditBody {
     signing: Option<SigningBody>,
 }
 
-#[utoipa::path(get, path = "/api/v1/requests/{id}/audits", tag = "audits", params(("id" = uuid::Uuid, Path, description = "The capture's id")), responses((status = 200, description = "`{\"audits\":[…]}`, latest 50, newest first", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(get, path = "/api/v1/requests/{id}/audits", tag = "audits", params(("id" = uuid::Uuid, Path, description = "The capture's id")), responses((status = 200, description = "`{\"audits\":[…]}`, latest 50, newest first", body = hookvault_core::api::AuditListJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn list_request_audits(
     State(state): State<AppState>,
     user: ApiUser,
@@ -61,7 +61,7 @@ async fn list_request_audits(
 
 /// `POST /api/v1/requests/{id}/audits` → 202 `{"id","status":"running"}`; a refused target or
 /// scheme is 422 with the reason, a second audit while one runs is 429.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/audits", tag = "audits", params(("id" = uuid::Uuid, Path, description = "The capture's id")), request_body = AuditBody, responses((status = 202, description = "`{\"id\",\"status\":\"running\"}`", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson), (status = 429, description = "Another audit of yours is running", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(post, path = "/api/v1/requests/{id}/audits", tag = "audits", params(("id" = uuid::Uuid, Path, description = "The capture's id")), request_body = AuditBody, responses((status = 202, description = "`{\"id\",\"status\":\"running\"}`", body = hookvault_core::api::AuditStateJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson), (status = 429, description = "Another audit of yours is running", body = hookvault_core::api::ErrorJson)))]
 async fn create_audit(
     State(state): State<AppState>,
     user: ApiUser,
@@ -90,7 +90,7 @@ async fn create_audit(
         .into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/audits/{id}", tag = "audits", params(("id" = uuid::Uuid, Path, description = "The audit's id")), responses((status = 200, description = "One audit: `status`, and `report` once finished", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(get, path = "/api/v1/audits/{id}", tag = "audits", params(("id" = uuid::Uuid, Path, description = "The audit's id")), responses((status = 200, description = "One audit: `status`, and `report` once finished", body = hookvault_core::api::AuditJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn get_audit(
     State(state): State<AppState>,
     user: ApiUser,

@@ -290,7 +290,7 @@ impl DeliveryReport {
 
 /// `POST /api/v1/requests/{id}/deliveries`: the CLI delivered a live capture; recorded in the
 /// request's replay history.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/deliveries", tag = "cli", params(("id" = uuid::Uuid, Path, description = "The capture's id")), request_body = hookvault_core::api::DeliveryJson, responses((status = 201, description = "`{\"id\"}` of the recorded delivery", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(post, path = "/api/v1/requests/{id}/deliveries", tag = "cli", params(("id" = uuid::Uuid, Path, description = "The capture's id")), request_body = hookvault_core::api::DeliveryJson, responses((status = 201, description = "`{\"id\"}` of the recorded delivery", body = hookvault_core::api::DeliveryRecordedJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn report_delivery(
     State(state): State<AppState>,
     user: ApiUser,
@@ -316,7 +316,7 @@ async fn report_delivery(
 }
 
 /// `POST /api/v1/replays/{id}/result`: the CLI's answer to a replay handed to it.
-#[utoipa::path(post, path = "/api/v1/replays/{id}/result", tag = "cli", params(("id" = uuid::Uuid, Path, description = "The replay's id")), request_body = hookvault_core::api::DeliveryJson, responses((status = 200, description = "`{\"id\",\"status\"}`", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(post, path = "/api/v1/replays/{id}/result", tag = "cli", params(("id" = uuid::Uuid, Path, description = "The replay's id")), request_body = hookvault_core::api::DeliveryJson, responses((status = 200, description = "`{\"id\",\"status\"}`", body = hookvault_core::api::ReplayStateJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn report_result(
     State(state): State<AppState>,
     user: ApiUser,

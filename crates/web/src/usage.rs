@@ -19,7 +19,7 @@ pub fn router() -> ApiRoutes {
 }
 
 /// `GET /api/v1/account`.
-#[utoipa::path(get, path = "/api/v1/account", tag = "account", responses((status = 200, description = "`{\"id\",\"email\",\"plan\",\"limits\",\"usage\"}`", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(get, path = "/api/v1/account", tag = "account", responses((status = 200, description = "`{\"id\",\"email\",\"plan\",\"limits\",\"usage\"}`", body = hookvault_core::api::AccountJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson)))]
 async fn get_account(
     State(state): State<AppState>,
     user: ApiUser,

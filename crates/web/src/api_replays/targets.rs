@@ -36,7 +36,7 @@ struct NewTargetBody {
     max_attempts: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/endpoints/{id}/targets", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), responses((status = 200, description = "`{\"targets\":[…]}` (secrets never returned)", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(get, path = "/api/v1/endpoints/{id}/targets", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), responses((status = 200, description = "`{\"targets\":[…]}` (secrets never returned)", body = hookvault_core::api::TargetListJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn list_targets(
     State(state): State<AppState>,
     user: ApiUser,
@@ -52,7 +52,7 @@ async fn list_targets(
 
 /// `POST /api/v1/endpoints/{id}/targets` `{"name","url","signing":{"scheme","secret"},
 /// "max_attempts"}` → 201 the target (with `secret_hint`, never the secret).
-#[utoipa::path(post, path = "/api/v1/endpoints/{id}/targets", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), request_body = NewTargetBody, responses((status = 201, description = "The saved target", body = serde_json::Value), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(post, path = "/api/v1/endpoints/{id}/targets", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), request_body = NewTargetBody, responses((status = 201, description = "The saved target", body = hookvault_core::api::TargetJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn create_target(
     State(state): State<AppState>,
     user: ApiUser,
