@@ -439,9 +439,8 @@ async fn get_request(
     user: ApiUser,
     Path(id): Path<RequestId>,
 ) -> Result<Json<RequestDetailJson>, ApiError> {
-    let r = find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = find_request(&state.pool, user.id, id).await?;
+    let r = crate::usage::found(&state, user.id, id, found).await?;
     let request = request_json(&r)?;
     // The first delivery of the same event id at this endpoint, when this one came later.
     let duplicate_of = if let Some(event_id) = &r.event_id {
@@ -469,9 +468,8 @@ async fn get_body(
     user: ApiUser,
     Path(id): Path<RequestId>,
 ) -> Result<Response, ApiError> {
-    let r = find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = find_request(&state.pool, user.id, id).await?;
+    let r = crate::usage::found(&state, user.id, id, found).await?;
     Ok(crate::views::raw_body_response(
         r.body,
         r.content_type.as_deref(),

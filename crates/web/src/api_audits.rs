@@ -49,9 +49,8 @@ async fn list_request_audits(
     user: ApiUser,
     Path(id): Path<RequestId>,
 ) -> Result<Json<AuditListJson>, ApiError> {
-    hookvault_store::replays::find_request_endpoint(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = hookvault_store::replays::find_request_endpoint(&state.pool, user.id, id).await?;
+    crate::usage::found(&state, user.id, id, found).await?;
     store::close_stale_audits(&state.pool, user.id).await?;
     let rows = store::list_request_audits(&state.pool, user.id, id, LIST_LIMIT).await?;
     Ok(Json(AuditListJson {

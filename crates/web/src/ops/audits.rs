@@ -32,9 +32,8 @@ pub(crate) async fn start_audit(
     scheme: Option<&str>,
     secret: Option<&str>,
 ) -> Result<AuditId, AppError> {
-    let req = hookvault_store::requests::find_request(&state.pool, user_id, request_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = hookvault_store::requests::find_request(&state.pool, user_id, request_id).await?;
+    let req = crate::usage::found(state, user_id, request_id, found).await?;
     let checked = target::check_target(
         &state.replay_client,
         target_url.trim(),

@@ -82,9 +82,8 @@ async fn render_request_page(
     error: Option<String>,
     form: Option<&AuditForm>,
 ) -> Result<Response, AppError> {
-    let req = hookvault_store::requests::find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
+    let req = crate::usage::found(state, user.id, id, found).await?;
     store::close_stale_audits(&state.pool, user.id).await?;
     let audits = store::list_request_audits(&state.pool, user.id, id, 20)
         .await?
