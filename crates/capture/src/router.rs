@@ -109,7 +109,31 @@ pub async fn inert(mut resp: Response) -> Response {
     resp
 }
 
-async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
+async fn capture(state: State<CaptureState>, req: Request) -> Response {
+    let resp = store_capture(state, req).await;
+    count(&resp);
+    resp
+}
+
+/// Counts a capture answer in the metrics: stored (it carries its request id, whatever
+/// status the endpoint is configured to answer) or rejected, by reason.
+fn count(resp: &Response) {
+    if resp.headers().contains_key("x-hookvault-request-id") {
+        hookvault_metrics::capture_accepted();
+        return;
+    }
+    hookvault_metrics::capture_rejected(match resp.status() {
+        StatusCode::NOT_FOUND => "unknown_endpoint",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::REQUEST_TIMEOUT => "too_slow",
+        StatusCode::TOO_MANY_REQUESTS => "quota",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "other",
+    });
+}
+
+async fn store_capture(State(state): State<CaptureState>, req: Request) -> Response {
     let started = tokio::time::Instant::now();
     let received_at = OffsetDateTime::now_utc();
     let (mut parts, body) = req.into_parts();

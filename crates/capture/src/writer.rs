@@ -107,6 +107,7 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, plan_quotas: boo
             batch.into_iter().map(|j| (j.capture, j.done)).unzip();
         match conn.insert(&pool, &captures).await {
             Ok(seqs) => {
+                hookvault_metrics::writer_batch(captures.len());
                 for (w, stored) in waiters.into_iter().zip(seqs) {
                     let _ = w.send(outcome(stored));
                 }

@@ -126,3 +126,23 @@ pub fn load_state() -> anyhow::Result<ListenState> {
 pub fn save_state(state: &ListenState) -> anyhow::Result<()> {
     write_private(&state_path()?, &serde_json::to_vec_pretty(state)?)
 }
+
+/// The server and token a command talks to: the options when given, else what `hookvault
+/// login` stored. (The token is returned, never printed.)
+pub fn server_and_token(
+    server: Option<&str>,
+    token: Option<&str>,
+) -> anyhow::Result<(String, String)> {
+    let stored = load_credentials()?;
+    let server = server
+        .map(str::to_string)
+        .or_else(|| stored.as_ref().map(|c| c.server.clone()))
+        .unwrap_or_else(|| DEFAULT_SERVER.to_string())
+        .trim_end_matches('/')
+        .to_string();
+    let token = token
+        .map(str::to_string)
+        .or_else(|| stored.as_ref().map(|c| c.token.clone()))
+        .context("not logged in: run `hookvault login` or pass --token (or HOOKVAULT_TOKEN)")?;
+    Ok((server, token))
+}

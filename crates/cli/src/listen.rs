@@ -9,13 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use futures_util::StreamExt;
-use hookvault_core::api::{
-    CliReplayJson, DeliveryJson, EndpointJson, EndpointListJson, EndpointSummaryJson, RequestJson,
-};
+use hookvault_core::api::{CliReplayJson, DeliveryJson, RequestJson};
 use hookvault_core::signing::{self, Scheme, SignatureStatus};
-use serde_json::json;
 
 use crate::config;
+use crate::endpoint;
 use crate::sse::{Parser, SseEvent};
 
 /// What `hookvault listen` was asked to do.
@@ -34,7 +32,16 @@ pub struct ListenOptions {
     /// Re-sign every capture, not only those whose signature the server found `valid` when it
     /// captured them.
     pub sign_unverified: bool,
+    /// How many times a failed local delivery (connection error, timeout, 5xx) is tried again;
+    /// 0 = never (`--no-retry`).
+    pub retries: u32,
+    /// The wait before the first retry; each further retry waits twice as long (at most
+    /// [`MAX_RETRY_DELAY`]).
+    pub retry_delay: Duration,
 }
+
+/// The longest wait between two tries of one local delivery.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 /// One forwarding rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,19 +97,7 @@ pub fn matches(pattern: &str, text: &str) -> bool {
 
 /// Runs until Ctrl-C.
 pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
-    let stored = config::load_credentials()?;
-    let server = opts
-        .server
-        .clone()
-        .or_else(|| stored.as_ref().map(|c| c.server.clone()))
-        .unwrap_or_else(|| config::DEFAULT_SERVER.to_string())
-        .trim_end_matches('/')
-        .to_string();
-    let token = opts
-        .token
-        .clone()
-        .or_else(|| stored.as_ref().map(|c| c.token.clone()))
-        .context("not logged in: run `hookvault login` or pass --token (or HOOKVAULT_TOKEN)")?;
+    let (server, token) = config::server_and_token(opts.server.as_deref(), opts.token.as_deref())?;
     let routes = parse_routes(&opts.forward_to)?;
     if opts.sign.is_some_and(Scheme::signs) && opts.secret.as_deref().unwrap_or("").is_empty() {
         bail!("--sign needs --secret (the signing secret your local handler verifies with)");
@@ -110,7 +105,11 @@ pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
     let api = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let endpoint = resolve_endpoint(&api, &server, &token, opts.endpoint.as_deref()).await?;
+    let chosen = endpoint::resolve(&api, &server, &token, opts.endpoint.as_deref()).await?;
+    for line in chosen.lines() {
+        println!("{line}");
+    }
+    let endpoint = chosen.endpoint;
     let endpoint_id = endpoint.id.to_string();
     println!("Ready! Capture URL: {}", endpoint.url);
     for r in &routes {
@@ -119,8 +118,17 @@ pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
             None => println!("Forwarding events to {}", r.url),
         }
     }
+    if opts.retries == 0 {
+        println!("A failed local delivery is not retried (--no-retry)");
+    } else {
+        println!(
+            "A failed local delivery (connection error, timeout, 5xx) is retried up to {} times, waiting {} ms, then twice as long each time",
+            opts.retries,
+            opts.retry_delay.as_millis()
+        );
+    }
     if let Some(s) = opts.sign.filter(|s| s.signs()) {
-        let checked = endpoint_checks_signatures(&api, &server, &token, &endpoint_id).await?;
+        let checked = endpoint::checks_signatures(&api, &server, &token, &endpoint_id).await?;
         if opts.sign_unverified {
             println!("Re-signing every delivery with scheme {s} (--sign-unverified), whether or not its signature was valid at capture");
         } else {
@@ -147,6 +155,15 @@ pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()?;
+    // Ctrl-C stops the CLI between deliveries, never in the middle of one: a delivery that
+    // reached the local server is always remembered. (It does cut short the wait before a
+    // retry: the last answer is then reported.)
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
+        }
+    });
     let listener = Listener {
         api,
         local,
@@ -155,83 +172,11 @@ pub async fn listen(opts: ListenOptions) -> anyhow::Result<()> {
         endpoint_id,
         routes,
         opts,
+        stop: stop.clone(),
     };
-    // Ctrl-C stops the CLI between deliveries, never in the middle of one: a delivery that
-    // reached the local server is always remembered.
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = stop_tx.send(true);
-        }
-    });
     listener.run(stop).await?;
     println!("Stopped.");
     Ok(())
-}
-
-async fn resolve_endpoint(
-    api: &reqwest::Client,
-    server: &str,
-    token: &str,
-    wanted: Option<&str>,
-) -> anyhow::Result<EndpointSummaryJson> {
-    let resp = api
-        .get(format!("{server}/api/v1/endpoints"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {server}"))?;
-    if resp.status().as_u16() == 401 {
-        bail!("the server refused the token: run `hookvault login` again");
-    }
-    let list: EndpointListJson = resp.error_for_status()?.json().await?;
-    if let Some(w) = wanted {
-        return list
-            .endpoints
-            .into_iter()
-            .find(|e| e.id.to_string() == w || e.name == w)
-            .with_context(|| format!("no endpoint named or with id {w:?}"));
-    }
-    if let Some(first) = list.endpoints.into_iter().next() {
-        return Ok(first);
-    }
-    let created: EndpointJson = api
-        .post(format!("{server}/api/v1/endpoints"))
-        .bearer_auth(token)
-        .json(&json!({"name": "listen"}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(EndpointSummaryJson {
-        id: created.id,
-        name: created.name,
-        url: created.url,
-        created_at: created.created_at,
-        request_count: 0,
-    })
-}
-
-/// Whether the endpoint checks the signature of each capture (a signing scheme with a secret).
-async fn endpoint_checks_signatures(
-    api: &reqwest::Client,
-    server: &str,
-    token: &str,
-    endpoint_id: &str,
-) -> anyhow::Result<bool> {
-    let endpoint: EndpointJson = api
-        .get(format!("{server}/api/v1/endpoints/{endpoint_id}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {server}"))?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(endpoint
-        .signing
-        .is_some_and(|s| s.secret_set && s.scheme.signs()))
 }
 
 struct Listener {
@@ -242,6 +187,8 @@ struct Listener {
     endpoint_id: String,
     routes: Vec<Route>,
     opts: ListenOptions,
+    /// Turns true on Ctrl-C.
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Listener {
@@ -342,10 +289,12 @@ impl Listener {
                 let result = self.deliver(&msg.request).await.unwrap_or_else(|| {
                     Delivery::failed("no --forward-to route matches this event", String::new())
                 });
-                if !result.line.is_empty() {
-                    println!("{}  (replay from the dashboard)", result.line);
-                }
                 let id = msg.replay_id;
+                if !result.line.is_empty() {
+                    // The id names the replay asked from the dashboard, the API or
+                    // `hookvault resend`.
+                    println!("{}  [replay {id}]", result.line);
+                }
                 self.report(&format!("/api/v1/replays/{id}/result"), &result)
                     .await;
             }
@@ -369,7 +318,6 @@ impl Listener {
         })?;
         let method = request.method.as_str();
         let mut headers = request.raw_headers();
-        let started = Instant::now();
         let now = time::OffsetDateTime::now_utc();
         let label = [event_type, event_id]
             .iter()
@@ -377,7 +325,7 @@ impl Listener {
             .copied()
             .collect::<Vec<_>>()
             .join(" ");
-        let clock = format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second());
+        let clock = clock_now();
         let body = match self.body_of(request).await {
             Ok(body) => body,
             Err(e) => {
@@ -417,16 +365,74 @@ impl Listener {
                 }
             }
         }
+        let note = unsigned_note.as_deref().unwrap_or("");
+        let catch_up = if request.catch_up {
+            "  [catch-up: captured while offline]"
+        } else {
+            ""
+        };
+        // A failed delivery (refused, timed out, 5xx) is tried again after a growing wait;
+        // each try gets a line, and the last one says how many it took.
+        let tries = self.opts.retries.saturating_add(1);
+        let mut delay = self.opts.retry_delay;
+        let mut stop = self.stop.clone();
+        let mut attempt = 1;
+        loop {
+            if attempt > 1 {
+                // A retry carries a signature made now, so a long backoff cannot make it stale.
+                if let (Some(scheme), None) = (self.opts.sign, &unsigned_note) {
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    let secret = self.opts.secret.as_deref().unwrap_or("");
+                    if let Ok(h) = signing::resign(scheme, &headers, &body, secret, now) {
+                        headers = h;
+                    }
+                }
+            }
+            let mut d = self.send_once(method, &route.url, &headers, &body).await;
+            let outcome = format!("{}{note}{catch_up}", d.outcome());
+            let clock = clock_now();
+            if d.retryable() && attempt < tries && !*stop.borrow() {
+                println!(
+                    "{clock}  {method}  {label}  →  {outcome}  [try {attempt} of {tries} failed; retrying in {} ms]",
+                    delay.as_millis()
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+                attempt += 1;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+                continue;
+            }
+            let tail = match (attempt, d.succeeded()) {
+                (1, _) => String::new(),
+                (n, true) => format!("  [delivered on try {n} of {tries}]"),
+                (n, false) => format!("  [gave up after {n} tries]"),
+            };
+            d.line = format!("{clock}  {method}  {label}  →  {outcome}{tail}");
+            return Some(d);
+        }
+    }
+
+    /// One try of a local delivery.
+    async fn send_once(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[hookvault_core::headers::RawHeader],
+        body: &[u8],
+    ) -> Delivery {
+        let started = Instant::now();
         let mut req = self
             .local
-            .request(method.parse().unwrap_or(reqwest::Method::POST), &route.url);
+            .request(method.parse().unwrap_or(reqwest::Method::POST), url);
         for h in headers
             .iter()
             .filter(|h| !hookvault_core::headers::is_hop_by_hop(&h.name))
         {
             req = req.header(h.name.as_str(), h.value.as_slice());
         }
-        let result = match req.body(body).send().await {
+        match req.body(body.to_vec()).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let response_headers: Vec<(String, String)> = resp
@@ -442,28 +448,22 @@ impl Listener {
                 let bytes = resp.bytes().await.unwrap_or_default();
                 let excerpt =
                     String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).into_owned();
-                let ms = started.elapsed().as_millis() as u64;
-                let note = unsigned_note.as_deref().unwrap_or("");
                 Delivery {
-                    line: format!("{clock}  {method}  {label}  →  {status} ({ms} ms){note}"),
-                    forward_to: route.url.clone(),
+                    line: String::new(),
+                    forward_to: url.to_string(),
                     status_code: Some(status),
-                    duration_ms: ms,
+                    duration_ms: started.elapsed().as_millis() as u64,
                     response_headers,
                     response_body: excerpt,
                     error: None,
                 }
             }
             Err(e) => {
-                let reason = describe(&e);
-                let mut d = Delivery::failed(&reason, route.url.clone());
-                let note = unsigned_note.as_deref().unwrap_or("");
-                d.line = format!("{clock}  {method}  {label}  →  error: {reason}{note}");
+                let mut d = Delivery::failed(&describe(&e), url.to_string());
                 d.duration_ms = started.elapsed().as_millis() as u64;
                 d
             }
-        };
-        Some(result)
+        }
     }
 
     /// The captured body: inline (`body_base64`), or fetched from `body_url` when the server
@@ -540,6 +540,25 @@ struct Delivery {
 }
 
 impl Delivery {
+    /// `200 (34 ms)`, or `error: reason`.
+    fn outcome(&self) -> String {
+        match (&self.error, self.status_code) {
+            (Some(e), _) => format!("error: {e}"),
+            (None, Some(status)) => format!("{status} ({} ms)", self.duration_ms),
+            (None, None) => "error: no answer".to_string(),
+        }
+    }
+
+    fn succeeded(&self) -> bool {
+        self.error.is_none() && self.status_code.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// Worth trying again: the local server was not reached, did not answer in time, or
+    /// answered 5xx (a 4xx is its considered answer).
+    fn retryable(&self) -> bool {
+        self.error.is_some() || self.status_code.is_some_and(|s| s >= 500)
+    }
+
     fn failed(reason: &str, forward_to: String) -> Self {
         Delivery {
             line: String::new(),
@@ -551,6 +570,12 @@ impl Delivery {
             error: Some(reason.to_string()),
         }
     }
+}
+
+/// The local time of day, as each delivery line starts.
+fn clock_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second())
 }
 
 fn describe(e: &reqwest::Error) -> String {

@@ -19,6 +19,7 @@ pub use responses::*;
 /// A captured request in full (`GET /api/v1/requests/{id}`, the CLI stream's `request` events,
 /// NDJSON export lines).
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestJson {
     pub id: RequestId,
     pub endpoint_id: EndpointId,
@@ -32,7 +33,9 @@ pub struct RequestJson {
     pub query: Option<String>,
     pub http_version: String,
     pub remote_addr: String,
-    /// In arrival order, with their original case and bytes.
+    /// In arrival order, with their original case and bytes: `[name, value]`, or
+    /// `[name, value with U+FFFD, base64 of the exact bytes]` when the value is not UTF-8.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub headers: Vec<HeaderJson>,
     /// The body; `null` when it is sent by reference (`body_url`).
     pub body_base64: Option<String>,
@@ -47,6 +50,10 @@ pub struct RequestJson {
     pub signature: SignatureJson,
     /// Stripe envelope facts stored at capture time; `null` for other senders.
     pub stripe: Option<StripeJson>,
+    /// On the CLI stream only: the capture was received before the stream opened (it is
+    /// delivered now because the listener was offline). Absent elsewhere.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub catch_up: bool,
 }
 
 impl std::fmt::Debug for RequestJson {
@@ -80,6 +87,7 @@ impl RequestJson {
 
 /// The signature check made at capture time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignatureJson {
     pub scheme: Option<crate::signing::Scheme>,
     /// `valid`, `valid_but_stale`, `invalid`, `malformed` or `unchecked`.
@@ -89,6 +97,7 @@ pub struct SignatureJson {
 
 /// Facts of a Stripe event envelope.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StripeJson {
     pub livemode: Option<bool>,
     pub api_version: Option<String>,
@@ -99,6 +108,7 @@ pub struct StripeJson {
 
 /// A replay handed to the CLI (the stream's `replay` event).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CliReplayJson {
     pub replay_id: ReplayId,
     pub request: RequestJson,
@@ -106,6 +116,7 @@ pub struct CliReplayJson {
 
 /// The stream's opening event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HelloJson {
     pub endpoint_id: EndpointId,
     /// Where the stream starts (also the event's id).
@@ -114,6 +125,7 @@ pub struct HelloJson {
 
 /// A new API token (`POST /api/v1/tokens`): the token is shown here only.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTokenJson {
     pub id: TokenId,
     pub name: String,
@@ -132,12 +144,14 @@ impl std::fmt::Debug for NewTokenJson {
 
 /// An error answer: `{"error":{"code","message"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorJson {
     pub error: ErrorBody,
 }
 
 /// The code and the one-line reason of an error answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
@@ -145,6 +159,7 @@ pub struct ErrorBody {
 
 /// An endpoint (`GET`/`POST`/`PATCH /api/v1/endpoints…`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointJson {
     pub id: EndpointId,
     pub name: String,
@@ -161,6 +176,7 @@ pub struct EndpointJson {
 
 /// What the endpoint answers senders.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointResponseJson {
     pub status: i32,
     pub content_type: String,
@@ -171,6 +187,7 @@ pub struct EndpointResponseJson {
 
 /// An endpoint's signature check.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SigningJson {
     pub scheme: crate::signing::Scheme,
     pub secret_set: bool,
@@ -178,12 +195,14 @@ pub struct SigningJson {
 
 /// `GET /api/v1/endpoints`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointListJson {
     pub endpoints: Vec<EndpointSummaryJson>,
 }
 
 /// An endpoint in the list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointSummaryJson {
     pub id: EndpointId,
     pub name: String,

@@ -163,6 +163,20 @@ macro_rules! named {
                 s.parse().map_err(serde::de::Error::custom)
             }
         }
+
+        /// In the OpenAPI document: a string, one of the stored names.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($t::ALL.iter().map(|v| v.as_str())))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $t {}
     )*};
 }
 

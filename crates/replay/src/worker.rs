@@ -261,13 +261,20 @@ async fn put_back(pool: &PgPool, jobs: impl Iterator<Item = ClaimedReplay>, dela
 }
 
 /// Takes back jobs left `running` by a worker that died (see
-/// [`replays::recover_stale_replays`]) and wakes the workers if any went back to the queue.
+/// [`replays::recover_stale_replays`]) and wakes the workers if any went back to the queue;
+/// fails replays that waited a day for a `hookvault listen` to connect.
 /// Returns how many jobs were moved.
 pub async fn recover(ctx: &WorkerContext) -> Result<usize, StoreError> {
     let moved =
         replays::recover_stale_replays(&ctx.pool, ctx.send_timeout + RECOVERY_MARGIN).await?;
     for r in &moved {
         tracing::warn!(replay.id = %r.id, replay.status = %r.status, "took back an interrupted replay");
+    }
+    for id in
+        hookvault_store::cli::expire_cli_replays(&ctx.pool, hookvault_store::cli::CLI_REPLAY_WAIT)
+            .await?
+    {
+        tracing::info!(replay.id = %id, "a replay waiting for hookvault listen expired");
     }
     if moved.iter().any(|r| r.status == ReplayStatus::Queued) {
         ctx.wake.notify_waiters();
@@ -304,6 +311,11 @@ async fn attempt_job(ctx: &WorkerContext, job: ClaimedReplay) -> FinishedAttempt
         AttemptOutcome::Failed => ReplayStatus::Failed,
         AttemptOutcome::RetryAfter(_) => ReplayStatus::Queued,
     };
+    hookvault_metrics::replay_attempt(match status {
+        ReplayStatus::Succeeded => "succeeded",
+        ReplayStatus::Queued => "retrying",
+        _ => "failed",
+    });
     let duration_ms = millis(record.duration);
     match &record.result {
         Ok(r) => tracing::info!(

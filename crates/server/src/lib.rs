@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 pub mod billing;
 mod hosting;
 mod indexer;
+mod metrics;
 pub mod plans;
 pub use hosting::{origins, private_targets_policy, url_host_is_loopback, Origins};
 
@@ -107,6 +108,8 @@ pub struct ServeConfig {
     pub plans: std::collections::BTreeMap<String, plans::PlanLimits>,
     /// Count captures against the accounts' monthly plan quotas (on unless turned off).
     pub plan_quotas: bool,
+    /// Where to serve Prometheus `/metrics`; `None` serves none.
+    pub metrics_listen: Option<SocketAddr>,
     /// Stripe billing (issue 13); `None`: billing is off (`hookvault admin set-plan` only).
     pub billing: Option<hookvault_web::BillingConfig>,
 }
@@ -118,6 +121,8 @@ pub struct Server {
     /// Base of capture URLs, without a trailing slash.
     pub capture_url: String,
     pub pool: PgPool,
+    /// Where `/metrics` is served (`--metrics-listen`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     workers: Option<ReplayWorkers>,
@@ -253,6 +258,7 @@ impl Server {
                 )));
             }
             tokio::spawn(hookvault_web::resume_deletions(state.clone()));
+            tokio::spawn(hookvault_web::resume_rechecks(state.clone()));
             web_app = Some(hookvault_web::router(state, sessions.clone()));
         }
         let app = match (capture_app, web_app) {
@@ -331,9 +337,14 @@ impl Server {
                 worker.abort();
             }
         });
+        let metrics_addr = match config.metrics_listen {
+            Some(at) => Some(metrics::serve(at, shutdown.subscribe()).await?),
+            None => None,
+        };
         tracing::info!(%addr, %public_url, %capture_url, %private_targets, "hookvault serving");
         Ok(Server {
             addr,
+            metrics_addr,
             public_url,
             capture_url,
             pool,

@@ -42,6 +42,9 @@ enum Command {
     },
     /// Forward live captures and dashboard replays of an endpoint to a local URL.
     Listen(ListenArgs),
+    /// Deliver a capture again to where the endpoint's running `hookvault listen` forwards
+    /// (through the server), and print what the local server answered.
+    Resend(ResendArgs),
     /// Check a webhook handler against the production checklist: nine probes built from one
     /// event, a scorecard, exit status 1 when a must-pass probe fails (2 when the audit could
     /// not run).
@@ -120,6 +123,30 @@ struct ListenArgs {
     /// API token (default: the one stored by `hookvault login`).
     #[arg(long, env = "HOOKVAULT_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// How many times a failed local delivery (connection refused, timeout, 5xx) is tried again, with a wait that doubles each time.
+    #[arg(long, env = "HOOKVAULT_RETRIES", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=20))]
+    retries: u32,
+    /// Never retry a failed local delivery (the same as --retries 0).
+    #[arg(long, env = "HOOKVAULT_NO_RETRY", conflicts_with = "retries")]
+    no_retry: bool,
+    /// The wait before the first retry, in milliseconds (doubling after each, at most 30 s).
+    #[arg(long, env = "HOOKVAULT_RETRY_DELAY_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=30_000))]
+    retry_delay_ms: u64,
+}
+
+#[derive(clap::Args)]
+struct ResendArgs {
+    /// The capture's id (its page's URL, or `id` in the API).
+    request_id: String,
+    /// Seconds to wait for the listener's answer (0: queue it and return at once).
+    #[arg(long, env = "HOOKVAULT_WAIT_SECS", default_value_t = 60)]
+    wait_secs: u64,
+    /// The Hookvault server (default: the one you logged in to).
+    #[arg(long, env = "HOOKVAULT_SERVER")]
+    server: Option<String>,
+    /// API token (default: the one stored by `hookvault login`).
+    #[arg(long, env = "HOOKVAULT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -165,6 +192,9 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HOOKVAULT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve Prometheus metrics at http://ADDR/metrics, on this separate address only (off unless set; keep it private, e.g. 127.0.0.1:9090 or an internal interface).
+    #[arg(long, env = "HOOKVAULT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Public base URL of the dashboard (decides Secure cookies; capture URLs too unless --capture-url is set); defaults to http://LISTEN.
     #[arg(long, env = "HOOKVAULT_PUBLIC_URL")]
     public_url: Option<String>,
@@ -339,6 +369,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 sign: a.sign,
                 secret: a.secret,
                 sign_unverified: a.sign_unverified,
+                retries: if a.no_retry { 0 } else { a.retries },
+                retry_delay: std::time::Duration::from_millis(a.retry_delay_ms),
+            })
+            .await
+        }
+        Command::Resend(a) => {
+            hookvault_cli::resend::resend(hookvault_cli::resend::ResendOptions {
+                request_id: a.request_id,
+                server: a.server,
+                token: a.token,
+                wait: std::time::Duration::from_secs(a.wait_secs),
             })
             .await
         }
@@ -459,6 +500,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             None => Default::default(),
         },
         plan_quotas: args.plan_quotas,
+        metrics_listen: args.metrics_listen,
         billing: match (
             args.stripe_secret_key,
             args.stripe_price_id,

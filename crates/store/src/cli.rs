@@ -111,8 +111,12 @@ pub struct ClaimedCliReplay {
     pub request_id: RequestId,
 }
 
+/// How long a replay handed to `hookvault listen` waits for one to connect.
+pub const CLI_REPLAY_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// Claims the oldest queued CLI replay of an endpoint for one stream (`SKIP LOCKED`: with
-/// several CLIs connected, each replay goes to exactly one).
+/// several CLIs connected, each replay goes to exactly one). One that waited longer than
+/// [`CLI_REPLAY_WAIT`] is left for [`expire_cli_replays`].
 pub async fn claim_cli_replay(
     ex: impl PgExecutor<'_>,
     endpoint_id: EndpointId,
@@ -122,6 +126,7 @@ pub async fn claim_cli_replay(
         r#"WITH next AS (
                SELECT id FROM replays
                WHERE endpoint_id = $1 AND to_cli AND status = 'queued'
+                 AND created_at > now() - make_interval(secs => $2)
                ORDER BY created_at, position
                LIMIT 1
                FOR UPDATE SKIP LOCKED
@@ -130,9 +135,40 @@ pub async fn claim_cli_replay(
            SET status = 'running', locked_at = now(), attempts_made = r.attempts_made + 1
            FROM next WHERE r.id = next.id
            RETURNING r.id, r.request_id"#,
-        endpoint_id as _
+        endpoint_id as _,
+        CLI_REPLAY_WAIT.as_secs_f64()
     )
     .fetch_optional(ex)
+    .await?)
+}
+
+/// Fails the replays handed to `hookvault listen` that waited longer than `wait` for one to
+/// connect, recording [`crate::replays::CLI_EXPIRED_ERROR`] as their attempt; returns their ids.
+/// Safe to run from several processes at once.
+pub async fn expire_cli_replays(
+    ex: impl PgExecutor<'_>,
+    wait: std::time::Duration,
+) -> Result<Vec<ReplayId>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        r#"WITH old AS (
+               SELECT id FROM replays
+               WHERE status = 'queued' AND to_cli AND created_at <= now() - make_interval(secs => $1)
+               ORDER BY created_at
+               LIMIT 1000
+               FOR UPDATE SKIP LOCKED
+           ), gone AS (
+               UPDATE replays r SET status = 'failed', finished_at = now(), locked_at = NULL
+               FROM old WHERE r.id = old.id
+               RETURNING r.id
+           ), noted AS (
+               INSERT INTO replay_attempts (replay_id, started_at, error)
+               SELECT id, now(), $2 FROM gone
+           )
+           SELECT id AS "id!: ReplayId" FROM gone"#,
+        wait.as_secs_f64(),
+        crate::replays::CLI_EXPIRED_ERROR,
+    )
+    .fetch_all(ex)
     .await?)
 }
 

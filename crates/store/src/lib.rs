@@ -12,6 +12,7 @@ pub mod export;
 pub mod feed;
 pub mod notify;
 pub mod plans;
+pub mod rechecks;
 mod redact;
 pub mod related;
 pub mod replays;

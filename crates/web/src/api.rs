@@ -1,12 +1,12 @@
 //! The JSON API, `/api/v1`. Bearer API tokens (stored as SHA-256 hashes) or the browser
 //! session; a session caller must also send its CSRF token in `X-CSRF-Token` to change state.
 
+use crate::api_routes::ApiRoutes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use base64::Engine;
 use hookvault_core::api::{
     EndpointJson, EndpointListJson, EndpointResponseJson, EndpointSummaryJson, ErrorBody,
@@ -26,29 +26,18 @@ use crate::ops::tokens::{create_token, hash_token};
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tokens", axum::routing::post(create_token_basic))
-        .route(
-            "/api/v1/tokens/current",
-            axum::routing::delete(revoke_current_token),
-        )
-        .route(
-            "/api/v1/endpoints",
-            get(list_endpoints).post(create_endpoint),
-        )
-        .route(
-            "/api/v1/endpoints/{id}",
-            get(get_endpoint)
-                .patch(update_endpoint)
-                .delete(delete_endpoint),
-        )
-        .route(
-            "/api/v1/endpoints/{id}/requests",
-            get(list_endpoint_requests),
-        )
-        .route("/api/v1/requests/{id}", get(get_request))
-        .route("/api/v1/requests/{id}/body", get(get_body))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .post("/api/v1/tokens", create_token_basic)
+        .delete("/api/v1/tokens/current", revoke_current_token)
+        .get("/api/v1/endpoints", list_endpoints)
+        .post("/api/v1/endpoints", create_endpoint)
+        .get("/api/v1/endpoints/{id}", get_endpoint)
+        .patch("/api/v1/endpoints/{id}", update_endpoint)
+        .delete("/api/v1/endpoints/{id}", delete_endpoint)
+        .get("/api/v1/endpoints/{id}/requests", list_endpoint_requests)
+        .get("/api/v1/requests/{id}", get_request)
+        .get("/api/v1/requests/{id}/body", get_body)
 }
 
 /// The caller of an API route.
@@ -110,12 +99,13 @@ impl FromRequestParts<AppState> for ApiUser {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct TokenBody {
     #[serde(default)]
     name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", security(("basic" = [])), request_body(content = Option<TokenBody>, description = "`name` of the token"), responses((status = 201, description = "The token, shown only here", body = hookvault_core::api::NewTokenJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 429, description = "Too many attempts", body = hookvault_core::api::ErrorJson)))]
 async fn create_token_basic(
     State(state): State<AppState>,
     crate::auth::ClientIp(ip): crate::auth::ClientIp,
@@ -167,6 +157,7 @@ async fn create_token_basic(
 
 /// `DELETE /api/v1/tokens/current`: revokes the API token this request authenticated with
 /// (what `hookvault logout` calls). A browser session cannot use it.
+#[utoipa::path(delete, path = "/api/v1/tokens/current", tag = "tokens", responses((status = 204, description = "The token of this request is revoked"), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn revoke_current_token(
     State(state): State<AppState>,
     user: ApiUser,
@@ -221,6 +212,7 @@ fn endpoint_json(state: &AppState, e: &store::Endpoint) -> EndpointJson {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/endpoints", tag = "endpoints", responses((status = 200, body = hookvault_core::api::EndpointListJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson)))]
 async fn list_endpoints(
     State(state): State<AppState>,
     user: ApiUser,
@@ -239,11 +231,12 @@ async fn list_endpoints(
     Ok(Json(EndpointListJson { endpoints }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CreateEndpoint {
     name: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = CreateEndpoint, responses((status = 201, body = hookvault_core::api::EndpointJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson), (status = 429, description = "The plan's endpoint limit", body = hookvault_core::api::ErrorJson)))]
 async fn create_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
@@ -260,6 +253,7 @@ async fn create_endpoint(
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/endpoints/{id}", tag = "endpoints", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), responses((status = 200, body = hookvault_core::api::EndpointJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn get_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
@@ -271,7 +265,7 @@ async fn get_endpoint(
     Ok(Json(endpoint_json(&state, &e)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct UpdateEndpoint {
     name: Option<String>,
     response: Option<ResponseBody>,
@@ -280,7 +274,8 @@ struct UpdateEndpoint {
     signing: Option<Option<SigningBody>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = EndpointResponseBody)]
 struct ResponseBody {
     status: Option<i32>,
     content_type: Option<String>,
@@ -289,7 +284,8 @@ struct ResponseBody {
     delay_ms: Option<i32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = EndpointSigningBody)]
 pub(crate) struct SigningBody {
     pub scheme: String,
     pub secret: Option<String>,
@@ -303,6 +299,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+#[utoipa::path(patch, path = "/api/v1/endpoints/{id}", tag = "endpoints", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), request_body = UpdateEndpoint, responses((status = 200, description = "The endpoint (the secret is never returned)", body = hookvault_core::api::EndpointJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn update_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
@@ -360,12 +357,16 @@ async fn update_endpoint(
     tx.commit()
         .await
         .map_err(hookvault_store::StoreError::from)?;
+    if signing.is_some() {
+        crate::ops::rechecks::start(&state, id).await?;
+    }
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Json(endpoint_json(&state, &e)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/endpoints/{id}", tag = "endpoints", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), responses((status = 204, description = "Deleted, with its captures"), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn delete_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
@@ -387,6 +388,7 @@ struct ListQuery {
     q: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/endpoints/{id}/requests", tag = "requests", params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ("limit" = Option<i64>, Query, description = "Page size"), ("before" = Option<String>, Query, description = "The `next` cursor of the previous page"), ("q" = Option<String>, Query, description = "A search, e.g. `type:invoice.* provider:stripe`")), responses((status = 200, description = "`{\"requests\":[summary],\"next\":cursor|null}`, newest first", body = hookvault_core::api::RequestListJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn list_endpoint_requests(
     State(state): State<AppState>,
     user: ApiUser,
@@ -431,6 +433,7 @@ async fn list_endpoint_requests(
     Ok(Json(RequestListJson { requests, next }))
 }
 
+#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", params(("id" = uuid::Uuid, Path, description = "The capture's id")), responses((status = 200, body = hookvault_core::api::RequestDetailJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 410, description = "Expired under the plan's retention", body = hookvault_core::api::ErrorJson)))]
 async fn get_request(
     State(state): State<AppState>,
     user: ApiUser,
@@ -459,6 +462,7 @@ async fn get_request(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/requests/{id}/body", tag = "requests", params(("id" = uuid::Uuid, Path, description = "The capture's id")), responses((status = 200, description = "The body bytes exactly, with the original Content-Type, as a download", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn get_body(
     State(state): State<AppState>,
     user: ApiUser,

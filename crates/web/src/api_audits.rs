@@ -7,12 +7,12 @@
 //! The signing secret is used in memory while the audit runs and never stored or logged. A
 //! user runs one audit at a time, and probes are spaced, so an audit cannot become a flood.
 
+use crate::api_routes::ApiRoutes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use hookvault_core::api::{AuditJson, AuditListJson, AuditStateJson};
 use hookvault_core::ids::{AuditId, RequestId};
 use hookvault_core::stored::AuditStatus;
@@ -29,22 +29,21 @@ use crate::views::rfc3339_ms;
 /// Audits listed per capture.
 const LIST_LIMIT: i64 = 50;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/requests/{id}/audits",
-            get(list_request_audits).post(create_audit),
-        )
-        .route("/api/v1/audits/{id}", get(get_audit))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .get("/api/v1/requests/{id}/audits", list_request_audits)
+        .post("/api/v1/requests/{id}/audits", create_audit)
+        .get("/api/v1/audits/{id}", get_audit)
 }
 
 /// `{"target_url","signing":{"scheme","secret"}}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct AuditBody {
     target_url: Option<String>,
     signing: Option<SigningBody>,
 }
 
+#[utoipa::path(get, path = "/api/v1/requests/{id}/audits", tag = "audits", params(("id" = uuid::Uuid, Path, description = "The capture's id")), responses((status = 200, description = "`{\"audits\":[…]}`, latest 50, newest first", body = hookvault_core::api::AuditListJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn list_request_audits(
     State(state): State<AppState>,
     user: ApiUser,
@@ -61,6 +60,7 @@ async fn list_request_audits(
 
 /// `POST /api/v1/requests/{id}/audits` → 202 `{"id","status":"running"}`; a refused target or
 /// scheme is 422 with the reason, a second audit while one runs is 429.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/audits", tag = "audits", params(("id" = uuid::Uuid, Path, description = "The capture's id")), request_body = AuditBody, responses((status = 202, description = "`{\"id\",\"status\":\"running\"}`", body = hookvault_core::api::AuditStateJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson), (status = 429, description = "Another audit of yours is running", body = hookvault_core::api::ErrorJson)))]
 async fn create_audit(
     State(state): State<AppState>,
     user: ApiUser,
@@ -89,6 +89,7 @@ async fn create_audit(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/audits/{id}", tag = "audits", params(("id" = uuid::Uuid, Path, description = "The audit's id")), responses((status = 200, description = "One audit: `status`, and `report` once finished", body = hookvault_core::api::AuditJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn get_audit(
     State(state): State<AppState>,
     user: ApiUser,

@@ -6,12 +6,12 @@
 //! workers in `hookvault_replay::worker` check the URL again when they send. Secrets are sealed
 //! bound to the row that holds them and never returned; saved targets show a `secret_hint`.
 
+use crate::api_routes::ApiRoutes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use hookvault_core::api::{
     AttemptJson, BatchItemJson, BatchJson, ReplayJson, ReplayListJson, ReplayStateJson,
     ReplaySummaryJson,
@@ -31,21 +31,17 @@ use crate::views::rfc3339_ms;
 
 pub(crate) mod targets;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/requests/{id}/replays",
-            get(list_request_replays).post(create_replay),
-        )
-        .route(
-            "/api/v1/endpoints/{id}/replays",
-            get(list_endpoint_replays).post(create_bulk_replay),
-        )
-        .route("/api/v1/replays/{id}", get(get_replay))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .get("/api/v1/requests/{id}/replays", list_request_replays)
+        .post("/api/v1/requests/{id}/replays", create_replay)
+        .get("/api/v1/endpoints/{id}/replays", list_endpoint_replays)
+        .post("/api/v1/endpoints/{id}/replays", create_bulk_replay)
+        .get("/api/v1/replays/{id}", get_replay)
         .merge(targets::router())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct BulkBody {
     request_ids: Vec<RequestId>,
     order: Option<String>,
@@ -59,6 +55,7 @@ struct ListQuery {
     before: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/requests/{id}/replays", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The capture's id"), ("limit" = Option<i64>, Query, description = "Page size"), ("before" = Option<String>, Query, description = "The `next` cursor of the previous page")), responses((status = 200, description = "`{\"replays\":[…],\"next\"}`, newest first", body = hookvault_core::api::ReplayListJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn list_request_replays(
     State(state): State<AppState>,
     user: ApiUser,
@@ -74,6 +71,7 @@ async fn list_request_replays(
 }
 
 /// `POST /api/v1/requests/{id}/replays`: queues one replay → 202 `{"id","status":"queued"}`.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/replays", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The capture's id")), request_body = crate::ops::replays::TargetBody, responses((status = 202, description = "`{\"id\",\"status\":\"queued\"}`; a `to_cli` replay waits up to a day for `hookvault listen`", body = hookvault_core::api::ReplayStateJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson), (status = 429, description = "The plan's replays per day", body = hookvault_core::api::ErrorJson)))]
 async fn create_replay(
     State(state): State<AppState>,
     user: ApiUser,
@@ -95,6 +93,7 @@ async fn create_replay(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/endpoints/{id}/replays", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ("limit" = Option<i64>, Query, description = "Page size"), ("before" = Option<String>, Query, description = "The `next` cursor of the previous page")), responses((status = 200, description = "`{\"replays\":[…],\"next\"}`, newest first", body = hookvault_core::api::ReplayListJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn list_endpoint_replays(
     State(state): State<AppState>,
     user: ApiUser,
@@ -111,6 +110,7 @@ async fn list_endpoint_replays(
 
 /// `POST /api/v1/endpoints/{id}/replays`: queues one batch, sent strictly in the chosen order
 /// → 202 `{"batch_id","replays":[{"id","request_id"}]}` in sending order.
+#[utoipa::path(post, path = "/api/v1/endpoints/{id}/replays", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), request_body = BulkBody, responses((status = 202, description = "`{\"batch_id\",\"replays\":[{\"id\",\"request_id\"}]}` in sending order", body = hookvault_core::api::BatchJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn create_bulk_replay(
     State(state): State<AppState>,
     user: ApiUser,
@@ -145,6 +145,7 @@ async fn create_bulk_replay(
 }
 
 /// `GET /api/v1/replays/{id}`: the replay and every attempt, oldest first.
+#[utoipa::path(get, path = "/api/v1/replays/{id}", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The replay's id")), responses((status = 200, description = "`{\"id\",\"request_id\",\"target_url\",\"status\",\"attempts\":[…]}`", body = hookvault_core::api::ReplayJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn get_replay(
     State(state): State<AppState>,
     user: ApiUser,

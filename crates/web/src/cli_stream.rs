@@ -2,6 +2,7 @@
 //! and the replays the dashboard hands to the CLI), and the two routes on which the CLI reports
 //! what the developer's local server answered.
 
+use crate::api_routes::ApiRoutes;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -9,8 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use futures_util::Stream;
 use hookvault_core::ids::{CliSessionId, EndpointId, ReplayId, RequestId, UserId};
 use hookvault_store::cli;
@@ -35,11 +35,11 @@ use crate::state::AppState;
 /// A CLI row not refreshed for this long is no longer listed as connected.
 const TOUCH_EVERY: Duration = Duration::from_secs(15);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/endpoints/{id}/stream", get(stream))
-        .route("/api/v1/requests/{id}/deliveries", post(report_delivery))
-        .route("/api/v1/replays/{id}/result", post(report_result))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .get("/api/v1/endpoints/{id}/stream", stream)
+        .post("/api/v1/requests/{id}/deliveries", report_delivery)
+        .post("/api/v1/replays/{id}/result", report_result)
 }
 
 #[derive(Deserialize)]
@@ -54,6 +54,7 @@ struct StreamQuery {
 /// after it as a `request` event (id = the position after it, data = the request in full, as
 /// `GET /api/v1/requests/{id}`), and `replay` events (no id) for replays handed to the CLI.
 /// Resumes after `Last-Event-ID`, so a reconnecting CLI misses nothing and gets nothing twice.
+#[utoipa::path(get, path = "/api/v1/endpoints/{id}/stream", tag = "cli", params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ("client" = Option<String>, Query, description = "`cli` registers a connected `hookvault listen` (API token only)"), ("forward_to" = Option<String>, Query, description = "What the CLI forwards to"), ("Last-Event-ID" = Option<String>, Header, description = "Resume after this position")), responses((status = 200, description = "`text/event-stream`: `hello`, then `request` events (data: the request in full, `catch_up` when received before the stream opened) and `replay` events (data: `CliReplayJson`)", content_type = "text/event-stream", body = String), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson), (status = 429, description = "Too many streams", body = hookvault_core::api::ErrorJson)))]
 async fn stream(
     State(state): State<AppState>,
     user: ApiUser,
@@ -67,6 +68,8 @@ async fn stream(
     // "From now on" is fixed before answering: a capture made once the client sees the stream
     // open comes after this point, however late the stream's task gets to run.
     let from = start_position(&state.pool, &headers, None).await?;
+    // Captures received before this instant and delivered on this stream are its catch-up.
+    let opened_at = OffsetDateTime::now_utc();
     let ticket = state
         .streams
         .open(user.id, state.config.max_streams_per_account)?;
@@ -95,7 +98,10 @@ async fn stream(
     let follow = Follow::new(&state, user.id, id, from);
     // Ends the stream within 30 s of the token's revocation or the session's logout.
     let access = Access::new(&state, user.id, user.grant);
-    Ok(sse(events(state, user.id, id, follow, session, ticket, access)).into_response())
+    Ok(sse(events(
+        state, user.id, id, follow, session, ticket, access, opened_at,
+    ))
+    .into_response())
 }
 
 /// Deletes the CLI's row when its stream ends, however it ends.
@@ -125,6 +131,10 @@ const BUFFERED_EVENTS: usize = 4;
 /// Bodies larger than this are sent as a `body_url` to fetch instead of inline.
 const INLINE_BODY_BYTES: usize = 256 * 1024;
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the stream task owns each of these for its whole life"
+)]
 fn events(
     state: AppState,
     user_id: UserId,
@@ -133,6 +143,7 @@ fn events(
     session: Option<CliSessionId>,
     ticket: StreamTicket,
     mut access: Access,
+    opened_at: OffsetDateTime,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     event_stream(BUFFERED_EVENTS, move |out| async move {
         let _ticket = ticket;
@@ -173,9 +184,10 @@ fn events(
                         } else {
                             BodyJson::Inline
                         };
-                        let Ok(data) = with_body(&r, body) else {
+                        let Ok(mut data) = with_body(&r, body) else {
                             continue;
                         };
+                        data.catch_up = r.received_at < opened_at;
                         let Ok(data) = serde_json::to_string(&data) else {
                             continue;
                         };
@@ -278,6 +290,7 @@ impl DeliveryReport {
 
 /// `POST /api/v1/requests/{id}/deliveries`: the CLI delivered a live capture; recorded in the
 /// request's replay history.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/deliveries", tag = "cli", params(("id" = uuid::Uuid, Path, description = "The capture's id")), request_body = hookvault_core::api::DeliveryJson, responses((status = 201, description = "`{\"id\"}` of the recorded delivery", body = hookvault_core::api::DeliveryRecordedJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn report_delivery(
     State(state): State<AppState>,
     user: ApiUser,
@@ -303,6 +316,7 @@ async fn report_delivery(
 }
 
 /// `POST /api/v1/replays/{id}/result`: the CLI's answer to a replay handed to it.
+#[utoipa::path(post, path = "/api/v1/replays/{id}/result", tag = "cli", params(("id" = uuid::Uuid, Path, description = "The replay's id")), request_body = hookvault_core::api::DeliveryJson, responses((status = 200, description = "`{\"id\",\"status\"}`", body = hookvault_core::api::ReplayStateJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn report_result(
     State(state): State<AppState>,
     user: ApiUser,
@@ -327,5 +341,6 @@ async fn report_result(
     if !finished {
         return Err(AppError::NotFound.into());
     }
+    hookvault_metrics::replay_attempt(status.as_str());
     Ok(Json(ReplayStateJson { id, status }))
 }

@@ -4,6 +4,7 @@ mod access;
 mod api;
 mod api_audits;
 pub(crate) mod api_replays;
+pub mod api_routes;
 mod auth;
 mod batch;
 mod billing;
@@ -12,6 +13,7 @@ mod error;
 mod heavy;
 mod live;
 mod mail;
+pub mod openapi;
 mod ops;
 mod pages;
 mod security;
@@ -23,6 +25,7 @@ mod views;
 pub use billing::{run_worker as run_billing_worker, Billing, BillingConfig};
 pub use live::Hub;
 pub use mail::{AccountsConfig, MailSetupError, Mailer};
+pub use ops::rechecks::resume_rechecks;
 pub use pages::account::resume_deletions;
 pub use state::{AppState, WebConfig};
 
@@ -68,11 +71,7 @@ pub fn router(mut state: AppState, sessions: PostgresStore) -> Router {
         .merge(pages::router())
         .merge(auth::router())
         .merge(live::router())
-        .merge(api::router())
-        .merge(cli_stream::router())
-        .merge(api_replays::router())
-        .merge(api_audits::router())
-        .merge(usage::router())
+        .merge(api_routes::api().into_router())
         .merge(billing::page::router())
         .layer(session_layer)
         // Stripe calls the billing webhook: no session, no CSRF; its signature is the proof.

@@ -67,6 +67,8 @@ pub struct StreamCounts {
 pub(crate) struct StreamTicket {
     counts: StreamCounts,
     user_id: UserId,
+    /// Counts it in the process's metrics while open.
+    _metric: hookvault_metrics::StreamGuard,
 }
 
 impl StreamCounts {
@@ -83,6 +85,7 @@ impl StreamCounts {
         Ok(StreamTicket {
             counts: self.clone(),
             user_id,
+            _metric: hookvault_metrics::stream_opened(),
         })
     }
 }

@@ -1,9 +1,9 @@
 //! The account's plan and usage: `GET /api/v1/account`, the meters on `/` and `/settings`, and
 //! the plan checks of endpoint creation and replays (issue 12).
 
+use crate::api_routes::ApiRoutes;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use hookvault_core::api::{AccountJson, LimitsJson, UsageJson};
 use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::plans::{self as store, AccountUsage};
@@ -14,11 +14,12 @@ use crate::error::{ApiError, AppError};
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/account", get(get_account))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new().get("/api/v1/account", get_account)
 }
 
 /// `GET /api/v1/account`.
+#[utoipa::path(get, path = "/api/v1/account", tag = "account", responses((status = 200, description = "`{\"id\",\"email\",\"plan\",\"limits\",\"usage\"}`", body = hookvault_core::api::AccountJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson)))]
 async fn get_account(
     State(state): State<AppState>,
     user: ApiUser,

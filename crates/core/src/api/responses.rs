@@ -12,6 +12,7 @@ use crate::stored::{AuditStatus, ReplayStatus};
 /// A replay and where it stands (`POST /api/v1/requests/{id}/replays` → `queued`;
 /// `POST /api/v1/replays/{id}/result` → `succeeded` or `failed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplayStateJson {
     pub id: ReplayId,
     pub status: ReplayStatus,
@@ -19,6 +20,7 @@ pub struct ReplayStateJson {
 
 /// A bulk replay (`POST /api/v1/endpoints/{id}/replays`): its replays in sending order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchJson {
     pub batch_id: BatchId,
     pub replays: Vec<BatchItemJson>,
@@ -26,6 +28,7 @@ pub struct BatchJson {
 
 /// One replay of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchItemJson {
     pub id: ReplayId,
     pub request_id: RequestId,
@@ -33,6 +36,7 @@ pub struct BatchItemJson {
 
 /// One replay with every attempt, oldest first (`GET /api/v1/replays/{id}`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplayJson {
     pub id: ReplayId,
     pub request_id: RequestId,
@@ -54,6 +58,7 @@ pub struct ReplayJson {
 
 /// One attempt of a replay.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttemptJson {
     pub started_at: String,
     pub duration_ms: Option<i32>,
@@ -67,6 +72,7 @@ pub struct AttemptJson {
 
 /// A page of replays, newest first; `next` is the cursor for the following page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplayListJson {
     pub replays: Vec<ReplaySummaryJson>,
     pub next: Option<ReplayId>,
@@ -74,6 +80,7 @@ pub struct ReplayListJson {
 
 /// A replay in a list, with the outcome of its latest attempt.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplaySummaryJson {
     pub id: ReplayId,
     pub request_id: RequestId,
@@ -98,6 +105,7 @@ pub struct ReplaySummaryJson {
 
 /// A saved replay target; the secret is never returned, only a masked hint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TargetJson {
     pub id: TargetId,
     pub endpoint_id: EndpointId,
@@ -111,12 +119,14 @@ pub struct TargetJson {
 
 /// `GET /api/v1/endpoints/{id}/targets`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TargetListJson {
     pub targets: Vec<TargetJson>,
 }
 
 /// A handler audit (`GET /api/v1/audits/{id}`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditJson {
     pub id: AuditId,
     pub request_id: RequestId,
@@ -133,12 +143,14 @@ pub struct AuditJson {
 
 /// `GET /api/v1/requests/{id}/audits`, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditListJson {
     pub audits: Vec<AuditJson>,
 }
 
 /// A started audit (`POST /api/v1/requests/{id}/audits` → `running`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditStateJson {
     pub id: AuditId,
     pub status: AuditStatus,
@@ -146,6 +158,7 @@ pub struct AuditStateJson {
 
 /// The account, its plan's limits and its usage (`GET /api/v1/account`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountJson {
     pub id: UserId,
     pub email: String,
@@ -157,6 +170,7 @@ pub struct AccountJson {
 
 /// A plan's limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimitsJson {
     pub endpoints: i32,
     pub captures_per_month: i64,
@@ -168,6 +182,7 @@ pub struct LimitsJson {
 
 /// What the account has used.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageJson {
     pub captures_this_period: i64,
     pub period_resets_at: String,
@@ -179,6 +194,7 @@ pub struct UsageJson {
 /// `GET /api/v1/endpoints/{id}/requests`: a page of captures, newest first; `next` is the
 /// cursor (a `seq`) for the following page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestListJson {
     pub requests: Vec<RequestSummaryJson>,
     pub next: Option<String>,
@@ -186,6 +202,7 @@ pub struct RequestListJson {
 
 /// A capture in a list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestSummaryJson {
     pub id: RequestId,
     pub seq: i64,
@@ -207,6 +224,7 @@ pub struct RequestSummaryJson {
 
 /// A capture in full with the first delivery of the same event (`GET /api/v1/requests/{id}`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestDetailJson {
     #[serde(flatten)]
     pub request: RequestJson,
@@ -217,6 +235,7 @@ pub struct RequestDetailJson {
 /// What `hookvault listen` reports after delivering a capture or a replay to the local server
 /// (`POST /api/v1/requests/{id}/deliveries`, `POST /api/v1/replays/{id}/result`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryJson {
     #[serde(default)]
     pub forward_to: String,
@@ -232,6 +251,7 @@ pub struct DeliveryJson {
 
 /// A recorded CLI delivery (`POST /api/v1/requests/{id}/deliveries` → 201).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryRecordedJson {
     pub id: ReplayId,
 }
@@ -239,6 +259,7 @@ pub struct DeliveryRecordedJson {
 /// An endpoint's line in the account's NDJSON export (`{"type":"endpoint",…}`); its captures
 /// follow it as [`RequestJson`] lines.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportEndpointJson {
     /// Always `endpoint`.
     #[serde(rename = "type")]

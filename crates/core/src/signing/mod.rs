@@ -61,6 +61,7 @@ pub const TIMESTAMP_TOLERANCE_SECS: i64 = 300;
 /// How a replay is signed, and which scheme a capture is verified against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Scheme {
     /// `Stripe-Signature: t=<ts>,v1=<hex>`, key is the secret string verbatim (§2).
     Stripe,
@@ -163,6 +164,7 @@ pub enum SignError {
 /// Outcome of checking a captured signature (spec §1.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SignatureStatus {
     /// The official library would accept the capture at the time it arrived.
     Valid,

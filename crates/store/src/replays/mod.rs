@@ -21,6 +21,10 @@ pub const INTERRUPTED_ERROR: &str = "interrupted: the server stopped while sendi
 /// Recorded when a replay handed to `hookvault listen` got no result back in time.
 pub const CLI_GONE_ERROR: &str = "the hookvault listen CLI disconnected before reporting a result";
 
+/// Recorded when a replay handed to `hookvault listen` waited a day without one connecting.
+pub const CLI_EXPIRED_ERROR: &str =
+    "expired: no hookvault listen connected to this endpoint within a day";
+
 pub use hookvault_core::stored::ReplayStatus;
 
 /// A replay to queue. `secret_sealed` must be sealed with `id` as associated data.

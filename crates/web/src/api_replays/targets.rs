@@ -1,12 +1,12 @@
 //! Saved replay targets of an endpoint ("my dev server"): list, create, delete. The secret is
 //! sealed bound to the target's id and never returned; a masked `secret_hint` is shown instead.
 
+use crate::api_routes::ApiRoutes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use hookvault_core::api::{TargetJson, TargetListJson};
 use hookvault_core::ids::{EndpointId, TargetId};
 use hookvault_core::secretbox;
@@ -21,16 +21,14 @@ use crate::ops::replays::{open_secret, save_target, SigningBody};
 use crate::state::AppState;
 use crate::views::rfc3339_ms;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/endpoints/{id}/targets",
-            get(list_targets).post(create_target),
-        )
-        .route("/api/v1/targets/{id}", delete(delete_target))
+pub(super) fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .get("/api/v1/endpoints/{id}/targets", list_targets)
+        .post("/api/v1/endpoints/{id}/targets", create_target)
+        .delete("/api/v1/targets/{id}", delete_target)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewTargetBody {
     name: Option<String>,
     url: String,
@@ -38,6 +36,7 @@ struct NewTargetBody {
     max_attempts: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/endpoints/{id}/targets", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), responses((status = 200, description = "`{\"targets\":[…]}` (secrets never returned)", body = hookvault_core::api::TargetListJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn list_targets(
     State(state): State<AppState>,
     user: ApiUser,
@@ -53,6 +52,7 @@ async fn list_targets(
 
 /// `POST /api/v1/endpoints/{id}/targets` `{"name","url","signing":{"scheme","secret"},
 /// "max_attempts"}` → 201 the target (with `secret_hint`, never the secret).
+#[utoipa::path(post, path = "/api/v1/endpoints/{id}/targets", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), request_body = NewTargetBody, responses((status = 201, description = "The saved target", body = hookvault_core::api::TargetJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn create_target(
     State(state): State<AppState>,
     user: ApiUser,
@@ -81,6 +81,7 @@ async fn create_target(
     Ok((StatusCode::CREATED, Json(target_json(&state, &target))).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/v1/targets/{id}", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The saved target's id")), responses((status = 204, description = "Deleted"), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson)))]
 async fn delete_target(
     State(state): State<AppState>,
     user: ApiUser,

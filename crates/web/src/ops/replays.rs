@@ -16,11 +16,9 @@ pub(crate) const MAX_BULK: usize = 1000;
 /// Captures whose bodies are loaded at once to read their `created` field.
 pub(crate) const CREATED_CHUNK: usize = 100;
 
-/// Answer to `{"to_cli":true}` when no `hookvault listen` is connected.
-pub(crate) const NO_CLI: &str = "no hookvault listen CLI is connected to this endpoint";
-
 /// Where a replay goes: a URL with its signing, a saved target, or the connected CLI.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = ReplayTargetBody)]
 pub(crate) struct TargetBody {
     pub target_url: Option<String>,
     pub target_id: Option<TargetId>,
@@ -30,7 +28,8 @@ pub(crate) struct TargetBody {
     pub to_cli: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ReplaySigningBody)]
 pub(crate) struct SigningBody {
     pub scheme: Option<String>,
     pub secret: Option<String>,
@@ -163,12 +162,11 @@ pub(crate) async fn resolve_target(
                 "give either to_cli or a target, not both".into(),
             ));
         }
-        let sessions =
-            hookvault_store::cli::list_cli_sessions(&state.pool, user_id, endpoint_id).await?;
-        let forward_to = sessions
-            .first()
-            .map(|s| s.forward_to.clone())
-            .ok_or_else(|| AppError::BadRequest(NO_CLI.into()))?;
+        // With none connected the replay waits (up to a day) for one: its target is filled in
+        // by the CLI that takes it.
+        let forward_to = connected_listener(state, user_id, endpoint_id)
+            .await?
+            .unwrap_or_default();
         return Ok(Target {
             dest: Dest::Cli { forward_to },
             saved: None,
@@ -224,6 +222,30 @@ pub(crate) async fn resolve_target(
             })
         }
     }
+}
+
+/// What the endpoint's connected `hookvault listen` forwards to, or `None` when none is
+/// connected.
+pub(crate) async fn connected_listener(
+    state: &AppState,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+) -> Result<Option<String>, AppError> {
+    let sessions =
+        hookvault_store::cli::list_cli_sessions(&state.pool, user_id, endpoint_id).await?;
+    Ok(sessions.into_iter().next().map(|s| s.forward_to))
+}
+
+/// Whether a `hookvault listen` is connected to the endpoint (the replay form then sends to
+/// it by default).
+pub(crate) async fn listener_connected(
+    state: &AppState,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+) -> Result<bool, AppError> {
+    Ok(connected_listener(state, user_id, endpoint_id)
+        .await?
+        .is_some())
 }
 
 pub(crate) fn open_secret(

@@ -67,5 +67,6 @@ pub(crate) fn with_body(r: &StoredRequest, body: BodyJson) -> Result<RequestJson
             object_id: r.object_id.clone(),
             object_type: r.object_type.clone(),
         }),
+        catch_up: false,
     })
 }

@@ -110,6 +110,10 @@ struct ShowPage {
     response_body: String,
     response_headers: String,
     response_delay_ms: i32,
+    /// A `hookvault listen` is connected: the replay form sends to it by default.
+    listener_connected: bool,
+    /// Progress of the re-check of existing captures' signatures after a change, if any.
+    recheck: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +191,8 @@ async fn show(
             .collect::<Vec<_>>()
             .join("\n"),
         response_delay_ms: r.delay_ms,
+        listener_connected: crate::ops::replays::listener_connected(&state, user.id, id).await?,
+        recheck: crate::ops::rechecks::progress(&state, user.id, id).await?,
     })
 }
 

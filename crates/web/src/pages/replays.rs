@@ -54,7 +54,10 @@ impl From<ReplaySummary> for ReplayRow {
         ReplayRow {
             request_id: r.request_id,
             created_at: rfc3339(&r.created_at),
-            target: if r.to_cli {
+            target: if r.to_cli && r.target_url.is_empty() {
+                "hookvault listen (waiting for one to connect; expires a day after it was asked)"
+                    .to_string()
+            } else if r.to_cli {
                 format!("hookvault listen → {}", r.target_url)
             } else {
                 r.target_url
@@ -97,6 +100,9 @@ pub struct FormChoices {
     pub error: Option<String>,
     pub target_url: String,
     pub scheme: String,
+    /// The checked "Send to" choice: what was sent back with an error, else the connected
+    /// `hookvault listen` when there is one, else a URL.
+    pub mode: String,
 }
 
 async fn choices(
@@ -117,15 +123,23 @@ async fn choices(
             max_attempts: t.max_attempts,
         })
         .collect();
-    let clis = hookvault_store::cli::list_cli_sessions(&state.pool, user_id, endpoint_id)
-        .await?
-        .into_iter()
-        .map(|c| CliRow {
-            forward_to: c.forward_to,
-            connected_at: rfc3339(&c.connected_at),
-        })
-        .collect();
+    let clis: Vec<CliRow> =
+        hookvault_store::cli::list_cli_sessions(&state.pool, user_id, endpoint_id)
+            .await?
+            .into_iter()
+            .map(|c| CliRow {
+                forward_to: c.forward_to,
+                connected_at: rfc3339(&c.connected_at),
+            })
+            .collect();
+    let mode = match form.map(|f| f.mode.as_str()) {
+        Some(m @ ("url" | "saved" | "cli")) => m.to_string(),
+        Some(_) => "url".to_string(),
+        None if !clis.is_empty() => "cli".to_string(),
+        None => "url".to_string(),
+    };
     Ok(FormChoices {
+        mode,
         schemes: Scheme::ALL
             .iter()
             .map(|s| (s.as_str(), s.label()))

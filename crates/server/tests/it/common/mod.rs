@@ -166,6 +166,7 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         accounts: Default::default(),
         plans: Default::default(),
         plan_quotas: true,
+        metrics_listen: None,
         billing: None,
     }
 }
