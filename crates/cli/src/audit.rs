@@ -180,6 +180,14 @@ async fn fetch_capture(opts: &AuditOptions, id: &str) -> anyhow::Result<AuditEve
     match resp.status().as_u16() {
         401 => bail!("the server refused the token: run `hookvault login` again"),
         404 => bail!("no capture {id} on {server}"),
+        s if s >= 400 => {
+            // The server's one-line reason (an expired capture says when and why).
+            let reason = resp
+                .json::<hookvault_core::api::ErrorJson>()
+                .await
+                .map_or_else(|_| format!("the server answered {s}"), |e| e.error.message);
+            bail!("capture {id}: {reason}")
+        }
         _ => {}
     }
     let value: serde_json::Value = resp.error_for_status()?.json().await?;

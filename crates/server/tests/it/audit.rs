@@ -405,7 +405,7 @@ async fn an_audit_can_start_from_a_capture_or_from_its_fixture_file() {
         "--secret",
         STRIPE_SECRET,
         "--from-capture",
-        "00000000-0000-7000-8000-000000000000",
+        &uuid::Uuid::now_v7().to_string(),
         "--server",
         &app.url,
         "--token",
@@ -414,6 +414,24 @@ async fn an_audit_can_start_from_a_capture_or_from_its_fixture_file() {
     .await;
     assert_eq!(missing.code, Some(2));
     assert!(missing.stderr.contains("no capture"), "{}", missing.stderr);
+    // An id from long ago is a capture that expired: the CLI says so in the server's words.
+    let expired = audit(&[
+        "--target",
+        &target,
+        "--sign",
+        "stripe",
+        "--secret",
+        STRIPE_SECRET,
+        "--from-capture",
+        "00000000-0000-7000-8000-000000000000",
+        "--server",
+        &app.url,
+        "--token",
+        &token,
+    ])
+    .await;
+    assert_eq!(expired.code, Some(2));
+    assert!(expired.stderr.contains("expired"), "{}", expired.stderr);
 }
 
 /// A handler that answers every request with a redirect to `elsewhere`, recording when each
