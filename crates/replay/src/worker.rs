@@ -189,8 +189,8 @@ fn split_chains(jobs: Vec<ClaimedReplay>) -> Vec<Vec<ClaimedReplay>> {
 /// Sends a chain's jobs one after the other. Each waits for its destination's turn without
 /// holding anything: when the destination is busy, it and the rest of the run go back to the
 /// queue, due when the turn comes, and the wait is returned. A retry scheduled for a job ends
-/// the run (the jobs after it must wait for it). Returns once the last attempt is recorded, so
-/// the next claim sees the batch's next job.
+/// the run (the jobs after it must wait for it). Each attempt is recorded before the next job
+/// is sent, so the next claim sees the batch's next job.
 async fn run_chain(
     ctx: WorkerContext,
     chain: Vec<ClaimedReplay>,
@@ -199,7 +199,6 @@ async fn run_chain(
 ) -> Option<Duration> {
     let claimed = Instant::now();
     let mut keys: Option<(String, String)> = None;
-    let mut last = None;
     let mut deferred = None;
     let mut jobs = chain.into_iter();
     while let Some(job) = jobs.next() {
@@ -236,14 +235,14 @@ async fn run_chain(
         let finished = attempt_job(&ctx, job).instrument(span).await;
         drop(pass);
         let retry = matches!(finished.outcome, AttemptOutcome::RetryAfter(_));
-        last = Some(recorder.submit(finished).await);
-        if retry {
+        // The next job is sent only once this attempt is committed (the recorder still writes
+        // the attempts of all chains together): of a run's jobs still `running`, only the
+        // first can have been sent, which is what the recovery sweep relies on after a crash.
+        let moved = recorder.submit(finished).await.await.unwrap_or(false);
+        if retry || !moved {
             put_back(&ctx.pool, jobs, Duration::ZERO).await;
             break;
         }
-    }
-    if let Some(recorded) = last {
-        let _ = recorded.await;
     }
     deferred
 }

@@ -666,6 +666,70 @@ async fn a_job_whose_destination_is_busy_goes_back_to_the_queue_without_using_an
     );
 }
 
+#[tokio::test]
+async fn a_crash_in_the_middle_of_a_bulk_run_charges_an_attempt_only_to_the_job_that_may_have_been_sent(
+) {
+    // No workers: the test plays a worker that claims a run of three jobs and dies.
+    let app = TestApp::spawn_with(|c| c.replay_workers = 0).await;
+    let token = app.signup_with_token("crashrun@example.com").await;
+    let (endpoint_id, capture_url) = app.create_endpoint(&token, "crashrun").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let body = format!("{{\"n\":{n}}}");
+        ids.push(
+            capture(
+                &app,
+                &capture_url,
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            )
+            .await,
+        );
+    }
+    let (status, queued) = post(&app.url, &token, &format!("/api/v1/endpoints/{endpoint_id}/replays"), json!({
+        "request_ids": ids, "order": "received", "target_url": "http://127.0.0.1:9/run", "signing": {"scheme": "none"},
+    }))
+    .await;
+    assert_eq!(status, 202, "{queued}");
+    let batch_id: uuid::Uuid = queued["batch_id"].as_str().unwrap().parse().unwrap();
+    let pool = &app.server.pool;
+    let claimed = replays::claim_replays(pool, 10, 10, 32, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3, "one run of three jobs");
+    sqlx::query("UPDATE replays SET locked_at = now() - interval '1 hour' WHERE batch_id = $1")
+        .bind(batch_id)
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let recovered = replays::recover_stale_replays(pool, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(recovered.len(), 3);
+    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+        "SELECT r.status, r.attempts_made,
+                (SELECT count(*) FROM replay_attempts a WHERE a.replay_id = r.id)
+         FROM replays r WHERE r.batch_id = $1 ORDER BY r.position",
+    )
+    .bind(batch_id)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows[0],
+        ("failed".to_string(), 1, 1),
+        "the first job may have been sent: its one attempt is recorded as interrupted"
+    );
+    for row in &rows[1..] {
+        assert_eq!(
+            row,
+            &("queued".to_string(), 0, 0),
+            "a job behind it was never sent: queued again, no attempt used"
+        );
+    }
+}
+
 /// Inserts a replay that a worker claimed (attempt 1) an hour ago and is still `running`;
 /// returns its id.
 async fn insert_running_replay(

@@ -79,7 +79,9 @@ pub struct NewAttempt {
 
 /// Takes back jobs left `running` by a worker that died: those locked more than `stale_after`
 /// ago go back to `queued` if attempts remain, else to `failed`. Either way the interrupted
-/// attempt is recorded with [`INTERRUPTED_ERROR`]. Safe to run from several processes at once.
+/// attempt is recorded with [`INTERRUPTED_ERROR`]. The jobs of a bulk batch behind its first
+/// running one were claimed but never sent: they go back to `queued` without using an attempt.
+/// Safe to run from several processes at once.
 pub async fn recover_stale_replays(
     ex: impl PgExecutor<'_>,
     stale_after: Duration,
@@ -87,9 +89,23 @@ pub async fn recover_stale_replays(
     Ok(sqlx::query_as!(
         RecoveredReplay,
         r#"WITH stale AS (
-               SELECT id, locked_at FROM replays
+               SELECT id, locked_at, batch_id, position FROM replays
                WHERE status = 'running' AND locked_at < now() - make_interval(secs => $1)
                FOR UPDATE SKIP LOCKED
+           ), unsent AS (
+               -- A worker sends a run's jobs one after the other and records each before the
+               -- next, so behind a batch's first running job nothing was sent yet.
+               SELECT s.id FROM stale s
+               WHERE s.batch_id IS NOT NULL AND EXISTS (
+                   SELECT 1 FROM replays e
+                   WHERE e.batch_id = s.batch_id AND e.status = 'running'
+                     AND e.position < s.position)
+           ), back AS (
+               UPDATE replays r SET
+                   status = 'queued', attempts_made = r.attempts_made - 1,
+                   next_attempt_at = now(), locked_at = NULL
+               FROM unsent WHERE r.id = unsent.id
+               RETURNING r.id, r.status
            ), moved AS (
                UPDATE replays r SET
                    status = CASE WHEN r.attempts_made < r.max_attempts
@@ -98,14 +114,16 @@ pub async fn recover_stale_replays(
                    locked_at = NULL,
                    finished_at = CASE WHEN r.attempts_made < r.max_attempts
                        THEN NULL ELSE now() END
-               FROM stale WHERE r.id = stale.id
+               FROM stale WHERE r.id = stale.id AND r.id NOT IN (SELECT id FROM unsent)
                RETURNING r.id, r.status, stale.locked_at, r.to_cli
            ), noted AS (
                INSERT INTO replay_attempts (replay_id, started_at, error)
                SELECT id, COALESCE(locked_at, now()), CASE WHEN to_cli THEN $3 ELSE $2 END
                FROM moved
            )
-           SELECT id AS "id!: _", status AS "status!: _" FROM moved"#,
+           SELECT id AS "id!: _", status AS "status!: _" FROM moved
+           UNION ALL
+           SELECT id, status FROM back"#,
         stale_after.as_secs_f64(),
         INTERRUPTED_ERROR,
         CLI_GONE_ERROR,
