@@ -232,7 +232,15 @@ async fn a_new_user_sees_a_capture_appear_live_and_its_payload_is_shown_as_text(
         .await
         .expect("method link");
     assert_eq!(method.text().await.expect("method text"), "POST");
+    // It opens in the inspector pane, which links to the capture's own page.
     method.click().await.expect("click the method link");
+    eventually!("the pane", text_of(&c, "#detail #headers").await);
+    c.find(Locator::Id("permalink"))
+        .await
+        .expect("the pane's permalink")
+        .click()
+        .await
+        .expect("open the capture's page");
     eventually!(
         "the request view",
         at_path(&c, |p| p.starts_with("/requests/")).await

@@ -104,6 +104,8 @@ struct ShowPage {
     /// The search as typed, and why it could not be run.
     q: String,
     search_error: Option<String>,
+    /// The inspector pane's content for `?r=` (HTML rendered by `requests/_detail.html`).
+    selected: Option<String>,
     signing: super::signing::SigningView,
     response_status: i32,
     response_content_type: String,
@@ -118,6 +120,8 @@ struct PageQuery {
     /// A search (`hookvault_core::search`); empty shows everything, live.
     #[serde(default)]
     q: String,
+    /// The capture open in the inspector pane.
+    r: Option<Uuid>,
 }
 
 async fn show(
@@ -165,8 +169,18 @@ async fn show(
                 "" => format!("/endpoints/{id}?before={seq}"),
                 s => format!("/endpoints/{id}?before={seq}&q={}", url_component(s)),
             });
+    let selected = match q.r {
+        Some(rid) => match super::requests::DetailPane::load(&state, &user, rid).await {
+            Ok(pane) if pane.endpoint_id() == id => Some(pane.render()?),
+            // Another endpoint's capture, or gone: show the page without it.
+            Ok(_) | Err(AppError::NotFound | AppError::Expired(_)) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
     let r = &endpoint.response;
     render(&ShowPage {
+        selected,
         page: Page::for_user(endpoint.name.clone(), &user).await?,
         id,
         url: state.capture_url(&endpoint.token),

@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/requests/{id}", get(show))
         .route("/requests/{id}/raw", get(raw))
+        .route("/requests/{id}/pane", get(pane))
 }
 
 #[derive(Template)]
@@ -33,11 +34,55 @@ struct ShowPage {
     insight: super::insight::Insight,
     /// When retention deletes this capture (receive time + the plan's retention).
     expires_at: String,
+    /// False: the full page (no "open as a page" link).
+    pane: bool,
+}
+
+/// The same content as the request page, without the layout: the inspector pane of the
+/// endpoint page loads it when a row is opened (and renders it for `?r=`).
+#[derive(Template)]
+#[template(path = "requests/_detail.html")]
+pub(crate) struct DetailPane {
+    r: RequestView,
+    insight: super::insight::Insight,
+    expires_at: String,
+    pane: bool,
+}
+
+impl DetailPane {
+    /// One of the user's captures as the pane shows it.
+    pub(crate) async fn load(
+        state: &AppState,
+        user: &CurrentUser,
+        id: Uuid,
+    ) -> Result<DetailPane, AppError> {
+        let (req, url) = load_request(state, user, id).await?;
+        let r = view(&req, &url)?;
+        let insight = super::insight::Insight::load(state, user.id, &req).await?;
+        let expires_at = expires_at(state, user, &req).await?;
+        Ok(DetailPane {
+            r,
+            insight,
+            expires_at,
+            pane: true,
+        })
+    }
+
+    pub(crate) fn endpoint_id(&self) -> Uuid {
+        self.r.endpoint_id
+    }
 }
 
 /// Everything the request page shows, already turned into text.
 pub struct RequestView {
     pub id: Uuid,
+    /// What the capture is, for page titles: `checkout.session.completed · Stripe`, or the
+    /// method and path when no event was detected.
+    pub title: String,
+    /// The URL it was sent to.
+    pub url: String,
+    /// The headers as `Name: value` lines, for copying.
+    pub headers_text: String,
     pub endpoint_id: Uuid,
     pub method: String,
     pub path: String,
@@ -73,17 +118,56 @@ async fn show(
     let (req, url) = load_request(&state, &user, id).await?;
     let view = view(&req, &url)?;
     let insight = super::insight::Insight::load(&state, user.id, &req).await?;
-    let expires_at =
+    let expires_at = expires_at(&state, &user, &req).await?;
+    render_page(&ShowPage {
+        expires_at,
+        page: Page::for_user(view.title.clone(), &user).await?,
+        r: view,
+        insight,
+        pane: false,
+    })
+}
+
+/// The inspector pane's content for one capture (an HTML fragment, escaped like every page).
+async fn pane(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    render_page(&DetailPane::load(&state, &user, id).await?)
+}
+
+/// When retention deletes a capture, RFC 3339 (empty when the plan keeps captures forever).
+async fn expires_at(
+    state: &AppState,
+    user: &CurrentUser,
+    req: &StoredRequest,
+) -> Result<String, AppError> {
+    Ok(
         hookvault_store::plans::capture_expires_at(&state.pool, user.id, req.received_at)
             .await?
             .map(|t| crate::views::rfc3339(&t))
-            .unwrap_or_default();
-    render_page(&ShowPage {
-        expires_at,
-        page: Page::for_user(format!("{} {}", view.method, view.path), &user).await?,
-        r: view,
-        insight,
-    })
+            .unwrap_or_default(),
+    )
+}
+
+/// A capture's title: its event type and provider when detected, else its method and path.
+pub(crate) fn capture_title(
+    method: &str,
+    path: &str,
+    provider: Option<&str>,
+    event_type: Option<&str>,
+) -> String {
+    let provider = provider.map(|p| {
+        p.parse::<hookvault_core::provider::Provider>()
+            .map(|p| p.label().to_string())
+            .unwrap_or_else(|_| p.to_string())
+    });
+    match (event_type.filter(|t| !t.is_empty()), provider) {
+        (Some(t), Some(p)) => format!("{t} · {p}"),
+        (Some(t), None) => t.to_string(),
+        (None, _) => format!("{method} {}", if path.is_empty() { "/" } else { path }),
+    }
 }
 
 /// One of the user's captures and the URL it was sent to.
@@ -114,8 +198,21 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
     let text = matches!(kind, BodyKind::Json | BodyKind::Form | BodyKind::Text)
         .then(|| String::from_utf8_lossy(shown).into_owned());
     let hex = (kind == BodyKind::Binary).then(|| render::hex_dump(body, 64 * 1024));
+    let headers_text = hs
+        .iter()
+        .map(|h| format!("{}: {}", h.name, h.value_lossy()))
+        .collect::<Vec<_>>()
+        .join("\n");
     Ok(RequestView {
         id: req.id,
+        title: capture_title(
+            &req.method,
+            &req.path,
+            req.provider.as_deref(),
+            req.event_type.as_deref(),
+        ),
+        url: url.to_string(),
+        headers_text,
         endpoint_id: req.endpoint_id,
         method: req.method.clone(),
         path: if req.path.is_empty() {
