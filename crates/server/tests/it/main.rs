@@ -30,6 +30,7 @@ mod pages;
 mod plans;
 mod quota;
 mod replay;
+mod replay_loop;
 mod replay_pages;
 mod session_cookie;
 mod smoke;

@@ -3,6 +3,7 @@
 
 pub(crate) mod audits;
 pub(crate) mod endpoints;
+pub(crate) mod last_target;
 pub(crate) mod replays;
 pub(crate) mod requests;
 pub(crate) mod tokens;

@@ -358,3 +358,37 @@ pub(crate) async fn save_target(
     }
     Ok(id)
 }
+
+/// "Copy as curl" for a target: a command that sends the capture's exact body to the target
+/// with the scheme's signature headers computed now (the captured ones go stale).
+pub(crate) async fn signed_curl(
+    state: &AppState,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    req: &hookvault_store::requests::StoredRequest,
+    body: &TargetBody,
+) -> Result<String, AppError> {
+    let target = resolve_target(state, user_id, endpoint_id, body).await?;
+    let Dest::Http(t) = &target.dest else {
+        return Err(AppError::BadRequest(
+            "A command cannot be made for the connected CLI: choose a URL or a saved target."
+                .into(),
+        ));
+    };
+    let hs = hookvault_core::headers::decode(&req.headers).map_err(AppError::internal)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signed = hookvault_core::signing::resign(
+        t.scheme,
+        &hs,
+        &req.body,
+        t.secret.as_deref().unwrap_or_default(),
+        now,
+    )
+    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Ok(hookvault_core::render::curl_command(
+        &req.method,
+        t.url.as_str(),
+        &signed,
+        &req.body,
+    ))
+}

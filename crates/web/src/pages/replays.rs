@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::{check_csrf, CsrfForm, CurrentUser};
 use crate::error::AppError;
+use crate::ops::last_target;
 use crate::ops::replays::{queue_bulk, queue_one, save_target, SigningBody, TargetBody};
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
@@ -94,16 +95,28 @@ pub struct FormChoices {
     pub targets: Vec<TargetRow>,
     pub clis: Vec<CliRow>,
     pub error: Option<String>,
+    /// `url` or `saved`: which choice is ticked.
+    pub mode: String,
     pub target_url: String,
+    /// The saved target chosen (when `mode` is `saved`).
+    pub target_id: String,
     pub scheme: String,
+    /// A secret is remembered for the pre-filled URL and scheme.
+    pub secret_remembered: bool,
+    /// "Replay to …": the endpoint's last target, when one is remembered.
+    pub last_label: Option<String>,
 }
 
+/// What the replay form offers and holds: the form as sent back (after an error), else the
+/// endpoint's last target pre-filled, with the scheme of the capture's detected provider
+/// (`detected`) or else the last target's.
 async fn choices(
     state: &AppState,
     user_id: Uuid,
     endpoint_id: Uuid,
     error: Option<String>,
     form: Option<&ReplayForm>,
+    detected: Option<Scheme>,
 ) -> Result<FormChoices, AppError> {
     let targets = store::list_replay_targets(&state.pool, user_id, endpoint_id)
         .await?
@@ -124,6 +137,38 @@ async fn choices(
             connected_at: rfc3339(&c.connected_at),
         })
         .collect();
+    let last = last_target::find(state, user_id, endpoint_id).await?;
+    let (mode, target_url, target_id, scheme) = match (form, &last) {
+        (Some(f), _) if f.mode != "last" => (
+            f.mode.clone(),
+            f.target_url.clone(),
+            f.target_id.clone(),
+            f.scheme.clone(),
+        ),
+        (_, Some(l)) => match l.target_id {
+            Some(id) => (
+                "saved".to_string(),
+                String::new(),
+                id.to_string(),
+                detected.map_or_else(|| l.scheme.clone(), |s| s.as_str().to_string()),
+            ),
+            None => (
+                "url".to_string(),
+                l.url.clone(),
+                String::new(),
+                detected.map_or_else(|| l.scheme.clone(), |s| s.as_str().to_string()),
+            ),
+        },
+        _ => (
+            "url".to_string(),
+            String::new(),
+            String::new(),
+            detected.unwrap_or(Scheme::Original).as_str().to_string(),
+        ),
+    };
+    let secret_remembered = last.as_ref().is_some_and(|l| {
+        l.secret_set && l.target_id.is_none() && l.url == target_url && l.scheme == scheme
+    });
     Ok(FormChoices {
         schemes: Scheme::ALL
             .iter()
@@ -132,10 +177,12 @@ async fn choices(
         targets,
         clis,
         error,
-        target_url: form.map(|f| f.target_url.clone()).unwrap_or_default(),
-        scheme: form
-            .map(|f| f.scheme.clone())
-            .unwrap_or_else(|| "original".into()),
+        mode,
+        target_url,
+        target_id,
+        scheme,
+        secret_remembered,
+        last_label: last.map(|l| l.label),
     })
 }
 
@@ -150,6 +197,8 @@ struct RequestPage {
     history: Vec<ReplayRow>,
     history_source: String,
     pending: bool,
+    /// A freshly signed curl command for the chosen target ("Copy as curl").
+    signed_curl: Option<String>,
 }
 
 async fn request_page(
@@ -157,7 +206,7 @@ async fn request_page(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    render_request_page(&state, &user, id, None, None).await
+    render_request_page(&state, &user, id, None, None, None).await
 }
 
 async fn render_request_page(
@@ -166,9 +215,13 @@ async fn render_request_page(
     id: Uuid,
     error: Option<String>,
     form: Option<&ReplayForm>,
+    signed_curl: Option<String>,
 ) -> Result<Response, AppError> {
     let req = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
     let req = crate::usage::found(state, user.id, id, req).await?;
+    let detected = hookvault_core::headers::decode(&req.headers)
+        .ok()
+        .and_then(|hs| hookvault_core::signing::detect_scheme(&hs));
     let history: Vec<ReplayRow> = store::list_request_replays(&state.pool, user.id, id, None, 50)
         .await?
         .into_iter()
@@ -188,7 +241,8 @@ async fn render_request_page(
                 .map(|t| format!(" · {t}"))
                 .unwrap_or_default()
         ),
-        form: choices(state, user.id, req.endpoint_id, error, form).await?,
+        form: choices(state, user.id, req.endpoint_id, error, form, detected).await?,
+        signed_curl,
         history_source: format!("/api/v1/requests/{id}/replays"),
         pending: history
             .iter()
@@ -218,6 +272,9 @@ struct ReplayForm {
     target_id: String,
     #[serde(default)]
     order: String,
+    /// `curl`: show a freshly signed curl command instead of sending.
+    #[serde(default)]
+    action: String,
 }
 
 impl ReplayForm {
@@ -247,6 +304,31 @@ impl ReplayForm {
     }
 }
 
+/// The target a page form names: the endpoint's last target (`mode=last`, "Replay to …"), or
+/// the form's choice, using the remembered secret for the remembered URL and scheme.
+async fn form_target(
+    state: &AppState,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    form: &ReplayForm,
+) -> Result<TargetBody, AppError> {
+    let last = last_target::find(state, user_id, endpoint_id).await?;
+    if form.mode == "last" {
+        return last
+            .ok_or_else(|| {
+                AppError::BadRequest(
+                    "No target is remembered for this endpoint yet: choose one below.".into(),
+                )
+            })?
+            .body(state);
+    }
+    let mut target = form.target()?;
+    if let Some(last) = last {
+        last.fill_secret(state, &mut target)?;
+    }
+    Ok(target)
+}
+
 async fn replay_one(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -256,17 +338,41 @@ async fn replay_one(
     check_csrf(&user.session, &form.csrf).await?;
     let endpoint_id = store::find_request_endpoint(&state.pool, user.id, id).await?;
     let endpoint_id = crate::usage::found(&state, user.id, id, endpoint_id).await?;
-    let queued = match form.target() {
-        Ok(target) => queue_one(&state, user.id, endpoint_id, id, &target).await,
-        Err(e) => Err(e),
-    };
-    match queued {
-        Ok(_) => Ok(Redirect::to(&format!("/requests/{id}/replay")).into_response()),
+    let done = async {
+        let target = form_target(&state, user.id, endpoint_id, &form).await?;
+        if form.action == "curl" {
+            return Ok(Some(
+                signed_curl(&state, &user, endpoint_id, id, &target).await?,
+            ));
+        }
+        queue_one(&state, user.id, endpoint_id, id, &target).await?;
+        last_target::remember(&state, user.id, endpoint_id, &target).await?;
+        Ok(None)
+    }
+    .await;
+    match done {
+        Ok(None) => Ok(Redirect::to(&format!("/requests/{id}/replay")).into_response()),
+        Ok(Some(curl)) => {
+            render_request_page(&state, &user, id, None, Some(&form), Some(curl)).await
+        }
         Err(AppError::BadRequest(msg)) => {
-            render_request_page(&state, &user, id, Some(msg), Some(&form)).await
+            render_request_page(&state, &user, id, Some(msg), Some(&form), None).await
         }
         Err(e) => Err(e),
     }
+}
+
+/// A curl command that sends the capture to the target with signature headers computed now.
+async fn signed_curl(
+    state: &AppState,
+    user: &CurrentUser,
+    endpoint_id: Uuid,
+    id: Uuid,
+    target: &TargetBody,
+) -> Result<String, AppError> {
+    let req = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
+    let req = crate::usage::found(state, user.id, id, req).await?;
+    crate::ops::replays::signed_curl(state, user.id, endpoint_id, &req, target).await
 }
 
 #[derive(Template)]
@@ -309,7 +415,7 @@ async fn bulk_page(
         page: Page::for_user("Replay selected captures", &user).await?,
         endpoint_id,
         request_ids,
-        form: choices(&state, user.id, endpoint_id, None, None).await?,
+        form: choices(&state, user.id, endpoint_id, None, None, None).await?,
     })
 }
 
@@ -331,10 +437,12 @@ async fn replay_bulk(
     } else {
         form.order.parse().map_err(AppError::BadRequest)?
     };
-    let queued = match form.target() {
-        Ok(target) => queue_bulk(&state, user.id, endpoint_id, &ids, order, &target).await,
-        Err(e) => Err(e),
-    };
+    let queued = async {
+        let target = form_target(&state, user.id, endpoint_id, &form).await?;
+        queue_bulk(&state, user.id, endpoint_id, &ids, order, &target).await?;
+        last_target::remember(&state, user.id, endpoint_id, &target).await
+    }
+    .await;
     match queued {
         Ok(_) => Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response()),
         Err(AppError::BadRequest(msg)) => {
@@ -342,7 +450,7 @@ async fn replay_bulk(
                 page: Page::for_user("Replay selected captures", &user).await?,
                 endpoint_id,
                 request_ids: ids,
-                form: choices(&state, user.id, endpoint_id, Some(msg), Some(&form)).await?,
+                form: choices(&state, user.id, endpoint_id, Some(msg), Some(&form), None).await?,
             })?;
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
@@ -407,7 +515,7 @@ async fn render_endpoint_page(
         page: Page::for_user(format!("Replays · {}", endpoint.name), user).await?,
         endpoint_id: id,
         name: endpoint.name,
-        form: choices(state, user.id, id, error, None).await?,
+        form: choices(state, user.id, id, error, None, None).await?,
         history_source: format!("/api/v1/endpoints/{id}/replays"),
         pending: history
             .iter()

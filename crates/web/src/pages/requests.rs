@@ -36,6 +36,9 @@ struct ShowPage {
     expires_at: String,
     /// False: the full page (no "open as a page" link).
     pane: bool,
+    /// "Replay to …" (the endpoint's last replay target) and the token its form carries.
+    replay_to: Option<String>,
+    csrf: String,
 }
 
 /// The same content as the request page, without the layout: the inspector pane of the
@@ -47,6 +50,19 @@ pub(crate) struct DetailPane {
     insight: super::insight::Insight,
     expires_at: String,
     pane: bool,
+    replay_to: Option<String>,
+    csrf: String,
+}
+
+/// The label of the endpoint's last replay target ("Replay to …"), if one is remembered.
+async fn replay_to(
+    state: &AppState,
+    user: &CurrentUser,
+    endpoint_id: Uuid,
+) -> Result<Option<String>, AppError> {
+    Ok(crate::ops::last_target::find(state, user.id, endpoint_id)
+        .await?
+        .map(|l| l.label))
 }
 
 impl DetailPane {
@@ -61,6 +77,8 @@ impl DetailPane {
         let insight = super::insight::Insight::load(state, user.id, &req).await?;
         let expires_at = expires_at(state, user, &req).await?;
         Ok(DetailPane {
+            replay_to: replay_to(state, user, req.endpoint_id).await?,
+            csrf: crate::auth::csrf_token(&user.session).await?,
             r,
             insight,
             expires_at,
@@ -120,6 +138,8 @@ async fn show(
     let insight = super::insight::Insight::load(&state, user.id, &req).await?;
     let expires_at = expires_at(&state, &user, &req).await?;
     render_page(&ShowPage {
+        replay_to: replay_to(&state, &user, req.endpoint_id).await?,
+        csrf: crate::auth::csrf_token(&user.session).await?,
         expires_at,
         page: Page::for_user(view.title.clone(), &user).await?,
         r: view,
