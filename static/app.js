@@ -177,7 +177,40 @@ document.addEventListener("DOMContentLoaded", () => {
   if (live && pane) startInspector(live, pane);
   const history = document.getElementById("replay-history");
   if (history) watchReplays(history);
+  document.querySelectorAll("textarea[data-json-check]").forEach(startJsonCheck);
 });
+
+// Edit and replay: while the headers' Content-Type is JSON, the body must parse as JSON; the
+// reason is shown next to the body and the form is not sent (the server checks it again).
+function checkJsonField(area) {
+  const headers = document.getElementById(area.dataset.jsonCheck);
+  const message = document.getElementById("body-error");
+  const match = headers ? /^\s*content-type\s*:\s*([^\r\n]*)$/im.exec(headers.value) : null;
+  const media = match ? match[1].split(";")[0].trim().toLowerCase() : "";
+  const json = media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"));
+  let problem = "";
+  if (json) {
+    try { JSON.parse(area.value); } catch (e) { problem = "The body is not valid JSON: " + e.message + ". Fix it, or change the Content-Type header."; }
+  }
+  area.setCustomValidity(problem);
+  if (message) {
+    message.textContent = problem;
+    message.hidden = problem === "";
+  }
+  return problem === "";
+}
+
+function startJsonCheck(area) {
+  const headers = document.getElementById(area.dataset.jsonCheck);
+  const check = () => checkJsonField(area);
+  area.addEventListener("input", check);
+  if (headers) headers.addEventListener("input", check);
+  if (area.form) {
+    area.form.addEventListener("submit", (ev) => {
+      if (!check()) { ev.preventDefault(); area.focus(); }
+    });
+  }
+}
 
 // Replay history: while a replay is queued or running, re-read the history from the JSON API
 // every second and redraw the rows (as text).

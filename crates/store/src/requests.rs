@@ -60,6 +60,8 @@ pub struct RequestSummary {
     pub event_id: Option<String>,
     pub signature_status: Option<String>,
     pub signature_reason: Option<String>,
+    /// The capture this one is an edited copy of (made in the dashboard).
+    pub edited_from: Option<Uuid>,
 }
 
 /// A capture in full. (`Debug` in `redact.rs` hides headers and body.)
@@ -89,6 +91,8 @@ pub struct StoredRequest {
     pub event_created: Option<i64>,
     pub object_id: Option<String>,
     pub object_type: Option<String>,
+    /// The capture this one is an edited copy of (made in the dashboard).
+    pub edited_from: Option<Uuid>,
 }
 
 /// Inserts a batch of captures and announces them, in one statement (run it outside a
@@ -424,7 +428,7 @@ pub async fn list_requests(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
                   r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
-                  r.signature_reason
+                  r.signature_reason, r.edited_from
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq < COALESCE($3, 9223372036854775807)
            ORDER BY r.seq DESC LIMIT $4"#,
@@ -448,7 +452,7 @@ pub async fn summaries_by_ids(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
                   r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
-                  r.signature_reason
+                  r.signature_reason, r.edited_from
            FROM UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, n)
            JOIN requests r ON r.id = wanted.id
            JOIN endpoints e ON e.id = r.endpoint_id
@@ -474,7 +478,7 @@ pub async fn find_requests_by_ids(
                   r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
                   r.provider, r.event_type, r.event_id, r.signature_scheme, r.signature_status,
                   r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
-                  r.object_type
+                  r.object_type, r.edited_from
            FROM UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, n)
            JOIN requests r ON r.id = wanted.id
            JOIN endpoints e ON e.id = r.endpoint_id
@@ -499,7 +503,7 @@ pub async fn find_request(
                   r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
                   r.provider, r.event_type, r.event_id, r.signature_scheme, r.signature_status,
                   r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
-                  r.object_type
+                  r.object_type, r.edited_from
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.id = $1 AND e.user_id = $2"#,
         id,
@@ -507,6 +511,31 @@ pub async fn find_request(
     )
     .fetch_optional(ex)
     .await?)
+}
+
+/// Stores an edited copy of the capture `original` beside it, as a new capture of the same
+/// endpoint (announced to the live list like any capture) marked with `edited_from`; the
+/// original is not touched. The caller has checked that `original` is the user's and that
+/// `copy.endpoint_id` is its endpoint. False when the endpoint was deleted meanwhile.
+pub async fn insert_edited_copy(
+    pool: &sqlx::PgPool,
+    copy: &NewCapture,
+    original: Uuid,
+) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let stored = insert_captures(&mut *tx, std::slice::from_ref(copy)).await?;
+    if stored.first().copied().flatten().is_none() {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "UPDATE requests SET edited_from = $2 WHERE id = $1",
+        copy.id,
+        original
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Number of captures stored for an endpoint (tests and the benchmark use it).

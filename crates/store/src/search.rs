@@ -26,7 +26,7 @@ pub async fn search_requests(
     let mut b = QueryBuilder::<Postgres>::new(
         "SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, \
          r.body_size, r.content_type, r.provider, r.event_type, r.event_id, \
-         r.signature_status, r.signature_reason \
+         r.signature_status, r.signature_reason, r.edited_from \
          FROM requests r JOIN endpoints e ON e.id = r.endpoint_id WHERE r.endpoint_id = ",
     );
     b.push_bind(endpoint_id);

@@ -89,6 +89,8 @@ pub struct RequestRow {
     /// Signature status (`valid`, …) and its reason; empty when the endpoint checks nothing.
     pub sig_status: String,
     pub sig_reason: String,
+    /// An edited copy made in the dashboard.
+    pub edited: bool,
 }
 
 impl From<RequestSummary> for RequestRow {
@@ -109,6 +111,7 @@ impl From<RequestSummary> for RequestRow {
             event: r.event_type.unwrap_or_default(),
             sig_status: r.signature_status.unwrap_or_default(),
             sig_reason: r.signature_reason.unwrap_or_default(),
+            edited: r.edited_from.is_some(),
         }
     }
 }

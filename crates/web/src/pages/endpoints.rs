@@ -237,16 +237,8 @@ async fn set_response(
     Form(form): Form<ResponseForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let headers = form
-        .headers
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            l.split_once(':')
-                .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| AppError::BadRequest(format!("Header line \"{l}\" has no colon.")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let headers = crate::ops::edits::parse_header_lines(&form.headers, 100)
+        .map_err(AppError::BadRequest)?;
     let response = crate::ops::endpoints::validate_response(
         form.status
             .trim()

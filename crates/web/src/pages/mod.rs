@@ -3,6 +3,7 @@
 pub(crate) mod account;
 mod audits;
 mod diff;
+mod edit;
 mod endpoints;
 mod export;
 pub(crate) mod insight;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(order::router())
         .merge(export::router())
         .merge(diff::router())
+        .merge(edit::router())
         .merge(audits::router())
         .merge(account::router())
 }

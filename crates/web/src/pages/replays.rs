@@ -110,7 +110,7 @@ pub struct FormChoices {
 /// What the replay form offers and holds: the form as sent back (after an error), else the
 /// endpoint's last target pre-filled, with the scheme of the capture's detected provider
 /// (`detected`) or else the last target's.
-async fn choices(
+pub(super) async fn choices(
     state: &AppState,
     user_id: Uuid,
     endpoint_id: Uuid,
@@ -257,24 +257,24 @@ async fn render_request_page(
 
 /// The replay form: where to (a URL, a saved target or the connected CLI) and how to sign.
 #[derive(Deserialize, Default)]
-struct ReplayForm {
+pub(super) struct ReplayForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    mode: String,
+    pub(super) mode: String,
     #[serde(default)]
-    target_url: String,
+    pub(super) target_url: String,
     #[serde(default)]
-    scheme: String,
+    pub(super) scheme: String,
     #[serde(default)]
-    secret: String,
+    pub(super) secret: String,
     #[serde(default)]
-    target_id: String,
+    pub(super) target_id: String,
     #[serde(default)]
-    order: String,
+    pub(super) order: String,
     /// `curl`: show a freshly signed curl command instead of sending.
     #[serde(default)]
-    action: String,
+    pub(super) action: String,
 }
 
 impl ReplayForm {
@@ -306,7 +306,7 @@ impl ReplayForm {
 
 /// The target a page form names: the endpoint's last target (`mode=last`, "Replay to …"), or
 /// the form's choice, using the remembered secret for the remembered URL and scheme.
-async fn form_target(
+pub(super) async fn form_target(
     state: &AppState,
     user_id: Uuid,
     endpoint_id: Uuid,

@@ -101,6 +101,8 @@ pub struct RequestView {
     pub url: String,
     /// The headers as `Name: value` lines, for copying.
     pub headers_text: String,
+    /// The capture this one is an edited copy of.
+    pub edited_from: Option<Uuid>,
     pub endpoint_id: Uuid,
     pub method: String,
     pub path: String,
@@ -233,6 +235,7 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
         ),
         url: url.to_string(),
         headers_text,
+        edited_from: req.edited_from,
         endpoint_id: req.endpoint_id,
         method: req.method.clone(),
         path: if req.path.is_empty() {
