@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 mod cli_stream;
 mod error;
+mod flash;
 mod heavy;
 mod live;
 mod mail;

@@ -20,6 +20,8 @@ pub struct Page {
     pub csrf: String,
     /// The signed-in account's email is not verified yet: the layout shows a banner (issue 13).
     pub unverified: bool,
+    /// A notice or a form's refusal carried from the previous request (`crate::flash`).
+    pub flash: crate::flash::Flash,
 }
 
 impl Page {
@@ -29,6 +31,7 @@ impl Page {
             email: None,
             csrf: csrf_token(session).await?,
             unverified: false,
+            flash: crate::flash::take(session).await?,
         })
     }
 
@@ -38,6 +41,7 @@ impl Page {
             email: Some(user.email.clone()),
             csrf: csrf_token(&user.session).await?,
             unverified: !user.email_verified,
+            flash: crate::flash::take(&user.session).await?,
         })
     }
 }

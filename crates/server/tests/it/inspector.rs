@@ -111,7 +111,10 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
     .click()
     .await
     .expect("click the row");
-    eventually!("the Stripe capture in the pane", pane_shows(&c, &stripe).await);
+    eventually!(
+        "the Stripe capture in the pane",
+        pane_shows(&c, &stripe).await
+    );
     eventually!("the title to name the event", {
         match title(&c).await {
             t if t == "checkout.session.completed · Stripe · Hookvault" => Ok(()),
@@ -143,7 +146,10 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
     let headers = crate::browser::text_of(&c, "#detail #headers")
         .await
         .expect("headers table");
-    assert!(headers.to_lowercase().contains("stripe-signature"), "{headers}");
+    assert!(
+        headers.to_lowercase().contains("stripe-signature"),
+        "{headers}"
+    );
 
     // Up moves to the newer row (the plain capture), down back to the Stripe one.
     c.active_element()
@@ -175,11 +181,18 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
             Err(e) => Err(e.to_string()),
         }
     });
-    let live = send(&url, &[("Content-Type", "application/json")], r#"{"live":true}"#).await;
+    let live = send(
+        &url,
+        &[("Content-Type", "application/json")],
+        r#"{"live":true}"#,
+    )
+    .await;
     let row = eventually!("the live row", {
-        c.find(Locator::Css(&format!("#requests tr[data-id='{live}'] td:nth-child(4)")))
-            .await
-            .map_err(|e| e.to_string())
+        c.find(Locator::Css(&format!(
+            "#requests tr[data-id='{live}'] td:nth-child(4)"
+        )))
+        .await
+        .map_err(|e| e.to_string())
     });
     row.click().await.expect("click the live row");
     eventually!("the live capture in the pane", pane_shows(&c, &live).await);
@@ -198,7 +211,10 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
     // The selection is in the address: a reload shows the same capture in the pane, and the
     // pane links to the capture's own page (the permalink), titled by the event.
     c.refresh().await.expect("reload");
-    eventually!("the live capture after a reload", pane_shows(&c, &live).await);
+    eventually!(
+        "the live capture after a reload",
+        pane_shows(&c, &live).await
+    );
     c.goto(&app.at(&format!("/endpoints/{endpoint}?r={stripe}")))
         .await
         .expect("open with ?r=");

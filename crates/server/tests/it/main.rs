@@ -16,6 +16,7 @@ mod embedded;
 mod endpoints;
 mod exactly_once;
 mod faults;
+mod forms;
 mod inspector;
 mod isolation;
 mod listen;

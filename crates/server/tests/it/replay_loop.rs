@@ -43,8 +43,11 @@ pub(crate) async fn capture_stale_stripe_event(url: &str, n: u32) -> (String, St
 /// The replay history once a replay finished, as text.
 pub(crate) async fn finished_history(c: &Client) -> String {
     eventually!("a finished replay in the history", {
-        match text_of(c, "#replay-history td.replay-succeeded, #replay-history td.replay-failed")
-            .await
+        match text_of(
+            c,
+            "#replay-history td.replay-succeeded, #replay-history td.replay-failed",
+        )
+        .await
         {
             Ok(_) => text_of(c, "#replay-history").await,
             Err(e) => Err(e),
@@ -87,7 +90,11 @@ async fn the_default_replay_and_the_one_click_replay_to_the_last_target_pass_the
         .await
         .expect("open the replay page");
     eventually!("the replay form", text_of(&c, "#replay-form").await);
-    assert_eq!(value_of(&c, "scheme").await, "stripe", "the detected scheme");
+    assert_eq!(
+        value_of(&c, "scheme").await,
+        "stripe",
+        "the detected scheme"
+    );
     assert!(
         c.find_all(Locator::Id("replay-last"))
             .await
@@ -120,7 +127,10 @@ async fn the_default_replay_and_the_one_click_replay_to_the_last_target_pass_the
     c.goto(&app.at(&format!("/endpoints/{endpoint}?r={second}")))
         .await
         .expect("open the endpoint");
-    let label = eventually!("the one-click button", text_of(&c, "#detail button.replay-last").await);
+    let label = eventually!(
+        "the one-click button",
+        text_of(&c, "#detail button.replay-last").await
+    );
     assert_eq!(label, format!("Replay to {dev_server} (Stripe)"));
     c.find(Locator::Css("#detail button.replay-last"))
         .await
@@ -153,7 +163,10 @@ async fn the_default_replay_and_the_one_click_replay_to_the_last_target_pass_the
         .click()
         .await
         .expect("Copy as curl");
-    let curl = eventually!("the signed command", text_of(&c, "#signed-curl-command").await);
+    let curl = eventually!(
+        "the signed command",
+        text_of(&c, "#signed-curl-command").await
+    );
     assert!(curl.contains("Stripe-Signature: t="), "{curl}");
     let out = tokio::process::Command::new("bash")
         .arg("-c")
@@ -205,7 +218,11 @@ async fn an_edited_capture_is_kept_beside_the_original_and_its_replay_passes_the
         "the edit page",
         at_path(&c, |p| p == format!("/requests/{original}/edit")).await
     );
-    assert_eq!(value_of(&c, "scheme").await, "stripe", "the detected scheme");
+    assert_eq!(
+        value_of(&c, "scheme").await,
+        "stripe",
+        "the detected scheme"
+    );
     c.execute("window.__hvSameDocument = true", vec![])
         .await
         .expect("mark document");
@@ -213,7 +230,9 @@ async fn an_edited_capture_is_kept_beside_the_original_and_its_replay_passes_the
     // Broken JSON is caught in the page, next to the body, and not sent.
     let body = c.find(Locator::Id("edit-body")).await.expect("body field");
     body.clear().await.expect("clear");
-    body.send_keys("{\"id\": \"evt_broken\",").await.expect("type");
+    body.send_keys("{\"id\": \"evt_broken\",")
+        .await
+        .expect("type");
     c.find(Locator::Id("target_url"))
         .await
         .expect("URL field")
@@ -231,7 +250,16 @@ async fn an_edited_capture_is_kept_beside_the_original_and_its_replay_passes_the
         .click()
         .await
         .expect("send");
-    let error = eventually!("the JSON error next to the body", text_of(&c, "#body-error").await.and_then(|t| if t.contains("not valid JSON") { Ok(t) } else { Err(t) }));
+    let error = eventually!(
+        "the JSON error next to the body",
+        text_of(&c, "#body-error")
+            .await
+            .and_then(|t| if t.contains("not valid JSON") {
+                Ok(t)
+            } else {
+                Err(t)
+            })
+    );
     assert!(error.contains("not valid JSON"), "{error}");
     assert_eq!(
         c.execute("return window.__hvSameDocument === true", vec![])
@@ -270,7 +298,9 @@ async fn an_edited_capture_is_kept_beside_the_original_and_its_replay_passes_the
     );
     let received = rx.received().await;
     assert_eq!(
-        received.last().map(|b| String::from_utf8_lossy(b).into_owned()),
+        received
+            .last()
+            .map(|b| String::from_utf8_lossy(b).into_owned()),
         Some(edited.clone()),
         "the dev server got the edited bytes"
     );
@@ -279,7 +309,10 @@ async fn an_edited_capture_is_kept_beside_the_original_and_its_replay_passes_the
     let original_after = app
         .api_json(&token, &format!("/api/v1/requests/{original}"))
         .await;
-    assert_eq!(original_before, original_after, "the original never changes");
+    assert_eq!(
+        original_before, original_after,
+        "the original never changes"
+    );
     c.goto(&app.at(&format!("/endpoints/{endpoint}")))
         .await
         .expect("open the endpoint");
@@ -325,7 +358,9 @@ async fn an_edit_whose_json_body_is_broken_is_refused_by_the_server_with_the_inp
     assert_eq!(r.status(), 422);
     let html = r.text().await.expect("page");
     assert!(
-        html.contains("id=\"body-error\" role=\"alert\">The body is not valid JSON (line 1, column 10)"),
+        html.contains(
+            "id=\"body-error\" role=\"alert\">The body is not valid JSON (line 1, column 10)"
+        ),
         "the reason is next to the body: {html}"
     );
     let normalized = html
@@ -336,7 +371,10 @@ async fn an_edit_whose_json_body_is_broken_is_refused_by_the_server_with_the_inp
         normalized.contains("{&quot;half&quot;: &lt;b&gt;</textarea>"),
         "the typed body is kept (escaped): {html}"
     );
-    assert!(html.contains("value=\"http://127.0.0.1:9/hook\""), "the target is kept");
+    assert!(
+        html.contains("value=\"http://127.0.0.1:9/hook\""),
+        "the target is kept"
+    );
     assert_eq!(app.stored_requests().await, before, "nothing is stored");
 
     // A header line without a colon is refused next to the headers.

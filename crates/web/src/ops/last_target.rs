@@ -95,8 +95,7 @@ impl LastTarget {
             return Ok(());
         }
         if let Some(signing) = body.signing.as_mut() {
-            if signing.secret.is_none() && signing.scheme.as_deref() == Some(self.scheme.as_str())
-            {
+            if signing.secret.is_none() && signing.scheme.as_deref() == Some(self.scheme.as_str()) {
                 signing.secret = self.secret(state)?;
             }
         }
@@ -129,7 +128,11 @@ pub(crate) async fn remember(
         body.target_id,
         body.target_url.as_deref().map(str::trim),
         if body.target_id.is_some() { "" } else { scheme },
-        if body.target_id.is_some() { None } else { sealed.as_deref() },
+        if body.target_id.is_some() {
+            None
+        } else {
+            sealed.as_deref()
+        },
     )
     .await?;
     Ok(())

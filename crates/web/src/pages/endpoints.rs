@@ -2,6 +2,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -11,8 +12,10 @@ use hookvault_store::search::search_requests;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::{check_csrf, CsrfForm, CurrentUser};
+use super::confirm::{self, ConfirmForm};
+use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
+use crate::flash::{self, Flash};
 use crate::state::AppState;
 use crate::views::{render, url_component, Page, RequestRow};
 
@@ -25,7 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/endpoints/{id}", get(show))
         .route("/endpoints/{id}/rename", post(rename))
         .route("/endpoints/{id}/response", post(set_response))
-        .route("/endpoints/{id}/delete", post(delete))
+        .route("/endpoints/{id}/delete", get(delete_page).post(delete))
+        .route("/endpoints/{id}/clear", get(clear_page).post(clear))
 }
 
 pub struct EndpointRow {
@@ -44,6 +48,14 @@ struct ListPage {
 }
 
 async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+    render_list(&state, &user, None).await
+}
+
+async fn render_list(
+    state: &AppState,
+    user: &CurrentUser,
+    refusal: Option<Flash>,
+) -> Result<Response, AppError> {
     let endpoints = store::list_endpoints(&state.pool, user.id)
         .await?
         .into_iter()
@@ -54,11 +66,20 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
             request_count: e.request_count,
         })
         .collect();
-    render(&ListPage {
-        page: Page::for_user("Endpoints", &user).await?,
+    let mut page = Page::for_user("Endpoints", user).await?;
+    let refused = refusal.is_some();
+    if let Some(r) = refusal {
+        page.flash = r;
+    }
+    let mut resp = render(&ListPage {
+        page,
         endpoints,
-        usage: crate::usage::view(&state, user.id).await?,
-    })
+        usage: crate::usage::view(state, user.id).await?,
+    })?;
+    if refused {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
 }
 
 #[derive(Deserialize)]
@@ -75,18 +96,36 @@ async fn create(
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let name = crate::ops::endpoints::clean_name(&form.name)?;
     let id = Uuid::now_v7();
-    crate::usage::create_endpoint(
-        &state,
-        user.id,
-        id,
-        &name,
-        &crate::ops::endpoints::new_capture_token(),
-    )
-    .await?;
-    tracing::info!(endpoint.id = %id, "endpoint created");
-    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+    let created = async {
+        let name = crate::ops::endpoints::clean_name(&form.name)?;
+        crate::usage::create_endpoint(
+            &state,
+            user.id,
+            id,
+            &name,
+            &crate::ops::endpoints::new_capture_token(),
+        )
+        .await?;
+        Ok::<_, AppError>(name)
+    }
+    .await;
+    match created {
+        Ok(name) => {
+            tracing::info!(endpoint.id = %id, "endpoint created");
+            flash::notice(
+                &user.session,
+                format!("Endpoint \"{name}\" created. Send a request to its capture URL."),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+        }
+        Err(AppError::BadRequest(m) | AppError::PlanLimit(m)) => {
+            let refusal = Flash::refusal("create", "name", m, &[("name", &form.name)]);
+            render_list(&state, &user, Some(refusal)).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Template)]
@@ -114,7 +153,7 @@ struct ShowPage {
     response_delay_ms: i32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct PageQuery {
     before: Option<i64>,
     /// A search (`hookvault_core::search`); empty shows everything, live.
@@ -130,6 +169,18 @@ async fn show(
     Path(id): Path<Uuid>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AppError> {
+    render_show(&state, &user, id, q, None).await
+}
+
+/// The endpoint page; with `refusal`, a settings form refused (422) and shown as it was sent.
+async fn render_show(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    q: PageQuery,
+    refusal: Option<Flash>,
+) -> Result<Response, AppError> {
+    let state = state.clone();
     let endpoint = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -170,7 +221,7 @@ async fn show(
                 s => format!("/endpoints/{id}?before={seq}&q={}", url_component(s)),
             });
     let selected = match q.r {
-        Some(rid) => match super::requests::DetailPane::load(&state, &user, rid).await {
+        Some(rid) => match super::requests::DetailPane::load(&state, user, rid).await {
             Ok(pane) if pane.endpoint_id() == id => Some(pane.render()?),
             // Another endpoint's capture, or gone: show the page without it.
             Ok(_) | Err(AppError::NotFound | AppError::Expired(_)) => None,
@@ -179,9 +230,14 @@ async fn show(
         None => None,
     };
     let r = &endpoint.response;
-    render(&ShowPage {
+    let mut page = Page::for_user(endpoint.name.clone(), user).await?;
+    let refused = refusal.is_some();
+    if let Some(refusal) = refusal {
+        page.flash = refusal;
+    }
+    let mut resp = render(&ShowPage {
         selected,
-        page: Page::for_user(endpoint.name.clone(), &user).await?,
+        page,
         id,
         url: state.capture_url(&endpoint.token),
         name: endpoint.name.clone(),
@@ -201,7 +257,32 @@ async fn show(
             .collect::<Vec<_>>()
             .join("\n"),
         response_delay_ms: r.delay_ms,
-    })
+    })?;
+    if refused {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+/// Answers a refused settings form of endpoint `id`: the page again (422), with the form as
+/// typed and the reason next to `field`.
+pub(super) async fn refuse_settings(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    refusal: Flash,
+) -> Result<Response, AppError> {
+    render_show(state, user, id, PageQuery::default(), Some(refusal)).await
+}
+
+/// After a settings form succeeded: back to the endpoint page with `message`.
+pub(super) async fn saved(
+    user: &CurrentUser,
+    id: Uuid,
+    message: &str,
+) -> Result<Response, AppError> {
+    flash::notice(&user.session, message).await?;
+    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
 }
 
 async fn rename(
@@ -211,11 +292,18 @@ async fn rename(
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let name = crate::ops::endpoints::clean_name(&form.name)?;
+    let name = match crate::ops::endpoints::clean_name(&form.name) {
+        Ok(name) => name,
+        Err(AppError::BadRequest(m)) => {
+            let refusal = Flash::refusal("rename", "name", m, &[("name", &form.name)]);
+            return refuse_settings(&state, &user, id, refusal).await;
+        }
+        Err(e) => return Err(e),
+    };
     if !store::update_endpoint_name(&state.pool, user.id, id, &name).await? {
         return Err(AppError::NotFound);
     }
-    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+    saved(&user, id, &format!("Renamed to \"{name}\".")).await
 }
 
 #[derive(Deserialize)]
@@ -237,41 +325,155 @@ async fn set_response(
     Form(form): Form<ResponseForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let headers = crate::ops::edits::parse_header_lines(&form.headers, 100)
-        .map_err(AppError::BadRequest)?;
-    let response = crate::ops::endpoints::validate_response(
-        form.status
+    let refuse = |field: &str, m: String| {
+        Flash::refusal(
+            "response",
+            field,
+            m,
+            &[
+                ("status", &form.status),
+                ("content_type", &form.content_type),
+                ("body", &form.body),
+                ("headers", &form.headers),
+                ("delay_ms", &form.delay_ms),
+            ],
+        )
+    };
+    let checked = (|| {
+        let headers = crate::ops::edits::parse_header_lines(&form.headers, 100)
+            .map_err(|m| ("headers", m))?;
+        let status = form
+            .status
             .trim()
             .parse()
-            .map_err(|_| AppError::BadRequest("Status must be a number.".into()))?,
-        form.content_type.trim().to_string(),
-        form.body.into_bytes(),
-        headers,
-        form.delay_ms
-            .trim()
-            .parse()
-            .map_err(|_| AppError::BadRequest("Delay must be a number of milliseconds.".into()))?,
-    )?;
+            .map_err(|_| ("status", "Status must be a number.".to_string()))?;
+        let delay = form.delay_ms.trim().parse().map_err(|_| {
+            (
+                "delay_ms",
+                "Delay must be a number of milliseconds.".to_string(),
+            )
+        })?;
+        crate::ops::endpoints::validate_response(
+            status,
+            form.content_type.trim().to_string(),
+            form.body.clone().into_bytes(),
+            headers,
+            delay,
+        )
+        .map_err(|e| ("", e.to_string()))
+    })();
+    let response = match checked {
+        Ok(r) => r,
+        Err((field, m)) => return refuse_settings(&state, &user, id, refuse(field, m)).await,
+    };
     let token = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?
         .token;
     store::update_endpoint_response(&state.pool, user.id, id, &response).await?;
     store::notify_route_changed(&state.pool, &token).await?;
-    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+    saved(&user, id, "Response saved: new captures get it.").await
+}
+
+async fn delete_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let endpoint = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let count = hookvault_store::requests::count_requests(&state.pool, id).await?;
+    let message = format!(
+        "Endpoint \"{}\" and its {} captured request{} are deleted for good, with their replays and saved targets; its capture URL stops accepting requests.",
+        endpoint.name,
+        count,
+        if count == 1 { "" } else { "s" }
+    );
+    confirm::page(
+        &user,
+        confirm::Ask {
+            heading: "Delete this endpoint?",
+            message: &message,
+            action: &format!("/endpoints/{id}/delete"),
+            button: "Delete endpoint",
+            cancel: &format!("/endpoints/{id}"),
+        },
+    )
+    .await
 }
 
 async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
+    store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !form.confirmed() {
+        return Ok(confirm::ask_first(&format!("/endpoints/{id}/delete")));
+    }
     let token = store::delete_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
     store::notify_route_changed(&state.pool, &token).await?;
     tracing::info!(endpoint.id = %id, "endpoint deleted");
+    // The notice does not repeat the name: the list no longer shows it anywhere.
+    flash::notice(&user.session, "Endpoint deleted, with its captures.").await?;
     Ok(Redirect::to("/").into_response())
+}
+
+async fn clear_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let endpoint = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let count = hookvault_store::requests::count_requests(&state.pool, id).await?;
+    let message = format!(
+        "The {} captured request{} of \"{}\" are deleted for good, with their replays. The endpoint, its capture URL and its settings stay.",
+        count,
+        if count == 1 { "" } else { "s" },
+        endpoint.name
+    );
+    confirm::page(
+        &user,
+        confirm::Ask {
+            heading: "Clear the captures?",
+            message: &message,
+            action: &format!("/endpoints/{id}/clear"),
+            button: "Clear captures",
+            cancel: &format!("/endpoints/{id}"),
+        },
+    )
+    .await
+}
+
+/// Deletes every capture of the endpoint (and their replays); the endpoint stays.
+async fn clear(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Form(form): Form<ConfirmForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !form.confirmed() {
+        return Ok(confirm::ask_first(&format!("/endpoints/{id}/clear")));
+    }
+    let n = store::clear_endpoint_requests(&state.pool, user.id, id).await?;
+    tracing::info!(endpoint.id = %id, count = n, "captures cleared");
+    saved(
+        &user,
+        id,
+        &format!("Cleared {n} capture{}.", if n == 1 { "" } else { "s" }),
+    )
+    .await
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod account;
 mod audits;
+mod confirm;
 mod diff;
 mod edit;
 mod endpoints;

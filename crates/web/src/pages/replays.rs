@@ -13,7 +13,7 @@ use hookvault_store::replays::{self as store, ReplaySummary};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::{check_csrf, CsrfForm, CurrentUser};
+use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
 use crate::ops::last_target;
 use crate::ops::replays::{queue_bulk, queue_one, save_target, SigningBody, TargetBody};
@@ -29,7 +29,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/endpoints/{id}/replays", get(endpoint_page))
         .route("/endpoints/{id}/targets", post(create_target))
-        .route("/targets/{id}/delete", post(delete_target))
+        .route(
+            "/targets/{id}/delete",
+            get(delete_target_page).post(delete_target),
+        )
 }
 
 /// A replay in a history table.
@@ -501,7 +504,7 @@ async fn render_endpoint_page(
     state: &AppState,
     user: &CurrentUser,
     id: Uuid,
-    error: Option<String>,
+    refusal: Option<crate::flash::Flash>,
 ) -> Result<Response, AppError> {
     let endpoint = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -511,11 +514,15 @@ async fn render_endpoint_page(
         .into_iter()
         .map(ReplayRow::from)
         .collect();
+    let mut page = Page::for_user(format!("Replays · {}", endpoint.name), user).await?;
+    if let Some(refusal) = refusal {
+        page.flash = refusal;
+    }
     render(&EndpointPage {
-        page: Page::for_user(format!("Replays · {}", endpoint.name), user).await?,
+        page,
         endpoint_id: id,
         name: endpoint.name,
-        form: choices(state, user.id, id, error, None, None).await?,
+        form: choices(state, user.id, id, None, None, None).await?,
         history_source: format!("/api/v1/endpoints/{id}/replays"),
         pending: history
             .iter()
@@ -544,30 +551,47 @@ async fn create_target(
     Form(form): Form<TargetForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let max_attempts =
-        match form.max_attempts.trim() {
+    let saved = async {
+        let max_attempts = match form.max_attempts.trim() {
             "" => None,
             n => Some(n.parse::<i64>().map_err(|_| {
                 AppError::BadRequest("Attempts must be a number from 1 to 10.".into())
             })?),
         };
-    match save_target(
-        &state,
-        user.id,
-        endpoint_id,
-        Some(&form.name),
-        &form.target_url,
-        Some(&form.scheme),
-        Some(&form.secret)
-            .filter(|s| !s.is_empty())
-            .map(String::as_str),
-        max_attempts,
-    )
-    .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response()),
+        save_target(
+            &state,
+            user.id,
+            endpoint_id,
+            Some(&form.name),
+            &form.target_url,
+            Some(&form.scheme),
+            Some(&form.secret)
+                .filter(|s| !s.is_empty())
+                .map(String::as_str),
+            max_attempts,
+        )
+        .await
+    }
+    .await;
+    match saved {
+        Ok(_) => {
+            crate::flash::notice(&user.session, "Target saved.").await?;
+            Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response())
+        }
         Err(AppError::BadRequest(msg)) => {
-            let mut resp = render_endpoint_page(&state, &user, endpoint_id, Some(msg)).await?;
+            // The form as typed (but the secret) with the reason next to it.
+            let refusal = crate::flash::Flash::refusal(
+                "target",
+                "",
+                msg,
+                &[
+                    ("name", &form.name),
+                    ("target_url", &form.target_url),
+                    ("scheme", &form.scheme),
+                    ("max_attempts", &form.max_attempts),
+                ],
+            );
+            let mut resp = render_endpoint_page(&state, &user, endpoint_id, Some(refusal)).await?;
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
         }
@@ -575,16 +599,49 @@ async fn create_target(
     }
 }
 
+async fn delete_target_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let target = store::find_replay_target(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let message = format!(
+        "The saved target \"{}\" ({}) and its secret are deleted; replays already sent to it keep their history.",
+        target.name, target.url
+    );
+    super::confirm::page(
+        &user,
+        super::confirm::Ask {
+            heading: "Delete this saved target?",
+            message: &message,
+            action: &format!("/targets/{id}/delete"),
+            button: "Delete target",
+            cancel: &format!("/endpoints/{}/replays", target.endpoint_id),
+        },
+    )
+    .await
+}
+
 async fn delete_target(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<super::confirm::ConfirmForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
     let target = store::find_replay_target(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    if !form.confirmed() {
+        return Ok(super::confirm::ask_first(&format!("/targets/{id}/delete")));
+    }
     store::delete_replay_target(&state.pool, user.id, id).await?;
+    crate::flash::notice(
+        &user.session,
+        format!("Saved target \"{}\" deleted.", target.name),
+    )
+    .await?;
     Ok(Redirect::to(&format!("/endpoints/{}/replays", target.endpoint_id)).into_response())
 }
