@@ -102,6 +102,33 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
         .await
         .expect("mark document");
 
+    // Times are relative, with the full local time on hover (UTC stays in `datetime`).
+    let time = c
+        .find(Locator::Css(&format!(
+            "#requests tr[data-id='{stripe}'] time"
+        )))
+        .await
+        .expect("the row's time");
+    let shown = eventually!("the relative time", {
+        match time.text().await {
+            Ok(t) if t == "just now" || t.ends_with(" min ago") => Ok(t),
+            Ok(t) => Err(t),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    let hover = time.attr("title").await.expect("title").unwrap_or_default();
+    let utc = time
+        .attr("datetime")
+        .await
+        .expect("datetime")
+        .unwrap_or_default();
+    let year = time::OffsetDateTime::now_utc().year().to_string();
+    assert!(
+        hover.contains(&year) && hover != utc,
+        "the full local time on hover: {hover:?} ({shown}, {utc})"
+    );
+    assert!(utc.ends_with('Z'), "UTC in the datetime attribute: {utc}");
+
     // A click on the row's path cell (not a link) opens the Stripe capture (the older, second row).
     c.find(Locator::Css(&format!(
         "#requests tr[data-id='{stripe}'] td:nth-child(3)"

@@ -28,6 +28,7 @@ mod mail;
 mod official;
 mod outage;
 mod pages;
+mod plain_words;
 mod plans;
 mod quota;
 mod replay;
