@@ -34,6 +34,7 @@ mod quota;
 mod replay;
 mod replay_loop;
 mod replay_pages;
+mod responsive;
 mod session_cookie;
 mod smoke;
 mod ssrf_policy;
