@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod billing;
 pub mod client_addr;
 pub mod diff;
 pub mod export;

@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+pub mod billing;
 mod hosting;
 pub mod plans;
 pub use hosting::{origins, private_targets_policy, url_host_is_loopback, Origins};
@@ -105,6 +106,8 @@ pub struct ServeConfig {
     pub plans: std::collections::BTreeMap<String, plans::PlanLimits>,
     /// Count captures against the accounts' monthly plan quotas (on unless turned off).
     pub plan_quotas: bool,
+    /// Stripe billing (issue 13); `None`: billing is off (`hookvault admin set-plan` only).
+    pub billing: Option<hookvault_web::BillingConfig>,
 }
 
 /// A running server.
@@ -217,6 +220,7 @@ impl Server {
             capture_app = Some(hookvault_capture::router(capture));
         }
         let mut web_app = None;
+        let mut billing_worker = None;
         if matches!(config.role, Role::All | Role::Web) {
             let state = AppState::new(
                 pool.clone(),
@@ -234,6 +238,19 @@ impl Server {
             // Accounts (issue 13): the mailer; said once here when mails go to the log.
             let mailer = hookvault_web::Mailer::new(&config.accounts)?;
             let state = state.with_accounts(config.accounts.clone(), mailer);
+            // Billing (issue 13): the Stripe client, and the worker that applies the billing
+            // webhook's events (one per process with the dashboard; they share the queue).
+            let billing = config
+                .billing
+                .clone()
+                .map(hookvault_web::Billing::new)
+                .transpose()?;
+            let state = state.with_billing(billing);
+            if state.billing.is_some() {
+                billing_worker = Some(tokio::spawn(hookvault_web::run_billing_worker(
+                    state.clone(),
+                )));
+            }
             tokio::spawn(hookvault_web::resume_deletions(state.clone()));
             web_app = Some(hookvault_web::router(state, sessions.clone()));
         }
@@ -304,6 +321,9 @@ impl Server {
             .await;
             sweeper.abort();
             pruner.abort();
+            if let Some(worker) = billing_worker {
+                worker.abort();
+            }
         });
         tracing::info!(%addr, %public_url, %capture_url, %private_targets, "hookvault serving");
         Ok(Server {

@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service (dashboard, capture, API).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Ask for email and password, create an API token and store it in your config directory.
     Login {
         /// The Hookvault server.
@@ -46,7 +46,7 @@ enum Command {
     /// event, a scorecard, exit status 1 when a must-pass probe fails (2 when the audit could
     /// not run).
     Audit(AuditArgs),
-    /// Operator commands against the database (DATABASE_URL): accounts, plans, suspension, retention.
+    /// Operator commands against the database (DATABASE_URL): accounts, plans, suspension, retention, billing events.
     Admin(AdminArgs),
     /// Apply database migrations to DATABASE_URL and exit.
     Migrate {
@@ -82,6 +82,16 @@ enum AdminCommand {
     Unsuspend { email: String },
     /// Delete every capture older than its account's retention now.
     PurgeExpired,
+    /// The billing webhook's events, newest first: type, status (pending, done, ignored,
+    /// failed), attempts, next attempt, last error and what was done.
+    BillingEvents {
+        /// Only events still pending or failed.
+        #[arg(long)]
+        unfinished: bool,
+        /// Most events listed.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -254,6 +264,39 @@ struct ServeArgs {
     /// Count captures against the accounts' monthly plan quotas (`--plan-quotas false`: never refuse a capture for its monthly quota; the other plan limits still apply).
     #[arg(long, env = "HOOKVAULT_PLAN_QUOTAS", default_value_t = true, action = clap::ArgAction::Set)]
     plan_quotas: bool,
+    /// Stripe secret key (sk_test_… or sk_live_…) for Pro upgrades through Stripe Checkout; with
+    /// --stripe-price-id and --stripe-webhook-secret. Unset = billing is off.
+    #[arg(long, env = "HOOKVAULT_STRIPE_SECRET_KEY", hide_env_values = true, requires_all = ["stripe_price_id", "stripe_webhook_secret"])]
+    stripe_secret_key: Option<String>,
+    /// The recurring Stripe price of the Pro plan (price_…).
+    #[arg(
+        long,
+        env = "HOOKVAULT_STRIPE_PRICE_ID",
+        requires = "stripe_secret_key"
+    )]
+    stripe_price_id: Option<String>,
+    /// Signing secret (whsec_…) of the Stripe webhook endpoint that points at /billing/stripe/webhook.
+    #[arg(
+        long,
+        env = "HOOKVAULT_STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        requires = "stripe_secret_key"
+    )]
+    stripe_webhook_secret: Option<String>,
+    /// Base URL of Stripe's API.
+    #[arg(
+        long,
+        env = "HOOKVAULT_STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    stripe_api_base: String,
+    /// How long an account keeps its plan after a failed payment (e.g. 7d, 36h, 30m, 45s).
+    #[arg(long, env = "HOOKVAULT_BILLING_GRACE", default_value = "7d", value_parser = parse_grace)]
+    billing_grace: std::time::Duration,
+}
+
+fn parse_grace(text: &str) -> Result<std::time::Duration, String> {
+    hookvault_core::billing::parse_duration(text)
 }
 
 fn main() -> std::process::ExitCode {
@@ -283,7 +326,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Login { server } => hookvault_cli::login::login(&server).await,
         Command::Logout { local_only } => hookvault_cli::login::logout(local_only).await,
         Command::Listen(a) => {
@@ -354,6 +397,9 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             plans::admin_suspend(&pool, email, Some(reason)).await?
         }
         AdminCommand::Unsuspend { email } => plans::admin_suspend(&pool, email, None).await?,
+        AdminCommand::BillingEvents { unfinished, limit } => {
+            hookvault_server::billing::admin_billing_events(&pool, *unfinished, *limit).await?
+        }
         AdminCommand::PurgeExpired => {
             let n = plans::purge_expired(&pool).await?;
             format!("{n} expired captures deleted")
@@ -413,6 +459,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             None => Default::default(),
         },
         plan_quotas: args.plan_quotas,
+        billing: match (
+            args.stripe_secret_key,
+            args.stripe_price_id,
+            args.stripe_webhook_secret,
+        ) {
+            (Some(secret_key), Some(price_id), Some(webhook_secret)) => {
+                Some(hookvault_web::BillingConfig {
+                    secret_key,
+                    price_id,
+                    webhook_secret,
+                    api_base: args.stripe_api_base,
+                    grace: args.billing_grace,
+                })
+            }
+            _ => None,
+        },
     })
     .await?;
     println!(

@@ -161,7 +161,7 @@ pub async fn begin_deletion(
 
 /// One bounded step of deleting an account's rows: deletes at most `limit` rows of the first
 /// kind that still has some (replays with their attempts, audits, captures, CLI sessions,
-/// replay targets, endpoints, sessions), and finally the account itself. Returns the rows
+/// replay targets, endpoints, billing events' payloads, sessions), and finally the account itself. Returns the rows
 /// deleted; 0 means the account is gone. Each call is its own short transaction.
 pub async fn delete_account_step(
     ex: impl PgExecutor<'_> + Copy,
@@ -201,6 +201,14 @@ pub async fn delete_account_step(
         ),
         sqlx::query!(
             "DELETE FROM endpoints WHERE id IN (SELECT id FROM endpoints WHERE user_id = $1 LIMIT $2)",
+            user_id,
+            limit
+        ),
+        // Billing events that named the account keep their id (a redelivery is still
+        // recognized) but lose their payload, which holds the customer's details.
+        sqlx::query!(
+            "UPDATE billing_events SET payload = NULL, user_id = NULL WHERE event_id IN (
+                 SELECT event_id FROM billing_events WHERE user_id = $1 LIMIT $2)",
             user_id,
             limit
         ),

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audits;
+pub mod billing;
 pub mod cli;
 pub mod embedded;
 pub mod endpoints;
@@ -25,6 +26,8 @@ pub use sqlx::postgres::{PgConnectOptions, PgPool};
 pub use sqlx::{Error as SqlxError, PgExecutor};
 /// A connection taken from a [`PgPool`] (returned to it when dropped).
 pub type PooledConnection = sqlx::pool::PoolConnection<sqlx::Postgres>;
+/// A transaction begun on a [`PgPool`].
+pub type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

@@ -6,6 +6,7 @@ mod api_audits;
 pub(crate) mod api_replays;
 mod auth;
 mod batch;
+mod billing;
 mod cli_stream;
 mod error;
 mod flash;
@@ -20,6 +21,7 @@ mod throttle;
 mod usage;
 mod views;
 
+pub use billing::{run_worker as run_billing_worker, Billing, BillingConfig};
 pub use live::Hub;
 pub use mail::{AccountsConfig, MailSetupError, Mailer};
 pub use pages::account::resume_deletions;
@@ -72,7 +74,10 @@ pub fn router(mut state: AppState, sessions: PostgresStore) -> Router {
         .merge(api_replays::router())
         .merge(api_audits::router())
         .merge(usage::router())
+        .merge(billing::page::router())
         .layer(session_layer)
+        // Stripe calls the billing webhook: no session, no CSRF; its signature is the proof.
+        .merge(billing::webhook::router())
         .merge(security::static_router())
         .merge(security::health_router())
         .layer(axum::middleware::from_fn_with_state(

@@ -14,6 +14,16 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; \
                    frame-ancestors 'none'";
 
+/// The dashboard's CSP with more destinations for its forms: browsers apply `form-action` to
+/// the redirect that answers a form too, so the billing page's forms, answered with a 303 to
+/// Stripe's hosted Checkout or billing portal, need those origins listed.
+pub(crate) fn csp_with_form_targets(origins: &str) -> String {
+    CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origins}"),
+    )
+}
+
 /// Whether responses carry `Strict-Transport-Security` (the public URL is https).
 #[derive(Debug, Clone, Copy)]
 pub struct Hsts(pub bool);

@@ -52,6 +52,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Resends of verification mails and password-reset requests (issue 13).
     pub(crate) mail_throttle: crate::throttle::MailThrottle,
+    /// Stripe billing (issue 13); `None`: billing is off.
+    pub billing: Option<crate::billing::Billing>,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
             accounts: Arc::new(AccountsConfig::default()),
             mailer: Mailer::log_only(),
             mail_throttle: Default::default(),
+            billing: None,
         }
     }
 
@@ -86,6 +89,12 @@ impl AppState {
     pub fn with_accounts(mut self, accounts: AccountsConfig, mailer: Mailer) -> Self {
         self.accounts = Arc::new(accounts);
         self.mailer = mailer;
+        self
+    }
+
+    /// Turns billing on (issue 13).
+    pub fn with_billing(mut self, billing: Option<crate::billing::Billing>) -> Self {
+        self.billing = billing;
         self
     }
 

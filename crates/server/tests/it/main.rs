@@ -8,6 +8,8 @@ mod account_hygiene;
 mod accounts;
 mod audit;
 mod audit_pages;
+mod billing;
+mod billing_browser;
 mod browser;
 mod capture;
 mod capture_deleted;

@@ -546,6 +546,19 @@ async fn delete(
             ("/settings", "Settings"),
         );
     }
+    // Stripe must stop charging before anything is deleted (issue 13).
+    if let Err(why) = crate::billing::cancel_subscriptions(&state, user.id).await? {
+        return notice(
+            Page::for_user("Delete account", &user).await?,
+            "Account not deleted",
+            format!(
+                "Nothing was deleted: {}. Try again in a moment.",
+                why.trim_end_matches('.')
+            ),
+            StatusCode::BAD_GATEWAY,
+            ("/settings", "Settings"),
+        );
+    }
     delete_account(&state, user.id).await?;
     user.session.flush().await?;
     state.mailer.send(

@@ -10,6 +10,7 @@ pub mod official;
 pub mod process;
 pub mod raw_http;
 pub mod sse;
+pub mod stripe;
 pub mod target;
 
 use std::sync::OnceLock;
@@ -165,6 +166,7 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         accounts: Default::default(),
         plans: Default::default(),
         plan_quotas: true,
+        billing: None,
     }
 }
 

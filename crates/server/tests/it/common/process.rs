@@ -2,6 +2,7 @@
 //! outside (its memory) or need it apart from the test's own threads.
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt;
@@ -20,6 +21,16 @@ impl ServerProcess {
     /// Starts the binary on 127.0.0.1:0 against a fresh database of the test server, with
     /// `args` added to `serve`.
     pub async fn start(args: &[&str]) -> ServerProcess {
+        Self::start_with(args, &[], None).await.0
+    }
+
+    /// [`start`](Self::start) with environment variables, and, with `log` (a `HOOKVAULT_LOG`
+    /// filter), every line the server logs collected instead of passed through.
+    pub async fn start_with(
+        args: &[&str],
+        envs: &[(&str, &str)],
+        log: Option<&str>,
+    ) -> (ServerProcess, Arc<Mutex<String>>) {
         let data = TempDir::new();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookvault"))
             .arg("serve")
@@ -27,12 +38,29 @@ impl ServerProcess {
             .arg(&data.0)
             .args(args)
             .env("DATABASE_URL", super::fresh_database_url().await)
-            .env("HOOKVAULT_LOG", "warn")
+            .env("HOOKVAULT_LOG", log.unwrap_or("warn"))
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if log.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .kill_on_drop(true)
             .spawn()
             .expect("start hookvault serve");
+        let logged = Arc::new(Mutex::new(String::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let sink = logged.clone();
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            tokio::spawn(async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut all = sink.lock().expect("log");
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            });
+        }
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = tokio::io::BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
@@ -48,11 +76,14 @@ impl ServerProcess {
             .trim_end_matches([',', '/'])
             .to_string();
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        ServerProcess {
-            child,
-            url,
-            _data: data,
-        }
+        (
+            ServerProcess {
+                child,
+                url,
+                _data: data,
+            },
+            logged,
+        )
     }
 
     pub fn at(&self, path: &str) -> String {
