@@ -178,6 +178,13 @@ document.addEventListener("DOMContentLoaded", () => {
   const history = document.getElementById("replay-history");
   if (history) watchReplays(history);
   document.querySelectorAll("textarea[data-json-check]").forEach(startJsonCheck);
+  const all = document.getElementById("select-all");
+  if (all && live) {
+    // Ticks or clears every capture listed on this page (not ones arriving later).
+    all.addEventListener("change", () => {
+      live.querySelectorAll("tbody input[name=request_id]").forEach((box) => { box.checked = all.checked; });
+    });
+  }
 });
 
 // Edit and replay: while the headers' Content-Type is JSON, the body must parse as JSON; the

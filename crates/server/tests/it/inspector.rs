@@ -200,6 +200,25 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
         .expect("press Down");
     eventually!("the Stripe capture after ↓", pane_shows(&c, &stripe).await);
 
+    // "Select all" ticks every capture on the page for a bulk replay.
+    c.find(Locator::Id("select-all"))
+        .await
+        .expect("select all")
+        .click()
+        .await
+        .expect("tick select all");
+    let ticked = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#requests tbody input[name=request_id]')).map(b => b.checked);",
+            vec![],
+        )
+        .await
+        .expect("checkboxes");
+    assert_eq!(ticked, json!([true, true]), "both captures ticked");
+    pane_shows(&c, &stripe)
+        .await
+        .expect("ticking does not change the pane");
+
     // A capture arriving live appears at the top and opens with a click, without a reload.
     eventually!("the live stream to connect", {
         match c.execute("return window.__hvLiveOpens", vec![]).await {

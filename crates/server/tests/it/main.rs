@@ -11,6 +11,7 @@ mod audit_pages;
 mod billing;
 mod billing_browser;
 mod browser;
+mod bulk_search;
 mod capture;
 mod capture_deleted;
 mod capture_origin;

@@ -209,10 +209,12 @@ pub struct ReplaySource {
     pub body: Option<Vec<u8>>,
 }
 
+mod batches;
 mod history;
 mod queue;
 mod targets;
 
+pub use batches::*;
 pub use history::*;
 pub use queue::*;
 pub use targets::*;

@@ -392,3 +392,59 @@ pub(crate) async fn signed_curl(
         &req.body,
     ))
 }
+
+/// "Retry failed": the failed replays of a finished bulk replay, queued again as a new batch in
+/// their order, to the same targets with the same signing (each secret re-sealed for its new
+/// replay). Returns the new batch id and how many were queued.
+pub(crate) async fn retry_failed(
+    state: &AppState,
+    user_id: Uuid,
+    endpoint_id: Uuid,
+    batch_id: Uuid,
+) -> Result<(Uuid, usize), AppError> {
+    let (failed, pending) =
+        store::failed_batch_replays(&state.pool, user_id, endpoint_id, batch_id).await?;
+    if pending > 0 {
+        return Err(AppError::BadRequest(format!(
+            "This bulk replay is still sending ({pending} left); retry its failures once it has finished."
+        )));
+    }
+    if failed.is_empty() {
+        return Err(AppError::BadRequest(
+            "This bulk replay has no failed replays to retry.".into(),
+        ));
+    }
+    let new_batch = Uuid::now_v7();
+    let mut replays = Vec::with_capacity(failed.len());
+    for (i, f) in failed.iter().enumerate() {
+        let id = Uuid::now_v7();
+        let secret_sealed = match &f.secret_sealed {
+            Some(sealed) => {
+                let plain = open_secret(state, sealed, f.id)?;
+                Some(state.secret_key.seal(plain.as_bytes(), id.as_bytes()))
+            }
+            None => None,
+        };
+        replays.push(NewReplay {
+            id,
+            user_id,
+            endpoint_id,
+            request_id: f.request_id,
+            target_id: f.target_id,
+            target_url: f.target_url.clone(),
+            scheme: f.scheme.clone(),
+            secret_sealed,
+            max_attempts: f.max_attempts,
+            batch_id: Some(new_batch),
+            position: i32::try_from(i).unwrap_or(i32::MAX),
+            to_cli: f.to_cli,
+        });
+    }
+    crate::usage::queue_replays(state, user_id, &replays).await?;
+    state.replay_wake.notify_waiters();
+    if replays.iter().any(|r| r.to_cli) {
+        hookvault_store::cli::notify_cli_replay(&state.pool, endpoint_id).await?;
+    }
+    tracing::info!(batch.id = %new_batch, retried_from = %batch_id, count = replays.len(), "failed replays retried");
+    Ok((new_batch, replays.len()))
+}

@@ -2,6 +2,7 @@
 
 pub(crate) mod account;
 mod audits;
+mod bulk;
 mod confirm;
 mod diff;
 mod edit;
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .merge(endpoints::router())
         .merge(requests::router())
         .merge(replays::router())
+        .merge(bulk::router())
         .merge(settings::router())
         .merge(signing::router())
         .merge(order::router())

@@ -2,13 +2,12 @@
 //! and an endpoint's replay history, saved targets and connected CLIs.
 
 use askama::Template;
-use axum::extract::{Path, RawForm, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use hookvault_core::signing::Scheme;
-use hookvault_replay::order::ReplayOrder;
 use hookvault_store::replays::{self as store, ReplaySummary};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -16,17 +15,13 @@ use uuid::Uuid;
 use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
 use crate::ops::last_target;
-use crate::ops::replays::{queue_bulk, queue_one, save_target, SigningBody, TargetBody};
+use crate::ops::replays::{queue_one, save_target, SigningBody, TargetBody};
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/requests/{id}/replay", get(request_page).post(replay_one))
-        .route(
-            "/endpoints/{id}/bulk-replay",
-            get(bulk_page).post(replay_bulk),
-        )
         .route("/endpoints/{id}/replays", get(endpoint_page))
         .route("/endpoints/{id}/targets", post(create_target))
         .route(
@@ -378,112 +373,22 @@ async fn signed_curl(
     crate::ops::replays::signed_curl(state, user.id, endpoint_id, &req, target).await
 }
 
-#[derive(Template)]
-#[template(path = "replays/bulk.html")]
-struct BulkPage {
-    page: Page,
-    endpoint_id: Uuid,
-    request_ids: Vec<Uuid>,
-    form: FormChoices,
-}
-
-/// Reads repeated `request_id` fields (serde_urlencoded cannot collect repeated keys).
-fn selected(raw: &str) -> Result<Vec<Uuid>, AppError> {
-    let pairs: Vec<(String, String)> = hookvault_core::render::query_params(raw);
-    let ids = pairs
-        .into_iter()
-        .filter(|(k, _)| k == "request_id")
-        .map(|(_, v)| v.parse::<Uuid>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| AppError::BadRequest("A selected capture id is not valid.".into()))?;
-    Ok(ids)
-}
-
-async fn bulk_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
-    raw: axum::extract::RawQuery,
-) -> Result<Response, AppError> {
-    hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let request_ids = selected(raw.0.as_deref().unwrap_or(""))?;
-    if request_ids.is_empty() {
-        return Err(AppError::BadRequest(
-            "Select at least one capture to replay.".into(),
-        ));
-    }
-    render(&BulkPage {
-        page: Page::for_user("Replay selected captures", &user).await?,
-        endpoint_id,
-        request_ids,
-        form: choices(&state, user.id, endpoint_id, None, None, None).await?,
-    })
-}
-
-async fn replay_bulk(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
-    RawForm(raw): RawForm,
-) -> Result<Response, AppError> {
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let form = form_fields(&text);
-    check_csrf(&user.session, &form.csrf).await?;
-    hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let ids = selected(&text)?;
-    let order: ReplayOrder = if form.order.is_empty() {
-        ReplayOrder::default()
-    } else {
-        form.order.parse().map_err(AppError::BadRequest)?
-    };
-    let queued = async {
-        let target = form_target(&state, user.id, endpoint_id, &form).await?;
-        queue_bulk(&state, user.id, endpoint_id, &ids, order, &target).await?;
-        last_target::remember(&state, user.id, endpoint_id, &target).await
-    }
-    .await;
-    match queued {
-        Ok(_) => Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response()),
-        Err(AppError::BadRequest(msg)) => {
-            let mut resp = render(&BulkPage {
-                page: Page::for_user("Replay selected captures", &user).await?,
-                endpoint_id,
-                request_ids: ids,
-                form: choices(&state, user.id, endpoint_id, Some(msg), Some(&form), None).await?,
-            })?;
-            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(resp)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Single-valued fields of a form whose `request_id` repeats.
-fn form_fields(text: &str) -> ReplayForm {
-    let mut form = ReplayForm::default();
-    for (k, v) in hookvault_core::render::query_params(text) {
-        match k.as_str() {
-            "csrf" => form.csrf = v,
-            "mode" => form.mode = v,
-            "target_url" => form.target_url = v,
-            "scheme" => form.scheme = v,
-            "secret" => form.secret = v,
-            "target_id" => form.target_id = v,
-            "order" => form.order = v,
-            _ => {}
-        }
-    }
-    form
+/// A bulk replay on the endpoint's replay page.
+pub struct BatchRow {
+    pub id: Uuid,
+    pub created_at: String,
+    pub target: String,
+    pub total: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub pending: i64,
 }
 
 #[derive(Template)]
 #[template(path = "replays/endpoint.html")]
 struct EndpointPage {
     page: Page,
+    batches: Vec<BatchRow>,
     endpoint_id: Uuid,
     name: String,
     form: FormChoices,
@@ -518,8 +423,22 @@ async fn render_endpoint_page(
     if let Some(refusal) = refusal {
         page.flash = refusal;
     }
+    let batches = store::list_endpoint_batches(&state.pool, user.id, id, 20)
+        .await?
+        .into_iter()
+        .map(|b| BatchRow {
+            id: b.batch_id,
+            created_at: rfc3339(&b.created_at),
+            target: b.target_url,
+            total: b.total,
+            succeeded: b.succeeded,
+            failed: b.failed,
+            pending: b.pending,
+        })
+        .collect();
     render(&EndpointPage {
         page,
+        batches,
         endpoint_id: id,
         name: endpoint.name,
         form: choices(state, user.id, id, None, None, None).await?,
