@@ -175,3 +175,47 @@ async fn the_order_view_compares_events_of_the_same_object_only_and_times_are_ut
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn another_accounts_captures_and_endpoints_are_404_on_the_new_pages() {
+    let app = TestApp::spawn().await;
+    let (_, alice) = app.account("alice-new@example.com").await;
+    let (endpoint, url) = app.create_endpoint(&alice, "alice").await;
+    let id = send(&url, &[("Content-Type", "application/json")], "{}").await;
+    let (bob, _) = app.account("bob-new@example.com").await;
+    for path in [
+        format!("/requests/{id}/pane"),
+        format!("/requests/{id}/edit"),
+        format!("/endpoints/{endpoint}/clear"),
+        format!("/endpoints/{endpoint}/delete"),
+        format!("/endpoints/{endpoint}/bulk-replay?all=1&q="),
+    ] {
+        assert_eq!(bob.get(&path).await.status(), 404, "Bob GET {path}");
+    }
+    let csrf = bob.csrf("/").await;
+    for (path, fields) in [
+        (
+            format!("/requests/{id}/edit"),
+            vec![
+                ("headers", "Content-Type: application/json"),
+                ("body", "{}"),
+                ("mode", "url"),
+                ("target_url", "http://127.0.0.1:9/x"),
+                ("scheme", "none"),
+            ],
+        ),
+        (
+            format!("/endpoints/{endpoint}/clear"),
+            vec![("confirm", "yes")],
+        ),
+        (format!("/endpoints/{endpoint}/batches/{id}/retry"), vec![]),
+    ] {
+        let r = bob.post_form_with(&path, Some(&csrf), &fields).await;
+        assert_eq!(r.status(), 404, "Bob POST {path}");
+    }
+    // Alice's capture is untouched and has no edited copy.
+    let list = app
+        .api_json(&alice, &format!("/api/v1/endpoints/{endpoint}/requests"))
+        .await;
+    assert_eq!(list["requests"].as_array().expect("requests").len(), 1);
+}
