@@ -18,7 +18,7 @@ async fn overflow(c: &Client, path: &str) -> (i64, String) {
             .execute("return document.readyState === 'complete' && document.querySelector('main') !== null", vec![])
             .await
         {
-            Ok(v) if v == serde_json::json!(true) => Ok(()),
+            Ok(serde_json::Value::Bool(true)) => Ok(()),
             Ok(v) => Err(v.to_string()),
             Err(e) => Err(e.to_string()),
         }
