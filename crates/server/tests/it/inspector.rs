@@ -233,13 +233,17 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
         r#"{"live":true}"#,
     )
     .await;
-    let row = eventually!("the live row", {
-        c.find(Locator::Css(&format!(
-            "#requests tr[data-id='{live}'] td:nth-child(4)"
-        )))
-        .await
-        .map_err(|e| e.to_string())
-    });
+    // A loaded CI machine (several browsers at once) may take longer than one step here.
+    let row = {
+        const STEP: Duration = Duration::from_secs(60);
+        eventually!("the live row", {
+            c.find(Locator::Css(&format!(
+                "#requests tr[data-id='{live}'] td:nth-child(4)"
+            )))
+            .await
+            .map_err(|e| e.to_string())
+        })
+    };
     row.click().await.expect("click the live row");
     eventually!("the live capture in the pane", pane_shows(&c, &live).await);
     let body = crate::browser::text_of(&c, "#detail #body-json")
