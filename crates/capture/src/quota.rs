@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use uuid::Uuid;
+use hookvault_core::ids::EndpointId;
 
 const WINDOW: Duration = Duration::from_secs(60);
 
@@ -14,7 +14,7 @@ const WINDOW: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub struct Quota {
     per_minute: Option<u32>,
-    windows: Mutex<HashMap<Uuid, (Instant, u32)>>,
+    windows: Mutex<HashMap<EndpointId, (Instant, u32)>>,
 }
 
 impl Quota {
@@ -27,7 +27,7 @@ impl Quota {
     }
 
     /// Counts one capture for `endpoint` at `now`; `Err(wait)` when over the quota.
-    pub fn take(&self, endpoint: Uuid, now: Instant) -> Result<(), Duration> {
+    pub fn take(&self, endpoint: EndpointId, now: Instant) -> Result<(), Duration> {
         let Some(limit) = self.per_minute else {
             return Ok(());
         };
@@ -57,14 +57,14 @@ mod tests {
     #[test]
     fn captures_over_the_quota_wait_for_the_next_window() {
         let q = Quota::new(Some(2));
-        let e = Uuid::now_v7();
+        let e = EndpointId::now_v7();
         let t0 = Instant::now();
         assert!(q.take(e, t0).is_ok());
         assert!(q.take(e, t0).is_ok());
         let wait = q.take(e, t0 + Duration::from_secs(20)).unwrap_err();
         assert_eq!(wait, Duration::from_secs(40));
         assert!(
-            q.take(Uuid::now_v7(), t0).is_ok(),
+            q.take(EndpointId::now_v7(), t0).is_ok(),
             "other endpoints have their own quota"
         );
         assert!(
@@ -76,7 +76,7 @@ mod tests {
     #[test]
     fn no_quota_means_unlimited() {
         let q = Quota::new(None);
-        let e = Uuid::now_v7();
+        let e = EndpointId::now_v7();
         for _ in 0..10_000 {
             assert!(q.take(e, Instant::now()).is_ok());
         }

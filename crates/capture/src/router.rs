@@ -12,16 +12,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use hookvault_core::headers::{self, RawHeader};
+use hookvault_core::ids::RequestId;
 use hookvault_core::provider;
 use hookvault_core::response;
 use hookvault_core::secretbox::SecretKey;
-use hookvault_core::signing::{self, Scheme};
+use hookvault_core::signing;
 use hookvault_store::endpoints::CaptureRoute;
 use hookvault_store::requests::{NewCapture, StripeFacts};
 use hookvault_store::PgPool;
 use ipnet::IpNet;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::body::{self, BodyBudget, BodyError};
 use crate::quota::Quota;
@@ -211,7 +211,7 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
     let detected = provider::detect(&header_list, &body.bytes, content_type.as_deref());
     let verification = verify(&state, &route, &header_list, &body.bytes, received_at);
 
-    let id = Uuid::now_v7();
+    let id = RequestId::now_v7();
     let capture = NewCapture {
         id,
         endpoint_id: route.endpoint_id,
@@ -224,7 +224,7 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
         headers: headers::encode(&header_list),
         content_type,
         body: body.bytes.clone(),
-        provider: detected.provider.map(|p| p.as_str().to_string()),
+        provider: detected.provider,
         event_type: detected.event_type,
         event_id: detected.event_id,
         stripe: detected.stripe.map(|m| StripeFacts {
@@ -234,8 +234,8 @@ async fn capture(State(state): State<CaptureState>, req: Request) -> Response {
             object_id: m.object_id,
             object_type: m.object_type,
         }),
-        signature_scheme: verification.as_ref().map(|v| v.scheme.as_str().to_string()),
-        signature_status: verification.as_ref().map(|v| v.status.as_str().to_string()),
+        signature_scheme: verification.as_ref().map(|v| v.scheme),
+        signature_status: verification.as_ref().map(|v| v.status),
         signature_reason: verification.map(|v| v.reason),
     };
     let left = CAPTURE_DEADLINE.saturating_sub(started.elapsed());
@@ -307,7 +307,7 @@ fn verify(
     body: &[u8],
     received_at: OffsetDateTime,
 ) -> Option<signing::Verification> {
-    let scheme: Scheme = route.signing_scheme.as_deref()?.parse().ok()?;
+    let scheme = route.signing_scheme?;
     let sealed = route.signing_secret_sealed.as_deref()?;
     let secret = state
         .secret_key
@@ -326,7 +326,7 @@ fn verify(
 /// The endpoint's custom response. Stored responses were checked when they were saved, but the
 /// rules may have tightened since: a status outside 200–599 becomes 200 and a header that is
 /// no longer allowed is left out.
-async fn configured_response(route: &CaptureRoute, id: Uuid) -> Response {
+async fn configured_response(route: &CaptureRoute, id: RequestId) -> Response {
     let r = &route.response;
     if r.delay_ms > 0 {
         let delay = r.delay_ms.clamp(0, response::MAX_DELAY_MS);

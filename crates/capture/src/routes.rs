@@ -175,12 +175,11 @@ fn evict(inner: &mut Inner, limit: usize) {
 mod tests {
     use super::*;
     use hookvault_store::endpoints::EndpointResponse;
-    use uuid::Uuid;
 
     fn route(body: usize) -> Option<Arc<CaptureRoute>> {
         Some(Arc::new(CaptureRoute {
-            endpoint_id: Uuid::now_v7(),
-            user_id: Uuid::now_v7(),
+            endpoint_id: hookvault_core::ids::EndpointId::now_v7(),
+            user_id: hookvault_core::ids::UserId::now_v7(),
             response: EndpointResponse {
                 status: 200,
                 content_type: String::new(),

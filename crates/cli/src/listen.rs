@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use futures_util::StreamExt;
 use hookvault_core::api::{
-    CliReplayJson, EndpointJson, EndpointListJson, EndpointSummaryJson, RequestJson,
+    CliReplayJson, DeliveryJson, EndpointJson, EndpointListJson, EndpointSummaryJson, RequestJson,
 };
-use hookvault_core::signing::{self, Scheme};
+use hookvault_core::signing::{self, Scheme, SignatureStatus};
 use serde_json::json;
 
 use crate::config;
@@ -231,7 +231,7 @@ async fn endpoint_checks_signatures(
         .await?;
     Ok(endpoint
         .signing
-        .is_some_and(|s| s.secret_set && s.scheme.parse::<Scheme>().is_ok_and(Scheme::signs)))
+        .is_some_and(|s| s.secret_set && s.scheme.signs()))
 }
 
 struct Listener {
@@ -391,13 +391,13 @@ impl Listener {
         // else would hand a forged or unchecked request a signature the local handler trusts.
         let mut unsigned_note = None;
         if let Some(scheme) = self.opts.sign.filter(|s| s.signs()) {
-            let status = request.signature.status.as_str();
-            if status != "valid" && !self.opts.sign_unverified {
+            let status = request.signature.status;
+            if status != SignatureStatus::Valid && !self.opts.sign_unverified {
                 let owned = signing::signature_header_names(scheme);
                 headers.retain(|h| !owned.iter().any(|n| h.name.eq_ignore_ascii_case(n)));
                 unsigned_note = Some(format!(
                     "  [not re-signed: signature {} at capture]",
-                    status.replace('_', " ")
+                    status.as_str().replace('_', " ")
                 ));
             }
         }
@@ -486,14 +486,14 @@ impl Listener {
     }
 
     async fn report(&self, path: &str, d: &Delivery) {
-        let body = json!({
-            "forward_to": d.forward_to,
-            "status_code": d.status_code,
-            "duration_ms": d.duration_ms,
-            "response_headers": d.response_headers,
-            "response_body": d.response_body,
-            "error": d.error,
-        });
+        let body = DeliveryJson {
+            forward_to: d.forward_to.clone(),
+            status_code: d.status_code,
+            duration_ms: d.duration_ms,
+            response_headers: d.response_headers.clone(),
+            response_body: d.response_body.clone(),
+            error: d.error.clone(),
+        };
         let sent = self
             .api
             .post(format!("{}{path}", self.server))

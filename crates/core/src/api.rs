@@ -5,20 +5,23 @@
 //! its exact bytes in base64 (`[name, value with U+FFFD, "base64"]`), so nothing is altered on
 //! the way to `hookvault listen`.
 
+use crate::ids::{EndpointId, ReplayId, RequestId, TokenId};
 use base64::Engine as _;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use uuid::Uuid;
 
 use crate::headers::RawHeader;
+
+mod responses;
+pub use responses::*;
 
 /// A captured request in full (`GET /api/v1/requests/{id}`, the CLI stream's `request` events,
 /// NDJSON export lines).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct RequestJson {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
+    pub id: RequestId,
+    pub endpoint_id: EndpointId,
     /// The capture's number in the database (newest-first page cursors use it).
     pub seq: i64,
     /// RFC 3339, UTC, milliseconds.
@@ -78,9 +81,9 @@ impl RequestJson {
 /// The signature check made at capture time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignatureJson {
-    pub scheme: Option<String>,
+    pub scheme: Option<crate::signing::Scheme>,
     /// `valid`, `valid_but_stale`, `invalid`, `malformed` or `unchecked`.
-    pub status: String,
+    pub status: crate::signing::SignatureStatus,
     pub reason: String,
 }
 
@@ -97,14 +100,14 @@ pub struct StripeJson {
 /// A replay handed to the CLI (the stream's `replay` event).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CliReplayJson {
-    pub replay_id: Uuid,
+    pub replay_id: ReplayId,
     pub request: RequestJson,
 }
 
 /// The stream's opening event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HelloJson {
-    pub endpoint_id: Uuid,
+    pub endpoint_id: EndpointId,
     /// Where the stream starts (also the event's id).
     pub position: String,
 }
@@ -112,7 +115,7 @@ pub struct HelloJson {
 /// A new API token (`POST /api/v1/tokens`): the token is shown here only.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct NewTokenJson {
-    pub id: Uuid,
+    pub id: TokenId,
     pub name: String,
     pub token: String,
 }
@@ -143,7 +146,7 @@ pub struct ErrorBody {
 /// An endpoint (`GET`/`POST`/`PATCH /api/v1/endpoints…`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointJson {
-    pub id: Uuid,
+    pub id: EndpointId,
     pub name: String,
     /// Its capture URL.
     pub url: String,
@@ -169,7 +172,7 @@ pub struct EndpointResponseJson {
 /// An endpoint's signature check.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SigningJson {
-    pub scheme: String,
+    pub scheme: crate::signing::Scheme,
     pub secret_set: bool,
 }
 
@@ -182,7 +185,7 @@ pub struct EndpointListJson {
 /// An endpoint in the list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointSummaryJson {
-    pub id: Uuid,
+    pub id: EndpointId,
     pub name: String,
     pub url: String,
     pub created_at: String,

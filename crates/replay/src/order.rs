@@ -8,9 +8,9 @@
 use std::cmp::Ordering;
 use std::str::FromStr;
 
+use hookvault_core::ids::RequestId;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// How a bulk replay orders its captures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,7 +54,7 @@ impl FromStr for ReplayOrder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// The capture's id.
-    pub id: Uuid,
+    pub id: RequestId,
     /// Capture order (the store's `seq`).
     pub seq: i64,
     /// When it was captured.
@@ -118,7 +118,7 @@ mod tests {
 
     fn cand(seq: i64, received: OffsetDateTime, created: Option<OffsetDateTime>) -> Candidate {
         Candidate {
-            id: Uuid::from_u128(seq as u128),
+            id: RequestId::from(uuid::Uuid::from_u128(seq as u128)),
             seq,
             received_at: received,
             created,

@@ -15,15 +15,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hookvault_core::headers;
+use hookvault_core::ids::ReplayId;
 use hookvault_core::secretbox::SecretKey;
-use hookvault_core::signing::{self, Scheme};
+use hookvault_core::signing;
 use hookvault_store::replays::{self, AttemptOutcome, ClaimedReplay, NewAttempt, ReplayStatus};
 use hookvault_store::{PgPool, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
-use uuid::Uuid;
 
 use crate::guard::{GuardedClient, OutboundRequest, OutboundResponse, SendError};
 use crate::limit::{destination_key, DestinationLimits};
@@ -67,7 +67,7 @@ pub struct WorkerContext {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Processed {
     /// The replay.
-    pub id: Uuid,
+    pub id: ReplayId,
     /// Its status after the attempt (`queued` when a retry is scheduled).
     pub status: ReplayStatus,
     /// False when the job had meanwhile been taken back by the recovery sweep, so the attempt
@@ -182,10 +182,7 @@ pub async fn recover(ctx: &WorkerContext) -> Result<usize, StoreError> {
     for r in &moved {
         tracing::warn!(replay.id = %r.id, replay.status = %r.status, "took back an interrupted replay");
     }
-    if moved
-        .iter()
-        .any(|r| r.status == ReplayStatus::Queued.as_str())
-    {
+    if moved.iter().any(|r| r.status == ReplayStatus::Queued) {
         ctx.wake.notify_waiters();
     }
     Ok(moved.len())
@@ -316,10 +313,7 @@ fn build_request(ctx: &WorkerContext, job: ClaimedReplay) -> Result<OutboundRequ
     let unsendable = |why: &str| AttemptError::Unsendable(why.to_owned());
     let captured = headers::decode(&job.headers)
         .map_err(|_| unsendable("the stored headers of the capture are corrupt"))?;
-    let scheme: Scheme = job
-        .scheme
-        .parse()
-        .map_err(|e: signing::UnknownScheme| AttemptError::Unsendable(e.to_string()))?;
+    let scheme = job.scheme;
     let secret = match &job.secret_sealed {
         Some(sealed) => {
             let plain = ctx

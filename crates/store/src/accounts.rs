@@ -1,8 +1,8 @@
 //! Account lifecycle (issue 13): links sent by mail (email verification, password reset),
 //! verified emails, and deleting an account in bounded batches.
 
+use hookvault_core::ids::UserId;
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
 use crate::{conflict, StoreError};
 
@@ -25,7 +25,7 @@ impl Purpose {
 /// A link's token, taken (so used up) from the store.
 #[derive(Debug, Clone)]
 pub struct TakenToken {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// The address the link was sent to.
     pub email: String,
     /// Past its expiry: it was deleted all the same and must be refused.
@@ -36,7 +36,7 @@ pub struct TakenToken {
 /// the latest link works).
 pub async fn insert_token(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
     purpose: Purpose,
     email: &str,
     token_hash: &[u8],
@@ -46,7 +46,7 @@ pub async fn insert_token(
         "WITH earlier AS (DELETE FROM account_tokens WHERE user_id = $1 AND purpose = $2)
          INSERT INTO account_tokens (token_hash, user_id, purpose, email, expires_at)
          VALUES ($3, $1, $2, $4, now() + make_interval(secs => $5))",
-        user_id,
+        user_id as _,
         purpose.as_str(),
         token_hash,
         email,
@@ -78,12 +78,12 @@ pub async fn take_token(
 /// Deletes the account's links of this purpose.
 pub async fn delete_tokens(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
     purpose: Purpose,
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "DELETE FROM account_tokens WHERE user_id = $1 AND purpose = $2",
-        user_id,
+        user_id as _,
         purpose.as_str()
     )
     .execute(ex)
@@ -95,13 +95,13 @@ pub async fn delete_tokens(
 /// taken address is [`StoreError::Conflict`]. False when the account is gone.
 pub async fn set_verified_email(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
     email: &str,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query!(
         "UPDATE users SET email = $2, email_verified_at = now()
          WHERE id = $1 AND deleting_at IS NULL",
-        user_id,
+        user_id as _,
         email
     )
     .execute(ex)
@@ -114,13 +114,14 @@ pub async fn set_verified_email(
 /// the account's verification changes).
 pub async fn endpoint_tokens(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<Vec<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar!("SELECT token FROM endpoints WHERE user_id = $1", user_id)
-            .fetch_all(ex)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        "SELECT token FROM endpoints WHERE user_id = $1",
+        user_id as _
     )
+    .fetch_all(ex)
+    .await?)
 }
 
 /// Starts deleting an account, in one short transaction's worth of work: the account can no
@@ -129,29 +130,32 @@ pub async fn endpoint_tokens(
 /// the route caches. Idempotent.
 pub async fn begin_deletion(
     pool: &crate::PgPool,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<Vec<String>, StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query!(
         "UPDATE users SET deleting_at = COALESCE(deleting_at, now()),
                           session_generation = session_generation + 1
          WHERE id = $1",
-        user_id
+        user_id as _
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!("DELETE FROM api_tokens WHERE user_id = $1", user_id)
+    sqlx::query!("DELETE FROM api_tokens WHERE user_id = $1", user_id as _)
         .execute(&mut *tx)
         .await?;
-    sqlx::query!("DELETE FROM account_tokens WHERE user_id = $1", user_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM account_tokens WHERE user_id = $1",
+        user_id as _
+    )
+    .execute(&mut *tx)
+    .await?;
     let tokens = sqlx::query_scalar!(
         r#"WITH old AS (SELECT id, token FROM endpoints WHERE user_id = $1 FOR UPDATE)
            UPDATE endpoints e SET token = 'deleted-' || e.id::text
            FROM old WHERE e.id = old.id AND old.token NOT LIKE 'deleted-%'
            RETURNING old.token AS "token!""#,
-        user_id
+        user_id as _
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -165,18 +169,18 @@ pub async fn begin_deletion(
 /// deleted; 0 means the account is gone. Each call is its own short transaction.
 pub async fn delete_account_step(
     ex: impl PgExecutor<'_> + Copy,
-    user_id: Uuid,
+    user_id: UserId,
     limit: i64,
 ) -> Result<u64, StoreError> {
     let steps = [
         sqlx::query!(
             "DELETE FROM replays WHERE id IN (SELECT id FROM replays WHERE user_id = $1 LIMIT $2)",
-            user_id,
+            user_id as _,
             limit
         ),
         sqlx::query!(
             "DELETE FROM audits WHERE id IN (SELECT id FROM audits WHERE user_id = $1 LIMIT $2)",
-            user_id,
+            user_id as _,
             limit
         ),
         sqlx::query!(
@@ -184,24 +188,24 @@ pub async fn delete_account_step(
                  SELECT r.id FROM requests r
                  WHERE r.endpoint_id IN (SELECT id FROM endpoints WHERE user_id = $1)
                  LIMIT $2)",
-            user_id,
+            user_id as _,
             limit
         ),
         sqlx::query!(
             "DELETE FROM cli_sessions WHERE id IN (
                  SELECT id FROM cli_sessions WHERE user_id = $1 LIMIT $2)",
-            user_id,
+            user_id as _,
             limit
         ),
         sqlx::query!(
             "DELETE FROM replay_targets WHERE id IN (
                  SELECT id FROM replay_targets WHERE user_id = $1 LIMIT $2)",
-            user_id,
+            user_id as _,
             limit
         ),
         sqlx::query!(
             "DELETE FROM endpoints WHERE id IN (SELECT id FROM endpoints WHERE user_id = $1 LIMIT $2)",
-            user_id,
+            user_id as _,
             limit
         ),
         // Billing events that named the account keep their id (a redelivery is still
@@ -209,7 +213,7 @@ pub async fn delete_account_step(
         sqlx::query!(
             "UPDATE billing_events SET payload = NULL, user_id = NULL WHERE event_id IN (
                  SELECT event_id FROM billing_events WHERE user_id = $1 LIMIT $2)",
-            user_id,
+            user_id as _,
             limit
         ),
         // A signed-in session holds the account id as text in its MessagePack data.
@@ -217,7 +221,7 @@ pub async fn delete_account_step(
             "DELETE FROM tower_sessions.session WHERE id IN (
                  SELECT id FROM tower_sessions.session
                  WHERE position(convert_to($1::uuid::text, 'UTF8') in data) > 0 LIMIT $2)",
-            user_id,
+            user_id as _,
             limit
         ),
     ];
@@ -227,7 +231,7 @@ pub async fn delete_account_step(
             return Ok(n);
         }
     }
-    let n = sqlx::query!("DELETE FROM users WHERE id = $1", user_id)
+    let n = sqlx::query!("DELETE FROM users WHERE id = $1", user_id as _)
         .execute(ex)
         .await?
         .rows_affected();
@@ -235,10 +239,12 @@ pub async fn delete_account_step(
 }
 
 /// Accounts whose deletion started and did not finish (resumed at start).
-pub async fn accounts_being_deleted(ex: impl PgExecutor<'_>) -> Result<Vec<Uuid>, StoreError> {
+pub async fn accounts_being_deleted(ex: impl PgExecutor<'_>) -> Result<Vec<UserId>, StoreError> {
     Ok(
-        sqlx::query_scalar!("SELECT id FROM users WHERE deleting_at IS NOT NULL")
-            .fetch_all(ex)
-            .await?,
+        sqlx::query_scalar!(
+            r#"SELECT id AS "id: UserId" FROM users WHERE deleting_at IS NOT NULL"#
+        )
+        .fetch_all(ex)
+        .await?,
     )
 }

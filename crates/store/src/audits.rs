@@ -3,11 +3,13 @@
 //! partial index), so audits cannot be used to flood a host; an audit left `running` by a
 //! server that stopped is closed as interrupted before the user's next one starts.
 
+use hookvault_core::ids::{AuditId, EndpointId, RequestId, UserId};
+use hookvault_core::signing::Scheme;
+use hookvault_core::stored::AuditStatus;
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::StoreError;
 
@@ -21,23 +23,22 @@ pub const STALE_AFTER_SECS: f64 = 600.0;
 /// An audit to start.
 #[derive(Debug, Clone)]
 pub struct NewAudit {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub request_id: Uuid,
+    pub id: AuditId,
+    pub user_id: UserId,
+    pub request_id: RequestId,
     pub target_url: String,
-    pub scheme: String,
+    pub scheme: Scheme,
 }
 
 /// An audit as stored.
 #[derive(Debug, Clone)]
 pub struct AuditRow {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
-    pub request_id: Uuid,
+    pub id: AuditId,
+    pub endpoint_id: EndpointId,
+    pub request_id: RequestId,
     pub target_url: String,
-    pub scheme: String,
-    /// `running`, `passed`, `failed` (a must-pass probe failed) or `error`.
-    pub status: String,
+    pub scheme: Scheme,
+    pub status: AuditStatus,
     /// The report (`hookvault_core::audit::Report` as JSON) once finished.
     pub report: Option<Value>,
     pub error: Option<String>,
@@ -46,12 +47,15 @@ pub struct AuditRow {
 }
 
 /// Closes the user's audits left `running` by a server that stopped.
-pub async fn close_stale_audits(ex: impl PgExecutor<'_>, user_id: Uuid) -> Result<u64, StoreError> {
+pub async fn close_stale_audits(
+    ex: impl PgExecutor<'_>,
+    user_id: UserId,
+) -> Result<u64, StoreError> {
     let r = sqlx::query!(
         "UPDATE audits SET status = 'error', error = $2, finished_at = now()
          WHERE user_id = $1 AND status = 'running'
            AND created_at < now() - make_interval(secs => $3)",
-        user_id,
+        user_id as _,
         INTERRUPTED_ERROR,
         STALE_AFTER_SECS
     )
@@ -69,11 +73,11 @@ pub async fn insert_audit(ex: impl PgExecutor<'_>, audit: &NewAudit) -> Result<b
          FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
          WHERE r.id = $3 AND e.user_id = $2
          ON CONFLICT (user_id) WHERE status = 'running' DO NOTHING",
-        audit.id,
-        audit.user_id,
-        audit.request_id,
+        audit.id as _,
+        audit.user_id as _,
+        audit.request_id as _,
         audit.target_url,
-        audit.scheme
+        audit.scheme as _
     )
     .execute(ex)
     .await?;
@@ -83,16 +87,16 @@ pub async fn insert_audit(ex: impl PgExecutor<'_>, audit: &NewAudit) -> Result<b
 /// Records how a running audit ended.
 pub async fn finish_audit(
     ex: impl PgExecutor<'_>,
-    id: Uuid,
-    status: &str,
+    id: AuditId,
+    status: AuditStatus,
     report: Option<&Value>,
     error: Option<&str>,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query!(
         "UPDATE audits SET status = $2, report = $3, error = $4, finished_at = now()
          WHERE id = $1 AND status = 'running'",
-        id,
-        status,
+        id as _,
+        status as _,
         report.map(Json) as Option<Json<&Value>>,
         error
     )
@@ -104,16 +108,16 @@ pub async fn finish_audit(
 /// One of the user's audits.
 pub async fn find_audit(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: AuditId,
 ) -> Result<Option<AuditRow>, StoreError> {
     Ok(sqlx::query_as!(
         AuditRow,
-        r#"SELECT id, endpoint_id, request_id, target_url, scheme, status,
+        r#"SELECT id, endpoint_id, request_id, target_url, scheme AS "scheme: _", status AS "status: _",
                   report AS "report: Value", error, created_at, finished_at
            FROM audits WHERE id = $1 AND user_id = $2"#,
-        id,
-        user_id
+        id as _,
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)
@@ -122,18 +126,18 @@ pub async fn find_audit(
 /// The audits of one of the user's captures, newest first.
 pub async fn list_request_audits(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    request_id: Uuid,
+    user_id: UserId,
+    request_id: RequestId,
     limit: i64,
 ) -> Result<Vec<AuditRow>, StoreError> {
     Ok(sqlx::query_as!(
         AuditRow,
-        r#"SELECT id, endpoint_id, request_id, target_url, scheme, status,
+        r#"SELECT id, endpoint_id, request_id, target_url, scheme AS "scheme: _", status AS "status: _",
                   report AS "report: Value", error, created_at, finished_at
            FROM audits WHERE request_id = $1 AND user_id = $2
            ORDER BY created_at DESC, id DESC LIMIT $3"#,
-        request_id,
-        user_id,
+        request_id as _,
+        user_id as _,
         limit
     )
     .fetch_all(ex)

@@ -2,9 +2,9 @@
 //! applies it), the subscriptions with the `created` of the newest event applied to each, the
 //! account's Stripe customer and its grace period after a failed payment.
 
+use hookvault_core::ids::UserId;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::StoreError;
 
@@ -101,7 +101,7 @@ pub async fn claim_due_event(
 pub async fn finish_event(
     ex: impl PgExecutor<'_>,
     event_id: &str,
-    user_id: Option<Uuid>,
+    user_id: Option<UserId>,
     outcome: &str,
 ) -> Result<(), StoreError> {
     sqlx::query!(
@@ -110,7 +110,7 @@ pub async fn finish_event(
          WHERE event_id = $1",
         event_id,
         outcome,
-        user_id
+        user_id as _
     )
     .execute(ex)
     .await?;
@@ -174,10 +174,10 @@ pub async fn event_status(
 }
 
 /// The account with this id, if it exists and is not being deleted.
-pub async fn find_account(ex: impl PgExecutor<'_>, id: Uuid) -> Result<bool, StoreError> {
+pub async fn find_account(ex: impl PgExecutor<'_>, id: UserId) -> Result<bool, StoreError> {
     Ok(sqlx::query_scalar!(
         r#"SELECT 1 AS "one!" FROM users WHERE id = $1 AND deleting_at IS NULL"#,
-        id
+        id as _
     )
     .fetch_optional(ex)
     .await?
@@ -189,9 +189,9 @@ pub async fn find_account_of(
     ex: impl PgExecutor<'_>,
     subscription: Option<&str>,
     customer: Option<&str>,
-) -> Result<Option<Uuid>, StoreError> {
+) -> Result<Option<UserId>, StoreError> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT id AS "id!" FROM (
+        r#"SELECT id AS "id!: UserId" FROM (
                SELECT user_id AS id, 1 AS rank FROM billing_subscriptions
                WHERE subscription_id = $1
                UNION ALL
@@ -207,12 +207,12 @@ pub async fn find_account_of(
 /// Links the account to its Stripe customer.
 pub async fn link_customer(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
     customer: &str,
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE users SET stripe_customer_id = $2 WHERE id = $1",
-        user_id,
+        user_id as _,
         customer
     )
     .execute(ex)
@@ -226,7 +226,7 @@ pub async fn link_customer(
 pub async fn apply_subscription(
     ex: impl PgExecutor<'_>,
     subscription: &str,
-    user_id: Uuid,
+    user_id: UserId,
     customer: Option<&str>,
     status: &str,
     created: i64,
@@ -242,7 +242,7 @@ pub async fn apply_subscription(
            WHERE billing_subscriptions.last_event_created < excluded.last_event_created
            RETURNING 1 AS "one!""#,
         subscription,
-        user_id,
+        user_id as _,
         customer,
         status,
         created
@@ -255,12 +255,12 @@ pub async fn apply_subscription(
 /// Whether the account has a subscription that pays for the paid plan (active or trialing).
 pub async fn has_paying_subscription(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<bool, StoreError> {
     Ok(sqlx::query_scalar!(
         r#"SELECT 1 AS "one!" FROM billing_subscriptions
            WHERE user_id = $1 AND status IN ('active', 'trialing') LIMIT 1"#,
-        user_id
+        user_id as _
     )
     .fetch_optional(ex)
     .await?
@@ -270,13 +270,13 @@ pub async fn has_paying_subscription(
 /// Subscriptions of the account that Stripe may still charge (to cancel before deleting it).
 pub async fn live_subscriptions(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar!(
         "SELECT subscription_id FROM billing_subscriptions
          WHERE user_id = $1 AND status NOT IN ('canceled', 'incomplete_expired')
          ORDER BY updated_at",
-        user_id
+        user_id as _
     )
     .fetch_all(ex)
     .await?)
@@ -298,7 +298,7 @@ pub async fn mark_canceled(ex: impl PgExecutor<'_>, subscription: &str) -> Resul
 /// as changed to every process when the transaction commits). The grace period ends with it.
 pub async fn set_account_plan(
     tx: &mut crate::Tx,
-    user_id: Uuid,
+    user_id: UserId,
     plan: &str,
 ) -> Result<(), StoreError> {
     sqlx::query!(
@@ -309,7 +309,7 @@ pub async fn set_account_plan(
            )
            SELECT count(pg_notify($3, e.token)) AS "n!"
            FROM endpoints e JOIN changed c ON c.id = e.user_id"#,
-        user_id,
+        user_id as _,
         plan,
         crate::notify::ROUTE_CHANGED
     )
@@ -323,7 +323,7 @@ pub async fn set_account_plan(
 /// one started now.
 pub async fn start_grace(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
     grace_secs: f64,
     created: i64,
     free_plan: &str,
@@ -334,7 +334,7 @@ pub async fn start_grace(
            WHERE id = $1 AND billing_grace_until IS NULL AND plan <> $4
              AND (billing_grace_created IS NULL OR billing_grace_created < $3)
            RETURNING email, billing_grace_until AS "until!""#,
-        user_id,
+        user_id as _,
         grace_secs,
         created,
         free_plan
@@ -348,13 +348,13 @@ pub async fn start_grace(
 /// payment's `created` is kept, so a failure older than it, arriving late, starts none.
 pub async fn end_grace(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
     created: i64,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query!(
         "UPDATE users SET billing_grace_until = NULL, billing_grace_created = $2
          WHERE id = $1 AND billing_grace_until IS NOT NULL AND billing_grace_created <= $2",
-        user_id,
+        user_id as _,
         created
     )
     .execute(ex)
@@ -363,7 +363,7 @@ pub async fn end_grace(
 }
 
 /// Accounts whose grace period is over; each is moved by [`set_account_plan`].
-pub async fn expired_graces(ex: impl PgExecutor<'_>) -> Result<Vec<(Uuid, String)>, StoreError> {
+pub async fn expired_graces(ex: impl PgExecutor<'_>) -> Result<Vec<(UserId, String)>, StoreError> {
     let rows = sqlx::query!(
         "SELECT id, email FROM users
          WHERE billing_grace_until <= now() AND deleting_at IS NULL
@@ -371,21 +371,21 @@ pub async fn expired_graces(ex: impl PgExecutor<'_>) -> Result<Vec<(Uuid, String
     )
     .fetch_all(ex)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.email)).collect())
+    Ok(rows.into_iter().map(|r| (r.id.into(), r.email)).collect())
 }
 
 /// Moves one account whose grace period is over to the free plan, if it still is over (another
 /// process may have done it, or a payment ended it). Returns whether it was moved.
 pub async fn end_expired_grace(
     pool: &crate::PgPool,
-    user_id: Uuid,
+    user_id: UserId,
     free_plan: &str,
 ) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
     let due = sqlx::query_scalar!(
         r#"SELECT 1 AS "one!" FROM users WHERE id = $1 AND billing_grace_until <= now()
            FOR UPDATE SKIP LOCKED"#,
-        user_id
+        user_id as _
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -400,7 +400,7 @@ pub async fn end_expired_grace(
 /// The account's billing state, for its billing page.
 pub async fn account_billing(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<Option<AccountBilling>, StoreError> {
     Ok(sqlx::query_as!(
         AccountBilling,
@@ -408,7 +408,7 @@ pub async fn account_billing(
                   (SELECT s.status FROM billing_subscriptions s WHERE s.user_id = u.id
                    ORDER BY s.updated_at DESC LIMIT 1) AS subscription_status
            FROM users u WHERE u.id = $1"#,
-        user_id
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)

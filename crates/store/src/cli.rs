@@ -1,17 +1,17 @@
 //! `hookvault listen` sessions, the replays handed to them, and the results they report.
 
+use hookvault_core::ids::{CliSessionId, EndpointId, ReplayId, RequestId, UserId};
 use sqlx::types::Json;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::replays::NewAttempt;
+use crate::replays::{NewAttempt, ReplayStatus};
 use crate::StoreError;
 
 /// A connected CLI as the dashboard lists it.
 #[derive(Debug, Clone)]
 pub struct CliSession {
-    pub id: Uuid,
+    pub id: CliSessionId,
     pub forward_to: String,
     pub connected_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
@@ -21,9 +21,9 @@ pub struct CliSession {
 /// the account already has `limit` connected CLIs: then nothing is recorded and it says false.
 pub async fn insert_cli_session(
     ex: impl PgExecutor<'_>,
-    id: Uuid,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    id: CliSessionId,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     forward_to: &str,
     limit: i64,
 ) -> Result<bool, StoreError> {
@@ -35,9 +35,9 @@ pub async fn insert_cli_session(
          SELECT $1, $2, $3, $4
          WHERE (SELECT count(*) FROM cli_sessions
                 WHERE user_id = $2 AND last_seen_at >= now() - interval '5 minutes') < $5",
-        id,
-        user_id,
-        endpoint_id,
+        id as _,
+        user_id as _,
+        endpoint_id as _,
         forward_to,
         limit
     )
@@ -47,10 +47,13 @@ pub async fn insert_cli_session(
 }
 
 /// The stream is still open.
-pub async fn touch_cli_session(ex: impl PgExecutor<'_>, id: Uuid) -> Result<(), StoreError> {
+pub async fn touch_cli_session(
+    ex: impl PgExecutor<'_>,
+    id: CliSessionId,
+) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE cli_sessions SET last_seen_at = now() WHERE id = $1",
-        id
+        id as _
     )
     .execute(ex)
     .await?;
@@ -58,8 +61,11 @@ pub async fn touch_cli_session(ex: impl PgExecutor<'_>, id: Uuid) -> Result<(), 
 }
 
 /// The stream closed.
-pub async fn delete_cli_session(ex: impl PgExecutor<'_>, id: Uuid) -> Result<(), StoreError> {
-    sqlx::query!("DELETE FROM cli_sessions WHERE id = $1", id)
+pub async fn delete_cli_session(
+    ex: impl PgExecutor<'_>,
+    id: CliSessionId,
+) -> Result<(), StoreError> {
+    sqlx::query!("DELETE FROM cli_sessions WHERE id = $1", id as _)
         .execute(ex)
         .await?;
     Ok(())
@@ -68,16 +74,16 @@ pub async fn delete_cli_session(ex: impl PgExecutor<'_>, id: Uuid) -> Result<(),
 /// CLIs connected to one of the user's endpoints (seen in the last minute), oldest first.
 pub async fn list_cli_sessions(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
 ) -> Result<Vec<CliSession>, StoreError> {
     Ok(sqlx::query_as!(
         CliSession,
         "SELECT id, forward_to, connected_at, last_seen_at FROM cli_sessions
          WHERE user_id = $1 AND endpoint_id = $2 AND last_seen_at > now() - interval '1 minute'
          ORDER BY connected_at",
-        user_id,
-        endpoint_id
+        user_id as _,
+        endpoint_id as _
     )
     .fetch_all(ex)
     .await?)
@@ -86,7 +92,7 @@ pub async fn list_cli_sessions(
 /// Tells every server process that a CLI replay was queued for this endpoint.
 pub async fn notify_cli_replay(
     ex: impl PgExecutor<'_>,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "SELECT pg_notify($1, $2)",
@@ -101,15 +107,15 @@ pub async fn notify_cli_replay(
 /// A CLI replay claimed by a stream.
 #[derive(Debug, Clone)]
 pub struct ClaimedCliReplay {
-    pub id: Uuid,
-    pub request_id: Uuid,
+    pub id: ReplayId,
+    pub request_id: RequestId,
 }
 
 /// Claims the oldest queued CLI replay of an endpoint for one stream (`SKIP LOCKED`: with
 /// several CLIs connected, each replay goes to exactly one).
 pub async fn claim_cli_replay(
     ex: impl PgExecutor<'_>,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
 ) -> Result<Option<ClaimedCliReplay>, StoreError> {
     Ok(sqlx::query_as!(
         ClaimedCliReplay,
@@ -124,7 +130,7 @@ pub async fn claim_cli_replay(
            SET status = 'running', locked_at = now(), attempts_made = r.attempts_made + 1
            FROM next WHERE r.id = next.id
            RETURNING r.id, r.request_id"#,
-        endpoint_id
+        endpoint_id as _
     )
     .fetch_optional(ex)
     .await?)
@@ -134,8 +140,8 @@ pub async fn claim_cli_replay(
 /// Returns false when there is no such running CLI replay.
 pub async fn finish_cli_replay(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    replay_id: Uuid,
+    user_id: UserId,
+    replay_id: ReplayId,
     record: &NewAttempt,
     succeeded: bool,
     forward_to: &str,
@@ -152,9 +158,13 @@ pub async fn finish_cli_replay(
                SELECT id, $5, $6, $7, $8, $9, $10, $11 FROM job
            )
            SELECT EXISTS (SELECT 1 FROM job) AS "finished!""#,
-        replay_id,
-        user_id,
-        if succeeded { "succeeded" } else { "failed" },
+        replay_id as _,
+        user_id as _,
+        if succeeded {
+            ReplayStatus::Succeeded
+        } else {
+            ReplayStatus::Failed
+        } as _,
         forward_to,
         record.started_at,
         record.duration_ms,
@@ -173,13 +183,13 @@ pub async fn finish_cli_replay(
 /// replay's id, or `None` when the request is not the user's.
 pub async fn insert_cli_delivery(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    request_id: Uuid,
+    user_id: UserId,
+    request_id: RequestId,
     forward_to: &str,
     record: &NewAttempt,
     succeeded: bool,
-) -> Result<Option<Uuid>, StoreError> {
-    let id = Uuid::now_v7();
+) -> Result<Option<ReplayId>, StoreError> {
+    let id = ReplayId::now_v7();
     Ok(sqlx::query_scalar!(
         r#"WITH owned AS (
                SELECT r.id, r.endpoint_id FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
@@ -194,12 +204,16 @@ pub async fn insert_cli_delivery(
                       response_headers, response_body, response_truncated, error)
                SELECT id, $6, $7, $8, $9, $10, $11, $12 FROM job
            )
-           SELECT id AS "id!" FROM job"#,
-        id,
-        request_id,
-        user_id,
+           SELECT id AS "id!: ReplayId" FROM job"#,
+        id as _,
+        request_id as _,
+        user_id as _,
         forward_to,
-        if succeeded { "succeeded" } else { "failed" },
+        if succeeded {
+            ReplayStatus::Succeeded
+        } else {
+            ReplayStatus::Failed
+        } as _,
         record.started_at,
         record.duration_ms,
         record.status_code,

@@ -1,22 +1,23 @@
 //! Endpoints and their capture routes.
 
+use hookvault_core::ids::{EndpointId, UserId};
+use hookvault_core::signing::Scheme;
 use sqlx::types::Json;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::{conflict, StoreError};
 
 /// An endpoint with its settings. The sealed signing secret never leaves the server.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    pub id: Uuid,
-    pub user_id: Uuid,
+    pub id: EndpointId,
+    pub user_id: UserId,
     pub name: String,
     pub token: String,
     pub created_at: OffsetDateTime,
     pub response: EndpointResponse,
-    pub signing_scheme: Option<String>,
+    pub signing_scheme: Option<Scheme>,
     pub signing_secret_sealed: Option<Vec<u8>>,
 }
 
@@ -33,7 +34,7 @@ pub struct EndpointResponse {
 /// An endpoint in a list, with its capture count.
 #[derive(Debug, Clone)]
 pub struct EndpointSummary {
-    pub id: Uuid,
+    pub id: EndpointId,
     pub name: String,
     pub token: String,
     pub created_at: OffsetDateTime,
@@ -43,10 +44,10 @@ pub struct EndpointSummary {
 /// What the capture path needs to store and answer a capture for a token.
 #[derive(Debug, Clone)]
 pub struct CaptureRoute {
-    pub endpoint_id: Uuid,
-    pub user_id: Uuid,
+    pub endpoint_id: EndpointId,
+    pub user_id: UserId,
     pub response: EndpointResponse,
-    pub signing_scheme: Option<String>,
+    pub signing_scheme: Option<Scheme>,
     pub signing_secret_sealed: Option<Vec<u8>>,
     /// Whether the owner's email is verified (`--require-verified-email`, issue 13).
     pub owner_verified: bool,
@@ -57,8 +58,8 @@ pub struct CaptureRoute {
 }
 
 struct EndpointRow {
-    id: Uuid,
-    user_id: Uuid,
+    id: EndpointId,
+    user_id: UserId,
     name: String,
     token: String,
     created_at: OffsetDateTime,
@@ -67,7 +68,7 @@ struct EndpointRow {
     response_body: Vec<u8>,
     response_headers: Json<Vec<(String, String)>>,
     response_delay_ms: i32,
-    signing_scheme: Option<String>,
+    signing_scheme: Option<Scheme>,
     signing_secret_sealed: Option<Vec<u8>>,
 }
 
@@ -95,15 +96,15 @@ impl From<EndpointRow> for Endpoint {
 /// Creates an endpoint with the default response.
 pub async fn insert_endpoint(
     ex: impl PgExecutor<'_>,
-    id: Uuid,
-    user_id: Uuid,
+    id: EndpointId,
+    user_id: UserId,
     name: &str,
     token: &str,
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "INSERT INTO endpoints (id, user_id, name, token) VALUES ($1, $2, $3, $4)",
-        id,
-        user_id,
+        id as _,
+        user_id as _,
         name,
         token
     )
@@ -116,14 +117,14 @@ pub async fn insert_endpoint(
 /// The user's endpoints, oldest first, with capture counts.
 pub async fn list_endpoints(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<Vec<EndpointSummary>, StoreError> {
     Ok(sqlx::query_as!(
         EndpointSummary,
         r#"SELECT e.id, e.name, e.token, e.created_at,
                   (SELECT count(*) FROM requests r WHERE r.endpoint_id = e.id) AS "request_count!"
            FROM endpoints e WHERE e.user_id = $1 ORDER BY e.created_at, e.id"#,
-        user_id
+        user_id as _
     )
     .fetch_all(ex)
     .await?)
@@ -132,17 +133,17 @@ pub async fn list_endpoints(
 /// One of the user's endpoints.
 pub async fn find_endpoint(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: EndpointId,
 ) -> Result<Option<Endpoint>, StoreError> {
     let row = sqlx::query_as!(
         EndpointRow,
         r#"SELECT id, user_id, name, token, created_at, response_status, response_content_type,
                   response_body, response_headers AS "response_headers: Json<Vec<(String, String)>>",
-                  response_delay_ms, signing_scheme, signing_secret_sealed
+                  response_delay_ms, signing_scheme AS "signing_scheme: _", signing_secret_sealed
            FROM endpoints WHERE id = $1 AND user_id = $2"#,
-        id,
-        user_id
+        id as _,
+        user_id as _
     )
     .fetch_optional(ex)
     .await?;
@@ -152,12 +153,13 @@ pub async fn find_endpoint(
 /// One of the user's endpoints by exact name (the first created if names repeat).
 pub async fn find_endpoint_id_by_name(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
     name: &str,
-) -> Result<Option<Uuid>, StoreError> {
+) -> Result<Option<EndpointId>, StoreError> {
     Ok(sqlx::query_scalar!(
-        "SELECT id FROM endpoints WHERE user_id = $1 AND name = $2 ORDER BY created_at LIMIT 1",
-        user_id,
+        r#"SELECT id AS "id: EndpointId" FROM endpoints WHERE user_id = $1 AND name = $2
+           ORDER BY created_at LIMIT 1"#,
+        user_id as _,
         name
     )
     .fetch_optional(ex)
@@ -172,7 +174,8 @@ pub async fn find_capture_route(
     let row = sqlx::query!(
         r#"SELECT e.id, e.user_id, e.response_status, e.response_content_type, e.response_body,
                   e.response_headers AS "response_headers: Json<Vec<(String, String)>>",
-                  e.response_delay_ms, e.signing_scheme, e.signing_secret_sealed,
+                  e.response_delay_ms, e.signing_scheme AS "signing_scheme: Scheme",
+                  e.signing_secret_sealed,
                   u.email_verified_at IS NOT NULL AS "owner_verified!",
                   p.max_body_bytes, u.suspended_reason
            FROM endpoints e JOIN users u ON u.id = e.user_id JOIN plans p ON p.name = u.plan
@@ -182,8 +185,8 @@ pub async fn find_capture_route(
     .fetch_optional(ex)
     .await?;
     Ok(row.map(|r| CaptureRoute {
-        endpoint_id: r.id,
-        user_id: r.user_id,
+        endpoint_id: r.id.into(),
+        user_id: r.user_id.into(),
         response: EndpointResponse {
             status: r.response_status,
             content_type: r.response_content_type,
@@ -202,14 +205,14 @@ pub async fn find_capture_route(
 /// Renames one of the user's endpoints; false when not found.
 pub async fn update_endpoint_name(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: EndpointId,
     name: &str,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query!(
         "UPDATE endpoints SET name = $3 WHERE id = $1 AND user_id = $2",
-        id,
-        user_id,
+        id as _,
+        user_id as _,
         name
     )
     .execute(ex)
@@ -220,16 +223,16 @@ pub async fn update_endpoint_name(
 /// Sets the custom response of one of the user's endpoints; false when not found.
 pub async fn update_endpoint_response(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: EndpointId,
     response: &EndpointResponse,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query!(
         "UPDATE endpoints SET response_status = $3, response_content_type = $4, response_body = $5,
                 response_headers = $6, response_delay_ms = $7
          WHERE id = $1 AND user_id = $2",
-        id,
-        user_id,
+        id as _,
+        user_id as _,
         response.status,
         response.content_type,
         response.body,
@@ -244,17 +247,17 @@ pub async fn update_endpoint_response(
 /// Sets (or clears, with `None`) the signature check of one of the user's endpoints.
 pub async fn update_endpoint_signing(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
-    scheme: Option<&str>,
+    user_id: UserId,
+    id: EndpointId,
+    scheme: Option<Scheme>,
     secret_sealed: Option<&[u8]>,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query!(
         "UPDATE endpoints SET signing_scheme = $3, signing_secret_sealed = $4
          WHERE id = $1 AND user_id = $2",
-        id,
-        user_id,
-        scheme,
+        id as _,
+        user_id as _,
+        scheme as _,
         secret_sealed
     )
     .execute(ex)
@@ -266,13 +269,13 @@ pub async fn update_endpoint_signing(
 /// caches can drop it, or `None` when not found.
 pub async fn delete_endpoint(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: EndpointId,
 ) -> Result<Option<String>, StoreError> {
     Ok(sqlx::query_scalar!(
         "DELETE FROM endpoints WHERE id = $1 AND user_id = $2 RETURNING token",
-        id,
-        user_id
+        id as _,
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)
@@ -294,14 +297,14 @@ pub async fn notify_route_changed(ex: impl PgExecutor<'_>, token: &str) -> Resul
 /// endpoint stays. Returns how many were deleted.
 pub async fn clear_endpoint_requests(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: EndpointId,
 ) -> Result<u64, StoreError> {
     let r = sqlx::query!(
         "DELETE FROM requests r USING endpoints e
          WHERE r.endpoint_id = e.id AND e.id = $1 AND e.user_id = $2",
-        id,
-        user_id
+        id as _,
+        user_id as _
     )
     .execute(ex)
     .await?;

@@ -2,15 +2,15 @@
 //! by size, then fetched in chunks of bounded total body size, so an export of millions of
 //! captures (or of a few huge ones) never holds much in memory.
 
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
 use crate::StoreError;
 
 /// A capture's place and body size, for planning an export.
 #[derive(Debug, Clone, Copy)]
 pub struct SizedRequest {
-    pub id: Uuid,
+    pub id: RequestId,
     pub seq: i64,
     pub body_size: i32,
 }
@@ -18,8 +18,8 @@ pub struct SizedRequest {
 /// One page of the endpoint's captures (ids and sizes), newest first, older than `before_seq`.
 pub async fn list_request_sizes(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     before_seq: Option<i64>,
     limit: i64,
 ) -> Result<Vec<SizedRequest>, StoreError> {
@@ -29,8 +29,8 @@ pub async fn list_request_sizes(
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq < COALESCE($3, 9223372036854775807)
            ORDER BY r.seq DESC LIMIT $4"#,
-        endpoint_id,
-        user_id,
+        endpoint_id as _,
+        user_id as _,
         before_seq,
         limit
     )

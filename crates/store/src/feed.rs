@@ -8,9 +8,9 @@
 //! the horizon wait for the older transaction to finish; the page says so (`pending`), and the
 //! reader asks again shortly.
 
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_core::position::{Position, Snapshot};
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
 use crate::StoreError;
 
@@ -18,7 +18,7 @@ use crate::StoreError;
 /// has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
-    pub id: Uuid,
+    pub id: RequestId,
     pub body_size: i32,
     /// The position right after this capture (a stream's event id).
     pub after: Position,
@@ -59,8 +59,8 @@ pub async fn head(ex: impl PgExecutor<'_>) -> Result<Position, StoreError> {
 /// At most `limit` captures of the user's endpoint after `after`, in position order.
 pub async fn captures_after(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     after: &Position,
     limit: i64,
 ) -> Result<FeedPage, StoreError> {
@@ -82,8 +82,8 @@ pub async fn captures_after(
                LIMIT $8
            ) AS c ON true
            ORDER BY c.xid, c.seq"#,
-        endpoint_id,
-        user_id,
+        endpoint_id as _,
+        user_id as _,
         after.xid,
         after.seq,
         seen.xmin,
@@ -110,7 +110,7 @@ pub async fn captures_after(
         }
         next = next.after(xid, seq);
         entries.push(FeedEntry {
-            id,
+            id: id.into(),
             body_size,
             after: next.clone(),
         });

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
+use hookvault_core::ids::EndpointId;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 /// Captures of an endpoint were committed. Payload: the endpoint id.
 pub(crate) const CAPTURES: &str = "hookvault_new_request";
@@ -23,13 +23,13 @@ pub(crate) const CLI_REPLAY: &str = "hookvault_cli_replay";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     /// Captures of this endpoint were committed.
-    Captures { endpoint_id: Uuid },
+    Captures { endpoint_id: EndpointId },
     /// The capture route with this token changed: cached copies are stale.
     RouteChanged { token: String },
     /// Replays were queued.
     ReplayQueued,
     /// A replay was handed to this endpoint's connected CLI.
-    CliReplay { endpoint_id: Uuid },
+    CliReplay { endpoint_id: EndpointId },
     /// The listening connection was (re)established: announcements made meanwhile were missed,
     /// so every cache and follower should re-read the store.
     Resync,
@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn announcements_are_read_back_per_channel() {
-        let id = Uuid::now_v7();
+        let id = EndpointId::now_v7();
         assert_eq!(
             Notice::parse(CAPTURES, &id.to_string()),
             Some(Notice::Captures { endpoint_id: id })

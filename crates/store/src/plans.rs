@@ -8,9 +8,9 @@
 //!   the `replay_usage` row of the day only when the whole batch fits;
 //! - endpoints: [`insert_endpoint_within_plan`] counts under a lock on the account row.
 
+use hookvault_core::ids::{EndpointId, UserId};
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::StoreError;
 
@@ -29,7 +29,7 @@ pub struct Plan {
 /// An account with its plan and usage (the account API, the dashboard meters, `admin accounts`).
 #[derive(Debug, Clone)]
 pub struct AccountUsage {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub suspended_reason: Option<String>,
     pub plan: Plan,
@@ -78,7 +78,7 @@ pub async fn list_plans(ex: impl PgExecutor<'_>) -> Result<Vec<Plan>, StoreError
 /// One account's plan and usage; `None` for an unknown id.
 pub async fn account_usage(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<Option<AccountUsage>, StoreError> {
     Ok(accounts_usage(ex, Some(user_id)).await?.into_iter().next())
 }
@@ -86,7 +86,7 @@ pub async fn account_usage(
 /// Every account's plan and usage (`None`), or one account's.
 pub async fn accounts_usage(
     ex: impl PgExecutor<'_>,
-    user_id: Option<Uuid>,
+    user_id: Option<UserId>,
 ) -> Result<Vec<AccountUsage>, StoreError> {
     let rows = sqlx::query!(
         r#"SELECT u.id, u.email, u.suspended_reason,
@@ -106,14 +106,14 @@ pub async fn accounts_usage(
            FROM users u JOIN plans p ON p.name = u.plan
            WHERE $1::uuid IS NULL OR u.id = $1
            ORDER BY u.email"#,
-        user_id
+        user_id as _
     )
     .fetch_all(ex)
     .await?;
     Ok(rows
         .into_iter()
         .map(|r| AccountUsage {
-            id: r.id,
+            id: r.id.into(),
             email: r.email,
             suspended_reason: r.suspended_reason,
             plan: Plan {
@@ -135,13 +135,16 @@ pub async fn accounts_usage(
 }
 
 /// The plan of an account.
-pub async fn user_plan(ex: impl PgExecutor<'_>, user_id: Uuid) -> Result<Option<Plan>, StoreError> {
+pub async fn user_plan(
+    ex: impl PgExecutor<'_>,
+    user_id: UserId,
+) -> Result<Option<Plan>, StoreError> {
     Ok(sqlx::query_as!(
         Plan,
         "SELECT p.name, p.endpoints, p.captures_per_month, p.retention_days, p.max_body_bytes,
                 p.replays_per_day, p.listen_streams
          FROM users u JOIN plans p ON p.name = u.plan WHERE u.id = $1",
-        user_id
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)
@@ -221,22 +224,23 @@ pub async fn set_suspended(
 /// Why this account is suspended, if it is (login says why).
 pub async fn suspended_reason(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar!("SELECT suspended_reason FROM users WHERE id = $1", user_id)
-            .fetch_optional(ex)
-            .await?
-            .flatten(),
+    Ok(sqlx::query_scalar!(
+        "SELECT suspended_reason FROM users WHERE id = $1",
+        user_id as _
     )
+    .fetch_optional(ex)
+    .await?
+    .flatten())
 }
 
 /// Creates an endpoint when the account's plan allows one more; false when it does not. The
 /// count is taken under a lock on the account row, so concurrent creations cannot both pass.
 pub async fn insert_endpoint_within_plan(
     pool: &sqlx::PgPool,
-    id: Uuid,
-    user_id: Uuid,
+    id: EndpointId,
+    user_id: UserId,
     name: &str,
     token: &str,
 ) -> Result<bool, StoreError> {
@@ -244,14 +248,14 @@ pub async fn insert_endpoint_within_plan(
     let limit = sqlx::query_scalar!(
         "SELECT p.endpoints FROM users u JOIN plans p ON p.name = u.plan
          WHERE u.id = $1 FOR NO KEY UPDATE OF u",
-        user_id
+        user_id as _
     )
     .fetch_optional(&mut *tx)
     .await?
     .unwrap_or(0);
     let have = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM endpoints WHERE user_id = $1"#,
-        user_id
+        user_id as _
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -294,13 +298,13 @@ pub async fn delete_expired_batch(ex: impl PgExecutor<'_>, limit: i64) -> Result
 /// When the capture `id` of this user expires (its receive time plus the plan's retention).
 pub async fn capture_expires_at(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
     received_at: OffsetDateTime,
 ) -> Result<Option<OffsetDateTime>, StoreError> {
     Ok(sqlx::query_scalar!(
         r#"SELECT $2::timestamptz + make_interval(days => p.retention_days) AS "at!"
            FROM users u JOIN plans p ON p.name = u.plan WHERE u.id = $1"#,
-        user_id,
+        user_id as _,
         received_at
     )
     .fetch_optional(ex)

@@ -60,8 +60,8 @@ mod tests {
             "Bearer sk_live_secret",
         )]);
         let capture = NewCapture {
-            id: uuid::Uuid::nil(),
-            endpoint_id: uuid::Uuid::nil(),
+            id: hookvault_core::ids::RequestId::nil(),
+            endpoint_id: hookvault_core::ids::EndpointId::nil(),
             received_at: time::OffsetDateTime::UNIX_EPOCH,
             method: "POST".into(),
             path: String::new(),

@@ -1,16 +1,18 @@
 //! Captured requests: the batched insert of the capture path and the owner-scoped reads.
 
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
+use hookvault_core::provider::Provider;
+use hookvault_core::signing::{Scheme, SignatureStatus};
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::StoreError;
 
 /// A capture ready to be stored. (`Debug` in `redact.rs` hides headers and body.)
 #[derive(Clone)]
 pub struct NewCapture {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
+    pub id: RequestId,
+    pub endpoint_id: EndpointId,
     pub received_at: OffsetDateTime,
     pub method: String,
     pub path: String,
@@ -22,11 +24,11 @@ pub struct NewCapture {
     pub content_type: Option<String>,
     /// The body as received (shared with the capture handler, not copied).
     pub body: bytes::Bytes,
-    pub provider: Option<String>,
+    pub provider: Option<Provider>,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
-    pub signature_scheme: Option<String>,
-    pub signature_status: Option<String>,
+    pub signature_scheme: Option<Scheme>,
+    pub signature_status: Option<SignatureStatus>,
     pub signature_reason: Option<String>,
     /// Stripe envelope facts (`hookvault_core::provider::StripeMeta`); `None` for others.
     pub stripe: Option<StripeFacts>,
@@ -46,30 +48,30 @@ pub struct StripeFacts {
 /// A capture in a list.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RequestSummary {
-    pub id: Uuid,
+    pub id: RequestId,
     pub seq: i64,
-    pub endpoint_id: Uuid,
+    pub endpoint_id: EndpointId,
     pub received_at: OffsetDateTime,
     pub method: String,
     pub path: String,
     pub query: Option<String>,
     pub body_size: i32,
     pub content_type: Option<String>,
-    pub provider: Option<String>,
+    pub provider: Option<Provider>,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
-    pub signature_status: Option<String>,
+    pub signature_status: Option<SignatureStatus>,
     pub signature_reason: Option<String>,
     /// The capture this one is an edited copy of (made in the dashboard).
-    pub edited_from: Option<Uuid>,
+    pub edited_from: Option<RequestId>,
 }
 
 /// A capture in full. (`Debug` in `redact.rs` hides headers and body.)
 #[derive(Clone)]
 pub struct StoredRequest {
-    pub id: Uuid,
+    pub id: RequestId,
     pub seq: i64,
-    pub endpoint_id: Uuid,
+    pub endpoint_id: EndpointId,
     pub received_at: OffsetDateTime,
     pub method: String,
     pub path: String,
@@ -80,11 +82,11 @@ pub struct StoredRequest {
     pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub body_size: i32,
-    pub provider: Option<String>,
+    pub provider: Option<Provider>,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
-    pub signature_scheme: Option<String>,
-    pub signature_status: Option<String>,
+    pub signature_scheme: Option<Scheme>,
+    pub signature_status: Option<SignatureStatus>,
     pub signature_reason: Option<String>,
     pub livemode: Option<bool>,
     pub api_version: Option<String>,
@@ -92,7 +94,7 @@ pub struct StoredRequest {
     pub object_id: Option<String>,
     pub object_type: Option<String>,
     /// The capture this one is an edited copy of (made in the dashboard).
-    pub edited_from: Option<Uuid>,
+    pub edited_from: Option<RequestId>,
 }
 
 /// Inserts a batch of captures and announces them, in one statement (run it outside a
@@ -143,11 +145,11 @@ pub async fn insert_captures(
         ctypes.push(c.content_type.as_deref());
         bodies.push(c.body.as_ref());
         sizes.push(i32::try_from(c.body.len()).unwrap_or(i32::MAX));
-        providers.push(c.provider.as_deref());
+        providers.push(c.provider);
         types.push(c.event_type.as_deref());
         event_ids.push(c.event_id.as_deref());
-        schemes.push(c.signature_scheme.as_deref());
-        statuses.push(c.signature_status.as_deref());
+        schemes.push(c.signature_scheme);
+        statuses.push(c.signature_status);
         reasons.push(c.signature_reason.as_deref());
         let stripe = c.stripe.as_ref();
         livemodes.push(stripe.and_then(|s| s.livemode));
@@ -186,8 +188,8 @@ pub async fn insert_captures(
            )
            SELECT ins.id AS "id!", ins.seq AS "seq!"
            FROM ins, (SELECT count(*) FROM announced) AS a"#,
-        &ids,
-        &endpoint_ids,
+        &ids as _,
+        &endpoint_ids as _,
         &received,
         &methods as &[&str],
         &paths as &[&str],
@@ -198,11 +200,11 @@ pub async fn insert_captures(
         &ctypes as &[Option<&str>],
         &bodies as &[&[u8]],
         &sizes,
-        &providers as &[Option<&str>],
+        &providers as _,
         &types as &[Option<&str>],
         &event_ids as &[Option<&str>],
-        &schemes as &[Option<&str>],
-        &statuses as &[Option<&str>],
+        &schemes as _,
+        &statuses as _,
         &reasons as &[Option<&str>],
         &livemodes as &[Option<bool>],
         &api_versions as &[Option<&str>],
@@ -213,7 +215,8 @@ pub async fn insert_captures(
     )
     .fetch_all(ex)
     .await?;
-    let by_id: std::collections::HashMap<Uuid, i64> = rows.iter().map(|r| (r.id, r.seq)).collect();
+    let by_id: std::collections::HashMap<RequestId, i64> =
+        rows.iter().map(|r| (r.id.into(), r.seq)).collect();
     Ok(ids.iter().map(|id| by_id.get(id).copied()).collect())
 }
 
@@ -288,8 +291,8 @@ pub async fn insert_captures_counted(
            )
            SELECT w.id AS "id!", ins.seq AS "seq?"
            FROM wanted w LEFT JOIN ins ON ins.id = w.id, (SELECT count(*) FROM announced) AS a"#,
-        &c.ids,
-        &c.endpoint_ids,
+        &c.ids as _,
+        &c.endpoint_ids as _,
         &c.received,
         &c.methods as &[&str],
         &c.paths as &[&str],
@@ -300,11 +303,11 @@ pub async fn insert_captures_counted(
         &c.ctypes as &[Option<&str>],
         &c.bodies as &[&[u8]],
         &c.sizes,
-        &c.providers as &[Option<&str>],
+        &c.providers as _,
         &c.types as &[Option<&str>],
         &c.event_ids as &[Option<&str>],
-        &c.schemes as &[Option<&str>],
-        &c.statuses as &[Option<&str>],
+        &c.schemes as _,
+        &c.statuses as _,
         &c.reasons as &[Option<&str>],
         &c.livemodes as &[Option<bool>],
         &c.api_versions as &[Option<&str>],
@@ -315,8 +318,8 @@ pub async fn insert_captures_counted(
     )
     .fetch_all(ex)
     .await?;
-    let by_id: std::collections::HashMap<Uuid, Option<i64>> =
-        rows.iter().map(|r| (r.id, r.seq)).collect();
+    let by_id: std::collections::HashMap<RequestId, Option<i64>> =
+        rows.iter().map(|r| (r.id.into(), r.seq)).collect();
     Ok(c.ids
         .iter()
         .map(|id| match by_id.get(id) {
@@ -329,8 +332,8 @@ pub async fn insert_captures_counted(
 
 /// The batch as one array per column (the statements' UNNEST parameters).
 struct Columns<'a> {
-    ids: Vec<Uuid>,
-    endpoint_ids: Vec<Uuid>,
+    ids: Vec<RequestId>,
+    endpoint_ids: Vec<EndpointId>,
     received: Vec<OffsetDateTime>,
     methods: Vec<&'a str>,
     paths: Vec<&'a str>,
@@ -341,11 +344,11 @@ struct Columns<'a> {
     ctypes: Vec<Option<&'a str>>,
     bodies: Vec<&'a [u8]>,
     sizes: Vec<i32>,
-    providers: Vec<Option<&'a str>>,
+    providers: Vec<Option<Provider>>,
     types: Vec<Option<&'a str>>,
     event_ids: Vec<Option<&'a str>>,
-    schemes: Vec<Option<&'a str>>,
-    statuses: Vec<Option<&'a str>>,
+    schemes: Vec<Option<Scheme>>,
+    statuses: Vec<Option<SignatureStatus>>,
     reasons: Vec<Option<&'a str>>,
     livemodes: Vec<Option<bool>>,
     api_versions: Vec<Option<&'a str>>,
@@ -396,11 +399,11 @@ impl<'a> Columns<'a> {
             c.bodies.push(b.body.as_ref());
             c.sizes
                 .push(i32::try_from(b.body.len()).unwrap_or(i32::MAX));
-            c.providers.push(b.provider.as_deref());
+            c.providers.push(b.provider);
             c.types.push(b.event_type.as_deref());
             c.event_ids.push(b.event_id.as_deref());
-            c.schemes.push(b.signature_scheme.as_deref());
-            c.statuses.push(b.signature_status.as_deref());
+            c.schemes.push(b.signature_scheme);
+            c.statuses.push(b.signature_status);
             c.reasons.push(b.signature_reason.as_deref());
             let stripe = b.stripe.as_ref();
             c.livemodes.push(stripe.and_then(|s| s.livemode));
@@ -419,21 +422,21 @@ impl<'a> Columns<'a> {
 /// One page of an endpoint's captures, newest first, strictly older than `before_seq`.
 pub async fn list_requests(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     before_seq: Option<i64>,
     limit: i64,
 ) -> Result<Vec<RequestSummary>, StoreError> {
     Ok(sqlx::query_as!(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
-                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
-                  r.signature_reason, r.edited_from
+                  r.content_type, r.provider AS "provider: _", r.event_type, r.event_id, r.signature_status AS "signature_status: _",
+                  r.signature_reason, r.edited_from AS "edited_from: _"
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq < COALESCE($3, 9223372036854775807)
            ORDER BY r.seq DESC LIMIT $4"#,
-        endpoint_id,
-        user_id,
+        endpoint_id as _,
+        user_id as _,
         before_seq,
         limit
     )
@@ -445,21 +448,21 @@ pub async fn list_requests(
 /// a page of the feed, as list rows.
 pub async fn summaries_by_ids(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    ids: &[Uuid],
+    user_id: UserId,
+    ids: &[RequestId],
 ) -> Result<Vec<RequestSummary>, StoreError> {
     Ok(sqlx::query_as!(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
-                  r.content_type, r.provider, r.event_type, r.event_id, r.signature_status,
-                  r.signature_reason, r.edited_from
+                  r.content_type, r.provider AS "provider: _", r.event_type, r.event_id, r.signature_status AS "signature_status: _",
+                  r.signature_reason, r.edited_from AS "edited_from: _"
            FROM UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, n)
            JOIN requests r ON r.id = wanted.id
            JOIN endpoints e ON e.id = r.endpoint_id
            WHERE e.user_id = $2
            ORDER BY wanted.n"#,
-        ids,
-        user_id
+        ids as _,
+        user_id as _
     )
     .fetch_all(ex)
     .await?)
@@ -469,23 +472,23 @@ pub async fn summaries_by_ids(
 /// out): a page of the feed for the CLI stream.
 pub async fn find_requests_by_ids(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    ids: &[Uuid],
+    user_id: UserId,
+    ids: &[RequestId],
 ) -> Result<Vec<StoredRequest>, StoreError> {
     Ok(sqlx::query_as!(
         StoredRequest,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query,
                   r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
-                  r.provider, r.event_type, r.event_id, r.signature_scheme, r.signature_status,
+                  r.provider AS "provider: _", r.event_type, r.event_id, r.signature_scheme AS "signature_scheme: _", r.signature_status AS "signature_status: _",
                   r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
-                  r.object_type, r.edited_from
+                  r.object_type, r.edited_from AS "edited_from: _"
            FROM UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, n)
            JOIN requests r ON r.id = wanted.id
            JOIN endpoints e ON e.id = r.endpoint_id
            WHERE e.user_id = $2
            ORDER BY wanted.n"#,
-        ids,
-        user_id
+        ids as _,
+        user_id as _
     )
     .fetch_all(ex)
     .await?)
@@ -494,20 +497,20 @@ pub async fn find_requests_by_ids(
 /// One of the user's captures, in full.
 pub async fn find_request(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: RequestId,
 ) -> Result<Option<StoredRequest>, StoreError> {
     Ok(sqlx::query_as!(
         StoredRequest,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query,
                   r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
-                  r.provider, r.event_type, r.event_id, r.signature_scheme, r.signature_status,
+                  r.provider AS "provider: _", r.event_type, r.event_id, r.signature_scheme AS "signature_scheme: _", r.signature_status AS "signature_status: _",
                   r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
-                  r.object_type, r.edited_from
+                  r.object_type, r.edited_from AS "edited_from: _"
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.id = $1 AND e.user_id = $2"#,
-        id,
-        user_id
+        id as _,
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)
@@ -520,7 +523,7 @@ pub async fn find_request(
 pub async fn insert_edited_copy(
     pool: &sqlx::PgPool,
     copy: &NewCapture,
-    original: Uuid,
+    original: RequestId,
 ) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
     let stored = insert_captures(&mut *tx, std::slice::from_ref(copy)).await?;
@@ -529,8 +532,8 @@ pub async fn insert_edited_copy(
     }
     sqlx::query!(
         "UPDATE requests SET edited_from = $2 WHERE id = $1",
-        copy.id,
-        original
+        copy.id as _,
+        original as _
     )
     .execute(&mut *tx)
     .await?;
@@ -539,10 +542,13 @@ pub async fn insert_edited_copy(
 }
 
 /// Number of captures stored for an endpoint (tests and the benchmark use it).
-pub async fn count_requests(ex: impl PgExecutor<'_>, endpoint_id: Uuid) -> Result<i64, StoreError> {
+pub async fn count_requests(
+    ex: impl PgExecutor<'_>,
+    endpoint_id: EndpointId,
+) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM requests WHERE endpoint_id = $1"#,
-        endpoint_id
+        endpoint_id as _
     )
     .fetch_one(ex)
     .await?)

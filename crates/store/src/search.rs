@@ -5,10 +5,10 @@
 //! unnamed statement is always planned with the actual values, which is what lets
 //! `event_type LIKE 'invoice.%'` use the `text_pattern_ops` index.
 
+use hookvault_core::ids::{EndpointId, UserId};
 use hookvault_core::search::SearchQuery;
 use hookvault_core::signing::SignatureStatus;
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
-use uuid::Uuid;
 
 use crate::requests::RequestSummary;
 use crate::StoreError;
@@ -17,8 +17,8 @@ use crate::StoreError;
 /// `before_seq`; the same page shape as `requests::list_requests`.
 pub async fn search_requests(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     q: &SearchQuery,
     before_seq: Option<i64>,
     limit: i64,

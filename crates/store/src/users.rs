@@ -1,14 +1,14 @@
 //! Accounts.
 
+use hookvault_core::ids::UserId;
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
 use crate::{conflict, StoreError};
 
 /// A user as needed for login: the password hash is included (so no `Debug`).
 #[derive(Clone)]
 pub struct UserCredentials {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub password_hash: String,
     /// Sessions created under an older generation are signed out.
@@ -18,7 +18,7 @@ pub struct UserCredentials {
 /// A user as shown in pages.
 #[derive(Debug, Clone)]
 pub struct User {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     /// Sessions created under an older generation are signed out.
     pub session_generation: i64,
@@ -29,13 +29,13 @@ pub struct User {
 /// Inserts a user; a taken email (any case) is [`StoreError::Conflict`].
 pub async fn insert_user(
     ex: impl PgExecutor<'_>,
-    id: Uuid,
+    id: UserId,
     email: &str,
     password_hash: &str,
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)",
-        id,
+        id as _,
         email,
         password_hash
     )
@@ -63,13 +63,13 @@ pub async fn find_user_by_email(
 /// The user with this id, with the password hash (to check the current password).
 pub async fn find_user_credentials(
     ex: impl PgExecutor<'_>,
-    id: Uuid,
+    id: UserId,
 ) -> Result<Option<UserCredentials>, StoreError> {
     Ok(sqlx::query_as!(
         UserCredentials,
         "SELECT id, email, password_hash, session_generation FROM users
          WHERE id = $1 AND deleting_at IS NULL",
-        id
+        id as _
     )
     .fetch_optional(ex)
     .await?)
@@ -79,13 +79,13 @@ pub async fn find_user_credentials(
 /// created before; returns the new generation.
 pub async fn update_password(
     ex: impl PgExecutor<'_>,
-    id: Uuid,
+    id: UserId,
     password_hash: &str,
 ) -> Result<Option<i64>, StoreError> {
     Ok(sqlx::query_scalar!(
         "UPDATE users SET password_hash = $2, session_generation = session_generation + 1
          WHERE id = $1 RETURNING session_generation",
-        id,
+        id as _,
         password_hash
     )
     .fetch_optional(ex)
@@ -93,12 +93,12 @@ pub async fn update_password(
 }
 
 /// The user with this id.
-pub async fn find_user(ex: impl PgExecutor<'_>, id: Uuid) -> Result<Option<User>, StoreError> {
+pub async fn find_user(ex: impl PgExecutor<'_>, id: UserId) -> Result<Option<User>, StoreError> {
     Ok(sqlx::query_as!(
         User,
         r#"SELECT id, email, session_generation, email_verified_at IS NOT NULL AS "email_verified!"
            FROM users WHERE id = $1 AND deleting_at IS NULL"#,
-        id
+        id as _
     )
     .fetch_optional(ex)
     .await?)

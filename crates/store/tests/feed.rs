@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::embedded::EmbeddedCluster;
 use hookvault_store::feed::{captures_after, head};
 use hookvault_store::requests::{insert_captures, NewCapture};
@@ -24,7 +25,7 @@ async fn server_options() -> PgConnectOptions {
 }
 
 /// A fresh, migrated database with one user and one endpoint; (pool, user, endpoint).
-async fn fresh() -> (PgPool, Uuid, Uuid) {
+async fn fresh() -> (PgPool, UserId, EndpointId) {
     let admin = server_options().await;
     let name = format!("hv_test_store_{}", Uuid::new_v4().simple());
     let mut conn = admin.connect().await.expect("connect");
@@ -37,7 +38,7 @@ async fn fresh() -> (PgPool, Uuid, Uuid) {
         .await
         .expect("pool");
     hookvault_store::migrate(&pool).await.expect("migrate");
-    let (user, endpoint) = (Uuid::now_v7(), Uuid::now_v7());
+    let (user, endpoint) = (UserId::now_v7(), EndpointId::now_v7());
     hookvault_store::users::insert_user(&pool, user, &format!("{user}@example.com"), "x")
         .await
         .expect("user");
@@ -47,9 +48,9 @@ async fn fresh() -> (PgPool, Uuid, Uuid) {
     (pool, user, endpoint)
 }
 
-fn capture(endpoint: Uuid, body: &'static [u8]) -> NewCapture {
+fn capture(endpoint: EndpointId, body: &'static [u8]) -> NewCapture {
     NewCapture {
-        id: Uuid::now_v7(),
+        id: RequestId::now_v7(),
         endpoint_id: endpoint,
         received_at: OffsetDateTime::now_utc(),
         method: "POST".into(),
@@ -114,7 +115,7 @@ async fn a_batch_that_commits_after_a_later_one_is_read_once_in_position_order()
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+    let ids: Vec<RequestId> = entries.iter().map(|e| e.id).collect();
     assert_eq!(
         ids,
         [slow_capture.id, fast_capture.id],
@@ -128,7 +129,7 @@ async fn a_batch_that_commits_after_a_later_one_is_read_once_in_position_order()
     let resumed = captures_after(&pool, user, endpoint, &entries[0].after, 100)
         .await
         .expect("read");
-    let ids: Vec<Uuid> = resumed.entries.iter().map(|e| e.id).collect();
+    let ids: Vec<RequestId> = resumed.entries.iter().map(|e| e.id).collect();
     assert_eq!(
         ids,
         [fast_capture.id],
@@ -161,11 +162,11 @@ async fn from_now_on_skips_what_was_committed_before_and_pages_stop_at_their_lim
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let want: Vec<Uuid> = new.iter().map(|c| c.id).collect();
+    let want: Vec<RequestId> = new.iter().map(|c| c.id).collect();
     assert_eq!(seen, want, "the five new ones, in order, not the old one");
     let other_user = captures_after(
         &pool,
-        Uuid::now_v7(),
+        UserId::now_v7(),
         endpoint,
         &hookvault_core::position::Position::start(),
         100,

@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
+use hookvault_core::ids::UserId;
 use tokio::time::Instant;
 use tower_sessions::session::Id;
 use tower_sessions::SessionStore;
-use uuid::Uuid;
 
 use crate::auth::signin::{SignIn, AUTH_KEY};
 use crate::state::AppState;
@@ -29,13 +29,13 @@ pub(crate) enum Grant {
 /// A stream's access, re-checked every [`RECHECK`].
 pub(crate) struct Access {
     state: AppState,
-    user_id: Uuid,
+    user_id: UserId,
     grant: Grant,
     next: Instant,
 }
 
 impl Access {
-    pub(crate) fn new(state: &AppState, user_id: Uuid, grant: Grant) -> Self {
+    pub(crate) fn new(state: &AppState, user_id: UserId, grant: Grant) -> Self {
         Access {
             state: state.clone(),
             user_id,

@@ -9,14 +9,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
 use hookvault_core::api::{
-    EndpointJson, EndpointListJson, EndpointResponseJson, EndpointSummaryJson, SigningJson,
+    EndpointJson, EndpointListJson, EndpointResponseJson, EndpointSummaryJson, ErrorBody,
+    ErrorJson, RequestDetailJson, RequestListJson, RequestSummaryJson, SigningJson,
 };
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::endpoints as store;
 use hookvault_store::requests::{find_request, list_requests};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use crate::access::Grant;
 use crate::error::{ApiError, AppError};
@@ -53,7 +53,7 @@ pub fn router() -> Router<AppState> {
 
 /// The caller of an API route.
 pub struct ApiUser {
-    pub id: Uuid,
+    pub id: UserId,
     /// What the caller authenticated with (streams re-check it while they run).
     pub(crate) grant: Grant,
 }
@@ -189,9 +189,12 @@ fn basic_challenge() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Basic realm=\"hookvault\"")],
-        Json(
-            json!({"error": {"code": "unauthorized", "message": "email or password is incorrect"}}),
-        ),
+        Json(ErrorJson {
+            error: ErrorBody {
+                code: "unauthorized".into(),
+                message: "email or password is incorrect".into(),
+            },
+        }),
     )
         .into_response()
 }
@@ -210,8 +213,8 @@ fn endpoint_json(state: &AppState, e: &store::Endpoint) -> EndpointJson {
             body: String::from_utf8_lossy(&r.body).into_owned(),
             delay_ms: r.delay_ms,
         },
-        signing: e.signing_scheme.as_ref().map(|s| SigningJson {
-            scheme: s.clone(),
+        signing: e.signing_scheme.map(|scheme| SigningJson {
+            scheme,
             secret_set: e.signing_secret_sealed.is_some(),
         }),
         request_count: None,
@@ -247,7 +250,7 @@ async fn create_endpoint(
     Json(body): Json<CreateEndpoint>,
 ) -> Result<Response, ApiError> {
     let name = ops::clean_name(&body.name)?;
-    let id = Uuid::now_v7();
+    let id = EndpointId::now_v7();
     crate::usage::create_endpoint(&state, user.id, id, &name, &ops::new_capture_token()).await?;
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -260,7 +263,7 @@ async fn create_endpoint(
 async fn get_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<Json<EndpointJson>, ApiError> {
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -303,7 +306,7 @@ where
 async fn update_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Json(body): Json<UpdateEndpoint>,
 ) -> Result<Json<EndpointJson>, ApiError> {
     let e = store::find_endpoint(&state.pool, user.id, id)
@@ -348,7 +351,7 @@ async fn update_endpoint(
     }
     if let Some(s) = &signing {
         let (scheme, sealed) = match s {
-            Some((scheme, sealed)) => (Some(scheme.as_str()), Some(sealed.as_slice())),
+            Some((scheme, sealed)) => (Some(*scheme), Some(sealed.as_slice())),
             None => (None, None),
         };
         store::update_endpoint_signing(&mut *tx, user.id, id, scheme, sealed).await?;
@@ -366,7 +369,7 @@ async fn update_endpoint(
 async fn delete_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<StatusCode, ApiError> {
     let token = store::delete_endpoint(&state.pool, user.id, id)
         .await?
@@ -387,9 +390,9 @@ struct ListQuery {
 async fn list_endpoint_requests(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestListJson>, ApiError> {
     store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -424,21 +427,20 @@ async fn list_endpoint_requests(
     } else {
         None
     };
-    let requests: Vec<Value> = page.iter().map(summary_json).collect();
-    Ok(Json(json!({ "requests": requests, "next": next })))
+    let requests = page.iter().map(summary_json).collect();
+    Ok(Json(RequestListJson { requests, next }))
 }
 
 async fn get_request(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Value>, ApiError> {
-    let r = find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let mut v = serde_json::to_value(request_json(&r)?).map_err(AppError::internal)?;
+    Path(id): Path<RequestId>,
+) -> Result<Json<RequestDetailJson>, ApiError> {
+    let found = find_request(&state.pool, user.id, id).await?;
+    let r = crate::usage::found(&state, user.id, id, found).await?;
+    let request = request_json(&r)?;
     // The first delivery of the same event id at this endpoint, when this one came later.
-    if let Some(event_id) = &r.event_id {
+    let duplicate_of = if let Some(event_id) = &r.event_id {
         let first = hookvault_store::related::list_deliveries_of_event(
             &state.pool,
             user.id,
@@ -447,21 +449,23 @@ async fn get_request(
             1,
         )
         .await?;
-        v["duplicate_of"] = json!(first.first().filter(|d| d.seq < r.seq).map(|d| d.id));
+        first.first().filter(|d| d.seq < r.seq).map(|d| d.id)
     } else {
-        v["duplicate_of"] = Value::Null;
-    }
-    Ok(Json(v))
+        None
+    };
+    Ok(Json(RequestDetailJson {
+        request,
+        duplicate_of,
+    }))
 }
 
 async fn get_body(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, ApiError> {
-    let r = find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = find_request(&state.pool, user.id, id).await?;
+    let r = crate::usage::found(&state, user.id, id, found).await?;
     Ok(crate::views::raw_body_response(
         r.body,
         r.content_type.as_deref(),
@@ -470,21 +474,21 @@ async fn get_body(
 }
 
 /// A capture in a JSON list (`GET /api/v1/endpoints/{id}/requests`).
-fn summary_json(r: &hookvault_store::requests::RequestSummary) -> Value {
-    json!({
-        "id": r.id,
-        "seq": r.seq,
-        "method": r.method,
-        "path": if r.path.is_empty() { "/" } else { &r.path },
-        "query": r.query,
-        "body_size": r.body_size,
-        "size": hookvault_core::render::human_size(u64::try_from(r.body_size).unwrap_or(0)),
-        "content_type": r.content_type,
-        "received_at": rfc3339_ms(&r.received_at),
-        "provider": r.provider,
-        "event_type": r.event_type,
-        "event_id": r.event_id,
-        "signature_status": r.signature_status,
-        "signature_reason": r.signature_reason,
-    })
+fn summary_json(r: &hookvault_store::requests::RequestSummary) -> RequestSummaryJson {
+    RequestSummaryJson {
+        id: r.id,
+        seq: r.seq,
+        method: r.method.clone(),
+        path: if r.path.is_empty() { "/" } else { &r.path }.to_owned(),
+        query: r.query.clone(),
+        body_size: r.body_size,
+        size: hookvault_core::render::human_size(u64::try_from(r.body_size).unwrap_or(0)),
+        content_type: r.content_type.clone(),
+        received_at: rfc3339_ms(&r.received_at),
+        provider: r.provider.map(|p| p.as_str().to_owned()),
+        event_type: r.event_type.clone(),
+        event_id: r.event_id.clone(),
+        signature_status: r.signature_status.map(|s| s.as_str().to_owned()),
+        signature_reason: r.signature_reason.clone(),
+    }
 }

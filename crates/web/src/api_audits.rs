@@ -13,10 +13,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hookvault_core::api::{AuditJson, AuditListJson, AuditStateJson};
+use hookvault_core::ids::{AuditId, RequestId};
+use hookvault_core::stored::AuditStatus;
 use hookvault_store::audits::{self as store, AuditRow};
 use serde::Deserialize;
-use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
@@ -47,16 +48,15 @@ struct AuditBody {
 async fn list_request_audits(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Value>, ApiError> {
-    hookvault_store::replays::find_request_endpoint(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    Path(id): Path<RequestId>,
+) -> Result<Json<AuditListJson>, ApiError> {
+    let found = hookvault_store::replays::find_request_endpoint(&state.pool, user.id, id).await?;
+    crate::usage::found(&state, user.id, id, found).await?;
     store::close_stale_audits(&state.pool, user.id).await?;
     let rows = store::list_request_audits(&state.pool, user.id, id, LIST_LIMIT).await?;
-    Ok(Json(
-        json!({"audits": rows.iter().map(audit_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(AuditListJson {
+        audits: rows.iter().map(audit_json).collect(),
+    }))
 }
 
 /// `POST /api/v1/requests/{id}/audits` → 202 `{"id","status":"running"}`; a refused target or
@@ -64,7 +64,7 @@ async fn list_request_audits(
 async fn create_audit(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(request_id): Path<Uuid>,
+    Path(request_id): Path<RequestId>,
     body: Result<Json<AuditBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| AppError::BadRequest(e.body_text()))?;
@@ -81,7 +81,10 @@ async fn create_audit(
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("/api/v1/audits/{id}"))],
-        Json(json!({"id": id, "status": "running"})),
+        Json(AuditStateJson {
+            id,
+            status: AuditStatus::Running,
+        }),
     )
         .into_response())
 }
@@ -89,8 +92,8 @@ async fn create_audit(
 async fn get_audit(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Value>, ApiError> {
+    Path(id): Path<AuditId>,
+) -> Result<Json<AuditJson>, ApiError> {
     store::close_stale_audits(&state.pool, user.id).await?;
     let row = store::find_audit(&state.pool, user.id, id)
         .await?
@@ -99,17 +102,17 @@ async fn get_audit(
 }
 
 /// An audit as the API shows it.
-fn audit_json(r: &AuditRow) -> Value {
-    json!({
-        "id": r.id,
-        "request_id": r.request_id,
-        "endpoint_id": r.endpoint_id,
-        "target_url": r.target_url,
-        "scheme": r.scheme,
-        "status": r.status,
-        "created_at": rfc3339_ms(&r.created_at),
-        "finished_at": r.finished_at.as_ref().map(rfc3339_ms),
-        "error": r.error,
-        "report": r.report,
-    })
+fn audit_json(r: &AuditRow) -> AuditJson {
+    AuditJson {
+        id: r.id,
+        request_id: r.request_id,
+        endpoint_id: r.endpoint_id,
+        target_url: r.target_url.clone(),
+        scheme: r.scheme,
+        status: r.status,
+        created_at: rfc3339_ms(&r.created_at),
+        finished_at: r.finished_at.as_ref().map(rfc3339_ms),
+        error: r.error.clone(),
+        report: r.report.clone(),
+    }
 }

@@ -12,12 +12,16 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hookvault_core::api::{
+    AttemptJson, BatchItemJson, BatchJson, ReplayJson, ReplayListJson, ReplayStateJson,
+    ReplaySummaryJson,
+};
+use hookvault_core::ids::{EndpointId, ReplayId, RequestId};
+use hookvault_core::stored::ReplayStatus;
 use hookvault_replay::order::ReplayOrder;
 use hookvault_store::endpoints::find_endpoint;
 use hookvault_store::replays::{self as store, ReplayAttempt, ReplaySummary};
 use serde::Deserialize;
-use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
@@ -43,7 +47,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 struct BulkBody {
-    request_ids: Vec<Uuid>,
+    request_ids: Vec<RequestId>,
     order: Option<String>,
     #[serde(flatten)]
     target: TargetBody,
@@ -58,9 +62,9 @@ struct ListQuery {
 async fn list_request_replays(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayListJson>, ApiError> {
     store::find_request_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -73,7 +77,7 @@ async fn list_request_replays(
 async fn create_replay(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(request_id): Path<Uuid>,
+    Path(request_id): Path<RequestId>,
     body: Result<Json<TargetBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let endpoint_id = store::find_request_endpoint(&state.pool, user.id, request_id).await?;
@@ -83,7 +87,10 @@ async fn create_replay(
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("/api/v1/replays/{id}"))],
-        Json(json!({"id": id, "status": "queued"})),
+        Json(ReplayStateJson {
+            id,
+            status: ReplayStatus::Queued,
+        }),
     )
         .into_response())
 }
@@ -91,9 +98,9 @@ async fn create_replay(
 async fn list_endpoint_replays(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayListJson>, ApiError> {
     find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -107,7 +114,7 @@ async fn list_endpoint_replays(
 async fn create_bulk_replay(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     body: Result<Json<BulkBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
@@ -127,44 +134,42 @@ async fn create_bulk_replay(
         &body.target,
     )
     .await?;
-    let listed: Vec<Value> = replays
+    let replays = replays
         .iter()
-        .map(|r| json!({"id": r.id, "request_id": r.request_id}))
+        .map(|r| BatchItemJson {
+            id: r.id,
+            request_id: r.request_id,
+        })
         .collect();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"batch_id": batch_id, "replays": listed})),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(BatchJson { batch_id, replays })).into_response())
 }
 
 /// `GET /api/v1/replays/{id}`: the replay and every attempt, oldest first.
 async fn get_replay(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Value>, ApiError> {
+    Path(id): Path<ReplayId>,
+) -> Result<Json<ReplayJson>, ApiError> {
     let (r, attempts) = store::find_replay_with_attempts(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let attempts: Vec<Value> = attempts.iter().map(attempt_json).collect();
-    Ok(Json(json!({
-        "id": r.id,
-        "request_id": r.request_id,
-        "endpoint_id": r.endpoint_id,
-        "target_id": r.target_id,
-        "target_url": r.target_url,
-        "scheme": r.scheme,
-        "status": r.status,
-        "attempts_made": r.attempts_made,
-        "max_attempts": r.max_attempts,
-        "next_attempt_at": (r.status == "queued").then(|| rfc3339_ms(&r.next_attempt_at)),
-        "batch_id": r.batch_id,
-        "position": r.position,
-        "created_at": rfc3339_ms(&r.created_at),
-        "finished_at": r.finished_at.as_ref().map(rfc3339_ms),
-        "attempts": attempts,
-    })))
+    Ok(Json(ReplayJson {
+        id: r.id,
+        request_id: r.request_id,
+        endpoint_id: r.endpoint_id,
+        target_id: r.target_id,
+        target_url: r.target_url,
+        scheme: r.scheme,
+        status: r.status,
+        attempts_made: r.attempts_made,
+        max_attempts: r.max_attempts,
+        next_attempt_at: (r.status == ReplayStatus::Queued).then(|| rfc3339_ms(&r.next_attempt_at)),
+        batch_id: r.batch_id,
+        position: r.position,
+        created_at: rfc3339_ms(&r.created_at),
+        finished_at: r.finished_at.as_ref().map(rfc3339_ms),
+        attempts: attempts.iter().map(attempt_json).collect(),
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,11 +181,11 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
         .map_err(|e| AppError::BadRequest(e.body_text()))
 }
 
-fn page(q: &ListQuery) -> Result<(Option<Uuid>, i64), AppError> {
+fn page(q: &ListQuery) -> Result<(Option<ReplayId>, i64), AppError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let before = match q.before.as_deref().filter(|s| !s.is_empty()) {
         Some(c) => Some(
-            c.parse::<Uuid>()
+            c.parse::<ReplayId>()
                 .map_err(|_| AppError::BadRequest("invalid cursor".into()))?,
         ),
         None => None,
@@ -188,7 +193,7 @@ fn page(q: &ListQuery) -> Result<(Option<Uuid>, i64), AppError> {
     Ok((before, limit))
 }
 
-fn list_json(rows: Vec<ReplaySummary>, limit: i64) -> Value {
+fn list_json(rows: Vec<ReplaySummary>, limit: i64) -> ReplayListJson {
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
     let page: Vec<&ReplaySummary> = rows
         .iter()
@@ -199,41 +204,46 @@ fn list_json(rows: Vec<ReplaySummary>, limit: i64) -> Value {
     } else {
         None
     };
-    let replays: Vec<Value> = page.iter().map(|r| summary_json(r)).collect();
-    json!({ "replays": replays, "next": next })
+    ReplayListJson {
+        replays: page.iter().map(|r| summary_json(r)).collect(),
+        next,
+    }
 }
 
-fn summary_json(r: &ReplaySummary) -> Value {
-    json!({
-        "id": r.id,
-        "request_id": r.request_id,
-        "endpoint_id": r.endpoint_id,
-        "target_id": r.target_id,
-        "target_url": r.target_url,
-        "scheme": r.scheme,
-        "status": r.status,
-        "attempts_made": r.attempts_made,
-        "max_attempts": r.max_attempts,
-        "batch_id": r.batch_id,
-        "position": r.position,
-        "created_at": rfc3339_ms(&r.created_at),
-        "finished_at": r.finished_at.as_ref().map(rfc3339_ms),
-        "last_status_code": r.last_status_code,
-        "last_error": r.last_error,
-        "last_duration_ms": r.last_duration_ms,
-        "last_response_excerpt": r.last_response_excerpt.as_deref().map(String::from_utf8_lossy),
-        "to_cli": r.to_cli,
-    })
+fn summary_json(r: &ReplaySummary) -> ReplaySummaryJson {
+    ReplaySummaryJson {
+        id: r.id,
+        request_id: r.request_id,
+        endpoint_id: r.endpoint_id,
+        target_id: r.target_id,
+        target_url: r.target_url.clone(),
+        scheme: r.scheme,
+        status: r.status,
+        attempts_made: r.attempts_made,
+        max_attempts: r.max_attempts,
+        batch_id: r.batch_id,
+        position: r.position,
+        created_at: rfc3339_ms(&r.created_at),
+        finished_at: r.finished_at.as_ref().map(rfc3339_ms),
+        last_status_code: r.last_status_code,
+        last_error: r.last_error.clone(),
+        last_duration_ms: r.last_duration_ms,
+        last_response_excerpt: r
+            .last_response_excerpt
+            .as_deref()
+            .map(|b| String::from_utf8_lossy(b).into_owned()),
+        to_cli: r.to_cli,
+    }
 }
 
-fn attempt_json(a: &ReplayAttempt) -> Value {
-    json!({
-        "started_at": rfc3339_ms(&a.started_at),
-        "duration_ms": a.duration_ms,
-        "status_code": a.status_code,
-        "response_headers": a.response_headers,
-        "response_body": String::from_utf8_lossy(&a.response_body),
-        "response_truncated": a.response_truncated,
-        "error": a.error,
-    })
+fn attempt_json(a: &ReplayAttempt) -> AttemptJson {
+    AttemptJson {
+        started_at: rfc3339_ms(&a.started_at),
+        duration_ms: a.duration_ms,
+        status_code: a.status_code,
+        response_headers: a.response_headers.clone(),
+        response_body: String::from_utf8_lossy(&a.response_body).into_owned(),
+        response_truncated: a.response_truncated,
+        error: a.error.clone(),
+    }
 }

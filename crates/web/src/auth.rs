@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use base64::Engine;
+use hookvault_core::ids::UserId;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -126,7 +126,7 @@ async fn signup(
         return signup_error(&session, email, &message, StatusCode::TOO_MANY_REQUESTS).await;
     }
     let hash = password::hash(&state, form.password).await?;
-    let id = Uuid::now_v7();
+    let id = UserId::now_v7();
     match hookvault_store::users::insert_user(&state.pool, id, &email, &hash).await {
         Ok(()) => {}
         Err(hookvault_store::StoreError::Conflict(_)) => {
@@ -322,7 +322,7 @@ pub(crate) async fn check_csrf(session: &Session, submitted: &str) -> Result<(),
 /// whose sign-in no longer holds (older than 30 days, or from before a password change) is
 /// ended here.
 pub struct CurrentUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     /// Whether the account's email is verified (issue 13).
     pub email_verified: bool,

@@ -12,16 +12,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
+use hookvault_core::ids::{CliSessionId, EndpointId, ReplayId, RequestId, UserId};
 use hookvault_store::cli;
 use hookvault_store::replays::NewAttempt;
 use hookvault_store::requests::{find_request, find_requests_by_ids};
 use serde::Deserialize;
-use serde_json::json;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::access::{Access, Grant};
-use hookvault_core::api::{CliReplayJson, HelloJson};
+use hookvault_core::api::{
+    CliReplayJson, DeliveryJson, DeliveryRecordedJson, HelloJson, ReplayStateJson,
+};
+use hookvault_core::stored::ReplayStatus;
 
 use crate::api::ApiUser;
 use crate::batch::by_bytes;
@@ -55,7 +57,7 @@ struct StreamQuery {
 async fn stream(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Query(q): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -72,7 +74,7 @@ async fn stream(
     // browser, whose cookies another site's link can make it send.
     let by_token = matches!(user.grant, Grant::Token(_));
     let session = if q.client.as_deref() == Some("cli") && by_token {
-        let session = Uuid::now_v7();
+        let session = CliSessionId::now_v7();
         let forward_to = q.forward_to.unwrap_or_default();
         let forward_to: String = forward_to.chars().take(500).collect();
         // The plan's concurrent `hookvault listen` streams, counted over every process.
@@ -99,7 +101,7 @@ async fn stream(
 /// Deletes the CLI's row when its stream ends, however it ends.
 struct SessionGuard {
     pool: hookvault_store::PgPool,
-    id: Uuid,
+    id: CliSessionId,
 }
 
 impl Drop for SessionGuard {
@@ -125,10 +127,10 @@ const INLINE_BODY_BYTES: usize = 256 * 1024;
 
 fn events(
     state: AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     mut follow: Follow,
-    session: Option<Uuid>,
+    session: Option<CliSessionId>,
     ticket: StreamTicket,
     mut access: Access,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
@@ -159,7 +161,7 @@ fn events(
                 for chunk in by_bytes(&entries, FETCH_BYTES, |e| {
                     usize::try_from(e.body_size).unwrap_or(0)
                 }) {
-                    let ids: Vec<Uuid> = chunk.iter().map(|e| e.id).collect();
+                    let ids: Vec<RequestId> = chunk.iter().map(|e| e.id).collect();
                     let Ok(rows) = find_requests_by_ids(&state.pool, user_id, &ids).await else {
                         return;
                     };
@@ -235,20 +237,10 @@ fn events(
     })
 }
 
-/// What the local server answered, as the CLI reports it.
+/// What the local server answered, as the CLI reports it (the CLI writes the same type).
 #[derive(Deserialize)]
-struct DeliveryReport {
-    #[serde(default)]
-    forward_to: String,
-    status_code: Option<u16>,
-    #[serde(default)]
-    duration_ms: u64,
-    #[serde(default)]
-    response_headers: Vec<(String, String)>,
-    #[serde(default)]
-    response_body: String,
-    error: Option<String>,
-}
+#[serde(transparent)]
+struct DeliveryReport(DeliveryJson);
 
 /// The longest delivery a CLI may report (a day): anything longer is a broken client.
 const MAX_DURATION_MS: u64 = 24 * 60 * 60 * 1000;
@@ -256,7 +248,7 @@ const MAX_DURATION_MS: u64 = 24 * 60 * 60 * 1000;
 impl DeliveryReport {
     /// Refuses a report that cannot describe a real delivery.
     fn checked(self) -> Result<Self, AppError> {
-        if self.duration_ms > MAX_DURATION_MS {
+        if self.0.duration_ms > MAX_DURATION_MS {
             return Err(AppError::BadRequest(format!(
                 "duration_ms must be at most {MAX_DURATION_MS} (a day)"
             )));
@@ -265,27 +257,27 @@ impl DeliveryReport {
     }
 
     fn attempt(&self) -> NewAttempt {
-        let duration = i32::try_from(self.duration_ms).unwrap_or(i32::MAX);
-        let mut body = self.response_body.as_bytes().to_vec();
+        let duration = i32::try_from(self.0.duration_ms).unwrap_or(i32::MAX);
+        let mut body = self.0.response_body.as_bytes().to_vec();
         let truncated = body.len() > 64 * 1024;
         body.truncate(64 * 1024);
         NewAttempt {
-            started_at: OffsetDateTime::now_utc() - Duration::from_millis(self.duration_ms),
+            started_at: OffsetDateTime::now_utc() - Duration::from_millis(self.0.duration_ms),
             duration_ms: Some(duration),
-            status_code: self.status_code.map(i32::from),
-            response_headers: self.response_headers.iter().take(200).cloned().collect(),
+            status_code: self.0.status_code.map(i32::from),
+            response_headers: self.0.response_headers.iter().take(200).cloned().collect(),
             response_body: body,
             response_truncated: truncated,
-            error: self.error.clone(),
+            error: self.0.error.clone(),
         }
     }
 
     fn succeeded(&self) -> bool {
-        self.error.is_none() && self.status_code.is_some_and(|s| (200..300).contains(&s))
+        self.0.error.is_none() && self.0.status_code.is_some_and(|s| (200..300).contains(&s))
     }
 
     fn forward_to(&self) -> String {
-        self.forward_to.chars().take(2000).collect()
+        self.0.forward_to.chars().take(2000).collect()
     }
 }
 
@@ -294,7 +286,7 @@ impl DeliveryReport {
 async fn report_delivery(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
     Json(report): Json<DeliveryReport>,
 ) -> Result<Response, ApiError> {
     let report = report.checked()?;
@@ -308,21 +300,25 @@ async fn report_delivery(
     )
     .await?
     .ok_or(AppError::NotFound)?;
-    Ok((StatusCode::CREATED, Json(json!({"id": replay}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(DeliveryRecordedJson { id: replay }),
+    )
+        .into_response())
 }
 
 /// `POST /api/v1/replays/{id}/result`: the CLI's answer to a replay handed to it.
 async fn report_result(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ReplayId>,
     Json(report): Json<DeliveryReport>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ReplayStateJson>, ApiError> {
     let report = report.checked()?;
     let status = if report.succeeded() {
-        "succeeded"
+        ReplayStatus::Succeeded
     } else {
-        "failed"
+        ReplayStatus::Failed
     };
     let finished = cli::finish_cli_replay(
         &state.pool,
@@ -336,5 +332,5 @@ async fn report_result(
     if !finished {
         return Err(AppError::NotFound.into());
     }
-    Ok(Json(json!({"id": id, "status": status})))
+    Ok(Json(ReplayStateJson { id, status }))
 }

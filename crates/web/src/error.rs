@@ -5,6 +5,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
+use hookvault_core::api::{ErrorBody, ErrorJson};
 use hookvault_store::StoreError;
 
 /// Errors of page handlers.
@@ -139,7 +140,12 @@ impl ApiError {
         (
             StatusCode::UNAUTHORIZED,
             [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
-            Json(serde_json::json!({"error": {"code": "unauthorized", "message": "a valid API token or session is required"}})),
+            Json(ErrorJson {
+                error: ErrorBody {
+                    code: "unauthorized".into(),
+                    message: "a valid API token or session is required".into(),
+                },
+            }),
         )
             .into_response()
     }
@@ -149,8 +155,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.0.log();
         let status = self.0.status();
-        let body =
-            serde_json::json!({"error": {"code": self.0.code(), "message": self.0.to_string()}});
+        let body = ErrorJson {
+            error: ErrorBody {
+                code: self.0.code().into(),
+                message: self.0.to_string(),
+            },
+        };
         (status, Json(body)).into_response()
     }
 }

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use hookvault_core::ids::UserId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use uuid::Uuid;
 
 use crate::error::AppError;
 
@@ -20,7 +20,7 @@ const WAIT: Duration = Duration::from_secs(5);
 /// The slots of every account. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct HeavyWork {
-    accounts: Arc<Mutex<HashMap<Uuid, Arc<Semaphore>>>>,
+    accounts: Arc<Mutex<HashMap<UserId, Arc<Semaphore>>>>,
 }
 
 /// A slot, held while the work runs.
@@ -30,11 +30,11 @@ pub struct Slot {
 
 impl HeavyWork {
     /// Waits for one of `user_id`'s slots.
-    pub async fn enter(&self, user_id: Uuid) -> Result<Slot, AppError> {
+    pub async fn enter(&self, user_id: UserId) -> Result<Slot, AppError> {
         self.enter_within(user_id, WAIT).await
     }
 
-    async fn enter_within(&self, user_id: Uuid, wait: Duration) -> Result<Slot, AppError> {
+    async fn enter_within(&self, user_id: UserId, wait: Duration) -> Result<Slot, AppError> {
         let slots = {
             let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
             // Forget accounts with nothing running (only the map holds their semaphore).
@@ -62,12 +62,15 @@ mod tests {
     #[tokio::test]
     async fn an_account_gets_two_slots_and_others_are_not_held_up() {
         let heavy = HeavyWork::default();
-        let a = Uuid::now_v7();
+        let a = UserId::now_v7();
         let _one = heavy.enter(a).await.ok().unwrap();
         let two = heavy.enter(a).await.ok().unwrap();
         let third = heavy.enter_within(a, Duration::from_millis(50)).await;
         assert!(third.is_err(), "a third waits, then 429");
-        assert!(heavy.enter(Uuid::now_v7()).await.is_ok(), "another account");
+        assert!(
+            heavy.enter(UserId::now_v7()).await.is_ok(),
+            "another account"
+        );
         drop(two);
         assert!(heavy.enter(a).await.is_ok(), "a finished one frees a slot");
     }

@@ -19,12 +19,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::stream::Stream;
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_core::position::Position;
 use hookvault_store::feed::{self, FeedEntry};
 use hookvault_store::notify::Notice;
 use hookvault_store::{PgPool, StoreError};
 use tokio::sync::{broadcast, mpsc};
-use uuid::Uuid;
 
 use crate::access::{Access, Grant};
 use crate::auth::CurrentUser;
@@ -60,18 +60,18 @@ pub(crate) async fn send(out: &Out, ev: Event) -> bool {
 /// memory and connections of everyone.
 #[derive(Clone, Default)]
 pub struct StreamCounts {
-    open: Arc<Mutex<HashMap<Uuid, usize>>>,
+    open: Arc<Mutex<HashMap<UserId, usize>>>,
 }
 
 /// One open stream, counted until dropped.
 pub(crate) struct StreamTicket {
     counts: StreamCounts,
-    user_id: Uuid,
+    user_id: UserId,
 }
 
 impl StreamCounts {
     /// Counts a new stream of `user_id`, or says why not.
-    pub(crate) fn open(&self, user_id: Uuid, limit: usize) -> Result<StreamTicket, AppError> {
+    pub(crate) fn open(&self, user_id: UserId, limit: usize) -> Result<StreamTicket, AppError> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let n = open.entry(user_id).or_insert(0);
         if *n >= limit {
@@ -127,8 +127,8 @@ impl Hub {
 /// Follows one endpoint's captures from a position.
 pub(crate) struct Follow {
     pool: PgPool,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     position: Position,
     notices: broadcast::Receiver<Notice>,
     /// Captures wait behind an older transaction: look again after this long.
@@ -136,7 +136,12 @@ pub(crate) struct Follow {
 }
 
 impl Follow {
-    pub(crate) fn new(state: &AppState, user_id: Uuid, endpoint_id: Uuid, from: Position) -> Self {
+    pub(crate) fn new(
+        state: &AppState,
+        user_id: UserId,
+        endpoint_id: EndpointId,
+        from: Position,
+    ) -> Self {
         Follow {
             pool: state.pool.clone(),
             user_id,
@@ -236,7 +241,7 @@ struct AfterQuery {
 async fn dashboard_stream(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Query(q): Query<AfterQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -256,7 +261,7 @@ async fn dashboard_stream(
 
 fn rows(
     pool: PgPool,
-    user_id: Uuid,
+    user_id: UserId,
     mut follow: Follow,
     ticket: StreamTicket,
     mut access: Access,
@@ -269,7 +274,7 @@ fn rows(
                 let Ok(entries) = follow.next_page(200).await else {
                     break;
                 };
-                let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+                let ids: Vec<RequestId> = entries.iter().map(|e| e.id).collect();
                 // The position has moved past these entries: if their rows cannot be read,
                 // end the stream, and the browser resumes after the last row it got.
                 let Ok(summaries) =
@@ -307,7 +312,7 @@ fn rows(
 pub(crate) fn paired<T>(
     entries: &[FeedEntry],
     rows: Vec<T>,
-    id: impl Fn(&T) -> Uuid,
+    id: impl Fn(&T) -> RequestId,
 ) -> Vec<(&FeedEntry, T)> {
     let mut rows = rows.into_iter().peekable();
     let mut out = Vec::with_capacity(entries.len());

@@ -4,10 +4,10 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use hookvault_core::api::{AccountJson, LimitsJson, UsageJson};
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::plans::{self as store, AccountUsage};
 use hookvault_store::replays::NewReplay;
-use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
@@ -22,42 +22,42 @@ pub fn router() -> Router<AppState> {
 async fn get_account(
     State(state): State<AppState>,
     user: ApiUser,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountJson>, ApiError> {
     let a = store::account_usage(&state.pool, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Json(account_json(&a)))
 }
 
-pub(crate) fn account_json(a: &AccountUsage) -> Value {
+pub(crate) fn account_json(a: &AccountUsage) -> AccountJson {
     let p = &a.plan;
-    json!({
-        "id": a.id,
-        "email": a.email,
-        "plan": p.name,
-        "limits": {
-            "endpoints": p.endpoints,
-            "captures_per_month": p.captures_per_month,
-            "retention_days": p.retention_days,
-            "max_body_bytes": p.max_body_bytes,
-            "replays_per_day": p.replays_per_day,
-            "listen_streams": p.listen_streams,
+    AccountJson {
+        id: a.id,
+        email: a.email.clone(),
+        plan: p.name.clone(),
+        limits: LimitsJson {
+            endpoints: p.endpoints,
+            captures_per_month: p.captures_per_month,
+            retention_days: p.retention_days,
+            max_body_bytes: p.max_body_bytes,
+            replays_per_day: p.replays_per_day,
+            listen_streams: p.listen_streams,
         },
-        "usage": {
-            "captures_this_period": a.captures_this_period,
-            "period_resets_at": rfc3339_ms(&a.period_resets_at),
-            "endpoints": a.endpoints,
-            "replays_today": a.replays_today,
-            "storage_bytes": a.storage_bytes,
+        usage: UsageJson {
+            captures_this_period: a.captures_this_period,
+            period_resets_at: rfc3339_ms(&a.period_resets_at),
+            endpoints: a.endpoints,
+            replays_today: a.replays_today,
+            storage_bytes: a.storage_bytes,
         },
-    })
+    }
 }
 
 /// Creates an endpoint when the plan allows one more; otherwise a 422 with the reason.
 pub(crate) async fn create_endpoint(
     state: &AppState,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: EndpointId,
     name: &str,
     token: &str,
 ) -> Result<(), AppError> {
@@ -75,7 +75,7 @@ pub(crate) async fn create_endpoint(
 /// the reason.
 pub(crate) async fn queue_replays(
     state: &AppState,
-    user_id: Uuid,
+    user_id: UserId,
     replays: &[NewReplay],
 ) -> Result<(), AppError> {
     if hookvault_store::replays::insert_replays_within_plan(&state.pool, user_id, replays).await? {
@@ -122,7 +122,7 @@ impl UsageView {
 }
 
 /// The usage block for this account.
-pub(crate) async fn view(state: &AppState, user_id: Uuid) -> Result<Option<UsageView>, AppError> {
+pub(crate) async fn view(state: &AppState, user_id: UserId) -> Result<Option<UsageView>, AppError> {
     let Some(a) = store::account_usage(&state.pool, user_id).await? else {
         return Ok(None);
     };
@@ -174,14 +174,14 @@ pub(crate) async fn view(state: &AppState, user_id: Uuid) -> Result<Option<Usage
 /// when and why); anything else is not found.
 pub(crate) async fn found<T>(
     state: &AppState,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: RequestId,
     found: Option<T>,
 ) -> Result<T, AppError> {
     if let Some(v) = found {
         return Ok(v);
     }
-    let Some((secs, nanos)) = id.get_timestamp().map(|t| t.to_unix()) else {
+    let Some((secs, nanos)) = id.into_uuid().get_timestamp().map(|t| t.to_unix()) else {
         return Err(AppError::NotFound);
     };
     let Ok(received) = time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(0))

@@ -3,11 +3,12 @@
 use askama::Template;
 use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
+use hookvault_core::ids::RequestId;
+use hookvault_core::signing::SignatureStatus;
 use hookvault_store::requests::RequestSummary;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use crate::auth::{csrf_token, CurrentUser};
 use crate::error::AppError;
@@ -82,7 +83,7 @@ pub fn rfc3339_ms(t: &OffsetDateTime) -> String {
 
 /// A capture as a row of the request list.
 pub struct RequestRow {
-    pub id: Uuid,
+    pub id: RequestId,
     pub seq: i64,
     pub method: String,
     pub path: String,
@@ -113,7 +114,11 @@ impl From<RequestSummary> for RequestRow {
             content_type: r.content_type.unwrap_or_default(),
             received_at: rfc3339(&r.received_at),
             event: r.event_type.unwrap_or_default(),
-            sig_status: r.signature_status.unwrap_or_default(),
+            sig_status: r
+                .signature_status
+                .map(SignatureStatus::as_str)
+                .unwrap_or_default()
+                .to_owned(),
             sig_reason: r.signature_reason.unwrap_or_default(),
             edited: r.edited_from.is_some(),
         }
@@ -136,7 +141,11 @@ impl From<RequestSummary> for RequestRowHtml {
 
 /// Serves captured body bytes unchanged, as a download (page and API alike: a browser that
 /// opens the link must not render hostile bytes in our origin), sandboxed and never sniffed.
-pub(crate) fn raw_body_response(body: Vec<u8>, content_type: Option<&str>, id: Uuid) -> Response {
+pub(crate) fn raw_body_response(
+    body: Vec<u8>,
+    content_type: Option<&str>,
+    id: RequestId,
+) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     let ct = content_type

@@ -177,6 +177,15 @@ pub enum SignatureStatus {
 }
 
 impl SignatureStatus {
+    /// Every status.
+    pub const ALL: [SignatureStatus; 5] = [
+        SignatureStatus::Valid,
+        SignatureStatus::ValidButStale,
+        SignatureStatus::Invalid,
+        SignatureStatus::Malformed,
+        SignatureStatus::Unchecked,
+    ];
+
     /// The snake_case name, the same string serde uses.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -19,7 +19,7 @@ async fn stored_captures(app: &TestApp, endpoint_id: &str) -> i64 {
 
 fn capture_for(endpoint_id: &str) -> NewCapture {
     NewCapture {
-        id: Uuid::now_v7(),
+        id: Uuid::now_v7().into(),
         endpoint_id: endpoint_id.parse().unwrap(),
         received_at: OffsetDateTime::now_utc(),
         method: "POST".into(),

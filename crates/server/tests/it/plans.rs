@@ -338,6 +338,32 @@ async fn retention_removes_exactly_the_expired_captures_and_a_live_capture_shows
     assert_eq!(r.status(), 410);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "expired");
+    // Every other way to a capture says the same: its JSON, its body, its audits (API and page).
+    for path in [
+        format!("/api/v1/requests/{}", ids[0]),
+        format!("/api/v1/requests/{}/body", ids[0]),
+        format!("/api/v1/requests/{}/audits", ids[0]),
+    ] {
+        let r = app.api_get(&token, &path).await;
+        assert_eq!(r.status(), 410, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "expired", "{path}");
+    }
+    let audit_page = app
+        .client
+        .get(app.at(&format!("/requests/{}/audit", ids[0])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audit_page.status(), 410);
+    // A capture that never existed is still simply not found.
+    let unknown = app
+        .api_get(
+            &token,
+            &format!("/api/v1/requests/{}", uuid::Uuid::now_v7()),
+        )
+        .await;
+    assert_eq!(unknown.status(), 404);
 }
 
 #[tokio::test]

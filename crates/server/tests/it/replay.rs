@@ -646,7 +646,7 @@ async fn a_job_whose_destination_is_busy_goes_back_to_the_queue_without_using_an
     let id = insert_running_replay(pool, &endpoint_id, &request_id, "http://127.0.0.1:9/", 3).await;
 
     assert!(
-        replays::requeue_replay(pool, id, 1, Duration::from_secs(60))
+        replays::requeue_replay(pool, id.into(), 1, Duration::from_secs(60))
             .await
             .unwrap()
     );
@@ -664,7 +664,7 @@ async fn a_job_whose_destination_is_busy_goes_back_to_the_queue_without_using_an
         "queued again, no attempt used, due when the destination has room"
     );
     assert!(
-        !replays::requeue_replay(pool, id, 1, Duration::ZERO)
+        !replays::requeue_replay(pool, id.into(), 1, Duration::ZERO)
             .await
             .unwrap(),
         "a job that is no longer this claim's is left alone"

@@ -5,17 +5,19 @@ use super::*;
 /// One of the user's replays.
 pub async fn find_replay(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: ReplayId,
 ) -> Result<Option<Replay>, StoreError> {
     Ok(sqlx::query_as!(
         Replay,
-        r#"SELECT id, user_id, endpoint_id, request_id, target_id, target_url, scheme, status,
-                  attempts_made, max_attempts, next_attempt_at, batch_id, position, created_at,
+        r#"SELECT id AS "id: _", user_id AS "user_id: _", endpoint_id AS "endpoint_id: _",
+                  request_id AS "request_id: _", target_id AS "target_id: _", target_url,
+                  scheme AS "scheme: _", status AS "status: _", attempts_made, max_attempts,
+                  next_attempt_at, batch_id AS "batch_id: _", position, created_at,
                   finished_at
            FROM replays WHERE id = $1 AND user_id = $2"#,
-        id,
-        user_id
+        id as _,
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)
@@ -24,8 +26,8 @@ pub async fn find_replay(
 /// The attempts of one of the user's replays, oldest first.
 pub async fn list_replay_attempts(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    replay_id: Uuid,
+    user_id: UserId,
+    replay_id: ReplayId,
 ) -> Result<Vec<ReplayAttempt>, StoreError> {
     let rows = sqlx::query!(
         r#"SELECT a.started_at, a.duration_ms, a.status_code,
@@ -34,8 +36,8 @@ pub async fn list_replay_attempts(
            FROM replay_attempts a JOIN replays r ON r.id = a.replay_id
            WHERE a.replay_id = $1 AND r.user_id = $2
            ORDER BY a.id"#,
-        replay_id,
-        user_id
+        replay_id as _,
+        user_id as _
     )
     .fetch_all(ex)
     .await?;
@@ -56,8 +58,8 @@ pub async fn list_replay_attempts(
 /// One of the user's replays with its attempts (two queries, one snapshot each).
 pub async fn find_replay_with_attempts(
     pool: &PgPool,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: ReplayId,
 ) -> Result<Option<(Replay, Vec<ReplayAttempt>)>, StoreError> {
     let Some(replay) = find_replay(pool, user_id, id).await? else {
         return Ok(None);
@@ -70,15 +72,17 @@ pub async fn find_replay_with_attempts(
 /// `before` (a cursor: the last id of the previous page).
 pub async fn list_request_replays(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    request_id: Uuid,
-    before: Option<Uuid>,
+    user_id: UserId,
+    request_id: RequestId,
+    before: Option<ReplayId>,
     limit: i64,
 ) -> Result<Vec<ReplaySummary>, StoreError> {
     Ok(sqlx::query_as!(
         ReplaySummary,
-        r#"SELECT r.id, r.endpoint_id, r.request_id, r.target_id, r.target_url, r.scheme, r.status,
-                  r.attempts_made, r.max_attempts, r.batch_id, r.position, r.created_at,
+        r#"SELECT r.id AS "id: _", r.endpoint_id AS "endpoint_id: _",
+                  r.request_id AS "request_id: _", r.target_id AS "target_id: _", r.target_url,
+                  r.scheme AS "scheme: _", r.status AS "status: _", r.attempts_made,
+                  r.max_attempts, r.batch_id AS "batch_id: _", r.position, r.created_at,
                   r.finished_at, r.to_cli, last.status_code AS "last_status_code?",
                   last.error AS "last_error?", last.duration_ms AS "last_duration_ms?",
                   substring(last.response_body FROM 1 FOR 300) AS "last_response_excerpt?"
@@ -92,9 +96,9 @@ pub async fn list_request_replays(
                   (SELECT c.created_at, c.id FROM replays c WHERE c.id = $3 AND c.user_id = $2))
            ORDER BY r.created_at DESC, r.id DESC
            LIMIT $4"#,
-        request_id,
-        user_id,
-        before,
+        request_id as _,
+        user_id as _,
+        before as _,
         limit
     )
     .fetch_all(ex)
@@ -104,15 +108,17 @@ pub async fn list_request_replays(
 /// Replays of one of the user's endpoints, newest first, strictly older than `before`.
 pub async fn list_endpoint_replays(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    before: Option<Uuid>,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    before: Option<ReplayId>,
     limit: i64,
 ) -> Result<Vec<ReplaySummary>, StoreError> {
     Ok(sqlx::query_as!(
         ReplaySummary,
-        r#"SELECT r.id, r.endpoint_id, r.request_id, r.target_id, r.target_url, r.scheme, r.status,
-                  r.attempts_made, r.max_attempts, r.batch_id, r.position, r.created_at,
+        r#"SELECT r.id AS "id: _", r.endpoint_id AS "endpoint_id: _",
+                  r.request_id AS "request_id: _", r.target_id AS "target_id: _", r.target_url,
+                  r.scheme AS "scheme: _", r.status AS "status: _", r.attempts_made,
+                  r.max_attempts, r.batch_id AS "batch_id: _", r.position, r.created_at,
                   r.finished_at, r.to_cli, last.status_code AS "last_status_code?",
                   last.error AS "last_error?", last.duration_ms AS "last_duration_ms?",
                   substring(last.response_body FROM 1 FOR 300) AS "last_response_excerpt?"
@@ -126,9 +132,9 @@ pub async fn list_endpoint_replays(
                   (SELECT c.created_at, c.id FROM replays c WHERE c.id = $3 AND c.user_id = $2))
            ORDER BY r.created_at DESC, r.id DESC
            LIMIT $4"#,
-        endpoint_id,
-        user_id,
-        before,
+        endpoint_id as _,
+        user_id as _,
+        before as _,
         limit
     )
     .fetch_all(ex)
@@ -138,14 +144,14 @@ pub async fn list_endpoint_replays(
 /// The endpoint of one of the user's captures (a cheap existence check that loads no body).
 pub async fn find_request_endpoint(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    request_id: Uuid,
-) -> Result<Option<Uuid>, StoreError> {
+    user_id: UserId,
+    request_id: RequestId,
+) -> Result<Option<EndpointId>, StoreError> {
     Ok(sqlx::query_scalar!(
-        "SELECT r.endpoint_id FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
-         WHERE r.id = $1 AND e.user_id = $2",
-        request_id,
-        user_id
+        r#"SELECT r.endpoint_id AS "endpoint_id: EndpointId" FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
+         WHERE r.id = $1 AND e.user_id = $2"#,
+        request_id as _,
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)
@@ -155,20 +161,20 @@ pub async fn find_request_endpoint(
 /// in capture order, with bodies only when `with_body`.
 pub async fn list_replay_sources(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    ids: &[Uuid],
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    ids: &[RequestId],
     with_body: bool,
 ) -> Result<Vec<ReplaySource>, StoreError> {
     Ok(sqlx::query_as!(
         ReplaySource,
-        r#"SELECT r.id, r.seq, r.received_at, CASE WHEN $4 THEN r.body END AS "body?"
+        r#"SELECT r.id AS "id: _", r.seq, r.received_at, CASE WHEN $4 THEN r.body END AS "body?"
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.id = ANY($3) AND r.endpoint_id = $1 AND e.user_id = $2
            ORDER BY r.seq"#,
-        endpoint_id,
-        user_id,
-        ids,
+        endpoint_id as _,
+        user_id as _,
+        ids as _,
         with_body
     )
     .fetch_all(ex)

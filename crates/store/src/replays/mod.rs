@@ -5,14 +5,13 @@
 //! store them. Jobs of one batch run strictly in `position` order: [`claim_next_replay`] never
 //! returns a job while an earlier job of its batch is queued or running.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
+use hookvault_core::ids::{BatchId, EndpointId, ReplayId, RequestId, TargetId, UserId};
+use hookvault_core::signing::Scheme;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::StoreError;
 
@@ -22,69 +21,21 @@ pub const INTERRUPTED_ERROR: &str = "interrupted: the server stopped while sendi
 /// Recorded when a replay handed to `hookvault listen` got no result back in time.
 pub const CLI_GONE_ERROR: &str = "the hookvault listen CLI disconnected before reporting a result";
 
-/// Where a replay is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReplayStatus {
-    /// Waiting for a worker (also between retries).
-    Queued,
-    /// A worker is sending it.
-    Running,
-    /// The last attempt got a 2xx.
-    Succeeded,
-    /// No attempt got a 2xx and none remain.
-    Failed,
-}
-
-impl ReplayStatus {
-    /// The stored (and API) name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReplayStatus::Queued => "queued",
-            ReplayStatus::Running => "running",
-            ReplayStatus::Succeeded => "succeeded",
-            ReplayStatus::Failed => "failed",
-        }
-    }
-
-    /// True for `succeeded` and `failed`.
-    pub fn is_finished(self) -> bool {
-        matches!(self, ReplayStatus::Succeeded | ReplayStatus::Failed)
-    }
-}
-
-impl fmt::Display for ReplayStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ReplayStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "queued" => Ok(ReplayStatus::Queued),
-            "running" => Ok(ReplayStatus::Running),
-            "succeeded" => Ok(ReplayStatus::Succeeded),
-            "failed" => Ok(ReplayStatus::Failed),
-            other => Err(format!("unknown replay status {other:?}")),
-        }
-    }
-}
+pub use hookvault_core::stored::ReplayStatus;
 
 /// A replay to queue. `secret_sealed` must be sealed with `id` as associated data.
 #[derive(Debug, Clone)]
 pub struct NewReplay {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub endpoint_id: Uuid,
-    pub request_id: Uuid,
-    pub target_id: Option<Uuid>,
+    pub id: ReplayId,
+    pub user_id: UserId,
+    pub endpoint_id: EndpointId,
+    pub request_id: RequestId,
+    pub target_id: Option<TargetId>,
     pub target_url: String,
-    pub scheme: String,
+    pub scheme: Scheme,
     pub secret_sealed: Option<Vec<u8>>,
     pub max_attempts: i32,
-    pub batch_id: Option<Uuid>,
+    pub batch_id: Option<BatchId>,
     pub position: i32,
     /// Handed to the endpoint's connected `hookvault listen` instead of a worker.
     pub to_cli: bool,
@@ -93,18 +44,18 @@ pub struct NewReplay {
 /// A replay as stored (without its sealed secret).
 #[derive(Debug, Clone)]
 pub struct Replay {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub endpoint_id: Uuid,
-    pub request_id: Uuid,
-    pub target_id: Option<Uuid>,
+    pub id: ReplayId,
+    pub user_id: UserId,
+    pub endpoint_id: EndpointId,
+    pub request_id: RequestId,
+    pub target_id: Option<TargetId>,
     pub target_url: String,
-    pub scheme: String,
-    pub status: String,
+    pub scheme: Scheme,
+    pub status: ReplayStatus,
     pub attempts_made: i32,
     pub max_attempts: i32,
     pub next_attempt_at: OffsetDateTime,
-    pub batch_id: Option<Uuid>,
+    pub batch_id: Option<BatchId>,
     pub position: i32,
     pub created_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
@@ -113,16 +64,16 @@ pub struct Replay {
 /// A replay in a history list, with the outcome of its latest attempt.
 #[derive(Debug, Clone)]
 pub struct ReplaySummary {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
-    pub request_id: Uuid,
-    pub target_id: Option<Uuid>,
+    pub id: ReplayId,
+    pub endpoint_id: EndpointId,
+    pub request_id: RequestId,
+    pub target_id: Option<TargetId>,
     pub target_url: String,
-    pub scheme: String,
-    pub status: String,
+    pub scheme: Scheme,
+    pub status: ReplayStatus,
     pub attempts_made: i32,
     pub max_attempts: i32,
-    pub batch_id: Option<Uuid>,
+    pub batch_id: Option<BatchId>,
     pub position: i32,
     pub created_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
@@ -151,12 +102,12 @@ pub struct ReplayAttempt {
 /// encoded headers and body bytes. (`Debug` in `redact.rs` hides headers, body and secret.)
 #[derive(Clone)]
 pub struct ClaimedReplay {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub endpoint_id: Uuid,
-    pub request_id: Uuid,
+    pub id: ReplayId,
+    pub user_id: UserId,
+    pub endpoint_id: EndpointId,
+    pub request_id: RequestId,
     pub target_url: String,
-    pub scheme: String,
+    pub scheme: Scheme,
     pub secret_sealed: Option<Vec<u8>>,
     /// Including this attempt; pass it back to [`finish_replay_attempt`] as the fencing token.
     pub attempts_made: i32,
@@ -181,20 +132,20 @@ pub enum AttemptOutcome {
 /// A job moved by [`recover_stale_replays`].
 #[derive(Debug, Clone)]
 pub struct RecoveredReplay {
-    pub id: Uuid,
+    pub id: ReplayId,
     /// `queued` (attempts remain) or `failed`.
-    pub status: String,
+    pub status: ReplayStatus,
 }
 
 /// A saved target (the sealed secret is bound to `id`).
 #[derive(Debug, Clone)]
 pub struct ReplayTarget {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub endpoint_id: Uuid,
+    pub id: TargetId,
+    pub user_id: UserId,
+    pub endpoint_id: EndpointId,
     pub name: String,
     pub url: String,
-    pub scheme: String,
+    pub scheme: Scheme,
     pub secret_sealed: Option<Vec<u8>>,
     pub max_attempts: i32,
     pub created_at: OffsetDateTime,
@@ -203,7 +154,7 @@ pub struct ReplayTarget {
 /// A capture chosen for a bulk replay: what ordering needs. `body` is loaded only on request.
 #[derive(Debug, Clone)]
 pub struct ReplaySource {
-    pub id: Uuid,
+    pub id: RequestId,
     pub seq: i64,
     pub received_at: OffsetDateTime,
     pub body: Option<Vec<u8>>,

@@ -30,7 +30,7 @@ pub async fn insert_replays(
         request_ids.push(r.request_id);
         target_ids.push(r.target_id);
         urls.push(r.target_url.clone());
-        schemes.push(r.scheme.clone());
+        schemes.push(r.scheme);
         secrets.push(r.secret_sealed.clone());
         max_attempts.push(r.max_attempts);
         batch_ids.push(r.batch_id);
@@ -46,16 +46,16 @@ pub async fn insert_replays(
                RETURNING id
            )
            SELECT pg_notify($13, count(*)::text) FROM queued"#,
-        &ids,
-        &user_ids,
-        &endpoint_ids,
-        &request_ids,
-        &target_ids as &[Option<Uuid>],
+        &ids as _,
+        &user_ids as _,
+        &endpoint_ids as _,
+        &request_ids as _,
+        &target_ids as _,
         &urls,
-        &schemes,
+        &schemes as _,
         &secrets as &[Option<Vec<u8>>],
         &max_attempts,
-        &batch_ids as &[Option<Uuid>],
+        &batch_ids as _,
         &positions,
         &to_cli,
         crate::notify::REPLAY_QUEUED,
@@ -92,7 +92,8 @@ pub async fn claim_next_replay(
            SET status = 'running', locked_at = now(), attempts_made = r.attempts_made + 1
            FROM next, requests q
            WHERE r.id = next.id AND q.id = r.request_id
-           RETURNING r.id, r.user_id, r.endpoint_id, r.request_id, r.target_url, r.scheme,
+           RETURNING r.id, r.user_id, r.endpoint_id, r.request_id, r.target_url,
+                     r.scheme AS "scheme: _",
                      r.secret_sealed, r.attempts_made, r.max_attempts, q.method, q.headers, q.body"#,
         per_account
     )
@@ -105,7 +106,7 @@ pub async fn claim_next_replay(
 /// when the job is no longer this claim's (the recovery sweep took it back).
 pub async fn requeue_replay(
     ex: impl PgExecutor<'_>,
-    replay_id: Uuid,
+    replay_id: ReplayId,
     attempt: i32,
     delay: Duration,
 ) -> Result<bool, StoreError> {
@@ -114,7 +115,7 @@ pub async fn requeue_replay(
          SET status = 'queued', locked_at = NULL, attempts_made = attempts_made - 1,
              next_attempt_at = now() + make_interval(secs => $3)
          WHERE id = $1 AND status = 'running' AND attempts_made = $2",
-        replay_id,
+        replay_id as _,
         attempt,
         delay.as_secs_f64(),
     )
@@ -141,7 +142,7 @@ pub struct NewAttempt {
 /// it really happened. Returns whether the job moved.
 pub async fn finish_replay_attempt(
     ex: impl PgExecutor<'_>,
-    replay_id: Uuid,
+    replay_id: ReplayId,
     attempt: i32,
     record: &NewAttempt,
     outcome: AttemptOutcome,
@@ -167,9 +168,9 @@ pub async fn finish_replay_attempt(
                VALUES ($1, $5, $6, $7, $8, $9, $10, $11)
            )
            SELECT EXISTS (SELECT 1 FROM job) AS "moved!""#,
-        replay_id,
+        replay_id as _,
         attempt,
-        status.as_str(),
+        status as _,
         delay,
         record.started_at,
         record.duration_ms,
@@ -211,7 +212,7 @@ pub async fn recover_stale_replays(
                SELECT id, COALESCE(locked_at, now()), CASE WHEN to_cli THEN $3 ELSE $2 END
                FROM moved
            )
-           SELECT id AS "id!", status AS "status!" FROM moved"#,
+           SELECT id AS "id!: _", status AS "status!: _" FROM moved"#,
         stale_after.as_secs_f64(),
         INTERRUPTED_ERROR,
         CLI_GONE_ERROR,
@@ -225,7 +226,7 @@ pub async fn recover_stale_replays(
 /// row per account, updated in the same transaction, so every process shares it exactly.
 pub async fn insert_replays_within_plan(
     pool: &sqlx::PgPool,
-    user_id: Uuid,
+    user_id: UserId,
     replays: &[NewReplay],
 ) -> Result<bool, StoreError> {
     let n = i64::try_from(replays.len()).unwrap_or(i64::MAX);
@@ -242,7 +243,7 @@ pub async fn insert_replays_within_plan(
                    SELECT p.replays_per_day FROM users u JOIN plans p ON p.name = u.plan
                    WHERE u.id = ru.user_id)
            RETURNING replays"#,
-        user_id,
+        user_id as _,
         n
     )
     .fetch_optional(&mut *tx)

@@ -13,12 +13,12 @@ pub async fn insert_replay_target(
                 max_attempts)
          SELECT $1, $2, e.id, $4, $5, $6, $7, $8 FROM endpoints e
          WHERE e.id = $3 AND e.user_id = $2",
-        target.id,
-        target.user_id,
-        target.endpoint_id,
+        target.id as _,
+        target.user_id as _,
+        target.endpoint_id as _,
         target.name,
         target.url,
-        target.scheme,
+        target.scheme as _,
         target.secret_sealed,
         target.max_attempts
     )
@@ -30,17 +30,17 @@ pub async fn insert_replay_target(
 /// The saved targets of one of the user's endpoints, newest first.
 pub async fn list_replay_targets(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
 ) -> Result<Vec<ReplayTarget>, StoreError> {
     Ok(sqlx::query_as!(
         ReplayTarget,
-        "SELECT id, user_id, endpoint_id, name, url, scheme, secret_sealed, max_attempts,
+        r#"SELECT id, user_id, endpoint_id, name, url, scheme AS "scheme: _", secret_sealed, max_attempts,
                 created_at
          FROM replay_targets WHERE endpoint_id = $1 AND user_id = $2
-         ORDER BY created_at DESC, id DESC",
-        endpoint_id,
-        user_id
+         ORDER BY created_at DESC, id DESC"#,
+        endpoint_id as _,
+        user_id as _
     )
     .fetch_all(ex)
     .await?)
@@ -49,16 +49,16 @@ pub async fn list_replay_targets(
 /// One of the user's saved targets.
 pub async fn find_replay_target(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: TargetId,
 ) -> Result<Option<ReplayTarget>, StoreError> {
     Ok(sqlx::query_as!(
         ReplayTarget,
-        "SELECT id, user_id, endpoint_id, name, url, scheme, secret_sealed, max_attempts,
+        r#"SELECT id, user_id, endpoint_id, name, url, scheme AS "scheme: _", secret_sealed, max_attempts,
                 created_at
-         FROM replay_targets WHERE id = $1 AND user_id = $2",
-        id,
-        user_id
+         FROM replay_targets WHERE id = $1 AND user_id = $2"#,
+        id as _,
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)
@@ -68,13 +68,13 @@ pub async fn find_replay_target(
 /// not found.
 pub async fn delete_replay_target(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: TargetId,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query!(
         "DELETE FROM replay_targets WHERE id = $1 AND user_id = $2",
-        id,
-        user_id
+        id as _,
+        user_id as _
     )
     .execute(ex)
     .await?;
@@ -84,7 +84,7 @@ pub async fn delete_replay_target(
 /// The last target a replay was sent to from the dashboard for one endpoint: a saved target
 /// (with its current name and URL) or a URL with its scheme and sealed secret.
 pub struct LastTarget {
-    pub target_id: Option<Uuid>,
+    pub target_id: Option<TargetId>,
     pub target_name: Option<String>,
     /// The URL typed, or the saved target's URL.
     pub url: String,
@@ -98,9 +98,9 @@ pub struct LastTarget {
 /// sealed with the endpoint's id. False when the endpoint (or the saved target) is not theirs.
 pub async fn remember_last_target(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    target_id: Option<Uuid>,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    target_id: Option<TargetId>,
     target_url: Option<&str>,
     scheme: &str,
     secret_sealed: Option<&[u8]>,
@@ -116,9 +116,9 @@ pub async fn remember_last_target(
          ON CONFLICT (endpoint_id) DO UPDATE SET target_id = EXCLUDED.target_id,
                 target_url = EXCLUDED.target_url, scheme = EXCLUDED.scheme,
                 secret_sealed = EXCLUDED.secret_sealed, updated_at = now()",
-        endpoint_id,
-        user_id,
-        target_id,
+        endpoint_id as _,
+        user_id as _,
+        target_id as _,
         target_url,
         scheme,
         secret_sealed
@@ -131,19 +131,19 @@ pub async fn remember_last_target(
 /// The last target of one of the user's endpoints, if one is remembered.
 pub async fn find_last_target(
     ex: impl PgExecutor<'_>,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
 ) -> Result<Option<LastTarget>, StoreError> {
     Ok(sqlx::query_as!(
         LastTarget,
-        r#"SELECT l.target_id, t.name AS "target_name?",
+        r#"SELECT l.target_id AS "target_id: _", t.name AS "target_name?",
                   COALESCE(t.url, l.target_url) AS "url!",
                   COALESCE(t.scheme, l.scheme) AS "scheme!", l.secret_sealed
            FROM endpoint_last_targets l
            LEFT JOIN replay_targets t ON t.id = l.target_id
            WHERE l.endpoint_id = $1 AND l.user_id = $2"#,
-        endpoint_id,
-        user_id
+        endpoint_id as _,
+        user_id as _
     )
     .fetch_optional(ex)
     .await?)

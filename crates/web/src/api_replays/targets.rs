@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use hookvault_core::api::{TargetJson, TargetListJson};
+use hookvault_core::ids::{EndpointId, TargetId};
 use hookvault_core::secretbox;
 use hookvault_store::endpoints::find_endpoint;
 use hookvault_store::replays::{self as store, ReplayTarget};
 use serde::Deserialize;
-use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::json_body;
 use crate::api::ApiUser;
@@ -41,14 +41,14 @@ struct NewTargetBody {
 async fn list_targets(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(endpoint_id): Path<Uuid>,
-) -> Result<Json<Value>, ApiError> {
+    Path(endpoint_id): Path<EndpointId>,
+) -> Result<Json<TargetListJson>, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let targets = store::list_replay_targets(&state.pool, user.id, endpoint_id).await?;
-    let targets: Vec<Value> = targets.iter().map(|t| target_json(&state, t)).collect();
-    Ok(Json(json!({ "targets": targets })))
+    let targets = targets.iter().map(|t| target_json(&state, t)).collect();
+    Ok(Json(TargetListJson { targets }))
 }
 
 /// `POST /api/v1/endpoints/{id}/targets` `{"name","url","signing":{"scheme","secret"},
@@ -56,7 +56,7 @@ async fn list_targets(
 async fn create_target(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     body: Result<Json<NewTargetBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
@@ -84,7 +84,7 @@ async fn create_target(
 async fn delete_target(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TargetId>,
 ) -> Result<StatusCode, ApiError> {
     if store::delete_replay_target(&state.pool, user.id, id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -92,20 +92,20 @@ async fn delete_target(
         Err(AppError::NotFound.into())
     }
 }
-fn target_json(state: &AppState, t: &ReplayTarget) -> Value {
+fn target_json(state: &AppState, t: &ReplayTarget) -> TargetJson {
     let hint = t.secret_sealed.as_ref().map(|sealed| {
         open_secret(state, sealed, t.id)
             .map(|s| secretbox::mask(&s))
             .unwrap_or_else(|_| secretbox::mask(""))
     });
-    json!({
-        "id": t.id,
-        "endpoint_id": t.endpoint_id,
-        "name": t.name,
-        "url": t.url,
-        "scheme": t.scheme,
-        "secret_hint": hint,
-        "max_attempts": t.max_attempts,
-        "created_at": rfc3339_ms(&t.created_at),
-    })
+    TargetJson {
+        id: t.id,
+        endpoint_id: t.endpoint_id,
+        name: t.name.clone(),
+        url: t.url.clone(),
+        scheme: t.scheme,
+        secret_hint: hint,
+        max_attempts: t.max_attempts,
+        created_at: rfc3339_ms(&t.created_at),
+    }
 }

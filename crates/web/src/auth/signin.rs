@@ -9,11 +9,11 @@
 
 use axum::http::{header, HeaderMap};
 use base64::Engine;
+use hookvault_core::ids::UserId;
 use hookvault_store::users::User;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -27,7 +27,7 @@ pub(crate) const ABSOLUTE_LIFETIME: time::Duration = time::Duration::days(30);
 /// Who signed in, under which session generation, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SignIn {
-    pub(crate) user_id: Uuid,
+    pub(crate) user_id: UserId,
     /// The user's session generation at sign-in.
     pub(crate) generation: i64,
     /// Unix seconds of the sign-in (a password change keeps it: the lifetime is not renewed).
@@ -35,7 +35,7 @@ pub(crate) struct SignIn {
 }
 
 impl SignIn {
-    pub(crate) fn now(user_id: Uuid, generation: i64) -> Self {
+    pub(crate) fn now(user_id: UserId, generation: i64) -> Self {
         SignIn {
             user_id,
             generation,
@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn a_sign_in_holds_for_thirty_days_and_not_a_second_longer() {
         let s = SignIn {
-            user_id: Uuid::nil(),
+            user_id: UserId::nil(),
             generation: 0,
             at: 1_000_000,
         };

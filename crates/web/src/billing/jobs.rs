@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use hookvault_core::billing::{BillingEvent, PlanEffect, FREE_PLAN, PAID_PLAN};
+use hookvault_core::ids::UserId;
 use hookvault_store::billing::{self as store, ClaimedEvent};
-use uuid::Uuid;
 
 use super::Billing;
 use crate::state::AppState;
@@ -269,7 +269,7 @@ async fn apply(
 async fn finish(
     state: &AppState,
     event: &ClaimedEvent,
-    user: Option<Uuid>,
+    user: Option<UserId>,
     outcome: &str,
 ) -> Result<String, JobError> {
     store::finish_event(&state.pool, &event.event_id, user, outcome).await?;
@@ -277,8 +277,8 @@ async fn finish(
 }
 
 /// The account an id names, if it is one of ours and not being deleted.
-async fn known_account(state: &AppState, id: Option<&str>) -> Result<Option<Uuid>, JobError> {
-    let Some(id) = id.and_then(|i| Uuid::parse_str(i).ok()) else {
+async fn known_account(state: &AppState, id: Option<&str>) -> Result<Option<UserId>, JobError> {
+    let Some(id) = id.and_then(|i| i.parse::<UserId>().ok()) else {
         return Ok(None);
     };
     Ok(store::find_account(&state.pool, id).await?.then_some(id))
@@ -288,7 +288,7 @@ async fn known_account(state: &AppState, id: Option<&str>) -> Result<Option<Uuid
 /// the account's plan accordingly. Returns what happened in words.
 async fn apply_state(
     tx: &mut hookvault_store::Tx,
-    user: Uuid,
+    user: UserId,
     subscription: &str,
     customer: Option<&str>,
     status: &str,

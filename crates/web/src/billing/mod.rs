@@ -92,7 +92,7 @@ fn form_targets(api_base: &str) -> String {
 /// says so in words (nothing has been deleted then).
 pub(crate) async fn cancel_subscriptions(
     state: &crate::state::AppState,
-    user_id: uuid::Uuid,
+    user_id: hookvault_core::ids::UserId,
 ) -> Result<Result<(), String>, crate::error::AppError> {
     let live = hookvault_store::billing::live_subscriptions(&state.pool, user_id).await?;
     if live.is_empty() {

@@ -5,11 +5,12 @@
 use crate::error::AppError;
 use crate::state::AppState;
 use hookvault_core::audit::{self, Audit, AuditEvent, EventSource, Report, DEFAULT_SPACING};
+use hookvault_core::ids::{AuditId, RequestId, UserId};
+use hookvault_core::stored::AuditStatus;
 use hookvault_replay::audit::GuardedTransport;
 use hookvault_replay::target;
 use hookvault_store::audits::{self as store, AuditRow, NewAudit};
 use hookvault_store::PgPool;
-use uuid::Uuid;
 
 /// Answer when the user already has an audit running.
 pub(crate) const BUSY: &str = "an audit of yours is already running; wait for it to finish";
@@ -25,15 +26,14 @@ pub(crate) fn report_of(r: &AuditRow) -> Option<Report> {
 /// in the background; returns its id.
 pub(crate) async fn start_audit(
     state: &AppState,
-    user_id: Uuid,
-    request_id: Uuid,
+    user_id: UserId,
+    request_id: RequestId,
     target_url: &str,
     scheme: Option<&str>,
     secret: Option<&str>,
-) -> Result<Uuid, AppError> {
-    let req = hookvault_store::requests::find_request(&state.pool, user_id, request_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+) -> Result<AuditId, AppError> {
+    let found = hookvault_store::requests::find_request(&state.pool, user_id, request_id).await?;
+    let req = crate::usage::found(state, user_id, request_id, found).await?;
     let checked = target::check_target(
         &state.replay_client,
         target_url.trim(),
@@ -57,7 +57,7 @@ pub(crate) async fn start_audit(
     )
     .map_err(|e| AppError::BadRequest(e.to_string()))?;
     store::close_stale_audits(&state.pool, user_id).await?;
-    let id = Uuid::now_v7();
+    let id = AuditId::now_v7();
     let inserted = store::insert_audit(
         &state.pool,
         &NewAudit {
@@ -65,7 +65,7 @@ pub(crate) async fn start_audit(
             user_id,
             request_id,
             target_url: checked.url.to_string(),
-            scheme: checked.scheme.as_str().to_owned(),
+            scheme: checked.scheme,
         },
     )
     .await?;
@@ -90,11 +90,15 @@ async fn run_and_store(
     pool: PgPool,
     transport: GuardedTransport,
     target: String,
-    id: Uuid,
+    id: AuditId,
     audit: Audit,
 ) {
     let report = audit::run(&audit, &target, &transport, DEFAULT_SPACING, |_| {}).await;
-    let status = if report.passed { "passed" } else { "failed" };
+    let status = if report.passed {
+        AuditStatus::Passed
+    } else {
+        AuditStatus::Failed
+    };
     let stored = match serde_json::to_value(&report) {
         Ok(v) => store::finish_audit(&pool, id, status, Some(&v), None).await,
         Err(e) => {
@@ -102,7 +106,7 @@ async fn run_and_store(
             store::finish_audit(
                 &pool,
                 id,
-                "error",
+                AuditStatus::Error,
                 None,
                 Some("the report could not be stored"),
             )
@@ -110,7 +114,7 @@ async fn run_and_store(
         }
     };
     match stored {
-        Ok(_) => tracing::info!(audit.id = %id, audit.status = status, "audit finished"),
+        Ok(_) => tracing::info!(audit.id = %id, audit.status = status.as_str(), "audit finished"),
         Err(e) => tracing::error!(audit.id = %id, error = %e, "could not store an audit's report"),
     }
 }

@@ -4,10 +4,10 @@
 //! replayed like any capture, so its signature headers are computed fresh for the edited bytes.
 
 use hookvault_core::headers::{self, RawHeader};
+use hookvault_core::ids::RequestId;
 use hookvault_core::provider;
 use hookvault_store::requests::{NewCapture, StoredRequest, StripeFacts};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -109,9 +109,9 @@ pub(crate) async fn store_copy(
     hs: &[RawHeader],
     content_type: Option<String>,
     body: Vec<u8>,
-) -> Result<Uuid, AppError> {
+) -> Result<RequestId, AppError> {
     let detected = provider::detect(hs, &body, content_type.as_deref());
-    let id = Uuid::now_v7();
+    let id = RequestId::now_v7();
     let copy = NewCapture {
         id,
         endpoint_id: original.endpoint_id,
@@ -124,7 +124,7 @@ pub(crate) async fn store_copy(
         headers: headers::encode(hs),
         content_type,
         body: body.into(),
-        provider: detected.provider.map(|p| p.as_str().to_string()),
+        provider: detected.provider,
         event_type: detected.event_type,
         event_id: detected.event_id,
         // Never received from a sender: there is no signature to judge.

@@ -1,9 +1,9 @@
 //! Endpoint rules, one validator each, called by the pages and the JSON API alike: names,
 //! capture tokens, custom responses and the signature check at capture.
 
+use hookvault_core::ids::EndpointId;
 use hookvault_core::signing::Scheme;
 use hookvault_store::endpoints::EndpointResponse;
-use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -66,7 +66,7 @@ pub(crate) fn validate_response(
 /// endpoint's sealed secret) is kept because `secret` is empty.
 pub(crate) fn signature_check(
     state: &AppState,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     scheme: &str,
     secret: Option<&str>,
     current: Option<&[u8]>,

@@ -3,9 +3,9 @@
 //! is remembered with its scheme and secret (sealed, bound to the endpoint's id); a saved
 //! target by reference. Replays to the connected CLI are not remembered.
 
+use hookvault_core::ids::{EndpointId, TargetId, UserId};
 use hookvault_core::signing::Scheme;
 use hookvault_store::replays as store;
-use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::ops::replays::{SigningBody, TargetBody};
@@ -16,12 +16,12 @@ pub(crate) struct LastTarget {
     /// What the button says after "Replay to": the URL (or the saved target's name and URL)
     /// and the scheme.
     pub label: String,
-    pub target_id: Option<Uuid>,
+    pub target_id: Option<TargetId>,
     pub url: String,
     pub scheme: String,
     /// A secret is remembered with the URL.
     pub secret_set: bool,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     sealed: Option<Vec<u8>>,
 }
 
@@ -35,8 +35,8 @@ fn scheme_label(scheme: &str) -> &str {
 /// The endpoint's remembered target, if any.
 pub(crate) async fn find(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
 ) -> Result<Option<LastTarget>, AppError> {
     let Some(last) = store::find_last_target(&state.pool, user_id, endpoint_id).await? else {
         return Ok(None);
@@ -62,7 +62,7 @@ impl LastTarget {
     fn secret(&self, state: &AppState) -> Result<Option<String>, AppError> {
         self.sealed
             .as_deref()
-            .map(|s| crate::ops::replays::open_secret(state, s, self.endpoint_id))
+            .map(|s| crate::ops::replays::open_bound(state, s, self.endpoint_id.as_bytes()))
             .transpose()
     }
 
@@ -107,8 +107,8 @@ impl LastTarget {
 /// secret, or a saved target. The CLI is not remembered.
 pub(crate) async fn remember(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     body: &TargetBody,
 ) -> Result<(), AppError> {
     if body.to_cli {

@@ -3,12 +3,12 @@
 
 use crate::error::AppError;
 use crate::state::AppState;
+use hookvault_core::ids::{BatchId, EndpointId, ReplayId, RequestId, TargetId, UserId};
 use hookvault_core::signing::Scheme;
 use hookvault_replay::order::{self, Candidate, ReplayOrder};
 use hookvault_replay::target::{self, CheckedTarget, TargetError};
 use hookvault_store::replays::{self as store, NewReplay, ReplayTarget};
 use serde::Deserialize;
-use uuid::Uuid;
 
 /// Most captures one bulk replay may name.
 pub(crate) const MAX_BULK: usize = 1000;
@@ -23,7 +23,7 @@ pub(crate) const NO_CLI: &str = "no hookvault listen CLI is connected to this en
 #[derive(Deserialize, Default)]
 pub(crate) struct TargetBody {
     pub target_url: Option<String>,
-    pub target_id: Option<Uuid>,
+    pub target_id: Option<TargetId>,
     pub signing: Option<SigningBody>,
     pub max_attempts: Option<i64>,
     #[serde(default)]
@@ -39,11 +39,11 @@ pub(crate) struct SigningBody {
 /// Queues one replay of a capture of the user's (at `endpoint_id`); returns its id.
 pub(crate) async fn queue_one(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    request_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    request_id: RequestId,
     body: &TargetBody,
-) -> Result<Uuid, AppError> {
+) -> Result<ReplayId, AppError> {
     let target = resolve_target(state, user_id, endpoint_id, body).await?;
     let replay = new_replay(state, user_id, endpoint_id, request_id, &target, None, 0);
     crate::usage::queue_replays(state, user_id, std::slice::from_ref(&replay)).await?;
@@ -56,13 +56,13 @@ pub(crate) async fn queue_one(
 /// `order`; returns the batch id and the replays in sending order.
 pub(crate) async fn queue_bulk(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    request_ids: &[Uuid],
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    request_ids: &[RequestId],
     order: ReplayOrder,
     target: &TargetBody,
-) -> Result<(Uuid, Vec<NewReplay>), AppError> {
-    let mut ids: Vec<Uuid> = Vec::with_capacity(request_ids.len());
+) -> Result<(BatchId, Vec<NewReplay>), AppError> {
+    let mut ids: Vec<RequestId> = Vec::with_capacity(request_ids.len());
     for id in request_ids {
         if !ids.contains(id) {
             ids.push(*id);
@@ -90,7 +90,7 @@ pub(crate) async fn queue_bulk(
         )));
     }
     order::arrange(&mut candidates, order);
-    let batch_id = Uuid::now_v7();
+    let batch_id = BatchId::now_v7();
     let replays: Vec<NewReplay> = candidates
         .iter()
         .enumerate()
@@ -130,7 +130,7 @@ pub(crate) enum Dest {
 
 pub(crate) struct Target {
     dest: Dest,
-    saved: Option<Uuid>,
+    saved: Option<TargetId>,
 }
 
 /// Wakes whoever sends the new replays: this process's workers, or the CLI streams (in any
@@ -138,7 +138,7 @@ pub(crate) struct Target {
 pub(crate) async fn wake(
     state: &AppState,
     target: &Target,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
 ) -> Result<(), AppError> {
     match target.dest {
         Dest::Http(_) => state.replay_wake.notify_waiters(),
@@ -153,8 +153,8 @@ pub(crate) async fn wake(
 /// id is a 404) and its URL checked again, since the server's policy may have changed.
 pub(crate) async fn resolve_target(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     body: &TargetBody,
 ) -> Result<Target, AppError> {
     if body.to_cli {
@@ -204,10 +204,7 @@ pub(crate) async fn resolve_target(
                 .replay_client
                 .check_url(&saved.url)
                 .map_err(|e| refusal(e.into()))?;
-            let scheme: Scheme = saved
-                .scheme
-                .parse()
-                .map_err(|e: hookvault_core::signing::UnknownScheme| AppError::internal(e))?;
+            let scheme = saved.scheme;
             let secret = match &saved.secret_sealed {
                 Some(sealed) => Some(open_secret(state, sealed, saved.id)?),
                 None => None,
@@ -232,27 +229,36 @@ pub(crate) async fn resolve_target(
 pub(crate) fn open_secret(
     state: &AppState,
     sealed: &[u8],
-    owner: Uuid,
+    target: TargetId,
+) -> Result<String, AppError> {
+    open_bound(state, sealed, target.as_bytes())
+}
+
+/// Opens a secret sealed bound to `owner` (the id of the row that holds it).
+pub(crate) fn open_bound(
+    state: &AppState,
+    sealed: &[u8],
+    owner: &[u8; 16],
 ) -> Result<String, AppError> {
     let plain = state
         .secret_key
-        .open(sealed, owner.as_bytes())
-        .map_err(|e| AppError::internal(anyhow::anyhow!("opening a saved target's secret: {e}")))?;
+        .open(sealed, owner)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("opening a stored secret: {e}")))?;
     String::from_utf8(plain)
-        .map_err(|_| AppError::internal(anyhow::anyhow!("a saved target's secret is not UTF-8")))
+        .map_err(|_| AppError::internal(anyhow::anyhow!("a stored secret is not UTF-8")))
 }
 
 /// A replay row to insert; the secret is sealed bound to the new replay's id.
 pub(crate) fn new_replay(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    request_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    request_id: RequestId,
     target: &Target,
-    batch_id: Option<Uuid>,
+    batch_id: Option<BatchId>,
     position: i32,
 ) -> NewReplay {
-    let id = Uuid::now_v7();
+    let id = ReplayId::now_v7();
     let saved = target.saved;
     match &target.dest {
         Dest::Http(target) => NewReplay {
@@ -262,7 +268,7 @@ pub(crate) fn new_replay(
             request_id,
             target_id: saved,
             target_url: target.url.to_string(),
-            scheme: target.scheme.as_str().to_owned(),
+            scheme: target.scheme,
             secret_sealed: target
                 .secret
                 .as_ref()
@@ -281,7 +287,7 @@ pub(crate) fn new_replay(
             request_id,
             target_id: None,
             target_url: forward_to.clone(),
-            scheme: Scheme::Original.as_str().to_owned(),
+            scheme: Scheme::Original,
             secret_sealed: None,
             max_attempts: 1,
             batch_id,
@@ -295,9 +301,9 @@ pub(crate) fn new_replay(
 /// bodies are read a chunk at a time for the event's own `created` field and then dropped.
 pub(crate) async fn candidates(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    ids: &[Uuid],
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    ids: &[RequestId],
     order: ReplayOrder,
 ) -> Result<Vec<Candidate>, AppError> {
     let with_body = order == ReplayOrder::Created;
@@ -324,28 +330,28 @@ pub(crate) async fn candidates(
 )]
 pub(crate) async fn save_target(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     name: Option<&str>,
     url: &str,
     scheme: Option<&str>,
     secret: Option<&str>,
     max_attempts: Option<i64>,
-) -> Result<Uuid, AppError> {
+) -> Result<TargetId, AppError> {
     let checked = target::check_target(&state.replay_client, url, scheme, secret, max_attempts)
         .map_err(refusal)?;
     let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
         Some(name) => crate::ops::endpoints::clean_name(name)?,
         None => checked.url.as_str().chars().take(100).collect(),
     };
-    let id = Uuid::now_v7();
+    let id = TargetId::now_v7();
     let target = ReplayTarget {
         id,
         user_id,
         endpoint_id,
         name,
         url: checked.url.to_string(),
-        scheme: checked.scheme.as_str().to_owned(),
+        scheme: checked.scheme,
         secret_sealed: checked
             .secret
             .as_ref()
@@ -363,8 +369,8 @@ pub(crate) async fn save_target(
 /// with the scheme's signature headers computed now (the captured ones go stale).
 pub(crate) async fn signed_curl(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     req: &hookvault_store::requests::StoredRequest,
     body: &TargetBody,
 ) -> Result<String, AppError> {
@@ -398,10 +404,10 @@ pub(crate) async fn signed_curl(
 /// replay). Returns the new batch id and how many were queued.
 pub(crate) async fn retry_failed(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
-    batch_id: Uuid,
-) -> Result<(Uuid, usize), AppError> {
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    batch_id: BatchId,
+) -> Result<(BatchId, usize), AppError> {
     let (failed, pending) =
         store::failed_batch_replays(&state.pool, user_id, endpoint_id, batch_id).await?;
     if pending > 0 {
@@ -414,13 +420,13 @@ pub(crate) async fn retry_failed(
             "This bulk replay has no failed replays to retry.".into(),
         ));
     }
-    let new_batch = Uuid::now_v7();
+    let new_batch = BatchId::now_v7();
     let mut replays = Vec::with_capacity(failed.len());
     for (i, f) in failed.iter().enumerate() {
-        let id = Uuid::now_v7();
+        let id = ReplayId::now_v7();
         let secret_sealed = match &f.secret_sealed {
             Some(sealed) => {
-                let plain = open_secret(state, sealed, f.id)?;
+                let plain = open_bound(state, sealed, f.id.as_bytes())?;
                 Some(state.secret_key.seal(plain.as_bytes(), id.as_bytes()))
             }
             None => None,
@@ -432,7 +438,7 @@ pub(crate) async fn retry_failed(
             request_id: f.request_id,
             target_id: f.target_id,
             target_url: f.target_url.clone(),
-            scheme: f.scheme.clone(),
+            scheme: f.scheme,
             secret_sealed,
             max_attempts: f.max_attempts,
             batch_id: Some(new_batch),

@@ -3,6 +3,7 @@
 use base64::Engine as _;
 use hookvault_core::api::{HeaderJson, RequestJson, SignatureJson, StripeJson};
 use hookvault_core::headers;
+use hookvault_core::signing::SignatureStatus;
 use hookvault_store::requests::StoredRequest;
 
 use crate::error::AppError;
@@ -45,15 +46,12 @@ pub(crate) fn with_body(r: &StoredRequest, body: BodyJson) -> Result<RequestJson
         body_url,
         body_size: r.body_size,
         content_type: r.content_type.clone(),
-        provider: r.provider.clone(),
+        provider: r.provider.map(|p| p.as_str().to_owned()),
         event_type: r.event_type.clone(),
         event_id: r.event_id.clone(),
         signature: SignatureJson {
-            scheme: r.signature_scheme.clone(),
-            status: r
-                .signature_status
-                .clone()
-                .unwrap_or_else(|| "unchecked".into()),
+            scheme: r.signature_scheme,
+            status: r.signature_status.unwrap_or(SignatureStatus::Unchecked),
             reason: r.signature_reason.clone().unwrap_or_else(|| {
                 if r.signature_scheme.is_none() {
                     "no signature check is configured for this endpoint".into()

@@ -1,7 +1,7 @@
 //! API tokens: made from the OS RNG, shown once, stored only as a hash.
 
+use hookvault_core::ids::{TokenId, UserId};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::ops::endpoints as ops;
@@ -14,11 +14,11 @@ pub(crate) fn hash_token(token: &str) -> Vec<u8> {
 /// Creates an API token for a user; returns (id, token). The token is never stored.
 pub(crate) async fn create_token(
     state: &AppState,
-    user_id: Uuid,
+    user_id: UserId,
     name: &str,
-) -> Result<(Uuid, String), AppError> {
+) -> Result<(TokenId, String), AppError> {
     let token = format!("hv_{}", ops::random_base62(40));
-    let id = Uuid::now_v7();
+    let id = TokenId::now_v7();
     hookvault_store::tokens::insert_api_token(
         &state.pool,
         id,

@@ -13,11 +13,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use base64::Engine;
+use hookvault_core::ids::UserId;
 use hookvault_store::accounts::{self, Purpose};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use crate::auth::{check_csrf, password, too_many_logins, ClientIp, CsrfForm, CurrentUser};
 use crate::error::AppError;
@@ -112,7 +112,7 @@ fn hash_token(token: &str) -> Vec<u8> {
 /// change of email); earlier verification links of the account stop working.
 pub(crate) async fn send_verification(
     state: &AppState,
-    user_id: Uuid,
+    user_id: UserId,
     email: &str,
 ) -> Result<(), AppError> {
     let (token, hash) = new_token();
@@ -491,14 +491,16 @@ async fn export(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
     tokio::spawn(async move {
         let _slot = slot;
         for e in endpoints {
-            let line = serde_json::json!({
-                "type": "endpoint",
-                "id": e.id,
-                "name": e.name,
-                "url": state.capture_url(&e.token),
-                "created_at": crate::views::rfc3339_ms(&e.created_at),
-            });
-            let mut out = line.to_string().into_bytes();
+            let line = hookvault_core::api::ExportEndpointJson {
+                kind: "endpoint".into(),
+                id: e.id,
+                name: e.name.clone(),
+                url: state.capture_url(&e.token),
+                created_at: crate::views::rfc3339_ms(&e.created_at),
+            };
+            let Ok(mut out) = serde_json::to_vec(&line) else {
+                return;
+            };
             out.push(b'\n');
             if tx.send(Ok(Bytes::from(out))).await.is_err() {
                 return;
@@ -581,7 +583,7 @@ async fn delete(
 }
 
 /// Deletes an account (idempotent, resumable: also finishes a deletion that was cut short).
-pub(crate) async fn delete_account(state: &AppState, user_id: Uuid) -> Result<(), AppError> {
+pub(crate) async fn delete_account(state: &AppState, user_id: UserId) -> Result<(), AppError> {
     let old_tokens = accounts::begin_deletion(&state.pool, user_id).await?;
     for token in old_tokens {
         hookvault_store::endpoints::notify_route_changed(&state.pool, &token).await?;

@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use hookvault_core::audit::{Outcome, ProbeResult, Report};
+use hookvault_core::ids::{AuditId, RequestId};
 use hookvault_core::signing::Scheme;
+use hookvault_core::stored::AuditStatus;
 use hookvault_store::audits::{self as store, AuditRow};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
@@ -28,7 +29,7 @@ pub fn router() -> Router<AppState> {
 
 /// A past audit in the capture's list.
 struct AuditItem {
-    id: Uuid,
+    id: AuditId,
     created_at: String,
     target: String,
     scheme: String,
@@ -46,8 +47,8 @@ impl AuditItem {
             id: r.id,
             created_at: rfc3339(&r.created_at),
             target: r.target_url.clone(),
-            scheme: r.scheme.clone(),
-            status: r.status.clone(),
+            scheme: r.scheme.to_string(),
+            status: r.status.to_string(),
             verdict,
         }
     }
@@ -57,7 +58,7 @@ impl AuditItem {
 #[template(path = "audits/request.html")]
 struct RequestPage {
     page: Page,
-    request_id: Uuid,
+    request_id: RequestId,
     summary: String,
     schemes: Vec<(&'static str, &'static str)>,
     scheme: String,
@@ -69,7 +70,7 @@ struct RequestPage {
 async fn request_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     render_request_page(&state, &user, id, None, None).await
 }
@@ -77,13 +78,12 @@ async fn request_page(
 async fn render_request_page(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: RequestId,
     error: Option<String>,
     form: Option<&AuditForm>,
 ) -> Result<Response, AppError> {
-    let req = hookvault_store::requests::find_request(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
+    let req = crate::usage::found(state, user.id, id, found).await?;
     store::close_stale_audits(&state.pool, user.id).await?;
     let audits = store::list_request_audits(&state.pool, user.id, id, 20)
         .await?
@@ -91,11 +91,7 @@ async fn render_request_page(
         .map(AuditItem::from_row)
         .collect();
     // The scheme the capture was signed with is the likely one.
-    let captured = req
-        .signature_scheme
-        .as_deref()
-        .and_then(|s| s.parse::<Scheme>().ok())
-        .filter(|s| s.signs());
+    let captured = req.signature_scheme.filter(|s| s.signs());
     let failed = error.is_some();
     let mut resp = render(&RequestPage {
         page: Page::for_user("Audit a handler", user).await?,
@@ -143,7 +139,7 @@ struct AuditForm {
 async fn start(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
     Form(form): Form<AuditForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -218,7 +214,7 @@ impl ProbeLine {
 #[template(path = "audits/show.html")]
 struct ShowPage {
     page: Page,
-    request_id: Uuid,
+    request_id: RequestId,
     target: String,
     scheme: String,
     status: String,
@@ -236,14 +232,14 @@ struct ShowPage {
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<AuditId>,
 ) -> Result<Response, AppError> {
     store::close_stale_audits(&state.pool, user.id).await?;
     let row = store::find_audit(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let report: Option<Report> = report_of(&row);
-    let running = row.status == "running";
+    let running = row.status == AuditStatus::Running;
     let event = report
         .as_ref()
         .map(|r| {
@@ -262,8 +258,8 @@ async fn show(
         page: Page::for_user("Handler audit", &user).await?,
         request_id: row.request_id,
         target: row.target_url.clone(),
-        scheme: row.scheme.clone(),
-        status: row.status.clone(),
+        scheme: row.scheme.to_string(),
+        status: row.status.to_string(),
         started: rfc3339(&row.created_at),
         running,
         error: row.error.clone(),

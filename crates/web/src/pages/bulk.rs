@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use hookvault_core::ids::{BatchId, EndpointId, RequestId};
 use hookvault_replay::order::{self, ReplayOrder};
 use hookvault_store::requests::{list_requests, summaries_by_ids};
 use hookvault_store::search::search_requests;
-use uuid::Uuid;
 
 use super::replays::{choices, form_target, FormChoices, ReplayForm};
 use crate::auth::{check_csrf, CsrfForm, CurrentUser};
@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
 /// One capture in the preview, in sending order.
 pub struct PreviewRow {
     pub position: usize,
-    pub id: Uuid,
+    pub id: RequestId,
     pub what: String,
     pub received_at: String,
 }
@@ -45,8 +45,8 @@ pub struct PreviewRow {
 #[template(path = "replays/bulk.html")]
 struct BulkPage {
     page: Page,
-    endpoint_id: Uuid,
-    request_ids: Vec<Uuid>,
+    endpoint_id: EndpointId,
+    request_ids: Vec<RequestId>,
     /// The search the captures were chosen by ("all matching"), if any.
     q: Option<String>,
     order: String,
@@ -55,11 +55,11 @@ struct BulkPage {
 }
 
 /// Reads repeated `request_id` fields (serde_urlencoded cannot collect repeated keys).
-fn selected(pairs: &[(String, String)]) -> Result<Vec<Uuid>, AppError> {
+fn selected(pairs: &[(String, String)]) -> Result<Vec<RequestId>, AppError> {
     pairs
         .iter()
         .filter(|(k, _)| k == "request_id")
-        .map(|(_, v)| v.parse::<Uuid>())
+        .map(|(_, v)| v.parse::<RequestId>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| AppError::BadRequest("A selected capture id is not valid.".into()))
 }
@@ -76,9 +76,9 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 async fn matching(
     state: &AppState,
     user: &CurrentUser,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     q: &str,
-) -> Result<Vec<Uuid>, AppError> {
+) -> Result<Vec<RequestId>, AppError> {
     let limit = i64::try_from(MAX_BULK).unwrap_or(i64::MAX) + 1;
     let rows = match hookvault_core::search::parse(q.trim()) {
         Ok(s) if s.is_empty() => {
@@ -109,13 +109,13 @@ fn parse_order(text: Option<&str>) -> Result<ReplayOrder, AppError> {
 async fn preview(
     state: &AppState,
     user: &CurrentUser,
-    endpoint_id: Uuid,
-    ids: &[Uuid],
+    endpoint_id: EndpointId,
+    ids: &[RequestId],
     order: ReplayOrder,
 ) -> Result<Vec<PreviewRow>, AppError> {
     let mut arranged = candidates(state, user.id, endpoint_id, ids, order).await?;
     order::arrange(&mut arranged, order);
-    let shown: Vec<Uuid> = arranged.iter().take(PREVIEW_ROWS).map(|c| c.id).collect();
+    let shown: Vec<RequestId> = arranged.iter().take(PREVIEW_ROWS).map(|c| c.id).collect();
     let rows = summaries_by_ids(&state.pool, user.id, &shown).await?;
     Ok(rows
         .into_iter()
@@ -126,7 +126,7 @@ async fn preview(
             what: super::requests::capture_title(
                 &r.method,
                 &r.path,
-                r.provider.as_deref(),
+                r.provider,
                 r.event_type.as_deref(),
             ),
             received_at: rfc3339(&r.received_at),
@@ -141,8 +141,8 @@ async fn preview(
 async fn render_bulk(
     state: &AppState,
     user: &CurrentUser,
-    endpoint_id: Uuid,
-    ids: Vec<Uuid>,
+    endpoint_id: EndpointId,
+    ids: Vec<RequestId>,
     q: Option<String>,
     order: ReplayOrder,
     error: Option<String>,
@@ -170,7 +170,7 @@ async fn render_bulk(
 async fn bulk_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     raw: axum::extract::RawQuery,
 ) -> Result<Response, AppError> {
     hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
@@ -197,7 +197,7 @@ async fn bulk_page(
 async fn replay_bulk(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     RawForm(raw): RawForm,
 ) -> Result<Response, AppError> {
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -274,7 +274,7 @@ fn form_fields(pairs: &[(String, String)]) -> ReplayForm {
 async fn retry_batch(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((endpoint_id, batch_id)): Path<(Uuid, Uuid)>,
+    Path((endpoint_id, batch_id)): Path<(EndpointId, BatchId)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;

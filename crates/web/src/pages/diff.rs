@@ -8,9 +8,9 @@ use axum::routing::get;
 use axum::Router;
 use hookvault_core::diff::{self, BodyDiff, HeaderChange, JsonChange};
 use hookvault_core::headers;
+use hookvault_core::ids::RequestId;
 use hookvault_store::requests::{find_request, StoredRequest};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -30,8 +30,8 @@ struct PickQuery {
 }
 
 /// The "compare with request id" form: redirects to the diff page.
-async fn pick(Path(id): Path<Uuid>, Query(q): Query<PickQuery>) -> Result<Response, AppError> {
-    let other: Uuid = q
+async fn pick(Path(id): Path<RequestId>, Query(q): Query<PickQuery>) -> Result<Response, AppError> {
+    let other: RequestId = q
         .with
         .trim()
         .parse()
@@ -41,7 +41,7 @@ async fn pick(Path(id): Path<Uuid>, Query(q): Query<PickQuery>) -> Result<Respon
 
 /// One side of the comparison.
 struct Side {
-    id: Uuid,
+    id: RequestId,
     label: String,
 }
 
@@ -62,7 +62,7 @@ struct DiffPage {
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((a, b)): Path<(Uuid, Uuid)>,
+    Path((a, b)): Path<(RequestId, RequestId)>,
 ) -> Result<Response, AppError> {
     let ra = find_request(&state.pool, user.id, a).await?;
     let ra = crate::usage::found(&state, user.id, a, ra).await?;

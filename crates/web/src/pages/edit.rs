@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use hookvault_core::headers;
+use hookvault_core::ids::RequestId;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::replays::{choices, form_target, FormChoices, ReplayForm};
 use crate::auth::{check_csrf, CurrentUser};
@@ -27,7 +27,7 @@ pub fn router() -> Router<AppState> {
 #[template(path = "requests/edit.html")]
 struct EditPage {
     page: Page,
-    request_id: Uuid,
+    request_id: RequestId,
     summary: String,
     /// Why this capture cannot be edited here (binary or too large a body).
     not_editable: Option<String>,
@@ -62,7 +62,7 @@ struct Shown<'a> {
 async fn render_edit(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: RequestId,
     shown: Option<Shown<'_>>,
 ) -> Result<Response, AppError> {
     let (req, _) = super::requests::load_request(state, user, id).await?;
@@ -94,7 +94,7 @@ async fn render_edit(
                 super::requests::capture_title(
                     &req.method,
                     &req.path,
-                    req.provider.as_deref(),
+                    req.provider,
                     req.event_type.as_deref()
                 )
             ),
@@ -131,7 +131,7 @@ async fn render_edit(
 async fn edit_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     render_edit(&state, &user, id, None).await
 }
@@ -139,7 +139,7 @@ async fn edit_page(
 async fn send_edit(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
     Form(form): Form<EditForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.target.csrf).await?;

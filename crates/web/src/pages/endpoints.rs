@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use hookvault_core::ids::{EndpointId, RequestId};
 use hookvault_store::endpoints as store;
 use hookvault_store::requests::list_requests;
 use hookvault_store::search::search_requests;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::confirm::{self, ConfirmForm};
 use crate::auth::{check_csrf, CurrentUser};
@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 }
 
 pub struct EndpointRow {
-    pub id: Uuid,
+    pub id: EndpointId,
     pub name: String,
     pub url: String,
     pub request_count: i64,
@@ -96,7 +96,7 @@ async fn create(
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let id = Uuid::now_v7();
+    let id = EndpointId::now_v7();
     let created = async {
         let name = crate::ops::endpoints::clean_name(&form.name)?;
         crate::usage::create_endpoint(
@@ -132,7 +132,7 @@ async fn create(
 #[template(path = "endpoints/show.html")]
 struct ShowPage {
     page: Page,
-    id: Uuid,
+    id: EndpointId,
     name: String,
     url: String,
     requests: Vec<RequestRow>,
@@ -160,13 +160,13 @@ struct PageQuery {
     #[serde(default)]
     q: String,
     /// The capture open in the inspector pane.
-    r: Option<Uuid>,
+    r: Option<RequestId>,
 }
 
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AppError> {
     render_show(&state, &user, id, q, None).await
@@ -176,7 +176,7 @@ async fn show(
 async fn render_show(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: EndpointId,
     q: PageQuery,
     refusal: Option<Flash>,
 ) -> Result<Response, AppError> {
@@ -269,7 +269,7 @@ async fn render_show(
 pub(super) async fn refuse_settings(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: EndpointId,
     refusal: Flash,
 ) -> Result<Response, AppError> {
     render_show(state, user, id, PageQuery::default(), Some(refusal)).await
@@ -278,7 +278,7 @@ pub(super) async fn refuse_settings(
 /// After a settings form succeeded: back to the endpoint page with `message`.
 pub(super) async fn saved(
     user: &CurrentUser,
-    id: Uuid,
+    id: EndpointId,
     message: &str,
 ) -> Result<Response, AppError> {
     flash::notice(&user.session, message).await?;
@@ -288,7 +288,7 @@ pub(super) async fn saved(
 async fn rename(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -321,7 +321,7 @@ struct ResponseForm {
 async fn set_response(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Form(form): Form<ResponseForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -378,7 +378,7 @@ async fn set_response(
 async fn delete_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<Response, AppError> {
     let endpoint = store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -406,7 +406,7 @@ async fn delete_page(
 async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -429,7 +429,7 @@ async fn delete(
 async fn clear_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<Response, AppError> {
     let endpoint = store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -458,7 +458,7 @@ async fn clear_page(
 async fn clear(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;

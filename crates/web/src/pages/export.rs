@@ -9,10 +9,10 @@ use axum::routing::get;
 use axum::Router;
 use hookvault_core::export::{self, Capture};
 use hookvault_core::headers;
+use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::export::list_request_sizes;
 use hookvault_store::requests::find_requests_by_ids;
 use hookvault_store::requests::StoredRequest;
-use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::batch::by_bytes;
@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
 async fn har(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     let (req, url) = super::requests::load_request(&state, &user, id).await?;
     let hs = headers::decode(&req.headers).map_err(AppError::internal)?;
@@ -52,7 +52,7 @@ async fn har(
 async fn fixture(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     let (req, url) = super::requests::load_request(&state, &user, id).await?;
     let hs = headers::decode(&req.headers).map_err(AppError::internal)?;
@@ -68,7 +68,7 @@ async fn fixture(
 async fn ndjson(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<Response, AppError> {
     hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -98,8 +98,8 @@ async fn ndjson(
 /// client goes away.
 pub(super) async fn stream_ndjson(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<(), AppError> {
     let mut before = None;
@@ -114,7 +114,7 @@ pub(super) async fn stream_ndjson(
         for run in by_bytes(&page, EXPORT_CHUNK_BYTES, |r| {
             usize::try_from(r.body_size).unwrap_or(0)
         }) {
-            let ids: Vec<Uuid> = run.iter().map(|r| r.id).collect();
+            let ids: Vec<RequestId> = run.iter().map(|r| r.id).collect();
             let rows = find_requests_by_ids(&state.pool, user_id, &ids).await?;
             let mut out = Vec::new();
             for r in &rows {

@@ -2,11 +2,12 @@
 //! summary, other events about the same object), duplicate deliveries of the same event, and
 //! the entry points to compare and export. Everything is derived; nothing changes the capture.
 
+use hookvault_core::ids::{RequestId, UserId};
+use hookvault_core::provider::Provider;
 use hookvault_core::stripe::{self, ObjectSummary};
 use hookvault_store::related;
 use hookvault_store::requests::StoredRequest;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -21,13 +22,13 @@ const MAX_RELATED: i64 = 50;
 
 /// A link to another capture.
 pub struct CaptureLink {
-    pub id: Uuid,
+    pub id: RequestId,
     pub received_at: String,
 }
 
 /// Another event about the same object.
 pub struct RelatedEvent {
-    pub id: Uuid,
+    pub id: RequestId,
     pub event_type: String,
     pub event_id: String,
     /// The event's `created`, RFC 3339 (empty when unknown).
@@ -54,13 +55,13 @@ pub struct Insight {
     /// Events about the same object, ordered by `created` (this one included).
     pub related: Vec<RelatedEvent>,
     /// The capture that arrived just before this one, to compare with.
-    pub previous: Option<Uuid>,
+    pub previous: Option<RequestId>,
 }
 
 impl Insight {
     pub async fn load(
         state: &AppState,
-        user_id: Uuid,
+        user_id: UserId,
         req: &StoredRequest,
     ) -> Result<Self, AppError> {
         let pool = &state.pool;
@@ -110,8 +111,7 @@ impl Insight {
         }
         let previous =
             related::find_previous_request_id(pool, user_id, req.endpoint_id, req.seq).await?;
-        let summary = (req.provider.as_deref() == Some("stripe")
-            && req.body.len() <= SUMMARY_LIMIT)
+        let summary = (req.provider == Some(Provider::Stripe) && req.body.len() <= SUMMARY_LIMIT)
             .then(|| stripe::object_summary(&req.body))
             .flatten();
         Ok(Insight {
@@ -129,7 +129,7 @@ impl Insight {
     }
 }
 
-fn link(id: Uuid, at: &OffsetDateTime) -> CaptureLink {
+fn link(id: RequestId, at: &OffsetDateTime) -> CaptureLink {
     CaptureLink {
         id,
         received_at: rfc3339(at),

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use hookvault_core::ids::{EndpointId, RequestId};
 use hookvault_store::related::list_timed_events;
-use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 
 /// One event in `created` order.
 struct OrderRow {
-    id: Uuid,
+    id: RequestId,
     created: String,
     received_at: String,
     /// 1 for the first to arrive, in the window.
@@ -35,14 +35,14 @@ struct OrderRow {
     object_id: String,
     livemode: Option<bool>,
     /// The event this one arrived after although that one was created later.
-    overtaken_by: Option<(Uuid, String)>,
+    overtaken_by: Option<(RequestId, String)>,
 }
 
 #[derive(Template)]
 #[template(path = "endpoints/order.html")]
 struct OrderPage {
     page: Page,
-    id: Uuid,
+    id: EndpointId,
     name: String,
     rows: Vec<OrderRow>,
     late: usize,
@@ -52,7 +52,7 @@ struct OrderPage {
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<Response, AppError> {
     let endpoint = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
         .await?

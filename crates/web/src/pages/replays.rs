@@ -7,10 +7,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use hookvault_core::ids::{BatchId, EndpointId, RequestId, TargetId, UserId};
 use hookvault_core::signing::Scheme;
+use hookvault_core::stored::ReplayStatus;
 use hookvault_store::replays::{self as store, ReplaySummary};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
@@ -32,11 +33,11 @@ pub fn router() -> Router<AppState> {
 
 /// A replay in a history table.
 pub struct ReplayRow {
-    pub request_id: Uuid,
+    pub request_id: RequestId,
     pub created_at: String,
     pub target: String,
     pub scheme: String,
-    pub status: String,
+    pub status: ReplayStatus,
     pub outcome: String,
     pub duration: String,
     pub excerpt: String,
@@ -57,7 +58,7 @@ impl From<ReplaySummary> for ReplayRow {
             } else {
                 r.target_url
             },
-            scheme: r.scheme,
+            scheme: r.scheme.to_string(),
             status: r.status,
             outcome,
             duration: r
@@ -74,7 +75,7 @@ impl From<ReplaySummary> for ReplayRow {
 
 /// A saved target as a choice.
 pub struct TargetRow {
-    pub id: Uuid,
+    pub id: TargetId,
     pub name: String,
     pub url: String,
     pub scheme: String,
@@ -110,8 +111,8 @@ pub struct FormChoices {
 /// (`detected`) or else the last target's.
 pub(super) async fn choices(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     error: Option<String>,
     form: Option<&ReplayForm>,
     detected: Option<Scheme>,
@@ -123,7 +124,7 @@ pub(super) async fn choices(
             id: t.id,
             name: t.name,
             url: t.url,
-            scheme: t.scheme,
+            scheme: t.scheme.to_string(),
             max_attempts: t.max_attempts,
         })
         .collect();
@@ -188,8 +189,8 @@ pub(super) async fn choices(
 #[template(path = "replays/request.html")]
 struct RequestPage {
     page: Page,
-    request_id: Uuid,
-    endpoint_id: Uuid,
+    request_id: RequestId,
+    endpoint_id: EndpointId,
     summary: String,
     form: FormChoices,
     history: Vec<ReplayRow>,
@@ -202,7 +203,7 @@ struct RequestPage {
 async fn request_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     render_request_page(&state, &user, id, None, None, None).await
 }
@@ -210,7 +211,7 @@ async fn request_page(
 async fn render_request_page(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: RequestId,
     error: Option<String>,
     form: Option<&ReplayForm>,
     signed_curl: Option<String>,
@@ -242,9 +243,7 @@ async fn render_request_page(
         form: choices(state, user.id, req.endpoint_id, error, form, detected).await?,
         signed_curl,
         history_source: format!("/api/v1/requests/{id}/replays"),
-        pending: history
-            .iter()
-            .any(|r| r.status == "queued" || r.status == "running"),
+        pending: history.iter().any(|r| !r.status.is_finished()),
         history,
     })?;
     if failed {
@@ -306,8 +305,8 @@ impl ReplayForm {
 /// the form's choice, using the remembered secret for the remembered URL and scheme.
 pub(super) async fn form_target(
     state: &AppState,
-    user_id: Uuid,
-    endpoint_id: Uuid,
+    user_id: UserId,
+    endpoint_id: EndpointId,
     form: &ReplayForm,
 ) -> Result<TargetBody, AppError> {
     let last = last_target::find(state, user_id, endpoint_id).await?;
@@ -330,7 +329,7 @@ pub(super) async fn form_target(
 async fn replay_one(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
     Form(form): Form<ReplayForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -364,8 +363,8 @@ async fn replay_one(
 async fn signed_curl(
     state: &AppState,
     user: &CurrentUser,
-    endpoint_id: Uuid,
-    id: Uuid,
+    endpoint_id: EndpointId,
+    id: RequestId,
     target: &TargetBody,
 ) -> Result<String, AppError> {
     let req = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
@@ -375,7 +374,7 @@ async fn signed_curl(
 
 /// A bulk replay on the endpoint's replay page.
 pub struct BatchRow {
-    pub id: Uuid,
+    pub id: BatchId,
     pub created_at: String,
     pub target: String,
     pub total: i64,
@@ -389,7 +388,7 @@ pub struct BatchRow {
 struct EndpointPage {
     page: Page,
     batches: Vec<BatchRow>,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     name: String,
     form: FormChoices,
     history: Vec<ReplayRow>,
@@ -400,7 +399,7 @@ struct EndpointPage {
 async fn endpoint_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
 ) -> Result<Response, AppError> {
     render_endpoint_page(&state, &user, id, None).await
 }
@@ -408,7 +407,7 @@ async fn endpoint_page(
 async fn render_endpoint_page(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: EndpointId,
     refusal: Option<crate::flash::Flash>,
 ) -> Result<Response, AppError> {
     let endpoint = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
@@ -443,9 +442,7 @@ async fn render_endpoint_page(
         name: endpoint.name,
         form: choices(state, user.id, id, None, None, None).await?,
         history_source: format!("/api/v1/endpoints/{id}/replays"),
-        pending: history
-            .iter()
-            .any(|r| r.status == "queued" || r.status == "running"),
+        pending: history.iter().any(|r| !r.status.is_finished()),
         history,
     })
 }
@@ -466,7 +463,7 @@ struct TargetForm {
 async fn create_target(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(endpoint_id): Path<Uuid>,
+    Path(endpoint_id): Path<EndpointId>,
     Form(form): Form<TargetForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -521,7 +518,7 @@ async fn create_target(
 async fn delete_target_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TargetId>,
 ) -> Result<Response, AppError> {
     let target = store::find_replay_target(&state.pool, user.id, id)
         .await?
@@ -546,7 +543,7 @@ async fn delete_target_page(
 async fn delete_target(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TargetId>,
     Form(form): Form<super::confirm::ConfirmForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;

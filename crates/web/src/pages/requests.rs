@@ -2,6 +2,9 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
+use hookvault_core::ids::{EndpointId, RequestId};
+use hookvault_core::provider::Provider;
+use hookvault_core::signing::Scheme;
 
 use axum::response::Response;
 use axum::routing::get;
@@ -9,7 +12,6 @@ use axum::Router;
 use hookvault_core::headers::{self, RawHeader};
 use hookvault_core::render::{self, BodyKind};
 use hookvault_store::requests::{find_request, StoredRequest};
-use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -58,7 +60,7 @@ pub(crate) struct DetailPane {
 async fn replay_to(
     state: &AppState,
     user: &CurrentUser,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
 ) -> Result<Option<String>, AppError> {
     Ok(crate::ops::last_target::find(state, user.id, endpoint_id)
         .await?
@@ -70,7 +72,7 @@ impl DetailPane {
     pub(crate) async fn load(
         state: &AppState,
         user: &CurrentUser,
-        id: Uuid,
+        id: RequestId,
     ) -> Result<DetailPane, AppError> {
         let (req, url) = load_request(state, user, id).await?;
         let r = view(&req, &url)?;
@@ -86,14 +88,14 @@ impl DetailPane {
         })
     }
 
-    pub(crate) fn endpoint_id(&self) -> Uuid {
+    pub(crate) fn endpoint_id(&self) -> EndpointId {
         self.r.endpoint_id
     }
 }
 
 /// Everything the request page shows, already turned into text.
 pub struct RequestView {
-    pub id: Uuid,
+    pub id: RequestId,
     /// What the capture is, for page titles: `checkout.session.completed · Stripe`, or the
     /// method and path when no event was detected.
     pub title: String,
@@ -102,8 +104,8 @@ pub struct RequestView {
     /// The headers as `Name: value` lines, for copying.
     pub headers_text: String,
     /// The capture this one is an edited copy of.
-    pub edited_from: Option<Uuid>,
-    pub endpoint_id: Uuid,
+    pub edited_from: Option<RequestId>,
+    pub endpoint_id: EndpointId,
     pub method: String,
     pub path: String,
     pub query: Option<String>,
@@ -133,7 +135,7 @@ pub struct RequestView {
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     let (req, url) = load_request(&state, &user, id).await?;
     let view = view(&req, &url)?;
@@ -154,7 +156,7 @@ async fn show(
 async fn pane(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     render_page(&DetailPane::load(&state, &user, id).await?)
 }
@@ -177,16 +179,11 @@ async fn expires_at(
 pub(crate) fn capture_title(
     method: &str,
     path: &str,
-    provider: Option<&str>,
+    provider: Option<Provider>,
     event_type: Option<&str>,
 ) -> String {
-    let provider = provider.map(|p| {
-        p.parse::<hookvault_core::provider::Provider>()
-            .map(|p| p.label().to_string())
-            .unwrap_or_else(|_| p.to_string())
-    });
     match (event_type.filter(|t| !t.is_empty()), provider) {
-        (Some(t), Some(p)) => format!("{t} · {p}"),
+        (Some(t), Some(p)) => format!("{t} · {}", p.label()),
         (Some(t), None) => t.to_string(),
         (None, _) => format!("{method} {}", if path.is_empty() { "/" } else { path }),
     }
@@ -196,7 +193,7 @@ pub(crate) fn capture_title(
 pub(crate) async fn load_request(
     state: &AppState,
     user: &CurrentUser,
-    id: Uuid,
+    id: RequestId,
 ) -> Result<(StoredRequest, String), AppError> {
     let req = find_request(&state.pool, user.id, id).await?;
     let req = crate::usage::found(state, user.id, id, req).await?;
@@ -230,7 +227,7 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
         title: capture_title(
             &req.method,
             &req.path,
-            req.provider.as_deref(),
+            req.provider,
             req.event_type.as_deref(),
         ),
         url: url.to_string(),
@@ -253,13 +250,20 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
             body.len()
         ),
         content_type: req.content_type.clone().unwrap_or_default(),
-        provider: req.provider.clone().unwrap_or_default(),
+        provider: req
+            .provider
+            .map(Provider::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         event_type: req.event_type.clone().unwrap_or_default(),
         event_id: req.event_id.clone().unwrap_or_default(),
         signature: req.signature_status.as_ref().map(|s| {
             (
-                req.signature_scheme.clone().unwrap_or_default(),
-                s.clone(),
+                req.signature_scheme
+                    .map(Scheme::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                s.as_str().to_owned(),
                 req.signature_reason.clone().unwrap_or_default(),
             )
         }),
@@ -299,7 +303,7 @@ pub(crate) fn full_url(capture_url: &str, path: &str, query: Option<&str>) -> St
 async fn raw(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     let req = find_request(&state.pool, user.id, id).await?;
     let req = crate::usage::found(&state, user.id, id, req).await?;

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use hookvault_core::ids::TokenId;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::{check_csrf, password, signin, too_many_logins, ClientIp, CurrentUser, SignIn};
 use crate::error::AppError;
@@ -27,7 +27,7 @@ pub fn router() -> Router<AppState> {
 }
 
 pub struct TokenRow {
-    pub id: Uuid,
+    pub id: TokenId,
     pub name: String,
     pub prefix: String,
     pub created_at: String,
@@ -226,7 +226,7 @@ async fn create(
 async fn revoke_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TokenId>,
 ) -> Result<Response, AppError> {
     let token = hookvault_store::tokens::list_api_tokens(&state.pool, user.id)
         .await?
@@ -253,7 +253,7 @@ async fn revoke_page(
 async fn revoke(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TokenId>,
     Form(form): Form<super::confirm::ConfirmForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;

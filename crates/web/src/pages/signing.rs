@@ -6,10 +6,10 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Form, Router};
+use hookvault_core::ids::EndpointId;
 use hookvault_core::signing::Scheme;
 use hookvault_store::endpoints::{self as store, Endpoint};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
@@ -36,7 +36,7 @@ struct SigningForm {
 async fn set_signing(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EndpointId>,
     Form(form): Form<SigningForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
@@ -59,18 +59,11 @@ async fn set_signing(
         }
         Err(e) => return Err(e),
     };
-    let scheme = check.as_ref().map(|(s, _)| s.as_str().to_string());
+    let scheme = check.as_ref().map(|(s, _)| *s);
     let sealed = check.map(|(_, sealed)| sealed);
-    store::update_endpoint_signing(
-        &state.pool,
-        user.id,
-        id,
-        scheme.as_deref(),
-        sealed.as_deref(),
-    )
-    .await?;
+    store::update_endpoint_signing(&state.pool, user.id, id, scheme, sealed.as_deref()).await?;
     store::notify_route_changed(&state.pool, &endpoint.token).await?;
-    tracing::info!(endpoint.id = %id, signing.scheme = scheme.as_deref().unwrap_or("none"), "signature check changed");
+    tracing::info!(endpoint.id = %id, signing.scheme = scheme.map_or("none", Scheme::as_str), "signature check changed");
     super::endpoints::saved(
         &user,
         id,
@@ -90,11 +83,7 @@ pub struct SigningView {
 
 impl SigningView {
     pub fn of(e: &Endpoint) -> Self {
-        let current: Option<Scheme> = e
-            .signing_scheme
-            .as_deref()
-            .and_then(|s| s.parse().ok())
-            .filter(|s: &Scheme| s.signs());
+        let current = e.signing_scheme.filter(|s| s.signs());
         let mut options = vec![(String::new(), "No check".to_string(), current.is_none())];
         options.extend(Scheme::ALL.into_iter().filter(|s| s.signs()).map(|s| {
             (
