@@ -1,4 +1,5 @@
-// Hookvault dashboard script: copy buttons, the live request list and the replay history.
+// Hookvault dashboard script: copy buttons, local and relative times, the live request list,
+// the two-pane inspector and the replay history.
 // Captured data is inserted either as text (textContent) or inside HTML the server rendered and
 // escaped; never as HTML built here.
 "use strict";
@@ -19,6 +20,111 @@ function fallbackCopy(text, done) {
   area.select();
   try { document.execCommand("copy"); done(); } catch (e) { /* nothing else to try */ }
   area.remove();
+}
+
+// Times: the server writes UTC in `<time datetime>`; shown here as "2 min ago" with the full
+// local time on hover. Rows rendered with the page and rows that arrive live get the same
+// treatment, so they stay identical.
+function relativeTime(date, now) {
+  const seconds = Math.round((now - date) / 1000);
+  const future = seconds < 0;
+  const abs = Math.abs(seconds);
+  if (abs < 45) return future ? "in a moment" : "just now";
+  let n;
+  let text;
+  if (abs < 3600) { n = Math.max(1, Math.round(abs / 60)); text = n + " min"; }
+  else if (abs < 86400) { n = Math.round(abs / 3600); text = n + " h"; }
+  else {
+    n = Math.round(abs / 86400);
+    if (n > 60) return date.toLocaleDateString();
+    text = n + (n === 1 ? " day" : " days");
+  }
+  return future ? "in " + text : text + " ago";
+}
+
+function fillTimes(root) {
+  const now = Date.now();
+  root.querySelectorAll("time[datetime]").forEach((el) => {
+    const date = new Date(el.getAttribute("datetime"));
+    if (isNaN(date.getTime())) return;
+    el.textContent = relativeTime(date, now);
+    el.title = date.toLocaleString(undefined, {
+      weekday: "short", year: "numeric", month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+    });
+  });
+}
+
+// The inspector: the list on the left, the selected capture on the right. A row opens with a
+// click anywhere on it (a click with a modifier key on its link still opens the full page) or
+// with the up and down keys; the pane's content is the request page's, rendered by the server.
+function startInspector(table, pane) {
+  const body = table.querySelector("tbody");
+  const first = pane.querySelector("article.capture");
+  let current = first ? first.dataset.id : null;
+  let loads = 0;
+  const rows = () => Array.from(body.querySelectorAll("tr[data-id]"));
+  const mark = () => {
+    rows().forEach((tr) => {
+      const on = tr.dataset.id === current;
+      tr.classList.toggle("selected", on);
+      if (!tr.classList.length) tr.removeAttribute("class");
+      if (on) tr.setAttribute("aria-selected", "true"); else tr.removeAttribute("aria-selected");
+    });
+  };
+  const open = (id) => {
+    const mine = ++loads;
+    pane.setAttribute("aria-busy", "true");
+    fetch("/requests/" + encodeURIComponent(id) + "/pane", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+      .then((html) => {
+        if (mine !== loads) return;
+        // HTML rendered and escaped by the server (the request page's own template).
+        pane.innerHTML = html;
+        fillTimes(pane);
+        const article = pane.querySelector("article.capture");
+        if (article && article.dataset.title) document.title = article.dataset.title + " · Hookvault";
+      })
+      .catch((status) => {
+        if (mine !== loads) return;
+        pane.textContent = "";
+        const p = document.createElement("p");
+        p.className = "error";
+        p.textContent = "This capture could not be loaded (" + status + "); open it as a page instead.";
+        pane.appendChild(p);
+      })
+      .finally(() => { if (mine === loads) pane.removeAttribute("aria-busy"); });
+    const url = new URL(window.location.href);
+    url.searchParams.set("r", id);
+    window.history.replaceState(null, "", url);
+  };
+  const select = (tr) => {
+    current = tr.dataset.id;
+    mark();
+    tr.scrollIntoView({ block: "nearest" });
+    open(current);
+  };
+  body.addEventListener("click", (ev) => {
+    const tr = ev.target.closest("tr[data-id]");
+    if (!tr || ev.target.closest("input, label, button")) return;
+    if (ev.target.closest("a") && (ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey || ev.button !== 0)) return;
+    ev.preventDefault();
+    select(tr);
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    if (ev.target.closest && ev.target.closest("input, textarea, select, [contenteditable]")) return;
+    const step = ev.key === "ArrowDown" || ev.key === "j" ? 1 : ev.key === "ArrowUp" || ev.key === "k" ? -1 : 0;
+    const list = rows();
+    if (!step || !list.length) return;
+    const at = list.findIndex((tr) => tr.dataset.id === current);
+    const next = at < 0 ? (step > 0 ? 0 : list.length - 1) : Math.min(list.length - 1, Math.max(0, at + step));
+    ev.preventDefault();
+    if (list[next].dataset.id !== current) select(list[next]);
+  });
+  mark();
+  // A live row is marked when it is the open capture (it was opened before it arrived).
+  table.addEventListener("hookvault:row", mark);
 }
 
 function cell(row, text, code) {
@@ -44,7 +150,9 @@ function startLive(table) {
     if (!tr || seen.has(tr.dataset.id)) return;
     seen.add(tr.dataset.id);
     tr.classList.add("fresh");
+    fillTimes(tr);
     body.insertBefore(tr, body.firstChild);
+    table.dispatchEvent(new CustomEvent("hookvault:row"));
     table.hidden = false;
     const bulk = document.getElementById("bulk");
     if (bulk) bulk.hidden = false;
@@ -53,18 +161,63 @@ function startLive(table) {
   });
 }
 
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest ? ev.target.closest("button.copy") : null;
+  if (!b) return;
+  const from = b.dataset.copyFrom ? document.getElementById(b.dataset.copyFrom) : null;
+  copyText(from ? from.textContent : b.dataset.copy, b);
+});
+
 document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll("button.copy").forEach((b) => {
-    b.addEventListener("click", () => {
-      const from = b.dataset.copyFrom ? document.getElementById(b.dataset.copyFrom) : null;
-      copyText(from ? from.textContent : b.dataset.copy, b);
-    });
-  });
+  fillTimes(document);
+  setInterval(() => fillTimes(document), 30000);
   const live = document.getElementById("requests");
   if (live) startLive(live);
+  const pane = document.getElementById("detail");
+  if (live && pane) startInspector(live, pane);
   const history = document.getElementById("replay-history");
   if (history) watchReplays(history);
+  document.querySelectorAll("textarea[data-json-check]").forEach(startJsonCheck);
+  const all = document.getElementById("select-all");
+  if (all && live) {
+    // Ticks or clears every capture listed on this page (not ones arriving later).
+    all.addEventListener("change", () => {
+      live.querySelectorAll("tbody input[name=request_id]").forEach((box) => { box.checked = all.checked; });
+    });
+  }
 });
+
+// Edit and replay: while the headers' Content-Type is JSON, the body must parse as JSON; the
+// reason is shown next to the body and the form is not sent (the server checks it again).
+function checkJsonField(area) {
+  const headers = document.getElementById(area.dataset.jsonCheck);
+  const message = document.getElementById("body-error");
+  const match = headers ? /^\s*content-type\s*:\s*([^\r\n]*)$/im.exec(headers.value) : null;
+  const media = match ? match[1].split(";")[0].trim().toLowerCase() : "";
+  const json = media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"));
+  let problem = "";
+  if (json) {
+    try { JSON.parse(area.value); } catch (e) { problem = "The body is not valid JSON: " + e.message + ". Fix it, or change the Content-Type header."; }
+  }
+  area.setCustomValidity(problem);
+  if (message) {
+    message.textContent = problem;
+    message.hidden = problem === "";
+  }
+  return problem === "";
+}
+
+function startJsonCheck(area) {
+  const headers = document.getElementById(area.dataset.jsonCheck);
+  const check = () => checkJsonField(area);
+  area.addEventListener("input", check);
+  if (headers) headers.addEventListener("input", check);
+  if (area.form) {
+    area.form.addEventListener("submit", (ev) => {
+      if (!check()) { ev.preventDefault(); area.focus(); }
+    });
+  }
+}
 
 // Replay history: while a replay is queued or running, re-read the history from the JSON API
 // every second and redraw the rows (as text).
@@ -83,7 +236,10 @@ function watchReplays(table) {
           const when = document.createElement("td");
           const a = document.createElement("a");
           a.href = "/requests/" + encodeURIComponent(r.request_id);
-          a.textContent = r.created_at;
+          const t = document.createElement("time");
+          t.setAttribute("datetime", r.created_at);
+          t.textContent = r.created_at;
+          a.appendChild(t);
           when.appendChild(a);
           tr.appendChild(when);
           cell(tr, r.to_cli ? "hookvault listen → " + r.target_url : r.target_url, true);
@@ -94,6 +250,7 @@ function watchReplays(table) {
           cell(tr, r.last_response_excerpt || "", true);
           body.appendChild(tr);
         }
+        fillTimes(body);
         table.hidden = data.replays.length === 0;
         if (pending) setTimeout(tick, 1000);
       })

@@ -149,9 +149,54 @@ pub fn out_of_order(created_in_arrival_order: &[Option<i64>]) -> Vec<Option<usiz
         .collect()
 }
 
+/// [`out_of_order`] within each object: an event is flagged only when it arrived after an
+/// event about the same object (`objects[i]`, e.g. `sub_123`) that was created later. Events
+/// about different objects are never compared, and events without an object id are never
+/// flagged and never overtake. Indices refer to the whole list.
+pub fn out_of_order_per_object(
+    created_in_arrival_order: &[Option<i64>],
+    objects: &[Option<&str>],
+) -> Vec<Option<usize>> {
+    let mut flags = vec![None; created_in_arrival_order.len()];
+    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (i, object) in objects.iter().enumerate().take(flags.len()) {
+        if let Some(o) = object {
+            groups.entry(o).or_default().push(i);
+        }
+    }
+    for members in groups.values() {
+        let created: Vec<Option<i64>> = members
+            .iter()
+            .map(|&i| created_in_arrival_order[i])
+            .collect();
+        for (k, flag) in out_of_order(&created).into_iter().enumerate() {
+            flags[members[k]] = flag.map(|j| members[j]);
+        }
+    }
+    flags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_events_about_the_same_object_are_compared() {
+        // Arrival order: sub_A@30, sub_B@10, sub_A@20, (no object)@5, sub_B@40, sub_B@15.
+        let flags = out_of_order_per_object(
+            &[Some(30), Some(10), Some(20), Some(5), Some(40), Some(15)],
+            &[
+                Some("sub_A"),
+                Some("sub_B"),
+                Some("sub_A"),
+                None,
+                Some("sub_B"),
+                Some("sub_B"),
+            ],
+        );
+        assert_eq!(flags, vec![None, None, Some(0), None, None, Some(4)]);
+    }
 
     #[test]
     fn bodies_without_a_data_object_have_no_summary() {

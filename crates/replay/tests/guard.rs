@@ -511,7 +511,6 @@ fn check_url_refuses_other_schemes_port_zero_and_malformed_urls() {
             "http://:8080/",
             "http:///",
             "not a url",
-            "example.com/hook",
             "http://exa mple.com/",
             "http://example.com/\r\nX-Injected: 1",
             "http://example.com/\thook",
@@ -525,6 +524,21 @@ fn check_url_refuses_other_schemes_port_zero_and_malformed_urls() {
                 "{url:?}: {refusal:?}"
             );
             assert!(refusal.to_string().starts_with("refused: invalid URL: "));
+        }
+        // A URL typed without its scheme is told what to add.
+        for (url, hint) in [
+            ("example.com/hook", "http://example.com/hook"),
+            ("localhost:8000/hook", "http://localhost:8000/hook"),
+        ] {
+            let refusal = client.check_url(url).unwrap_err();
+            assert!(
+                matches!(refusal, Refusal::NoScheme(_)),
+                "{url:?}: {refusal:?}"
+            );
+            assert_eq!(
+                refusal.to_string(),
+                format!("the URL must start with http:// or https:// — add it, e.g. {hint}")
+            );
         }
         let long = format!("https://example.com/{}", "a".repeat(5000));
         assert!(matches!(

@@ -292,3 +292,21 @@ pub async fn notify_route_changed(ex: impl PgExecutor<'_>, token: &str) -> Resul
     .await?;
     Ok(())
 }
+
+/// Deletes every capture of one of the user's endpoints (their replays go with them); the
+/// endpoint stays. Returns how many were deleted.
+pub async fn clear_endpoint_requests(
+    ex: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: EndpointId,
+) -> Result<u64, StoreError> {
+    let r = sqlx::query!(
+        "DELETE FROM requests r USING endpoints e
+         WHERE r.endpoint_id = e.id AND e.id = $1 AND e.user_id = $2",
+        id as _,
+        user_id as _
+    )
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected())
+}

@@ -62,6 +62,8 @@ pub struct RequestSummary {
     pub event_id: Option<String>,
     pub signature_status: Option<SignatureStatus>,
     pub signature_reason: Option<String>,
+    /// The capture this one is an edited copy of (made in the dashboard).
+    pub edited_from: Option<RequestId>,
 }
 
 /// A capture in full. (`Debug` in `redact.rs` hides headers and body.)
@@ -91,6 +93,8 @@ pub struct StoredRequest {
     pub event_created: Option<i64>,
     pub object_id: Option<String>,
     pub object_type: Option<String>,
+    /// The capture this one is an edited copy of (made in the dashboard).
+    pub edited_from: Option<RequestId>,
 }
 
 /// Inserts a batch of captures and announces them, in one statement (run it outside a
@@ -427,7 +431,7 @@ pub async fn list_requests(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
                   r.content_type, r.provider AS "provider: _", r.event_type, r.event_id, r.signature_status AS "signature_status: _",
-                  r.signature_reason
+                  r.signature_reason, r.edited_from AS "edited_from: _"
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.endpoint_id = $1 AND e.user_id = $2 AND r.seq < COALESCE($3, 9223372036854775807)
            ORDER BY r.seq DESC LIMIT $4"#,
@@ -451,7 +455,7 @@ pub async fn summaries_by_ids(
         RequestSummary,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query, r.body_size,
                   r.content_type, r.provider AS "provider: _", r.event_type, r.event_id, r.signature_status AS "signature_status: _",
-                  r.signature_reason
+                  r.signature_reason, r.edited_from AS "edited_from: _"
            FROM UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, n)
            JOIN requests r ON r.id = wanted.id
            JOIN endpoints e ON e.id = r.endpoint_id
@@ -477,7 +481,7 @@ pub async fn find_requests_by_ids(
                   r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
                   r.provider AS "provider: _", r.event_type, r.event_id, r.signature_scheme AS "signature_scheme: _", r.signature_status AS "signature_status: _",
                   r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
-                  r.object_type
+                  r.object_type, r.edited_from AS "edited_from: _"
            FROM UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, n)
            JOIN requests r ON r.id = wanted.id
            JOIN endpoints e ON e.id = r.endpoint_id
@@ -502,7 +506,7 @@ pub async fn find_request(
                   r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
                   r.provider AS "provider: _", r.event_type, r.event_id, r.signature_scheme AS "signature_scheme: _", r.signature_status AS "signature_status: _",
                   r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
-                  r.object_type
+                  r.object_type, r.edited_from AS "edited_from: _"
            FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
            WHERE r.id = $1 AND e.user_id = $2"#,
         id as _,
@@ -510,6 +514,31 @@ pub async fn find_request(
     )
     .fetch_optional(ex)
     .await?)
+}
+
+/// Stores an edited copy of the capture `original` beside it, as a new capture of the same
+/// endpoint (announced to the live list like any capture) marked with `edited_from`; the
+/// original is not touched. The caller has checked that `original` is the user's and that
+/// `copy.endpoint_id` is its endpoint. False when the endpoint was deleted meanwhile.
+pub async fn insert_edited_copy(
+    pool: &sqlx::PgPool,
+    copy: &NewCapture,
+    original: RequestId,
+) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let stored = insert_captures(&mut *tx, std::slice::from_ref(copy)).await?;
+    if stored.first().copied().flatten().is_none() {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "UPDATE requests SET edited_from = $2 WHERE id = $1",
+        copy.id as _,
+        original as _
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Number of captures stored for an endpoint (tests and the benchmark use it).

@@ -15,7 +15,7 @@ use crate::StoreError;
 
 const COLUMNS: &str = "SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, \
      r.query, r.body_size, r.content_type, r.provider, r.event_type, r.event_id, \
-     r.signature_status, r.signature_reason";
+     r.signature_status, r.signature_reason, r.edited_from";
 
 /// One page of the endpoint's captures matching `q`, newest first, strictly older than
 /// `before_seq`; the same page shape as `requests::list_requests`.

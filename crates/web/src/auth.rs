@@ -8,7 +8,7 @@ pub(crate) mod signin;
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -51,6 +51,31 @@ struct LoginPage {
     page: Page,
     email: String,
     error: Option<String>,
+    /// Where to go after logging in (a same-origin path checked by [`safe_next`]).
+    next: String,
+}
+
+/// The page to go to after logging in: `next` when it is a same-origin relative path (`/…`,
+/// not `//host` nor `/\host`, no control characters or backslashes), else `/`.
+pub(crate) fn safe_next(next: &str) -> &str {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 2000
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && !next.starts_with("/login")
+        && !next.starts_with("/logout");
+    if ok {
+        next
+    } else {
+        "/"
+    }
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +85,9 @@ pub(crate) struct Credentials {
     csrf: String,
     email: String,
     password: String,
+    /// The login form's page to return to (ignored by sign-up).
+    #[serde(default)]
+    next: String,
 }
 
 async fn signup_page(session: Session) -> Result<Response, AppError> {
@@ -142,12 +170,13 @@ async fn signup_error(
     Ok(resp)
 }
 
-async fn login_page(session: Session) -> Result<Response, AppError> {
+async fn login_page(session: Session, Query(q): Query<NextQuery>) -> Result<Response, AppError> {
     let page = Page::anonymous("Log in", &session).await?;
     render(&LoginPage {
         page,
         email: String::new(),
         error: None,
+        next: safe_next(&q.next).to_string(),
     })
 }
 
@@ -178,6 +207,7 @@ async fn login(
                     page,
                     email,
                     error: Some(format!("This account is suspended: {reason}")),
+                    next: safe_next(&form.next).to_string(),
                 })?;
                 *resp.status_mut() = StatusCode::FORBIDDEN;
                 return Ok(resp);
@@ -185,7 +215,7 @@ async fn login(
             start_session(&session, SignIn::now(user.id, user.session_generation)).await?;
             Ok((
                 [(header::SET_COOKIE, signin::device_cookie(&state, &email))],
-                Redirect::to("/"),
+                Redirect::to(safe_next(&form.next)),
             )
                 .into_response())
         }
@@ -196,6 +226,7 @@ async fn login(
                 page,
                 email,
                 error: Some("Email or password is incorrect.".into()),
+                next: safe_next(&form.next).to_string(),
             })?;
             *resp.status_mut() = StatusCode::UNAUTHORIZED;
             Ok(resp)
@@ -315,10 +346,28 @@ impl FromRequestParts<AppState> for CurrentUser {
                 email_verified: user.email_verified,
                 session,
             }),
-            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Ok(None) => Err(Redirect::to(&login_url(parts)).into_response()),
             Err(e) => Err(e.into_response()),
         }
     }
+}
+
+/// Where an anonymous page request is sent: `/login`, with `?next=` the page asked for when it
+/// was a GET of a page (not a live stream or a pane fragment).
+fn login_url(parts: &Parts) -> String {
+    let path = parts.uri.path();
+    if parts.method != axum::http::Method::GET
+        || path == "/"
+        || path.ends_with("/live")
+        || path.ends_with("/pane")
+    {
+        return "/login".to_string();
+    }
+    let wanted = match parts.uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    format!("/login?next={}", crate::views::url_component(&wanted))
 }
 
 /// The user a session is signed in as, if its sign-in still holds; a session whose sign-in
@@ -363,5 +412,30 @@ impl FromRequestParts<AppState> for ClientIp {
                 &state.config.trusted_proxies,
             )
         })))
+    }
+}
+
+#[cfg(test)]
+mod next_tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_same_origin_relative_paths_are_followed_after_login() {
+        assert_eq!(safe_next("/endpoints/x?r=1"), "/endpoints/x?r=1");
+        assert_eq!(safe_next("/settings"), "/settings");
+        for bad in [
+            "",
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example/",
+            "/a\\b",
+            "javascript:alert(1)",
+            "/x\r\nSet-Cookie: a=b",
+            "/login?next=/x",
+            "/logout",
+            "endpoints",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
+        }
     }
 }

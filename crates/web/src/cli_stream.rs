@@ -177,6 +177,11 @@ fn events(
                         return;
                     };
                     for (entry, r) in paired(chunk, rows, |r| r.id) {
+                        // An edited copy made in the dashboard was never received: it reaches
+                        // the CLI only when a replay sends it there.
+                        if r.edited_from.is_some() {
+                            continue;
+                        }
                         // Large bodies go by reference: the stream's memory does not grow
                         // with body size, and a client that stops reading holds little.
                         let body = if r.body.len() > INLINE_BODY_BYTES {

@@ -10,6 +10,7 @@ mod batch;
 mod billing;
 mod cli_stream;
 mod error;
+mod flash;
 mod heavy;
 mod live;
 mod mail;

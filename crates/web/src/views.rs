@@ -21,6 +21,8 @@ pub struct Page {
     pub csrf: String,
     /// The signed-in account's email is not verified yet: the layout shows a banner (issue 13).
     pub unverified: bool,
+    /// A notice or a form's refusal carried from the previous request (`crate::flash`).
+    pub flash: crate::flash::Flash,
 }
 
 impl Page {
@@ -30,6 +32,7 @@ impl Page {
             email: None,
             csrf: csrf_token(session).await?,
             unverified: false,
+            flash: crate::flash::take(session).await?,
         })
     }
 
@@ -39,6 +42,7 @@ impl Page {
             email: Some(user.email.clone()),
             csrf: csrf_token(&user.session).await?,
             unverified: !user.email_verified,
+            flash: crate::flash::take(&user.session).await?,
         })
     }
 }
@@ -90,6 +94,8 @@ pub struct RequestRow {
     /// Signature status (`valid`, …) and its reason; empty when the endpoint checks nothing.
     pub sig_status: String,
     pub sig_reason: String,
+    /// An edited copy made in the dashboard.
+    pub edited: bool,
 }
 
 impl From<RequestSummary> for RequestRow {
@@ -114,6 +120,7 @@ impl From<RequestSummary> for RequestRow {
                 .unwrap_or_default()
                 .to_owned(),
             sig_reason: r.signature_reason.unwrap_or_default(),
+            edited: r.edited_from.is_some(),
         }
     }
 }

@@ -86,6 +86,9 @@ pub enum Refusal {
     /// The text is not a valid absolute URL (or is too long, or contains control characters).
     #[error("refused: invalid URL: {0}")]
     InvalidUrl(String),
+    /// The text has no `scheme://` (e.g. `localhost:8000/hook`).
+    #[error("the URL must start with http:// or https:// — add it, e.g. http://{0}")]
+    NoScheme(String),
     /// The scheme is not `http` or `https`.
     #[error("refused: scheme {0:?} is not http or https")]
     Scheme(String),

@@ -29,6 +29,15 @@ pub fn check_url_with_policy(policy: PrivateTargets, url: &str) -> Result<Url, R
             "contains spaces or control characters".to_owned(),
         ));
     }
+    // `localhost:8000/hook` parses as scheme "localhost", `example.com/hook` as a relative URL:
+    // say what is missing instead. (`javascript:…`, `data:…` keep their scheme refusal.)
+    let host_and_port = match url.split_once(':') {
+        None => true,
+        Some((_, rest)) => rest.starts_with(|c: char| c.is_ascii_digit()),
+    };
+    if !url.contains("://") && host_and_port && !url.is_empty() {
+        return Err(Refusal::NoScheme(url.to_owned()));
+    }
     let parsed = Url::parse(url).map_err(|e| Refusal::InvalidUrl(e.to_string()))?;
     let scheme = parsed.scheme();
     if scheme != "http" && scheme != "https" {

@@ -356,7 +356,7 @@ async fn a_token_created_in_settings_is_shown_once_and_stops_working_when_revoke
         .post_form(
             &format!("/settings/tokens/{page_token_id}/revoke"),
             "/settings",
-            &[],
+            &[("confirm", "yes")],
         )
         .await;
     assert_eq!(r.status(), 303);

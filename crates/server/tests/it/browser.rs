@@ -232,7 +232,15 @@ async fn a_new_user_sees_a_capture_appear_live_and_its_payload_is_shown_as_text(
         .await
         .expect("method link");
     assert_eq!(method.text().await.expect("method text"), "POST");
+    // It opens in the inspector pane, which links to the capture's own page.
     method.click().await.expect("click the method link");
+    eventually!("the pane", text_of(&c, "#detail #headers").await);
+    c.find(Locator::Id("permalink"))
+        .await
+        .expect("the pane's permalink")
+        .click()
+        .await
+        .expect("open the capture's page");
     eventually!(
         "the request view",
         at_path(&c, |p| p.starts_with("/requests/")).await
@@ -290,12 +298,15 @@ async fn a_new_user_sees_a_capture_appear_live_and_its_payload_is_shown_as_text(
         "the replay page",
         at_path(&c, |p| p.ends_with("/replay")).await
     );
-    c.find(Locator::Id("target_url"))
-        .await
-        .expect("target URL input")
-        .send_keys(&target)
-        .await
-        .expect("type the target");
+    // The address changes before the new document is there: wait for the form itself.
+    eventually!("the replay form", {
+        c.find(Locator::Id("target_url"))
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .send_keys(&target)
+    .await
+    .expect("type the target");
     button(&c, "Replay").await.click().await.expect("submit");
     eventually!(
         "the succeeded replay in the history",

@@ -82,7 +82,11 @@ async fn endpoints_are_created_renamed_and_deleted_through_pages() {
 
     let request_id = capture(&url, "before delete").await;
     let r = b
-        .post_form(&format!("/endpoints/{id}/delete"), &page, &[])
+        .post_form(
+            &format!("/endpoints/{id}/delete"),
+            &page,
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/");

@@ -168,11 +168,13 @@ pub struct ReplaySource {
     pub body: Option<Vec<u8>>,
 }
 
+mod batches;
 mod claim;
 mod history;
 mod queue;
 mod targets;
 
+pub use batches::*;
 pub use claim::*;
 pub use history::*;
 pub use queue::*;

@@ -2,7 +2,9 @@
 //! parse their input, call one operation, and render its result; neither imports the other.
 
 pub(crate) mod audits;
+pub(crate) mod edits;
 pub(crate) mod endpoints;
+pub(crate) mod last_target;
 pub(crate) mod rechecks;
 pub(crate) mod replays;
 pub(crate) mod requests;

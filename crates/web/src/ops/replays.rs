@@ -253,12 +253,21 @@ pub(crate) fn open_secret(
     sealed: &[u8],
     target: TargetId,
 ) -> Result<String, AppError> {
+    open_bound(state, sealed, target.as_bytes())
+}
+
+/// Opens a secret sealed bound to `owner` (the id of the row that holds it).
+pub(crate) fn open_bound(
+    state: &AppState,
+    sealed: &[u8],
+    owner: &[u8; 16],
+) -> Result<String, AppError> {
     let plain = state
         .secret_key
-        .open(sealed, target.as_bytes())
-        .map_err(|e| AppError::internal(anyhow::anyhow!("opening a saved target's secret: {e}")))?;
+        .open(sealed, owner)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("opening a stored secret: {e}")))?;
     String::from_utf8(plain)
-        .map_err(|_| AppError::internal(anyhow::anyhow!("a saved target's secret is not UTF-8")))
+        .map_err(|_| AppError::internal(anyhow::anyhow!("a stored secret is not UTF-8")))
 }
 
 /// A replay row to insert; the secret is sealed bound to the new replay's id.
@@ -376,4 +385,94 @@ pub(crate) async fn save_target(
         return Err(AppError::NotFound);
     }
     Ok(id)
+}
+
+/// "Copy as curl" for a target: a command that sends the capture's exact body to the target
+/// with the scheme's signature headers computed now (the captured ones go stale).
+pub(crate) async fn signed_curl(
+    state: &AppState,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    req: &hookvault_store::requests::StoredRequest,
+    body: &TargetBody,
+) -> Result<String, AppError> {
+    let target = resolve_target(state, user_id, endpoint_id, body).await?;
+    let Dest::Http(t) = &target.dest else {
+        return Err(AppError::BadRequest(
+            "A command cannot be made for the connected CLI: choose a URL or a saved target."
+                .into(),
+        ));
+    };
+    let hs = hookvault_core::headers::decode(&req.headers).map_err(AppError::internal)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signed = hookvault_core::signing::resign(
+        t.scheme,
+        &hs,
+        &req.body,
+        t.secret.as_deref().unwrap_or_default(),
+        now,
+    )
+    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Ok(hookvault_core::render::curl_command(
+        &req.method,
+        t.url.as_str(),
+        &signed,
+        &req.body,
+    ))
+}
+
+/// "Retry failed": the failed replays of a finished bulk replay, queued again as a new batch in
+/// their order, to the same targets with the same signing (each secret re-sealed for its new
+/// replay). Returns the new batch id and how many were queued.
+pub(crate) async fn retry_failed(
+    state: &AppState,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    batch_id: BatchId,
+) -> Result<(BatchId, usize), AppError> {
+    let (failed, pending) =
+        store::failed_batch_replays(&state.pool, user_id, endpoint_id, batch_id).await?;
+    if pending > 0 {
+        return Err(AppError::BadRequest(format!(
+            "This bulk replay is still sending ({pending} left); retry its failures once it has finished."
+        )));
+    }
+    if failed.is_empty() {
+        return Err(AppError::BadRequest(
+            "This bulk replay has no failed replays to retry.".into(),
+        ));
+    }
+    let new_batch = BatchId::now_v7();
+    let mut replays = Vec::with_capacity(failed.len());
+    for (i, f) in failed.iter().enumerate() {
+        let id = ReplayId::now_v7();
+        let secret_sealed = match &f.secret_sealed {
+            Some(sealed) => {
+                let plain = open_bound(state, sealed, f.id.as_bytes())?;
+                Some(state.secret_key.seal(plain.as_bytes(), id.as_bytes()))
+            }
+            None => None,
+        };
+        replays.push(NewReplay {
+            id,
+            user_id,
+            endpoint_id,
+            request_id: f.request_id,
+            target_id: f.target_id,
+            target_url: f.target_url.clone(),
+            scheme: f.scheme,
+            secret_sealed,
+            max_attempts: f.max_attempts,
+            batch_id: Some(new_batch),
+            position: i32::try_from(i).unwrap_or(i32::MAX),
+            to_cli: f.to_cli,
+        });
+    }
+    crate::usage::queue_replays(state, user_id, &replays).await?;
+    state.replay_wake.notify_waiters();
+    if replays.iter().any(|r| r.to_cli) {
+        hookvault_store::cli::notify_cli_replay(&state.pool, endpoint_id).await?;
+    }
+    tracing::info!(batch.id = %new_batch, retried_from = %batch_id, count = replays.len(), "failed replays retried");
+    Ok((new_batch, replays.len()))
 }

@@ -2,17 +2,20 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use hookvault_core::ids::EndpointId;
+use hookvault_core::ids::{EndpointId, RequestId};
 use hookvault_store::endpoints as store;
 use hookvault_store::requests::list_requests;
 use hookvault_store::search::search_requests;
 use serde::Deserialize;
 
-use crate::auth::{check_csrf, CsrfForm, CurrentUser};
+use super::confirm::{self, ConfirmForm};
+use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
+use crate::flash::{self, Flash};
 use crate::state::AppState;
 use crate::views::{render, url_component, Page, RequestRow};
 
@@ -25,7 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/endpoints/{id}", get(show))
         .route("/endpoints/{id}/rename", post(rename))
         .route("/endpoints/{id}/response", post(set_response))
-        .route("/endpoints/{id}/delete", post(delete))
+        .route("/endpoints/{id}/delete", get(delete_page).post(delete))
+        .route("/endpoints/{id}/clear", get(clear_page).post(clear))
 }
 
 pub struct EndpointRow {
@@ -44,6 +48,14 @@ struct ListPage {
 }
 
 async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+    render_list(&state, &user, None).await
+}
+
+async fn render_list(
+    state: &AppState,
+    user: &CurrentUser,
+    refusal: Option<Flash>,
+) -> Result<Response, AppError> {
     let endpoints = store::list_endpoints(&state.pool, user.id)
         .await?
         .into_iter()
@@ -54,11 +66,20 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
             request_count: e.request_count,
         })
         .collect();
-    render(&ListPage {
-        page: Page::for_user("Endpoints", &user).await?,
+    let mut page = Page::for_user("Endpoints", user).await?;
+    let refused = refusal.is_some();
+    if let Some(r) = refusal {
+        page.flash = r;
+    }
+    let mut resp = render(&ListPage {
+        page,
         endpoints,
-        usage: crate::usage::view(&state, user.id).await?,
-    })
+        usage: crate::usage::view(state, user.id).await?,
+    })?;
+    if refused {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
 }
 
 #[derive(Deserialize)]
@@ -75,18 +96,36 @@ async fn create(
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let name = crate::ops::endpoints::clean_name(&form.name)?;
     let id = EndpointId::now_v7();
-    crate::usage::create_endpoint(
-        &state,
-        user.id,
-        id,
-        &name,
-        &crate::ops::endpoints::new_capture_token(),
-    )
-    .await?;
-    tracing::info!(endpoint.id = %id, "endpoint created");
-    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+    let created = async {
+        let name = crate::ops::endpoints::clean_name(&form.name)?;
+        crate::usage::create_endpoint(
+            &state,
+            user.id,
+            id,
+            &name,
+            &crate::ops::endpoints::new_capture_token(),
+        )
+        .await?;
+        Ok::<_, AppError>(name)
+    }
+    .await;
+    match created {
+        Ok(name) => {
+            tracing::info!(endpoint.id = %id, "endpoint created");
+            flash::notice(
+                &user.session,
+                format!("Endpoint \"{name}\" created. Send a request to its capture URL."),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+        }
+        Err(AppError::BadRequest(m) | AppError::PlanLimit(m)) => {
+            let refusal = Flash::refusal("create", "name", m, &[("name", &form.name)]);
+            render_list(&state, &user, Some(refusal)).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Template)]
@@ -104,6 +143,8 @@ struct ShowPage {
     /// The search as typed, and why it could not be run.
     q: String,
     search_error: Option<String>,
+    /// The inspector pane's content for `?r=` (HTML rendered by `requests/_detail.html`).
+    selected: Option<String>,
     signing: super::signing::SigningView,
     response_status: i32,
     response_content_type: String,
@@ -116,12 +157,14 @@ struct ShowPage {
     recheck: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct PageQuery {
     before: Option<i64>,
     /// A search (`hookvault_core::search`); empty shows everything, live.
     #[serde(default)]
     q: String,
+    /// The capture open in the inspector pane.
+    r: Option<RequestId>,
 }
 
 async fn show(
@@ -130,6 +173,18 @@ async fn show(
     Path(id): Path<EndpointId>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AppError> {
+    render_show(&state, &user, id, q, None).await
+}
+
+/// The endpoint page; with `refusal`, a settings form refused (422) and shown as it was sent.
+async fn render_show(
+    state: &AppState,
+    user: &CurrentUser,
+    id: EndpointId,
+    q: PageQuery,
+    refusal: Option<Flash>,
+) -> Result<Response, AppError> {
+    let state = state.clone();
     let endpoint = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -169,9 +224,24 @@ async fn show(
                 "" => format!("/endpoints/{id}?before={seq}"),
                 s => format!("/endpoints/{id}?before={seq}&q={}", url_component(s)),
             });
+    let selected = match q.r {
+        Some(rid) => match super::requests::DetailPane::load(&state, user, rid).await {
+            Ok(pane) if pane.endpoint_id() == id => Some(pane.render()?),
+            // Another endpoint's capture, or gone: show the page without it.
+            Ok(_) | Err(AppError::NotFound | AppError::Expired(_)) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
     let r = &endpoint.response;
-    render(&ShowPage {
-        page: Page::for_user(endpoint.name.clone(), &user).await?,
+    let mut page = Page::for_user(endpoint.name.clone(), user).await?;
+    let refused = refusal.is_some();
+    if let Some(refusal) = refusal {
+        page.flash = refusal;
+    }
+    let mut resp = render(&ShowPage {
+        selected,
+        page,
         id,
         url: state.capture_url(&endpoint.token),
         name: endpoint.name.clone(),
@@ -193,7 +263,32 @@ async fn show(
         response_delay_ms: r.delay_ms,
         listener_connected: crate::ops::replays::listener_connected(&state, user.id, id).await?,
         recheck: crate::ops::rechecks::progress(&state, user.id, id).await?,
-    })
+    })?;
+    if refused {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+/// Answers a refused settings form of endpoint `id`: the page again (422), with the form as
+/// typed and the reason next to `field`.
+pub(super) async fn refuse_settings(
+    state: &AppState,
+    user: &CurrentUser,
+    id: EndpointId,
+    refusal: Flash,
+) -> Result<Response, AppError> {
+    render_show(state, user, id, PageQuery::default(), Some(refusal)).await
+}
+
+/// After a settings form succeeded: back to the endpoint page with `message`.
+pub(super) async fn saved(
+    user: &CurrentUser,
+    id: EndpointId,
+    message: &str,
+) -> Result<Response, AppError> {
+    flash::notice(&user.session, message).await?;
+    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
 }
 
 async fn rename(
@@ -203,11 +298,18 @@ async fn rename(
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let name = crate::ops::endpoints::clean_name(&form.name)?;
+    let name = match crate::ops::endpoints::clean_name(&form.name) {
+        Ok(name) => name,
+        Err(AppError::BadRequest(m)) => {
+            let refusal = Flash::refusal("rename", "name", m, &[("name", &form.name)]);
+            return refuse_settings(&state, &user, id, refusal).await;
+        }
+        Err(e) => return Err(e),
+    };
     if !store::update_endpoint_name(&state.pool, user.id, id, &name).await? {
         return Err(AppError::NotFound);
     }
-    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+    saved(&user, id, &format!("Renamed to \"{name}\".")).await
 }
 
 #[derive(Deserialize)]
@@ -229,49 +331,155 @@ async fn set_response(
     Form(form): Form<ResponseForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let headers = form
-        .headers
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            l.split_once(':')
-                .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| AppError::BadRequest(format!("Header line \"{l}\" has no colon.")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let response = crate::ops::endpoints::validate_response(
-        form.status
+    let refuse = |field: &str, m: String| {
+        Flash::refusal(
+            "response",
+            field,
+            m,
+            &[
+                ("status", &form.status),
+                ("content_type", &form.content_type),
+                ("body", &form.body),
+                ("headers", &form.headers),
+                ("delay_ms", &form.delay_ms),
+            ],
+        )
+    };
+    let checked = (|| {
+        let headers = crate::ops::edits::parse_header_lines(&form.headers, 100)
+            .map_err(|m| ("headers", m))?;
+        let status = form
+            .status
             .trim()
             .parse()
-            .map_err(|_| AppError::BadRequest("Status must be a number.".into()))?,
-        form.content_type.trim().to_string(),
-        form.body.into_bytes(),
-        headers,
-        form.delay_ms
-            .trim()
-            .parse()
-            .map_err(|_| AppError::BadRequest("Delay must be a number of milliseconds.".into()))?,
-    )?;
+            .map_err(|_| ("status", "Status must be a number.".to_string()))?;
+        let delay = form.delay_ms.trim().parse().map_err(|_| {
+            (
+                "delay_ms",
+                "Delay must be a number of milliseconds.".to_string(),
+            )
+        })?;
+        crate::ops::endpoints::validate_response(
+            status,
+            form.content_type.trim().to_string(),
+            form.body.clone().into_bytes(),
+            headers,
+            delay,
+        )
+        .map_err(|e| ("", e.to_string()))
+    })();
+    let response = match checked {
+        Ok(r) => r,
+        Err((field, m)) => return refuse_settings(&state, &user, id, refuse(field, m)).await,
+    };
     let token = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?
         .token;
     store::update_endpoint_response(&state.pool, user.id, id, &response).await?;
     store::notify_route_changed(&state.pool, &token).await?;
-    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+    saved(&user, id, "Response saved: new captures get it.").await
+}
+
+async fn delete_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<EndpointId>,
+) -> Result<Response, AppError> {
+    let endpoint = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let count = hookvault_store::requests::count_requests(&state.pool, id).await?;
+    let message = format!(
+        "Endpoint \"{}\" and its {} captured request{} are deleted for good, with their replays and saved targets; its capture URL stops accepting requests.",
+        endpoint.name,
+        count,
+        if count == 1 { "" } else { "s" }
+    );
+    confirm::page(
+        &user,
+        confirm::Ask {
+            heading: "Delete this endpoint?",
+            message: &message,
+            action: &format!("/endpoints/{id}/delete"),
+            button: "Delete endpoint",
+            cancel: &format!("/endpoints/{id}"),
+        },
+    )
+    .await
 }
 
 async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<EndpointId>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
+    store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !form.confirmed() {
+        return Ok(confirm::ask_first(&format!("/endpoints/{id}/delete")));
+    }
     let token = store::delete_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
     store::notify_route_changed(&state.pool, &token).await?;
     tracing::info!(endpoint.id = %id, "endpoint deleted");
+    // The notice does not repeat the name: the list no longer shows it anywhere.
+    flash::notice(&user.session, "Endpoint deleted, with its captures.").await?;
     Ok(Redirect::to("/").into_response())
+}
+
+async fn clear_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<EndpointId>,
+) -> Result<Response, AppError> {
+    let endpoint = store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let count = hookvault_store::requests::count_requests(&state.pool, id).await?;
+    let message = format!(
+        "The {} captured request{} of \"{}\" are deleted for good, with their replays. The endpoint, its capture URL and its settings stay.",
+        count,
+        if count == 1 { "" } else { "s" },
+        endpoint.name
+    );
+    confirm::page(
+        &user,
+        confirm::Ask {
+            heading: "Clear the captures?",
+            message: &message,
+            action: &format!("/endpoints/{id}/clear"),
+            button: "Clear captures",
+            cancel: &format!("/endpoints/{id}"),
+        },
+    )
+    .await
+}
+
+/// Deletes every capture of the endpoint (and their replays); the endpoint stays.
+async fn clear(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<EndpointId>,
+    Form(form): Form<ConfirmForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&user.session, &form.csrf).await?;
+    store::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !form.confirmed() {
+        return Ok(confirm::ask_first(&format!("/endpoints/{id}/clear")));
+    }
+    let n = store::clear_endpoint_requests(&state.pool, user.id, id).await?;
+    tracing::info!(endpoint.id = %id, count = n, "captures cleared");
+    saved(
+        &user,
+        id,
+        &format!("Cleared {n} capture{}.", if n == 1 { "" } else { "s" }),
+    )
+    .await
 }

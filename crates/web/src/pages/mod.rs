@@ -2,7 +2,10 @@
 
 pub(crate) mod account;
 mod audits;
+mod bulk;
+mod confirm;
 mod diff;
+mod edit;
 mod endpoints;
 mod export;
 pub(crate) mod insight;
@@ -21,11 +24,13 @@ pub fn router() -> Router<AppState> {
         .merge(endpoints::router())
         .merge(requests::router())
         .merge(replays::router())
+        .merge(bulk::router())
         .merge(settings::router())
         .merge(signing::router())
         .merge(order::router())
         .merge(export::router())
         .merge(diff::router())
+        .merge(edit::router())
         .merge(audits::router())
         .merge(account::router())
 }

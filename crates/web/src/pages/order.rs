@@ -1,6 +1,6 @@
 //! The event-order view, `GET /endpoints/{id}/order`: an endpoint's recent Stripe events
-//! sorted by the event's `created` time, each flagged when it arrived after an event that was
-//! created later — the delivery order a webhook handler must not rely on.
+//! sorted by the event's `created` time, each flagged when it arrived after an event about the
+//! same object that was created later — the delivery order a webhook handler must not rely on.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -60,7 +60,8 @@ async fn show(
     let mut events = list_timed_events(&state.pool, user.id, id, WINDOW).await?;
     events.reverse(); // arrival order
     let created: Vec<Option<i64>> = events.iter().map(|e| e.event_created).collect();
-    let flags = hookvault_core::stripe::out_of_order(&created);
+    let objects: Vec<Option<&str>> = events.iter().map(|e| e.object_id.as_deref()).collect();
+    let flags = hookvault_core::stripe::out_of_order_per_object(&created, &objects);
     let mut rows: Vec<(Option<i64>, i64, OrderRow)> = events
         .iter()
         .zip(&flags)

@@ -2,34 +2,33 @@
 //! and an endpoint's replay history, saved targets and connected CLIs.
 
 use askama::Template;
-use axum::extract::{Path, RawForm, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use hookvault_core::ids::{EndpointId, RequestId, TargetId, UserId};
+use hookvault_core::ids::{BatchId, EndpointId, RequestId, TargetId, UserId};
 use hookvault_core::signing::Scheme;
 use hookvault_core::stored::ReplayStatus;
-use hookvault_replay::order::ReplayOrder;
 use hookvault_store::replays::{self as store, ReplaySummary};
 use serde::Deserialize;
 
-use crate::auth::{check_csrf, CsrfForm, CurrentUser};
+use crate::auth::{check_csrf, CurrentUser};
 use crate::error::AppError;
-use crate::ops::replays::{queue_bulk, queue_one, save_target, SigningBody, TargetBody};
+use crate::ops::last_target;
+use crate::ops::replays::{queue_one, save_target, SigningBody, TargetBody};
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/requests/{id}/replay", get(request_page).post(replay_one))
-        .route(
-            "/endpoints/{id}/bulk-replay",
-            get(bulk_page).post(replay_bulk),
-        )
         .route("/endpoints/{id}/replays", get(endpoint_page))
         .route("/endpoints/{id}/targets", post(create_target))
-        .route("/targets/{id}/delete", post(delete_target))
+        .route(
+            "/targets/{id}/delete",
+            get(delete_target_page).post(delete_target),
+        )
 }
 
 /// A replay in a history table.
@@ -98,19 +97,29 @@ pub struct FormChoices {
     pub targets: Vec<TargetRow>,
     pub clis: Vec<CliRow>,
     pub error: Option<String>,
-    pub target_url: String,
-    pub scheme: String,
-    /// The checked "Send to" choice: what was sent back with an error, else the connected
-    /// `hookvault listen` when there is one, else a URL.
+    /// `url`, `saved` or `cli`: which "Send to" choice is ticked — what was sent back with an
+    /// error, else the connected `hookvault listen` when there is one, else the last target.
     pub mode: String,
+    pub target_url: String,
+    /// The saved target chosen (when `mode` is `saved`).
+    pub target_id: String,
+    pub scheme: String,
+    /// A secret is remembered for the pre-filled URL and scheme.
+    pub secret_remembered: bool,
+    /// "Replay to …": the endpoint's last target, when one is remembered.
+    pub last_label: Option<String>,
 }
 
-async fn choices(
+/// What the replay form offers and holds: the form as sent back (after an error), else the
+/// endpoint's last target pre-filled, with the scheme of the capture's detected provider
+/// (`detected`) or else the last target's.
+pub(super) async fn choices(
     state: &AppState,
     user_id: UserId,
     endpoint_id: EndpointId,
     error: Option<String>,
     form: Option<&ReplayForm>,
+    detected: Option<Scheme>,
 ) -> Result<FormChoices, AppError> {
     let targets = store::list_replay_targets(&state.pool, user_id, endpoint_id)
         .await?
@@ -132,14 +141,49 @@ async fn choices(
                 connected_at: rfc3339(&c.connected_at),
             })
             .collect();
-    let mode = match form.map(|f| f.mode.as_str()) {
-        Some(m @ ("url" | "saved" | "cli")) => m.to_string(),
-        Some(_) => "url".to_string(),
-        None if !clis.is_empty() => "cli".to_string(),
-        None => "url".to_string(),
+    let last = last_target::find(state, user_id, endpoint_id).await?;
+    let (mode, target_url, target_id, scheme) = match (form, &last) {
+        (Some(f), _) if f.mode != "last" => (
+            f.mode.clone(),
+            f.target_url.clone(),
+            f.target_id.clone(),
+            f.scheme.clone(),
+        ),
+        (_, Some(l)) => match l.target_id {
+            Some(id) => (
+                "saved".to_string(),
+                String::new(),
+                id.to_string(),
+                detected.map_or_else(|| l.scheme.clone(), |s| s.as_str().to_string()),
+            ),
+            None => (
+                "url".to_string(),
+                l.url.clone(),
+                String::new(),
+                detected.map_or_else(|| l.scheme.clone(), |s| s.as_str().to_string()),
+            ),
+        },
+        _ => (
+            "url".to_string(),
+            String::new(),
+            String::new(),
+            detected.unwrap_or(Scheme::Original).as_str().to_string(),
+        ),
     };
+    // While a `hookvault listen` is connected, "my dev server" is the default target (the
+    // last URL stays pre-filled beside it).
+    let mode = match (form, mode.as_str()) {
+        (Some(f), _) if f.mode != "last" => match f.mode.as_str() {
+            m @ ("url" | "saved" | "cli") => m.to_string(),
+            _ => "url".to_string(),
+        },
+        _ if !clis.is_empty() => "cli".to_string(),
+        (_, m) => m.to_string(),
+    };
+    let secret_remembered = last.as_ref().is_some_and(|l| {
+        l.secret_set && l.target_id.is_none() && l.url == target_url && l.scheme == scheme
+    });
     Ok(FormChoices {
-        mode,
         schemes: Scheme::ALL
             .iter()
             .map(|s| (s.as_str(), s.label()))
@@ -147,10 +191,12 @@ async fn choices(
         targets,
         clis,
         error,
-        target_url: form.map(|f| f.target_url.clone()).unwrap_or_default(),
-        scheme: form
-            .map(|f| f.scheme.clone())
-            .unwrap_or_else(|| "original".into()),
+        mode,
+        target_url,
+        target_id,
+        scheme,
+        secret_remembered,
+        last_label: last.map(|l| l.label),
     })
 }
 
@@ -165,6 +211,8 @@ struct RequestPage {
     history: Vec<ReplayRow>,
     history_source: String,
     pending: bool,
+    /// A freshly signed curl command for the chosen target ("Copy as curl").
+    signed_curl: Option<String>,
 }
 
 async fn request_page(
@@ -172,7 +220,7 @@ async fn request_page(
     user: CurrentUser,
     Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
-    render_request_page(&state, &user, id, None, None).await
+    render_request_page(&state, &user, id, None, None, None).await
 }
 
 async fn render_request_page(
@@ -181,9 +229,13 @@ async fn render_request_page(
     id: RequestId,
     error: Option<String>,
     form: Option<&ReplayForm>,
+    signed_curl: Option<String>,
 ) -> Result<Response, AppError> {
     let req = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
     let req = crate::usage::found(state, user.id, id, req).await?;
+    let detected = hookvault_core::headers::decode(&req.headers)
+        .ok()
+        .and_then(|hs| hookvault_core::signing::detect_scheme(&hs));
     let history: Vec<ReplayRow> = store::list_request_replays(&state.pool, user.id, id, None, 50)
         .await?
         .into_iter()
@@ -203,7 +255,8 @@ async fn render_request_page(
                 .map(|t| format!(" · {t}"))
                 .unwrap_or_default()
         ),
-        form: choices(state, user.id, req.endpoint_id, error, form).await?,
+        form: choices(state, user.id, req.endpoint_id, error, form, detected).await?,
+        signed_curl,
         history_source: format!("/api/v1/requests/{id}/replays"),
         pending: history.iter().any(|r| !r.status.is_finished()),
         history,
@@ -216,21 +269,24 @@ async fn render_request_page(
 
 /// The replay form: where to (a URL, a saved target or the connected CLI) and how to sign.
 #[derive(Deserialize, Default)]
-struct ReplayForm {
+pub(super) struct ReplayForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    mode: String,
+    pub(super) mode: String,
     #[serde(default)]
-    target_url: String,
+    pub(super) target_url: String,
     #[serde(default)]
-    scheme: String,
+    pub(super) scheme: String,
     #[serde(default)]
-    secret: String,
+    pub(super) secret: String,
     #[serde(default)]
-    target_id: String,
+    pub(super) target_id: String,
     #[serde(default)]
-    order: String,
+    pub(super) order: String,
+    /// `curl`: show a freshly signed curl command instead of sending.
+    #[serde(default)]
+    pub(super) action: String,
 }
 
 impl ReplayForm {
@@ -260,6 +316,31 @@ impl ReplayForm {
     }
 }
 
+/// The target a page form names: the endpoint's last target (`mode=last`, "Replay to …"), or
+/// the form's choice, using the remembered secret for the remembered URL and scheme.
+pub(super) async fn form_target(
+    state: &AppState,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    form: &ReplayForm,
+) -> Result<TargetBody, AppError> {
+    let last = last_target::find(state, user_id, endpoint_id).await?;
+    if form.mode == "last" {
+        return last
+            .ok_or_else(|| {
+                AppError::BadRequest(
+                    "No target is remembered for this endpoint yet: choose one below.".into(),
+                )
+            })?
+            .body(state);
+    }
+    let mut target = form.target()?;
+    if let Some(last) = last {
+        last.fill_secret(state, &mut target)?;
+    }
+    Ok(target)
+}
+
 async fn replay_one(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -269,123 +350,59 @@ async fn replay_one(
     check_csrf(&user.session, &form.csrf).await?;
     let endpoint_id = store::find_request_endpoint(&state.pool, user.id, id).await?;
     let endpoint_id = crate::usage::found(&state, user.id, id, endpoint_id).await?;
-    let queued = match form.target() {
-        Ok(target) => queue_one(&state, user.id, endpoint_id, id, &target).await,
-        Err(e) => Err(e),
-    };
-    match queued {
-        Ok(_) => Ok(Redirect::to(&format!("/requests/{id}/replay")).into_response()),
+    let done = async {
+        let target = form_target(&state, user.id, endpoint_id, &form).await?;
+        if form.action == "curl" {
+            return Ok(Some(
+                signed_curl(&state, &user, endpoint_id, id, &target).await?,
+            ));
+        }
+        queue_one(&state, user.id, endpoint_id, id, &target).await?;
+        last_target::remember(&state, user.id, endpoint_id, &target).await?;
+        Ok(None)
+    }
+    .await;
+    match done {
+        Ok(None) => Ok(Redirect::to(&format!("/requests/{id}/replay")).into_response()),
+        Ok(Some(curl)) => {
+            render_request_page(&state, &user, id, None, Some(&form), Some(curl)).await
+        }
         Err(AppError::BadRequest(msg)) => {
-            render_request_page(&state, &user, id, Some(msg), Some(&form)).await
+            render_request_page(&state, &user, id, Some(msg), Some(&form), None).await
         }
         Err(e) => Err(e),
     }
 }
 
-#[derive(Template)]
-#[template(path = "replays/bulk.html")]
-struct BulkPage {
-    page: Page,
+/// A curl command that sends the capture to the target with signature headers computed now.
+async fn signed_curl(
+    state: &AppState,
+    user: &CurrentUser,
     endpoint_id: EndpointId,
-    request_ids: Vec<RequestId>,
-    form: FormChoices,
+    id: RequestId,
+    target: &TargetBody,
+) -> Result<String, AppError> {
+    let req = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
+    let req = crate::usage::found(state, user.id, id, req).await?;
+    crate::ops::replays::signed_curl(state, user.id, endpoint_id, &req, target).await
 }
 
-/// Reads repeated `request_id` fields (serde_urlencoded cannot collect repeated keys).
-fn selected(raw: &str) -> Result<Vec<RequestId>, AppError> {
-    let pairs: Vec<(String, String)> = hookvault_core::render::query_params(raw);
-    let ids = pairs
-        .into_iter()
-        .filter(|(k, _)| k == "request_id")
-        .map(|(_, v)| v.parse::<RequestId>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| AppError::BadRequest("A selected capture id is not valid.".into()))?;
-    Ok(ids)
-}
-
-async fn bulk_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(endpoint_id): Path<EndpointId>,
-    raw: axum::extract::RawQuery,
-) -> Result<Response, AppError> {
-    hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let request_ids = selected(raw.0.as_deref().unwrap_or(""))?;
-    if request_ids.is_empty() {
-        return Err(AppError::BadRequest(
-            "Select at least one capture to replay.".into(),
-        ));
-    }
-    render(&BulkPage {
-        page: Page::for_user("Replay selected captures", &user).await?,
-        endpoint_id,
-        request_ids,
-        form: choices(&state, user.id, endpoint_id, None, None).await?,
-    })
-}
-
-async fn replay_bulk(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(endpoint_id): Path<EndpointId>,
-    RawForm(raw): RawForm,
-) -> Result<Response, AppError> {
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let form = form_fields(&text);
-    check_csrf(&user.session, &form.csrf).await?;
-    hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let ids = selected(&text)?;
-    let order: ReplayOrder = if form.order.is_empty() {
-        ReplayOrder::default()
-    } else {
-        form.order.parse().map_err(AppError::BadRequest)?
-    };
-    let queued = match form.target() {
-        Ok(target) => queue_bulk(&state, user.id, endpoint_id, &ids, order, &target).await,
-        Err(e) => Err(e),
-    };
-    match queued {
-        Ok(_) => Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response()),
-        Err(AppError::BadRequest(msg)) => {
-            let mut resp = render(&BulkPage {
-                page: Page::for_user("Replay selected captures", &user).await?,
-                endpoint_id,
-                request_ids: ids,
-                form: choices(&state, user.id, endpoint_id, Some(msg), Some(&form)).await?,
-            })?;
-            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(resp)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Single-valued fields of a form whose `request_id` repeats.
-fn form_fields(text: &str) -> ReplayForm {
-    let mut form = ReplayForm::default();
-    for (k, v) in hookvault_core::render::query_params(text) {
-        match k.as_str() {
-            "csrf" => form.csrf = v,
-            "mode" => form.mode = v,
-            "target_url" => form.target_url = v,
-            "scheme" => form.scheme = v,
-            "secret" => form.secret = v,
-            "target_id" => form.target_id = v,
-            "order" => form.order = v,
-            _ => {}
-        }
-    }
-    form
+/// A bulk replay on the endpoint's replay page.
+pub struct BatchRow {
+    pub id: BatchId,
+    pub created_at: String,
+    pub target: String,
+    pub total: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub pending: i64,
 }
 
 #[derive(Template)]
 #[template(path = "replays/endpoint.html")]
 struct EndpointPage {
     page: Page,
+    batches: Vec<BatchRow>,
     endpoint_id: EndpointId,
     name: String,
     form: FormChoices,
@@ -406,7 +423,7 @@ async fn render_endpoint_page(
     state: &AppState,
     user: &CurrentUser,
     id: EndpointId,
-    error: Option<String>,
+    refusal: Option<crate::flash::Flash>,
 ) -> Result<Response, AppError> {
     let endpoint = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -416,11 +433,29 @@ async fn render_endpoint_page(
         .into_iter()
         .map(ReplayRow::from)
         .collect();
+    let mut page = Page::for_user(format!("Replays · {}", endpoint.name), user).await?;
+    if let Some(refusal) = refusal {
+        page.flash = refusal;
+    }
+    let batches = store::list_endpoint_batches(&state.pool, user.id, id, 20)
+        .await?
+        .into_iter()
+        .map(|b| BatchRow {
+            id: b.batch_id,
+            created_at: rfc3339(&b.created_at),
+            target: b.target_url,
+            total: b.total,
+            succeeded: b.succeeded,
+            failed: b.failed,
+            pending: b.pending,
+        })
+        .collect();
     render(&EndpointPage {
-        page: Page::for_user(format!("Replays · {}", endpoint.name), user).await?,
+        page,
+        batches,
         endpoint_id: id,
         name: endpoint.name,
-        form: choices(state, user.id, id, error, None).await?,
+        form: choices(state, user.id, id, None, None, None).await?,
         history_source: format!("/api/v1/endpoints/{id}/replays"),
         pending: history.iter().any(|r| !r.status.is_finished()),
         history,
@@ -447,30 +482,47 @@ async fn create_target(
     Form(form): Form<TargetForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let max_attempts =
-        match form.max_attempts.trim() {
+    let saved = async {
+        let max_attempts = match form.max_attempts.trim() {
             "" => None,
             n => Some(n.parse::<i64>().map_err(|_| {
                 AppError::BadRequest("Attempts must be a number from 1 to 10.".into())
             })?),
         };
-    match save_target(
-        &state,
-        user.id,
-        endpoint_id,
-        Some(&form.name),
-        &form.target_url,
-        Some(&form.scheme),
-        Some(&form.secret)
-            .filter(|s| !s.is_empty())
-            .map(String::as_str),
-        max_attempts,
-    )
-    .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response()),
+        save_target(
+            &state,
+            user.id,
+            endpoint_id,
+            Some(&form.name),
+            &form.target_url,
+            Some(&form.scheme),
+            Some(&form.secret)
+                .filter(|s| !s.is_empty())
+                .map(String::as_str),
+            max_attempts,
+        )
+        .await
+    }
+    .await;
+    match saved {
+        Ok(_) => {
+            crate::flash::notice(&user.session, "Target saved.").await?;
+            Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response())
+        }
         Err(AppError::BadRequest(msg)) => {
-            let mut resp = render_endpoint_page(&state, &user, endpoint_id, Some(msg)).await?;
+            // The form as typed (but the secret) with the reason next to it.
+            let refusal = crate::flash::Flash::refusal(
+                "target",
+                "",
+                msg,
+                &[
+                    ("name", &form.name),
+                    ("target_url", &form.target_url),
+                    ("scheme", &form.scheme),
+                    ("max_attempts", &form.max_attempts),
+                ],
+            );
+            let mut resp = render_endpoint_page(&state, &user, endpoint_id, Some(refusal)).await?;
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
         }
@@ -478,16 +530,49 @@ async fn create_target(
     }
 }
 
+async fn delete_target_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<TargetId>,
+) -> Result<Response, AppError> {
+    let target = store::find_replay_target(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let message = format!(
+        "The saved target \"{}\" ({}) and its secret are deleted; replays already sent to it keep their history.",
+        target.name, target.url
+    );
+    super::confirm::page(
+        &user,
+        super::confirm::Ask {
+            heading: "Delete this saved target?",
+            message: &message,
+            action: &format!("/targets/{id}/delete"),
+            button: "Delete target",
+            cancel: &format!("/endpoints/{}/replays", target.endpoint_id),
+        },
+    )
+    .await
+}
+
 async fn delete_target(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<TargetId>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<super::confirm::ConfirmForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
     let target = store::find_replay_target(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    if !form.confirmed() {
+        return Ok(super::confirm::ask_first(&format!("/targets/{id}/delete")));
+    }
     store::delete_replay_target(&state.pool, user.id, id).await?;
+    crate::flash::notice(
+        &user.session,
+        format!("Saved target \"{}\" deleted.", target.name),
+    )
+    .await?;
     Ok(Redirect::to(&format!("/endpoints/{}/replays", target.endpoint_id)).into_response())
 }

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/requests/{id}", get(show))
         .route("/requests/{id}/raw", get(raw))
+        .route("/requests/{id}/pane", get(pane))
 }
 
 #[derive(Template)]
@@ -35,11 +36,75 @@ struct ShowPage {
     insight: super::insight::Insight,
     /// When retention deletes this capture (receive time + the plan's retention).
     expires_at: String,
+    /// False: the full page (no "open as a page" link).
+    pane: bool,
+    /// "Replay to …" (the endpoint's last replay target) and the token its form carries.
+    replay_to: Option<String>,
+    csrf: String,
+}
+
+/// The same content as the request page, without the layout: the inspector pane of the
+/// endpoint page loads it when a row is opened (and renders it for `?r=`).
+#[derive(Template)]
+#[template(path = "requests/_detail.html")]
+pub(crate) struct DetailPane {
+    r: RequestView,
+    insight: super::insight::Insight,
+    expires_at: String,
+    pane: bool,
+    replay_to: Option<String>,
+    csrf: String,
+}
+
+/// The label of the endpoint's last replay target ("Replay to …"), if one is remembered.
+async fn replay_to(
+    state: &AppState,
+    user: &CurrentUser,
+    endpoint_id: EndpointId,
+) -> Result<Option<String>, AppError> {
+    Ok(crate::ops::last_target::find(state, user.id, endpoint_id)
+        .await?
+        .map(|l| l.label))
+}
+
+impl DetailPane {
+    /// One of the user's captures as the pane shows it.
+    pub(crate) async fn load(
+        state: &AppState,
+        user: &CurrentUser,
+        id: RequestId,
+    ) -> Result<DetailPane, AppError> {
+        let (req, url) = load_request(state, user, id).await?;
+        let r = view(&req, &url)?;
+        let insight = super::insight::Insight::load(state, user.id, &req).await?;
+        let expires_at = expires_at(state, user, &req).await?;
+        Ok(DetailPane {
+            replay_to: replay_to(state, user, req.endpoint_id).await?,
+            csrf: crate::auth::csrf_token(&user.session).await?,
+            r,
+            insight,
+            expires_at,
+            pane: true,
+        })
+    }
+
+    pub(crate) fn endpoint_id(&self) -> EndpointId {
+        self.r.endpoint_id
+    }
 }
 
 /// Everything the request page shows, already turned into text.
 pub struct RequestView {
     pub id: RequestId,
+    /// What the capture is, for page titles: `checkout.session.completed · Stripe`, or the
+    /// method and path when no event was detected.
+    pub title: String,
+    /// The URL it was sent to.
+    pub url: String,
+    /// The headers as `Name: value` lines, for copying.
+    pub headers_text: String,
+    /// The capture this one is an edited copy of.
+    pub edited_from: Option<RequestId>,
     pub endpoint_id: EndpointId,
     pub method: String,
     pub path: String,
@@ -75,17 +140,53 @@ async fn show(
     let (req, url) = load_request(&state, &user, id).await?;
     let view = view(&req, &url)?;
     let insight = super::insight::Insight::load(&state, user.id, &req).await?;
-    let expires_at =
+    let expires_at = expires_at(&state, &user, &req).await?;
+    render_page(&ShowPage {
+        replay_to: replay_to(&state, &user, req.endpoint_id).await?,
+        csrf: crate::auth::csrf_token(&user.session).await?,
+        expires_at,
+        page: Page::for_user(view.title.clone(), &user).await?,
+        r: view,
+        insight,
+        pane: false,
+    })
+}
+
+/// The inspector pane's content for one capture (an HTML fragment, escaped like every page).
+async fn pane(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<RequestId>,
+) -> Result<Response, AppError> {
+    render_page(&DetailPane::load(&state, &user, id).await?)
+}
+
+/// When retention deletes a capture, RFC 3339 (empty when the plan keeps captures forever).
+async fn expires_at(
+    state: &AppState,
+    user: &CurrentUser,
+    req: &StoredRequest,
+) -> Result<String, AppError> {
+    Ok(
         hookvault_store::plans::capture_expires_at(&state.pool, user.id, req.received_at)
             .await?
             .map(|t| crate::views::rfc3339(&t))
-            .unwrap_or_default();
-    render_page(&ShowPage {
-        expires_at,
-        page: Page::for_user(format!("{} {}", view.method, view.path), &user).await?,
-        r: view,
-        insight,
-    })
+            .unwrap_or_default(),
+    )
+}
+
+/// A capture's title: its event type and provider when detected, else its method and path.
+pub(crate) fn capture_title(
+    method: &str,
+    path: &str,
+    provider: Option<Provider>,
+    event_type: Option<&str>,
+) -> String {
+    match (event_type.filter(|t| !t.is_empty()), provider) {
+        (Some(t), Some(p)) => format!("{t} · {}", p.label()),
+        (Some(t), None) => t.to_string(),
+        (None, _) => format!("{method} {}", if path.is_empty() { "/" } else { path }),
+    }
 }
 
 /// One of the user's captures and the URL it was sent to.
@@ -116,8 +217,22 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
     let text = matches!(kind, BodyKind::Json | BodyKind::Form | BodyKind::Text)
         .then(|| String::from_utf8_lossy(shown).into_owned());
     let hex = (kind == BodyKind::Binary).then(|| render::hex_dump(body, 64 * 1024));
+    let headers_text = hs
+        .iter()
+        .map(|h| format!("{}: {}", h.name, h.value_lossy()))
+        .collect::<Vec<_>>()
+        .join("\n");
     Ok(RequestView {
         id: req.id,
+        title: capture_title(
+            &req.method,
+            &req.path,
+            req.provider,
+            req.event_type.as_deref(),
+        ),
+        url: url.to_string(),
+        headers_text,
+        edited_from: req.edited_from,
         endpoint_id: req.endpoint_id,
         method: req.method.clone(),
         path: if req.path.is_empty() {

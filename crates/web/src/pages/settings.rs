@@ -10,9 +10,7 @@ use axum::{Form, Router};
 use hookvault_core::ids::TokenId;
 use serde::Deserialize;
 
-use crate::auth::{
-    check_csrf, password, signin, too_many_logins, ClientIp, CsrfForm, CurrentUser, SignIn,
-};
+use crate::auth::{check_csrf, password, signin, too_many_logins, ClientIp, CurrentUser, SignIn};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
@@ -22,7 +20,10 @@ pub fn router() -> Router<AppState> {
         .route("/settings", get(show))
         .route("/settings/password", post(change_password))
         .route("/settings/tokens", post(create))
-        .route("/settings/tokens/{id}/revoke", post(revoke))
+        .route(
+            "/settings/tokens/{id}/revoke",
+            get(revoke_page).post(revoke),
+        )
 }
 
 pub struct TokenRow {
@@ -50,6 +51,8 @@ struct Notices {
     /// Why the password was not changed.
     password_error: Option<String>,
     password_changed: bool,
+    /// A form refused, shown as typed with the reason next to the field.
+    refusal: Option<crate::flash::Flash>,
 }
 
 async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
@@ -75,8 +78,12 @@ async fn page(
                 .unwrap_or_else(|| "never".into()),
         })
         .collect();
+    let mut page = Page::for_user("Settings", user).await?;
+    if let Some(refusal) = notices.refusal.clone() {
+        page.flash = refusal;
+    }
     render(&SettingsPage {
-        page: Page::for_user("Settings", user).await?,
+        page,
         tokens,
         notices,
         usage: crate::usage::view(state, user.id).await?,
@@ -185,7 +192,24 @@ async fn create(
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let name = crate::ops::endpoints::clean_name(&form.name)?;
+    let name = match crate::ops::endpoints::clean_name(&form.name) {
+        Ok(name) => name,
+        Err(AppError::BadRequest(m)) => {
+            let notices = Notices {
+                refusal: Some(crate::flash::Flash::refusal(
+                    "token",
+                    "name",
+                    m,
+                    &[("name", &form.name)],
+                )),
+                ..Notices::default()
+            };
+            let mut resp = page(&state, &user, notices).await?;
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(resp);
+        }
+        Err(e) => return Err(e),
+    };
     let token = crate::ops::tokens::create_token(&state, user.id, &name)
         .await?
         .1;
@@ -199,15 +223,55 @@ async fn create(
     Ok(resp)
 }
 
+async fn revoke_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<TokenId>,
+) -> Result<Response, AppError> {
+    let token = hookvault_store::tokens::list_api_tokens(&state.pool, user.id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or(AppError::NotFound)?;
+    let message = format!(
+        "The API token \"{}\" ({}…) stops working at once: scripts and hookvault listen using it get 401.",
+        token.name, token.prefix
+    );
+    super::confirm::page(
+        &user,
+        super::confirm::Ask {
+            heading: "Revoke this token?",
+            message: &message,
+            action: &format!("/settings/tokens/{id}/revoke"),
+            button: "Revoke token",
+            cancel: "/settings",
+        },
+    )
+    .await
+}
+
 async fn revoke(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<TokenId>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<super::confirm::ConfirmForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
+    if !hookvault_store::tokens::list_api_tokens(&state.pool, user.id)
+        .await?
+        .iter()
+        .any(|t| t.id == id)
+    {
+        return Err(AppError::NotFound);
+    }
+    if !form.confirmed() {
+        return Ok(super::confirm::ask_first(&format!(
+            "/settings/tokens/{id}/revoke"
+        )));
+    }
     if !hookvault_store::tokens::delete_api_token(&state.pool, user.id, id).await? {
         return Err(AppError::NotFound);
     }
+    crate::flash::notice(&user.session, "Token revoked: it no longer works.").await?;
     Ok(Redirect::to("/settings").into_response())
 }

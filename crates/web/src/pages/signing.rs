@@ -3,7 +3,7 @@
 //! whether one is set.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Form, Router};
 use hookvault_core::ids::EndpointId;
@@ -43,20 +43,34 @@ async fn set_signing(
     let endpoint = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let check = signature_check(
+    let check = match signature_check(
         &state,
         id,
         &form.scheme,
         Some(&form.secret),
         endpoint.signing_secret_sealed.as_deref(),
-    )?;
+    ) {
+        Ok(check) => check,
+        Err(AppError::BadRequest(m)) => {
+            // The secret typed is not kept (it is never put back into a page).
+            let refusal =
+                crate::flash::Flash::refusal("signing", "secret", m, &[("scheme", &form.scheme)]);
+            return super::endpoints::refuse_settings(&state, &user, id, refusal).await;
+        }
+        Err(e) => return Err(e),
+    };
     let scheme = check.as_ref().map(|(s, _)| *s);
     let sealed = check.map(|(_, sealed)| sealed);
     store::update_endpoint_signing(&state.pool, user.id, id, scheme, sealed.as_deref()).await?;
     store::notify_route_changed(&state.pool, &endpoint.token).await?;
     crate::ops::rechecks::start(&state, id).await?;
     tracing::info!(endpoint.id = %id, signing.scheme = scheme.map_or("none", Scheme::as_str), "signature check changed");
-    Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
+    super::endpoints::saved(
+        &user,
+        id,
+        "Signature check saved: new captures are checked with it.",
+    )
+    .await
 }
 
 /// What the endpoint page shows about the signature check.
