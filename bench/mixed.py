@@ -60,8 +60,16 @@ FROM (SELECT * FROM requests WHERE endpoint_id = '{b_endpoint["id"]}' LIMIT 1) r
 VACUUM ANALYZE requests;
 """
     subprocess.run(args.psql, input=sql.encode(), check=True, stdout=subprocess.DEVNULL)
+    # B's captures are old ones: wait until the search indexer has caught up with them, as it
+    # would have long before (the time it took is printed: it is the indexer's rate).
+    while True:
+        behind = int(subprocess.run(args.psql, input=b"SELECT count(*) FROM requests r WHERE (r.xid, r.seq) > (SELECT xid, seq FROM search_progress);",
+                                    check=True, capture_output=True).stdout.decode().strip() or 0)
+        if behind == 0:
+            break
+        time.sleep(1)
     stored = [e["request_count"] for e in b.call("GET", "/api/v1/endpoints")["endpoints"] if e["id"] == b_endpoint["id"]][0]
-    print(f"== account B: {stored} captures stored ({time.monotonic() - started:.0f} s), ~{len(body)} bytes each")
+    print(f"== account B: {stored} captures stored and indexed for search ({time.monotonic() - started:.0f} s), ~{len(body)} bytes each")
 
     print(f"== phase 1: account A alone, {args.duration} s, {args.connections} connections")
     alone = wrk(a_endpoint["url"] + "/stripe", args, "alone")
