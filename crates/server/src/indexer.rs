@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hookvault_store::{search_index, PgPool};
 
-/// Captures indexed per transaction (kept small: the transaction is short, so it holds back
+/// Captures indexed per transaction (also bounded by bytes, see `search_index::BATCH_BYTES`; kept small: the transaction is short, so it holds back
 /// live streams' horizon only briefly).
 const BATCH: i64 = 500;
 /// The pause once caught up.
@@ -23,7 +23,7 @@ pub async fn search_index_loop(pool: PgPool) {
     loop {
         let started = std::time::Instant::now();
         match search_index::index_next(&pool, BATCH).await {
-            Ok(n) if i64::try_from(n).unwrap_or(0) >= BATCH => {
+            Ok((_, true)) => {
                 tokio::time::sleep(started.elapsed() * REST_FACTOR).await;
                 continue;
             }

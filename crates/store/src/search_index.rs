@@ -29,11 +29,14 @@ pub fn search_words(body: &[u8], header_blob: &[u8]) -> String {
     words
 }
 
+/// Body bytes read into memory per batch (a single larger capture is still read alone).
+pub const BATCH_BYTES: i64 = 8 * 1024 * 1024;
+
 /// Writes the search documents of the next (at most `limit`) captures after the indexer's
 /// progress whose transactions have finished, and moves the progress past them. Returns how
-/// many captures were indexed. Several processes may run it: each batch moves the progress
+/// many captures were indexed and whether more are already waiting (a full batch). Several processes may run it: each batch moves the progress
 /// only from where it read it, so a batch raced by another indexer is dropped.
-pub async fn index_next(pool: &PgPool, limit: i64) -> Result<usize, StoreError> {
+pub async fn index_next(pool: &PgPool, limit: i64) -> Result<(usize, bool), StoreError> {
     // Below the horizon (the oldest transaction still running) no capture can still appear.
     let start = sqlx::query!(
         r#"SELECT p.xid, p.seq,
@@ -42,26 +45,40 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<usize, StoreError> 
     )
     .fetch_one(pool)
     .await?;
+    // At most `limit` captures and BATCH_BYTES of bodies (always the first), so the indexer's
+    // memory does not grow with body sizes; `candidates` says whether the byte budget cut the
+    // batch short (then more captures are waiting).
     let rows = sqlx::query!(
-        r#"SELECT id, xid, seq, headers, body FROM requests
-           WHERE (xid, seq) > ($1, $2) AND xid < $3
-           ORDER BY xid, seq LIMIT $4"#,
+        r#"SELECT id AS "id!", xid AS "xid!", seq AS "seq!", headers AS "headers!",
+                  body AS "body!", candidates AS "candidates!"
+           FROM (SELECT w.*,
+                        (sum(w.body_size::int8) OVER (ORDER BY w.xid, w.seq))::int8 AS upto,
+                        row_number() OVER (ORDER BY w.xid, w.seq) AS n,
+                        count(*) OVER () AS candidates
+                 FROM (SELECT id, xid, seq, headers, body, body_size FROM requests
+                       WHERE (xid, seq) > ($1, $2) AND xid < $3
+                       ORDER BY xid, seq LIMIT $4) w) x
+           WHERE n = 1 OR upto <= $5
+           ORDER BY xid, seq"#,
         start.xid,
         start.seq,
         start.horizon,
         limit,
+        BATCH_BYTES,
     )
     .fetch_all(pool)
     .await?;
+    let full = rows.last().is_some_and(|last| {
+        let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        n >= limit || last.candidates > n
+    });
     // Caught up: everything below the horizon is done.
     let (to_xid, to_seq) = match rows.last() {
-        Some(last) if i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit => {
-            (last.xid, last.seq)
-        }
+        Some(last) if full => (last.xid, last.seq),
         _ => (start.horizon - 1, i64::MAX),
     };
     if rows.is_empty() && (to_xid, to_seq) <= (start.xid, start.seq) {
-        return Ok(0);
+        return Ok((0, false));
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let words: Vec<String> = rows
@@ -81,7 +98,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<usize, StoreError> 
     .await?;
     if moved.rows_affected() != 1 {
         // Another indexer got here first.
-        return Ok(0);
+        return Ok((0, true));
     }
     // The captures are locked against deletion (retention, a deleted endpoint) for the
     // insert's foreign key check; one deleted meanwhile is skipped.
@@ -98,7 +115,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<usize, StoreError> 
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(ids.len())
+    Ok((ids.len(), full))
 }
 
 #[cfg(test)]
