@@ -294,19 +294,32 @@ pub async fn notify_route_changed(ex: impl PgExecutor<'_>, token: &str) -> Resul
 }
 
 /// Deletes every capture of one of the user's endpoints (their replays go with them); the
-/// endpoint stays. Returns how many were deleted.
+/// endpoint stays. Returns how many were deleted. Like retention and account deletion, it
+/// works in bounded steps of `CLEAR_STEP` captures, each its own short transaction, so a
+/// large endpoint neither runs into the statement timeout nor holds back live streams.
 pub async fn clear_endpoint_requests(
-    ex: impl PgExecutor<'_>,
+    pool: &sqlx::PgPool,
     user_id: UserId,
     id: EndpointId,
 ) -> Result<u64, StoreError> {
-    let r = sqlx::query!(
-        "DELETE FROM requests r USING endpoints e
-         WHERE r.endpoint_id = e.id AND e.id = $1 AND e.user_id = $2",
-        id as _,
-        user_id as _
-    )
-    .execute(ex)
-    .await?;
-    Ok(r.rows_affected())
+    let mut total = 0;
+    loop {
+        let r = sqlx::query!(
+            "DELETE FROM requests WHERE id IN (
+                 SELECT r.id FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
+                 WHERE e.id = $1 AND e.user_id = $2 LIMIT $3)",
+            id as _,
+            user_id as _,
+            CLEAR_STEP
+        )
+        .execute(pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(total);
+        }
+        total += r.rows_affected();
+    }
 }
+
+/// Captures deleted per transaction by [`clear_endpoint_requests`].
+const CLEAR_STEP: i64 = 500;
