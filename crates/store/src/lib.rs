@@ -125,6 +125,10 @@ pub async fn connect(
 /// The niceness of [`connect_background`]'s database processes: the lowest CPU priority.
 pub const BACKGROUND_NICENESS: i32 = 19;
 
+/// The `application_name` of [`connect_background`]'s connections (seen in
+/// `pg_stat_activity`).
+pub const BACKGROUND_APPLICATION: &str = "hookvault background";
+
 /// Like [`connect`], for work that may wait: the search indexer, searches and exports. With
 /// `lower_priority` (only when PostgreSQL runs on this machine and its processes can be seen,
 /// i.e. the embedded cluster), each connection's server process is set to the lowest CPU
@@ -138,7 +142,7 @@ pub async fn connect_background(
     lower_priority: bool,
 ) -> Result<PgPool, sqlx::Error> {
     let statement_ms = deadlines.statement.as_millis().to_string();
-    let options = options.options([
+    let options = options.application_name(BACKGROUND_APPLICATION).options([
         ("statement_timeout", statement_ms.as_str()),
         ("idle_in_transaction_session_timeout", "60000"),
     ]);
