@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::common::browser::{location, Browser};
 use crate::common::mail::SmtpSink;
 use crate::common::stripe::{
-    self as stripe, assert_official, deliver, deliver_raw, now, sign_with, signed, subscription,
-    StripeStandIn, PRICE_ID, SECRET_KEY, WEBHOOK_SECRET,
+    self as stripe, assert_official, deliver, deliver_raw, event, now, sign_with, signed,
+    subscription, StripeStandIn, PRICE_ID, SECRET_KEY, WEBHOOK_SECRET,
 };
 use crate::common::TestApp;
 
@@ -585,6 +585,33 @@ async fn an_unknown_event_type_is_acknowledged_and_ignored() {
         "received; this event type is ignored\n"
     );
     wait_status(&app, &refund.id, "ignored").await;
+    assert_eq!(plan_of(&app, &token).await, "free");
+    assert!(standin.requests().is_empty(), "no Stripe call for it");
+}
+
+#[tokio::test]
+async fn a_live_mode_event_at_a_server_with_a_test_key_is_acknowledged_and_never_acted_on() {
+    let standin = StripeStandIn::start().await;
+    let app = app_with_billing(&standin, Duration::from_secs(3600), None).await;
+    let (_, token, account) = verified_account(&app, "live@example.com").await;
+    let (id, body) = event(
+        "checkout.session.completed",
+        now(),
+        json!({"id": "cs_live", "object": "checkout.session", "mode": "subscription",
+               "client_reference_id": account, "customer": "cus_live", "subscription": "sub_live",
+               "payment_status": "paid"}),
+    );
+    let body = body.replace("\"livemode\": false", "\"livemode\": true");
+    assert!(body.contains("\"livemode\": true"), "{body}");
+    let live = sign_with(&id, &body, WEBHOOK_SECRET, now());
+    assert_official(&[(&live, true)]);
+    let r = deliver(&app.url, &live).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "received; an event of the other mode (live/test) than this server's Stripe key is ignored\n"
+    );
+    wait_status(&app, &live.id, "ignored").await;
     assert_eq!(plan_of(&app, &token).await, "free");
     assert!(standin.requests().is_empty(), "no Stripe call for it");
 }
