@@ -99,6 +99,8 @@ enum AdminCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Queue a failed billing event again (after fixing what made it fail).
+    BillingRetry { event_id: String },
 }
 
 #[derive(clap::Args)]
@@ -478,6 +480,9 @@ async fn admin_command(
         AdminCommand::Unsuspend { email } => plans::admin_suspend(&pool, email, None).await?,
         AdminCommand::BillingEvents { unfinished, limit } => {
             hookvault_server::billing::admin_billing_events(&pool, *unfinished, *limit).await?
+        }
+        AdminCommand::BillingRetry { event_id } => {
+            hookvault_server::billing::admin_billing_retry(&pool, event_id).await?
         }
         AdminCommand::PurgeExpired => {
             let n = plans::purge_expired(&pool).await?;

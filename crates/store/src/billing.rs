@@ -140,6 +140,23 @@ pub async fn fail_event(
     Ok(())
 }
 
+/// Queues a `failed` event again, as if just received (attempts from zero, due now), for an
+/// operator who fixed its cause. False when no failed event has this id.
+pub async fn retry_failed_event(
+    ex: impl PgExecutor<'_>,
+    event_id: &str,
+) -> Result<bool, StoreError> {
+    let moved = sqlx::query!(
+        "UPDATE billing_events
+         SET status = 'pending', attempts = 0, next_attempt_at = now(), finished_at = NULL
+         WHERE event_id = $1 AND status = 'failed'",
+        event_id
+    )
+    .execute(ex)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
 /// The newest events (all, or only those still pending or failed), for operators.
 pub async fn list_events(
     ex: impl PgExecutor<'_>,

@@ -474,6 +474,34 @@ async fn the_webhook_answers_before_the_job_runs_and_a_failed_stripe_call_is_ret
         !listing.contains(&checkout.id),
         "--unfinished lists only pending or failed"
     );
+    // The operator queues it again: it is applied again from its first attempt (and fails
+    // again here: its cause was not fixed). Only failed events can be queued again.
+    let said = hookvault_server::billing::admin_billing_retry(&app.server.pool, &broken.id)
+        .await
+        .unwrap();
+    assert!(said.contains("queued again"), "{said}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, attempts): (String, i32) =
+            sqlx::query_as("SELECT status, attempts FROM billing_events WHERE event_id = $1")
+                .bind(&broken.id)
+                .fetch_one(&app.server.pool)
+                .await
+                .unwrap();
+        if status == "failed" && attempts == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{status} after {attempts} attempts"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = hookvault_server::billing::admin_billing_retry(&app.server.pool, &checkout.id)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("no failed billing event"), "{refused}");
     let all = hookvault_server::billing::admin_billing_events(&app.server.pool, false, 50)
         .await
         .unwrap();
