@@ -645,6 +645,57 @@ async fn a_live_mode_event_at_a_server_with_a_test_key_is_acknowledged_and_never
 }
 
 #[tokio::test]
+async fn billing_never_moves_an_account_an_operator_put_on_a_plan_of_their_own() {
+    let standin = StripeStandIn::start().await;
+    let billing = standin.config(Duration::from_secs(3600));
+    let app = TestApp::spawn_with(|c| {
+        c.billing = Some(billing);
+        c.plans = std::collections::BTreeMap::from([(
+            "team".to_string(),
+            hookvault_server::plans::PlanLimits {
+                endpoints: Some(50),
+                captures_per_month: Some(10_000_000),
+                retention_days: Some(90),
+                max_body_bytes: Some(10 * 1024 * 1024),
+                replays_per_day: Some(100_000),
+                listen_streams: Some(20),
+            },
+        )]);
+    })
+    .await;
+    let (_, token, account) = verified_account(&app, "team@example.com").await;
+    let said =
+        hookvault_server::plans::admin_set_plan(&app.server.pool, "team@example.com", "team")
+            .await
+            .unwrap();
+    assert!(said.contains("team"), "{said}");
+
+    let active = signed(
+        "customer.subscription.updated",
+        now() - 10,
+        subscription("sub_team", "cus_team", "active", &account),
+    );
+    assert_eq!(deliver(&app.url, &active).await.status(), 200);
+    wait_status(&app, &active.id, "done").await;
+    assert_eq!(plan_of(&app, &token).await, "team", "not moved to pro");
+    let deleted = signed(
+        "customer.subscription.deleted",
+        now(),
+        subscription("sub_team", "cus_team", "canceled", &account),
+    );
+    assert_eq!(deliver(&app.url, &deleted).await.status(), 200);
+    wait_status(&app, &deleted.id, "done").await;
+    assert_eq!(plan_of(&app, &token).await, "team", "not moved to free");
+    let listing = hookvault_server::billing::admin_billing_events(&app.server.pool, false, 50)
+        .await
+        .unwrap();
+    assert!(
+        listing.contains("the account keeps plan team, set by an operator"),
+        "{listing}"
+    );
+}
+
+#[tokio::test]
 async fn deleting_an_account_cancels_its_subscription_at_stripe_first() {
     let standin = StripeStandIn::start().await;
     let app = app_with_billing(&standin, Duration::from_secs(3600), None).await;
