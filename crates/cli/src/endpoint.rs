@@ -3,8 +3,7 @@
 //! there are several), else a new one named "listen".
 
 use anyhow::{bail, Context};
-use hookvault_core::api::{EndpointJson, EndpointListJson, EndpointSummaryJson};
-use serde_json::json;
+use hookvault_core::api::{EndpointJson, EndpointListJson, EndpointSummaryJson, NameJson};
 
 /// The endpoint followed, and how it was chosen.
 pub struct Chosen {
@@ -95,7 +94,9 @@ pub async fn resolve(
     let created: EndpointJson = api
         .post(format!("{server}/api/v1/endpoints"))
         .bearer_auth(token)
-        .json(&json!({"name": "listen"}))
+        .json(&NameJson {
+            name: "listen".into(),
+        })
         .send()
         .await?
         .error_for_status()?

@@ -30,7 +30,9 @@ pub async fn login(server: &str) -> anyhow::Result<()> {
     let resp = reqwest::Client::new()
         .post(format!("{server}/api/v1/tokens"))
         .basic_auth(&email, Some(&password))
-        .json(&serde_json::json!({ "name": name.trim() }))
+        .json(&hookvault_core::api::NameJson {
+            name: name.trim().to_owned(),
+        })
         .send()
         .await
         .with_context(|| format!("cannot reach {server}"))?;

@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use hookvault_core::api::{ErrorJson, ReplayJson, ReplayStateJson, ReplayToCliJson};
+use hookvault_core::stored::ReplayStatus;
 
 use crate::config;
 
@@ -36,27 +37,27 @@ pub async fn resend(opts: ResendOptions) -> anyhow::Result<()> {
     let resp = api
         .post(format!("{server}/api/v1/requests/{id}/replays"))
         .bearer_auth(&token)
-        .json(&json!({"to_cli": true}))
+        .json(&ReplayToCliJson { to_cli: true })
         .send()
         .await
         .with_context(|| format!("cannot reach {server}"))?;
     let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    match status {
-        202 => {}
+    let replay = match status {
+        202 => {
+            resp.json::<ReplayStateJson>()
+                .await
+                .context("the server's answer has no replay id")?
+                .id
+        }
         401 => bail!("the server refused the token: run `hookvault login` again"),
         404 => bail!("no capture {id} on {server}"),
         _ => bail!(
             "the server refused the resend ({status}): {}",
-            body["error"]["message"]
-                .as_str()
-                .unwrap_or("no reason given")
+            resp.json::<ErrorJson>()
+                .await
+                .map_or_else(|_| "no reason given".to_owned(), |e| e.error.message)
         ),
-    }
-    let replay = body["id"]
-        .as_str()
-        .context("the server's answer has no replay id")?
-        .to_string();
+    };
     println!("Resending capture {id} through hookvault listen (replay {replay})");
     if opts.wait.is_zero() {
         return Ok(());
@@ -64,7 +65,7 @@ pub async fn resend(opts: ResendOptions) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut said_waiting = false;
     loop {
-        let v: Value = api
+        let v: ReplayJson = api
             .get(format!("{server}/api/v1/replays/{replay}"))
             .bearer_auth(&token)
             .send()
@@ -73,13 +74,13 @@ pub async fn resend(opts: ResendOptions) -> anyhow::Result<()> {
             .error_for_status()?
             .json()
             .await?;
-        match v["status"].as_str() {
-            Some("succeeded") => {
+        match v.status {
+            ReplayStatus::Succeeded => {
                 println!("Delivered: {}", outcome(&v));
                 return Ok(());
             }
-            Some("failed") => bail!("not delivered: {}", outcome(&v)),
-            Some("queued") if !said_waiting && started.elapsed() >= QUIET => {
+            ReplayStatus::Failed => bail!("not delivered: {}", outcome(&v)),
+            ReplayStatus::Queued if !said_waiting && started.elapsed() >= QUIET => {
                 println!(
                     "Waiting for a hookvault listen on this endpoint to take it (the replay waits up to a day)"
                 );
@@ -91,7 +92,7 @@ pub async fn resend(opts: ResendOptions) -> anyhow::Result<()> {
             bail!(
                 "no answer within {} s; the replay {replay} is still {} (see GET /api/v1/replays/{replay})",
                 opts.wait.as_secs(),
-                v["status"].as_str().unwrap_or("pending")
+                v.status.as_str()
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -99,21 +100,18 @@ pub async fn resend(opts: ResendOptions) -> anyhow::Result<()> {
 }
 
 /// `200 (12 ms) from http://localhost:8000/hooks`, or the error, from a finished replay.
-fn outcome(replay: &Value) -> String {
-    let last = replay["attempts"]
-        .as_array()
-        .and_then(|a| a.last())
-        .cloned()
-        .unwrap_or(Value::Null);
-    let target = replay["target_url"].as_str().unwrap_or("");
-    let what = match (last["error"].as_str(), last["status_code"].as_u64()) {
-        (Some(e), _) => format!("error: {e}"),
-        (None, Some(code)) => format!("{code} ({} ms)", last["duration_ms"].as_u64().unwrap_or(0)),
-        (None, None) => "no answer recorded".to_string(),
+fn outcome(replay: &ReplayJson) -> String {
+    let what = match replay.attempts.last() {
+        Some(a) => match (&a.error, a.status_code) {
+            (Some(e), _) => format!("error: {e}"),
+            (None, Some(code)) => format!("{code} ({} ms)", a.duration_ms.unwrap_or(0)),
+            (None, None) => "no answer recorded".to_string(),
+        },
+        None => "no answer recorded".to_string(),
     };
-    if target.is_empty() {
+    if replay.target_url.is_empty() {
         what
     } else {
-        format!("{what} from {target}")
+        format!("{what} from {}", replay.target_url)
     }
 }

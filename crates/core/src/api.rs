@@ -127,6 +127,20 @@ pub struct HelloJson {
     pub position: String,
 }
 
+/// A body that only names something: `POST /api/v1/endpoints`, `POST /api/v1/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NameJson {
+    pub name: String,
+}
+
+/// `POST /api/v1/requests/{id}/replays` to the endpoint's `hookvault listen`:
+/// `{"to_cli":true}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplayToCliJson {
+    pub to_cli: bool,
+}
+
 /// A new API token (`POST /api/v1/tokens`): the token is shown here only.
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -231,16 +231,11 @@ async fn list_endpoints(
     Ok(Json(EndpointListJson { endpoints }))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-struct CreateEndpoint {
-    name: String,
-}
-
-#[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = CreateEndpoint, responses((status = 201, body = hookvault_core::api::EndpointJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson), (status = 429, description = "The plan's endpoint limit", body = hookvault_core::api::ErrorJson)))]
+#[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = hookvault_core::api::NameJson, responses((status = 201, body = hookvault_core::api::EndpointJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson), (status = 429, description = "The plan's endpoint limit", body = hookvault_core::api::ErrorJson)))]
 async fn create_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Json(body): Json<CreateEndpoint>,
+    Json(body): Json<hookvault_core::api::NameJson>,
 ) -> Result<Response, ApiError> {
     let name = ops::clean_name(&body.name)?;
     let id = EndpointId::now_v7();
