@@ -104,6 +104,10 @@ function startInspector(table, pane) {
     tr.scrollIntoView({ block: "nearest" });
     open(current);
   };
+  // ↑/↓ move through the list only after a click in it (elsewhere they scroll the page, as
+  // usual); j/k always do.
+  let listActive = false;
+  document.addEventListener("click", (ev) => { listActive = body.contains(ev.target); }, true);
   body.addEventListener("click", (ev) => {
     const tr = ev.target.closest("tr[data-id]");
     if (!tr || ev.target.closest("input, label, button")) return;
@@ -114,6 +118,8 @@ function startInspector(table, pane) {
   document.addEventListener("keydown", (ev) => {
     if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) return;
     if (ev.target.closest && ev.target.closest("input, textarea, select, [contenteditable]")) return;
+    const arrow = ev.key === "ArrowDown" || ev.key === "ArrowUp";
+    if (arrow && !listActive) return;
     const step = ev.key === "ArrowDown" || ev.key === "j" ? 1 : ev.key === "ArrowUp" || ev.key === "k" ? -1 : 0;
     const list = rows();
     if (!step || !list.length) return;

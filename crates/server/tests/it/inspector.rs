@@ -200,6 +200,38 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
         .expect("press Down");
     eventually!("the Stripe capture after ↓", pane_shows(&c, &stripe).await);
 
+    // After a click outside the list, ↑ scrolls the page as usual; k still moves.
+    c.find(Locator::Css("#detail #headers"))
+        .await
+        .expect("the headers table")
+        .click()
+        .await
+        .expect("click in the pane");
+    c.active_element()
+        .await
+        .expect("active element")
+        .send_keys(&Key::Up.to_string())
+        .await
+        .expect("press Up");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pane_shows(&c, &stripe)
+        .await
+        .expect("↑ outside the list leaves the pane alone");
+    c.active_element()
+        .await
+        .expect("active element")
+        .send_keys("k")
+        .await
+        .expect("press k");
+    eventually!("the newer capture after k", pane_shows(&c, &plain).await);
+    c.active_element()
+        .await
+        .expect("active element")
+        .send_keys("j")
+        .await
+        .expect("press j");
+    eventually!("the Stripe capture after j", pane_shows(&c, &stripe).await);
+
     // "Select all" ticks every capture on the page for a bulk replay.
     c.find(Locator::Id("select-all"))
         .await
