@@ -112,17 +112,19 @@ pub async fn claim_replays(
                ) f
                WHERE c.in_run
            ), locked AS (
-               SELECT r.id, m.head, m.head_position, m.position FROM replays r
-               JOIN members m ON m.id = r.id
-               WHERE r.status = 'queued' AND r.next_attempt_at <= now()
-               FOR UPDATE OF r SKIP LOCKED
+               -- Row by row through the primary key (a join could scan the whole queue).
+               SELECT m.head, m.head_position, m.position, r.id FROM members m
+               CROSS JOIN LATERAL (
+                   SELECT r.id FROM replays r
+                   WHERE r.id = m.id AND r.status = 'queued' AND r.next_attempt_at <= now()
+                   FOR UPDATE SKIP LOCKED) r
            ), kept AS (
                -- A run starts at its head and has no gap: a job whose head (or an earlier
                -- job of its run) another worker holds is not taken.
-               SELECT l.id, l.head FROM locked l
-               WHERE (SELECT count(*) FROM locked e
-                      WHERE e.head = l.head AND e.position <= l.position)
-                     = l.position - l.head_position + 1
+               SELECT l.id, l.head FROM (
+                   SELECT l.*, row_number() OVER (PARTITION BY l.head ORDER BY l.position) AS n
+                   FROM locked l) l
+               WHERE l.n = l.position - l.head_position + 1
            )
            UPDATE replays r
            SET status = 'running', locked_at = now(), attempts_made = r.attempts_made + 1
