@@ -38,7 +38,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
 
 use crate::guard::{GuardedClient, OutboundRequest, OutboundResponse, SendError};
-use crate::limit::{destination_key, DestinationLimits};
+use crate::limit::DestinationLimits;
 use crate::record::Recorder;
 
 /// How much of a target's answer is kept per attempt.
@@ -223,7 +223,6 @@ async fn run_chain(
     stop: watch::Receiver<bool>,
 ) -> Option<Duration> {
     let claimed = Instant::now();
-    let mut keys: Option<(String, String)> = None;
     let mut deferred = None;
     let mut jobs = chain.into_iter();
     while let Some(job) = jobs.next() {
@@ -234,14 +233,7 @@ async fn run_chain(
         // The destination's turn comes first (R13).
         let pass = match url::Url::parse(&job.target_url) {
             Ok(url) => {
-                let key = match &keys {
-                    Some((u, key)) if *u == job.target_url => key.clone(),
-                    _ => {
-                        let key = destination_key(&url).await;
-                        keys = Some((job.target_url.clone(), key.clone()));
-                        key
-                    }
-                };
+                let key = ctx.limits.key(&url).await;
                 match ctx.limits.try_enter(&key) {
                     Ok(pass) => Some(pass),
                     Err(wait) => {
