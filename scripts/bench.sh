@@ -37,9 +37,12 @@ if "$BIN" serve --help | grep -q -- '--plans'; then
 else
   PLAN_QUOTAS="n/a (a build without plans)"
 fi
-# SERVER_ARGS adds `serve` options, e.g. "--replay-account-concurrency 8
-# --replay-host-concurrency 8" so that all five ordered bulk batches below are in flight at once.
-read -r -a server_args <<< "${SERVER_ARGS:-}"
+# SERVER_ARGS adds `serve` options. By default the replay limits are raised for the replay part
+# (one account sending to one host, like a single developer's bulk replay): 128 chains in flight,
+# 128 per account, 128 per host, so all five ordered batches are in flight at once and an
+# unordered batch is sent 128 at a time. SERVER_ARGS="" runs with the server's defaults (16, 2, 4).
+SERVER_ARGS="${SERVER_ARGS---replay-workers 128 --replay-account-concurrency 128 --replay-host-concurrency 128}"
+read -r -a server_args <<< "$SERVER_ARGS"
 "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
   --replay-host-rate 0 "${plan_args[@]}" "${server_args[@]}" > "$work/server.log" 2>&1 &
 server=$!
