@@ -14,28 +14,36 @@ cd "$(dirname "$0")/.."
 ROWS="${ROWS:-1000000}"
 RUNS="${RUNS:-7}"
 PORT="${PORT:-8198}"
+# REUSE=DIR times the queries again on the data directory of an earlier run kept with KEEP=1
+# (its `…/data`), e.g. with another build (HOOKVAULT_BIN=…), without inserting or indexing again.
+REUSE="${REUSE:-}"
 
 command -v psql >/dev/null 2>&1 || { echo "psql is needed (apt-get install postgresql-client)" >&2; exit 1; }
 bash scripts/pg-bin.sh >/dev/null || { echo "PostgreSQL server binaries are needed (apt-get install postgresql)" >&2; exit 1; }
-SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
+BIN="${HOOKVAULT_BIN:-}"
+if [ -z "$BIN" ]; then
+  SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
+  BIN=./target/release/hookvault
+fi
 
 work="$(mktemp -d /tmp/hv-bsearch.XXXXXX)"
 chmod 755 "$work"
+data="${REUSE:-$work/data}"
 # The captures span 29 days and the indexer takes a while: the bench account's plan keeps them
 # (retention would otherwise delete three quarters of them during the run).
 printf '[plans.free]\nretention_days = 365\n' > "$work/plans.toml"
-./target/release/hookvault serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
+"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$data" \
   --plans "$work/plans.toml" > "$work/server.log" 2>&1 &
 server=$!
 cleanup() {
   kill -TERM "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "== kept $work (serve it again with --data-dir $work/data)"; else rm -rf "$work"; fi
+  if [ -n "${KEEP:-}" ]; then echo "== kept $work (time it again with REUSE=$data)"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 base="http://127.0.0.1:$PORT"
 for _ in $(seq 1 120); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
-db="postgresql://hookvault@/hookvault?host=$work/data/pg"
+db="postgresql://hookvault@/hookvault?host=$data/pg"
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$db" "$@"; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
@@ -45,6 +53,7 @@ curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "csrf=$(csrf /signup)"
   --data-urlencode "email=bench@example.com" --data-urlencode "password=benchmark-password" "$base/signup"
 token=$(curl -s -u bench@example.com:benchmark-password -H 'Content-Type: application/json' \
   -d '{"name":"bench"}' "$base/api/v1/tokens" | json '["token"]')
+if [ -z "$REUSE" ]; then
 endpoints=()
 for name in main staging github misc; do
   endpoints+=("$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
@@ -145,6 +154,12 @@ if [ "$(psql_q -Atc "SELECT to_regclass('search_progress') IS NOT NULL")" = t ];
     || ' + JSON index ' || pg_size_pretty(pg_relation_size('request_search_doc_idx'))
     || ' + trigram index ' || pg_size_pretty(pg_relation_size('request_search_words_idx'))
     || ' + position index on requests ' || pg_size_pretty(pg_relation_size('requests_position_idx'))"
+fi
+else
+  main=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints" \
+    | python3 -c 'import json,sys; print([e["id"] for e in json.load(sys.stdin)["endpoints"] if e["name"] == "main"][0])')
+  echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "== reusing $REUSE: rows: $(psql_q -Atc 'SELECT count(*) FROM requests'); main endpoint: $(psql_q -Atc "SELECT count(*) FROM requests WHERE endpoint_id = '$main'")"
 fi
 echo "== body size: $(psql_q -Atc "SELECT round(avg(body_size)) FROM requests WHERE endpoint_id = '$main' AND provider = 'stripe'") bytes on average (Stripe events)"
 

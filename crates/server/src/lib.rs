@@ -159,6 +159,18 @@ impl Server {
         hookvault_store::migrate(&pool)
             .await
             .context("applying migrations")?;
+        // Searches, exports and the search indexer have connections of their own; with the
+        // embedded cluster (whose processes are ours) they run at the lowest CPU priority, so
+        // heavy work gets only the cores that captures, pages and replays leave idle.
+        let lowered = cluster.is_some();
+        let background = hookvault_store::connect_background(
+            options.clone(),
+            BACKGROUND_CONNECTIONS,
+            Deadlines::WEB,
+            lowered,
+        )
+        .await
+        .context("connecting the background pool to PostgreSQL")?;
         plans::apply_plans(&pool, &config.plans)
             .await
             .context("applying the plans file")?;
@@ -254,7 +266,9 @@ impl Server {
                 .clone()
                 .map(hookvault_web::Billing::new)
                 .transpose()?;
-            let state = state.with_billing(billing);
+            let state = state
+                .with_billing(billing)
+                .with_heavy_pool(background.clone());
             if state.billing.is_some() {
                 billing_worker = Some(tokio::spawn(hookvault_web::run_billing_worker(
                     state.clone(),
@@ -304,7 +318,7 @@ impl Server {
         ));
         let pruner = tokio::spawn(plans::retention_loop(pool.clone()));
         let search_indexer = matches!(config.role, Role::All | Role::Worker)
-            .then(|| tokio::spawn(indexer::search_index_loop(pool.clone())));
+            .then(|| tokio::spawn(indexer::search_index_loop(background.clone(), lowered)));
         let sweeper = tokio::spawn(async move {
             use tower_sessions::ExpiredDeletion;
             let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -427,6 +441,10 @@ async fn supervise(cluster: Arc<EmbeddedCluster>) {
         }
     }
 }
+
+/// Connections of the background pool: searches and exports of every account together (each
+/// account may run two at once, see `hookvault_web`'s heavy work), plus the search indexer.
+const BACKGROUND_CONNECTIONS: u32 = 5;
 
 /// How often the supervisor checks that the embedded cluster runs.
 const SUPERVISE_EVERY: Duration = Duration::from_secs(1);

@@ -126,6 +126,60 @@ pub async fn connect(
         .await
 }
 
+/// The niceness of [`connect_background`]'s database processes: the lowest CPU priority.
+pub const BACKGROUND_NICENESS: i32 = 19;
+
+/// The `application_name` of [`connect_background`]'s connections (seen in
+/// `pg_stat_activity`).
+pub const BACKGROUND_APPLICATION: &str = "hookvault background";
+
+/// Like [`connect`], for work that may wait: the search indexer, searches and exports. With
+/// `lower_priority` (only when PostgreSQL runs on this machine and its processes can be seen,
+/// i.e. the embedded cluster), each connection's server process is set to the lowest CPU
+/// priority ([`BACKGROUND_NICENESS`]) as it connects, so that on a busy machine it only gets
+/// the CPU time captures, pages and replays leave (the scheduler still gives it every idle
+/// cycle). A process that cannot be re-prioritised is logged and used as it is.
+pub async fn connect_background(
+    options: PgConnectOptions,
+    max_connections: u32,
+    deadlines: Deadlines,
+    lower_priority: bool,
+) -> Result<PgPool, sqlx::Error> {
+    let statement_ms = deadlines.statement.as_millis().to_string();
+    let options = options.application_name(BACKGROUND_APPLICATION).options([
+        ("statement_timeout", statement_ms.as_str()),
+        ("idle_in_transaction_session_timeout", "60000"),
+    ]);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(deadlines.acquire)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if lower_priority {
+                    let pid = sqlx::query_scalar!(r#"SELECT pg_backend_pid() AS "pid!""#)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    if let Err(e) = lower_cpu_priority(pid) {
+                        tracing::warn!(pid, error = %e, "could not lower a background database process's CPU priority");
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// Sets process `pid` to [`BACKGROUND_NICENESS`] (allowed for a process of our own user, or
+/// any as root).
+fn lower_cpu_priority(pid: i32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| std::io::Error::other("not a process id"))?;
+    rustix::process::setpriority_process(Some(pid), BACKGROUND_NICENESS)?;
+    Ok(())
+}
+
 /// Applies pending migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await

@@ -24,8 +24,14 @@ const COLUMNS: &str = "SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.metho
 /// indexer's progress (their indexes find candidates, the exact test is then made on the
 /// document or the raw bytes) and scan the bodies of the captures above it; the two parts are
 /// merged newest first.
+///
+/// The progress is read first and bound as values, so both parts split at the same position and
+/// the planner sees how few captures lie above it: the scan then walks this endpoint's entries
+/// of the `(endpoint_id, xid, seq)` index from there, never other endpoints' captures that the
+/// indexer has not reached yet (with the position as a subquery it could not tell, and read
+/// every capture of the table above the progress).
 pub async fn search_requests(
-    ex: impl PgExecutor<'_>,
+    ex: impl PgExecutor<'_> + Copy,
     user_id: UserId,
     endpoint_id: EndpointId,
     q: &SearchQuery,
@@ -34,10 +40,16 @@ pub async fn search_requests(
 ) -> Result<Vec<RequestSummary>, StoreError> {
     let mut b = QueryBuilder::<Postgres>::new("");
     if q.json.is_empty() && q.text.is_empty() {
-        push_scan(&mut b, user_id, endpoint_id, q, before_seq, false);
+        push_scan(&mut b, user_id, endpoint_id, q, before_seq, None);
         b.push(" ORDER BY r.seq DESC LIMIT ");
         b.push_bind(limit);
     } else {
+        let progress = sqlx::query_as!(
+            Progress,
+            r#"SELECT xid AS "xid!", seq AS "seq!" FROM search_progress"#
+        )
+        .fetch_one(ex)
+        .await?;
         b.push("SELECT * FROM ((");
         b.push(COLUMNS);
         b.push(
@@ -49,7 +61,11 @@ pub async fn search_requests(
         b.push_bind(endpoint_id);
         b.push(" AND e.user_id = ");
         b.push_bind(user_id);
-        b.push(" AND (r.xid, r.seq) <= (SELECT xid, seq FROM search_progress)");
+        b.push(" AND (r.xid, r.seq) <= (");
+        b.push_bind(progress.xid);
+        b.push(", ");
+        b.push_bind(progress.seq);
+        b.push(")");
         if let Some(seq) = before_seq {
             b.push(" AND r.seq < ");
             b.push_bind(seq);
@@ -58,7 +74,7 @@ pub async fn search_requests(
         b.push(" ORDER BY r.seq DESC LIMIT ");
         b.push_bind(limit);
         b.push(") UNION ALL (");
-        push_scan(&mut b, user_id, endpoint_id, q, before_seq, true);
+        push_scan(&mut b, user_id, endpoint_id, q, before_seq, Some(progress));
         b.push(" ORDER BY r.seq DESC LIMIT ");
         b.push_bind(limit);
         b.push(")) found ORDER BY seq DESC LIMIT ");
@@ -70,22 +86,42 @@ pub async fn search_requests(
         .await?)
 }
 
+/// How far the search indexer got (see `search_index`).
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    xid: i64,
+    seq: i64,
+}
+
 /// The endpoint's captures matching `q` by reading them (no search documents). With
-/// `unindexed`, only those above the indexer's progress, found through the position index
-/// first (a fence, so the planner does not walk the whole endpoint newest first instead).
+/// `above`, only those above the indexer's progress, found through the endpoint's position
+/// index first (a fence, so the planner does not walk the whole endpoint newest first instead).
 fn push_scan(
     b: &mut QueryBuilder<'_, Postgres>,
     user_id: UserId,
     endpoint_id: EndpointId,
     q: &SearchQuery,
     before_seq: Option<i64>,
-    unindexed: bool,
+    above: Option<Progress>,
 ) {
     b.push(COLUMNS);
-    if unindexed {
+    if let Some(p) = above {
+        // The row comparison starts with the endpoint, so it bounds a range of
+        // `requests_endpoint_position_idx` rather than filtering the entries of the global
+        // position index (every endpoint's captures not indexed yet). `xid >=` is implied by
+        // it but is what the planner can estimate (a row comparison is estimated by its first
+        // column alone, which made it expect a quarter of the table and read all of it).
         b.push(" FROM (SELECT * FROM requests f WHERE f.endpoint_id = ");
         b.push_bind(endpoint_id);
-        b.push(" AND (f.xid, f.seq) > (SELECT xid, seq FROM search_progress) OFFSET 0) r");
+        b.push(" AND f.xid >= ");
+        b.push_bind(p.xid);
+        b.push(" AND (f.endpoint_id, f.xid, f.seq) > (");
+        b.push_bind(endpoint_id);
+        b.push(", ");
+        b.push_bind(p.xid);
+        b.push(", ");
+        b.push_bind(p.seq);
+        b.push(") OFFSET 0) r");
     } else {
         b.push(" FROM requests r");
     }

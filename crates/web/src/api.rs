@@ -411,9 +411,9 @@ async fn list_endpoint_requests(
     let rows = if search.is_empty() {
         list_requests(&state.pool, user.id, id, before, limit + 1).await?
     } else {
-        let _slot = state.heavy.enter(user.id).await?;
+        let slot = state.heavy.enter(user.id).await?;
         hookvault_store::search::search_requests(
-            &state.pool,
+            slot.pool(),
             user.id,
             id,
             &search,

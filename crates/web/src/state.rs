@@ -66,7 +66,7 @@ impl AppState {
         replay_wake: Arc<Notify>,
     ) -> Self {
         Self {
-            pool,
+            pool: pool.clone(),
             config: Arc::new(config),
             secret_key,
             hub,
@@ -74,7 +74,7 @@ impl AppState {
             replay_wake,
             limiter: LoginLimiter::default(),
             streams: StreamCounts::default(),
-            heavy: HeavyWork::default(),
+            heavy: HeavyWork::new(pool.clone()),
             signups: SignupLimiter::default(),
             sessions: None,
             hashing: Arc::new(Semaphore::new(2)),
@@ -89,6 +89,12 @@ impl AppState {
     pub fn with_accounts(mut self, accounts: AccountsConfig, mailer: Mailer) -> Self {
         self.accounts = Arc::new(accounts);
         self.mailer = mailer;
+        self
+    }
+
+    /// Runs searches and exports on `pool` (by default they share the main pool).
+    pub fn with_heavy_pool(mut self, pool: PgPool) -> Self {
+        self.heavy = HeavyWork::new(pool);
         self
     }
 

@@ -12,6 +12,8 @@ use crate::common::browser::api_client;
 use crate::common::process::ServerProcess;
 use crate::common::TestApp;
 use hookvault_server::Database;
+use hookvault_store::embedded::EmbeddedCluster;
+use hookvault_store::{Deadlines, BACKGROUND_APPLICATION, BACKGROUND_NICENESS};
 
 /// The embedded cluster's processes: the postmaster (from its pid file) and its children.
 fn cluster_pids(data_dir: &std::path::Path) -> Vec<u32> {
@@ -64,6 +66,17 @@ impl Drop for Thaw {
 /// A server with its own embedded cluster (supervised), so faults hurt no other test.
 async fn server_with_own_cluster() -> TestApp {
     TestApp::spawn_with(|c| c.database = Database::Embedded(c.data_dir.clone())).await
+}
+
+/// The niceness of process `pid` (field 19 of `/proc/{pid}/stat`).
+fn niceness(pid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process's stat");
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    after
+        .split_whitespace()
+        .nth(16)
+        .and_then(|n| n.parse().ok())
+        .expect("niceness")
 }
 
 async fn capture(url: &str, body: &str) -> (u16, Duration) {
@@ -492,4 +505,63 @@ async fn another_accounts_single_replay_is_delivered_while_a_1000_job_bulk_is_in
          with {bulk_sent} of a 1000-job bulk sent",
         queued.elapsed()
     );
+}
+
+#[tokio::test]
+async fn with_the_embedded_cluster_searches_run_at_the_lowest_cpu_priority_and_captures_do_not() {
+    let app = server_with_own_cluster().await;
+    let token = app.signup_with_token("nice@example.com").await;
+    let (id, url) = app.create_endpoint(&token, "nice").await;
+    assert_eq!(capture(&url, r#"{"customer":"cus_nice"}"#).await.0, 200);
+    let r = app
+        .api_get(
+            &token,
+            &format!("/api/v1/endpoints/{id}/requests?q=cus_nice"),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let found: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(
+        found["requests"].as_array().map(Vec::len),
+        Some(1),
+        "{found}"
+    );
+
+    let cluster = EmbeddedCluster::start(&app.data_dir.0)
+        .await
+        .expect("the server's cluster");
+    let pool = hookvault_store::connect(cluster.connect_options(), 1, Deadlines::WEB)
+        .await
+        .expect("connect");
+    let backends: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT pid, application_name FROM pg_stat_activity \
+         WHERE datname = 'hookvault' AND backend_type = 'client backend' \
+           AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("backends");
+    let (background, others): (Vec<_>, Vec<_>) = backends
+        .iter()
+        .partition(|(_, name)| name == BACKGROUND_APPLICATION);
+    assert!(
+        !background.is_empty(),
+        "the search's connection: {backends:?}"
+    );
+    assert!(
+        !others.is_empty(),
+        "the capture path's connections: {backends:?}"
+    );
+    for (pid, _) in background {
+        assert_eq!(niceness(*pid), BACKGROUND_NICENESS, "a background backend");
+    }
+    for (pid, name) in others {
+        assert_eq!(
+            niceness(*pid),
+            0,
+            "backend {pid} ({name:?}) keeps normal priority"
+        );
+    }
+    pool.close().await;
+    app.server.stop().await;
 }

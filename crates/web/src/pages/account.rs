@@ -489,7 +489,6 @@ async fn export(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let user_id = user.id;
     tokio::spawn(async move {
-        let _slot = slot;
         for e in endpoints {
             let line = hookvault_core::api::ExportEndpointJson {
                 kind: "endpoint".into(),
@@ -505,7 +504,7 @@ async fn export(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
             if tx.send(Ok(Bytes::from(out))).await.is_err() {
                 return;
             }
-            if let Err(err) = super::export::stream_ndjson(&state, user_id, e.id, &tx).await {
+            if let Err(err) = super::export::stream_ndjson(slot.pool(), user_id, e.id, &tx).await {
                 tracing::error!(user.id = %user_id, error = %err, "account export failed");
                 let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
                 return;

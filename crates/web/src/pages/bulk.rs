@@ -85,8 +85,8 @@ async fn matching(
             list_requests(&state.pool, user.id, endpoint_id, None, limit).await?
         }
         Ok(s) => {
-            let _slot = state.heavy.enter(user.id).await?;
-            search_requests(&state.pool, user.id, endpoint_id, &s, None, limit).await?
+            let slot = state.heavy.enter(user.id).await?;
+            search_requests(slot.pool(), user.id, endpoint_id, &s, None, limit).await?
         }
         Err(e) => return Err(AppError::BadRequest(e.to_string())),
     };

@@ -203,9 +203,9 @@ async fn render_show(
             None,
         ),
         Ok(s) => {
-            let _slot = state.heavy.enter(user.id).await?;
+            let slot = state.heavy.enter(user.id).await?;
             (
-                search_requests(&state.pool, user.id, id, &s, q.before, PAGE_SIZE + 1).await?,
+                search_requests(slot.pool(), user.id, id, &s, q.before, PAGE_SIZE + 1).await?,
                 None,
             )
         }

@@ -13,6 +13,7 @@ use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::export::list_request_sizes;
 use hookvault_store::requests::find_requests_by_ids;
 use hookvault_store::requests::StoredRequest;
+use hookvault_store::PgPool;
 
 use crate::auth::CurrentUser;
 use crate::batch::by_bytes;
@@ -77,8 +78,7 @@ async fn ndjson(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let user_id = user.id;
     tokio::spawn(async move {
-        let _slot = slot;
-        if let Err(e) = stream_ndjson(&state, user_id, id, &tx).await {
+        if let Err(e) = stream_ndjson(slot.pool(), user_id, id, &tx).await {
             // The status line is gone already; cutting the body short tells the client.
             tracing::error!(endpoint.id = %id, error = %e, "NDJSON export failed");
             let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
@@ -97,15 +97,14 @@ async fn ndjson(
 /// Sends the endpoint's captures newest first, one JSON line each. Stops quietly when the
 /// client goes away.
 pub(super) async fn stream_ndjson(
-    state: &AppState,
+    pool: &PgPool,
     user_id: UserId,
     endpoint_id: EndpointId,
     tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<(), AppError> {
     let mut before = None;
     loop {
-        let page =
-            list_request_sizes(&state.pool, user_id, endpoint_id, before, EXPORT_PAGE).await?;
+        let page = list_request_sizes(pool, user_id, endpoint_id, before, EXPORT_PAGE).await?;
         let Some(last) = page.last() else {
             return Ok(());
         };
@@ -115,7 +114,7 @@ pub(super) async fn stream_ndjson(
             usize::try_from(r.body_size).unwrap_or(0)
         }) {
             let ids: Vec<RequestId> = run.iter().map(|r| r.id).collect();
-            let rows = find_requests_by_ids(&state.pool, user_id, &ids).await?;
+            let rows = find_requests_by_ids(pool, user_id, &ids).await?;
             let mut out = Vec::new();
             for r in &rows {
                 let line = crate::ops::requests::request_json(r)?;
