@@ -50,6 +50,10 @@ pub struct RequestJson {
     pub signature: SignatureJson,
     /// Stripe envelope facts stored at capture time; `null` for other senders.
     pub stripe: Option<StripeJson>,
+    /// The capture this one is an edited copy of (made with "Edit and replay"); `null` for a
+    /// capture that arrived over HTTP.
+    #[serde(default)]
+    pub edited_from: Option<RequestId>,
     /// On the CLI stream only: the capture was received before the stream opened (it is
     /// delivered now because the listener was offline). Absent elsewhere.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -28,6 +28,20 @@ pub struct EventHead {
     pub id: String,
     pub kind: String,
     pub created: i64,
+    /// `livemode`, when the event says.
+    pub livemode: Option<bool>,
+}
+
+/// Whether a Stripe API key is for live mode (`sk_live_…`, `rk_live_…`) or test mode
+/// (`sk_test_…`, `rk_test_…`); `None` when its prefix says neither.
+pub fn key_is_live(key: &str) -> Option<bool> {
+    if key.starts_with("sk_live_") || key.starts_with("rk_live_") {
+        Some(true)
+    } else if key.starts_with("sk_test_") || key.starts_with("rk_test_") {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 impl EventHead {
@@ -54,7 +68,17 @@ impl EventHead {
             id: id.to_string(),
             kind: kind.to_string(),
             created,
+            livemode: event.get("livemode").and_then(Value::as_bool),
         })
+    }
+
+    /// Whether the event is of the key's mode (live or test). An event or key whose mode is
+    /// unknown is taken as matching.
+    pub fn matches_mode(&self, key_live: Option<bool>) -> bool {
+        match (self.livemode, key_live) {
+            (Some(event), Some(key)) => event == key,
+            _ => true,
+        }
     }
 
     /// Whether the job acts on this type (others are recorded as ignored).

@@ -67,3 +67,16 @@ fn printable(s: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
+
+/// `hookvault admin billing-retry EVENT_ID`: queues a failed billing event again.
+pub async fn admin_billing_retry(pool: &PgPool, event_id: &str) -> anyhow::Result<String> {
+    if hookvault_store::billing::retry_failed_event(pool, event_id).await? {
+        Ok(format!(
+            "billing event {event_id} queued again; a running server's billing worker applies it within seconds"
+        ))
+    } else {
+        anyhow::bail!(
+            "no failed billing event {event_id} (hookvault admin billing-events --unfinished lists them)"
+        )
+    }
+}

@@ -49,7 +49,7 @@ enum Command {
     /// event, a scorecard, exit status 1 when a must-pass probe fails (2 when the audit could
     /// not run).
     Audit(AuditArgs),
-    /// Operator commands against the database (DATABASE_URL): accounts, plans, suspension, retention, billing events.
+    /// Operator commands against the database (DATABASE_URL, else the embedded cluster in --data-dir): accounts, plans, suspension, retention, billing events.
     Admin(AdminArgs),
     /// Apply database migrations to DATABASE_URL and exit.
     Migrate {
@@ -61,9 +61,13 @@ enum Command {
 
 #[derive(clap::Args)]
 struct AdminArgs {
-    /// PostgreSQL URL of the service's database (an external PostgreSQL).
+    /// PostgreSQL URL of the service's database; unset: the embedded cluster in --data-dir.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: String,
+    database_url: Option<String>,
+    /// The data directory of `hookvault serve` (when DATABASE_URL is unset): its embedded
+    /// cluster is used while the server runs, or started for the command and stopped after.
+    #[arg(long, env = "HOOKVAULT_DATA_DIR", default_value = "./.hookvault")]
+    data_dir: PathBuf,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -95,6 +99,8 @@ enum AdminCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Queue a failed billing event again (after fixing what made it fail).
+    BillingRetry { event_id: String },
 }
 
 #[derive(clap::Args)]
@@ -419,8 +425,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn admin(args: AdminArgs) -> anyhow::Result<()> {
+    let (options, cluster) = match &args.database_url {
+        Some(url) => (url.parse().context("parsing DATABASE_URL")?, None),
+        None => {
+            let cluster = hookvault_store::embedded::EmbeddedCluster::start(&args.data_dir)
+                .await
+                .with_context(|| {
+                    format!(
+                        "opening the embedded cluster in {} (or set DATABASE_URL)",
+                        args.data_dir.display()
+                    )
+                })?;
+            (cluster.connect_options(), Some(cluster))
+        }
+    };
+    // The embedded cluster's schema is Hookvault's to keep current, as `serve` does; an
+    // external database is migrated by its operator (`hookvault migrate`).
+    let out = admin_command(options, cluster.is_some(), &args.command).await;
+    // A cluster started for this command is stopped again; one `hookvault serve` runs is left.
+    if let Some(cluster) = cluster.filter(|c| !c.adopted()) {
+        cluster.stop().context("stopping the embedded cluster")?;
+    }
+    println!("{}", out?.trim_end());
+    Ok(())
+}
+
+async fn admin_command(
+    options: hookvault_store::PgConnectOptions,
+    migrate: bool,
+    command: &AdminCommand,
+) -> anyhow::Result<String> {
     use hookvault_server::plans;
-    let options = args.database_url.parse().context("parsing DATABASE_URL")?;
     let pool = hookvault_store::connect(
         options,
         2,
@@ -431,7 +466,12 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     )
     .await
     .context("connecting to PostgreSQL")?;
-    let out = match &args.command {
+    if migrate {
+        hookvault_store::migrate(&pool)
+            .await
+            .context("applying migrations")?;
+    }
+    let out = match command {
         AdminCommand::Accounts => plans::admin_accounts(&pool).await?,
         AdminCommand::SetPlan { email, plan } => plans::admin_set_plan(&pool, email, plan).await?,
         AdminCommand::Suspend { email, reason } => {
@@ -441,13 +481,16 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::BillingEvents { unfinished, limit } => {
             hookvault_server::billing::admin_billing_events(&pool, *unfinished, *limit).await?
         }
+        AdminCommand::BillingRetry { event_id } => {
+            hookvault_server::billing::admin_billing_retry(&pool, event_id).await?
+        }
         AdminCommand::PurgeExpired => {
             let n = plans::purge_expired(&pool).await?;
             format!("{n} expired captures deleted")
         }
     };
-    println!("{}", out.trim_end());
-    Ok(())
+    pool.close().await;
+    Ok(out)
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -140,6 +140,23 @@ pub async fn fail_event(
     Ok(())
 }
 
+/// Queues a `failed` event again, as if just received (attempts from zero, due now), for an
+/// operator who fixed its cause. False when no failed event has this id.
+pub async fn retry_failed_event(
+    ex: impl PgExecutor<'_>,
+    event_id: &str,
+) -> Result<bool, StoreError> {
+    let moved = sqlx::query!(
+        "UPDATE billing_events
+         SET status = 'pending', attempts = 0, next_attempt_at = now(), finished_at = NULL
+         WHERE event_id = $1 AND status = 'failed'",
+        event_id
+    )
+    .execute(ex)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
 /// The newest events (all, or only those still pending or failed), for operators.
 pub async fn list_events(
     ex: impl PgExecutor<'_>,
@@ -294,28 +311,43 @@ pub async fn mark_canceled(ex: impl PgExecutor<'_>, subscription: &str) -> Resul
     Ok(())
 }
 
-/// Puts the account on a plan (the new limits apply at once: its capture routes are announced
-/// as changed to every process when the transaction commits). The grace period ends with it.
+/// Puts the account on `plan` (the new limits apply at once: its capture routes are announced
+/// as changed to every process when the transaction commits) when it is on one of the plans
+/// billing manages (`hookvault_core::billing::FREE_PLAN`, `PAID_PLAN`); an account an
+/// operator put on another plan (`hookvault admin set-plan`) keeps it. The grace period ends
+/// either way. Returns the plan the account keeps, or `None` when it was moved.
 pub async fn set_account_plan(
     tx: &mut crate::Tx,
     user_id: UserId,
     plan: &str,
-) -> Result<(), StoreError> {
-    sqlx::query!(
-        r#"WITH changed AS (
-               UPDATE users SET plan = $2, billing_grace_until = NULL,
-                                billing_grace_created = NULL
-               WHERE id = $1 RETURNING id
+) -> Result<Option<String>, StoreError> {
+    let managed = [
+        hookvault_core::billing::FREE_PLAN.to_owned(),
+        hookvault_core::billing::PAID_PLAN.to_owned(),
+    ];
+    let row = sqlx::query!(
+        r#"WITH old AS (SELECT id, plan FROM users WHERE id = $1 FOR UPDATE),
+           changed AS (
+               UPDATE users u
+               SET plan = CASE WHEN old.plan = ANY($4) THEN $2 ELSE old.plan END,
+                   billing_grace_until = NULL, billing_grace_created = NULL
+               FROM old WHERE u.id = old.id
+               RETURNING u.id, old.plan AS was, old.plan = ANY($4) AS moved
            )
-           SELECT count(pg_notify($3, e.token)) AS "n!"
-           FROM endpoints e JOIN changed c ON c.id = e.user_id"#,
+           SELECT (SELECT was FROM changed) AS "was?", (SELECT moved FROM changed) AS "moved?",
+                  (SELECT count(pg_notify($3, e.token))
+                   FROM endpoints e JOIN changed c ON c.id = e.user_id) AS "n!""#,
         user_id as _,
         plan,
-        crate::notify::ROUTE_CHANGED
+        crate::notify::ROUTE_CHANGED,
+        &managed[..]
     )
     .fetch_one(&mut **tx)
     .await?;
-    Ok(())
+    Ok(match (row.was, row.moved) {
+        (Some(was), Some(false)) => Some(was),
+        _ => None,
+    })
 }
 
 /// Starts a grace period after a failed payment (unless one runs already), on an account that
@@ -375,7 +407,8 @@ pub async fn expired_graces(ex: impl PgExecutor<'_>) -> Result<Vec<(UserId, Stri
 }
 
 /// Moves one account whose grace period is over to the free plan, if it still is over (another
-/// process may have done it, or a payment ended it). Returns whether it was moved.
+/// process may have done it, or a payment ended it). Returns whether it was moved (an account
+/// an operator put on a plan of their own keeps it; its grace period ends all the same).
 pub async fn end_expired_grace(
     pool: &crate::PgPool,
     user_id: UserId,
@@ -392,9 +425,9 @@ pub async fn end_expired_grace(
     if due.is_none() {
         return Ok(false);
     }
-    set_account_plan(&mut tx, user_id, free_plan).await?;
+    let kept = set_account_plan(&mut tx, user_id, free_plan).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(kept.is_none())
 }
 
 /// The account's billing state, for its billing page.

@@ -35,6 +35,9 @@ pub struct EmbeddedCluster {
     pg_data: PathBuf,
     socket_dir: PathBuf,
     as_postgres_user: bool,
+    /// It was already running (started by another process) when [`EmbeddedCluster::start`]
+    /// found it.
+    adopted: bool,
 }
 
 impl EmbeddedCluster {
@@ -59,14 +62,16 @@ impl EmbeddedCluster {
             pg_data,
             bin_dir,
             as_postgres_user: is_root(),
+            adopted: false,
         };
         let c = cluster.clone_paths();
-        cluster.socket_dir = tokio::task::spawn_blocking(move || c.init_and_start())
-            .await
-            .map_err(|e| EmbeddedError::Command {
-                what: "starting the embedded cluster".into(),
-                detail: e.to_string(),
-            })??;
+        (cluster.socket_dir, cluster.adopted) =
+            tokio::task::spawn_blocking(move || c.init_and_start())
+                .await
+                .map_err(|e| EmbeddedError::Command {
+                    what: "starting the embedded cluster".into(),
+                    detail: e.to_string(),
+                })??;
         cluster.ensure_database(DATABASE).await?;
         Ok(cluster)
     }
@@ -77,7 +82,14 @@ impl EmbeddedCluster {
             pg_data: self.pg_data.clone(),
             socket_dir: self.socket_dir.clone(),
             as_postgres_user: self.as_postgres_user,
+            adopted: self.adopted,
         }
+    }
+
+    /// True when the cluster was already running (another process started it) and this one
+    /// only connected to it: then it is not this process's to stop.
+    pub fn adopted(&self) -> bool {
+        self.adopted
     }
 
     /// Connection options for the cluster's `hookvault` database over the Unix socket.
@@ -117,13 +129,13 @@ impl EmbeddedCluster {
     }
 
     /// Initialises the cluster if needed and starts it, or adopts it when it already runs;
-    /// returns its socket directory.
-    fn init_and_start(&self) -> Result<PathBuf, EmbeddedError> {
+    /// returns its socket directory and whether it was adopted.
+    fn init_and_start(&self) -> Result<(PathBuf, bool), EmbeddedError> {
         if !self.pg_data.join("PG_VERSION").exists() {
             self.initdb()?;
         }
         if self.is_running() {
-            return self.running_socket_dir();
+            return Ok((self.running_socket_dir()?, true));
         }
         let socket_dir = self.new_socket_dir()?;
         // The cluster trusts every local connection (`--auth=trust`), so the socket must be
@@ -139,7 +151,7 @@ impl EmbeddedCluster {
             &["start", "-w", "-t", "60", "-l", &log, "-o", &opts],
             "pg_ctl start",
         )?;
-        Ok(socket_dir)
+        Ok((socket_dir, false))
     }
 
     /// Where a new server puts its socket: the data directory itself when its path is short

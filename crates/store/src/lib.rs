@@ -109,21 +109,26 @@ pub async fn connect(
     max_connections: u32,
     deadlines: Deadlines,
 ) -> Result<PgPool, sqlx::Error> {
-    let statement_ms = deadlines.statement.as_millis().to_string();
     // JIT off: every statement here is short, and compiling one costs tens of milliseconds
     // whenever its plan's estimate passes `jit_above_cost` — the replay claim's generic plan
     // did, spending 46 ms compiling for 5 ms of work on every claim.
-    let options = options.options([
-        ("statement_timeout", statement_ms.as_str()),
-        ("idle_in_transaction_session_timeout", "60000"),
-        ("jit", "off"),
-    ]);
+    let options = options.options([("jit", "off")]);
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(deadlines.acquire)
-        .connect_with(options)
+        .connect_with(with_timeouts(options, deadlines))
         .await
+}
+
+/// `options` with `deadlines.statement` as `statement_timeout`, and a transaction left idle for
+/// a minute ended.
+fn with_timeouts(options: PgConnectOptions, deadlines: Deadlines) -> PgConnectOptions {
+    let statement_ms = deadlines.statement.as_millis().to_string();
+    options.options([
+        ("statement_timeout", statement_ms.as_str()),
+        ("idle_in_transaction_session_timeout", "60000"),
+    ])
 }
 
 /// The niceness of [`connect_background`]'s database processes: the lowest CPU priority.
@@ -145,11 +150,7 @@ pub async fn connect_background(
     deadlines: Deadlines,
     lower_priority: bool,
 ) -> Result<PgPool, sqlx::Error> {
-    let statement_ms = deadlines.statement.as_millis().to_string();
-    let options = options.application_name(BACKGROUND_APPLICATION).options([
-        ("statement_timeout", statement_ms.as_str()),
-        ("idle_in_transaction_session_timeout", "60000"),
-    ]);
+    let options = with_timeouts(options.application_name(BACKGROUND_APPLICATION), deadlines);
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)

@@ -1,5 +1,6 @@
-//! The feed against a real PostgreSQL (the shared embedded test cluster, or `DATABASE_URL`):
-//! a capture whose transaction commits late is never skipped, and a reader never gets one twice.
+//! The store against a real PostgreSQL (the shared embedded test cluster, or `DATABASE_URL`):
+//! the feed (a capture whose transaction commits late is never skipped, and a reader never gets
+//! one twice), and clearing an endpoint larger than one deletion step.
 
 use std::time::Duration;
 
@@ -176,6 +177,45 @@ async fn from_now_on_skips_what_was_committed_before_and_pages_stop_at_their_lim
     assert!(
         other_user.entries.is_empty(),
         "another account reads nothing of this endpoint"
+    );
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn clearing_an_endpoint_deletes_all_its_captures_over_several_steps_and_nothing_else() {
+    let (pool, user, endpoint) = fresh().await;
+    let (other_user, other_endpoint) = (UserId::now_v7(), EndpointId::now_v7());
+    hookvault_store::users::insert_user(&pool, other_user, "other@example.com", "x")
+        .await
+        .expect("user");
+    hookvault_store::endpoints::insert_endpoint(&pool, other_endpoint, other_user, "o", "o")
+        .await
+        .expect("endpoint");
+    let mine: Vec<NewCapture> = (0..1_234).map(|_| capture(endpoint, b"mine")).collect();
+    for chunk in mine.chunks(500) {
+        insert_captures(&pool, chunk).await.expect("insert");
+    }
+    insert_captures(&pool, &[capture(other_endpoint, b"theirs")])
+        .await
+        .expect("insert");
+
+    let cleared = hookvault_store::endpoints::clear_endpoint_requests(&pool, other_user, endpoint)
+        .await
+        .expect("clear");
+    assert_eq!(cleared, 0, "another account cannot clear it");
+    let cleared = hookvault_store::endpoints::clear_endpoint_requests(&pool, user, endpoint)
+        .await
+        .expect("clear");
+    assert_eq!(cleared, 1_234, "every capture, over three steps of 500");
+    let left: Vec<(uuid::Uuid, i64)> =
+        sqlx::query_as("SELECT endpoint_id, count(*) FROM requests GROUP BY endpoint_id")
+            .fetch_all(&pool)
+            .await
+            .expect("count");
+    assert_eq!(
+        left,
+        vec![(*other_endpoint.as_uuid(), 1)],
+        "only the other endpoint's"
     );
     pool.close().await;
 }

@@ -494,5 +494,6 @@ fn summary_json(r: &hookvault_store::requests::RequestSummary) -> RequestSummary
         event_id: r.event_id.clone(),
         signature_status: r.signature_status.map(|s| s.as_str().to_owned()),
         signature_reason: r.signature_reason.clone(),
+        edited_from: r.edited_from,
     }
 }

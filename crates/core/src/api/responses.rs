@@ -220,6 +220,9 @@ pub struct RequestSummaryJson {
     pub event_id: Option<String>,
     pub signature_status: Option<String>,
     pub signature_reason: Option<String>,
+    /// The capture this one is an edited copy of; `null` for a capture that arrived over HTTP.
+    #[serde(default)]
+    pub edited_from: Option<RequestId>,
 }
 
 /// A capture in full with the first delivery of the same event (`GET /api/v1/requests/{id}`).

@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::common::browser::{location, Browser};
 use crate::common::mail::SmtpSink;
 use crate::common::stripe::{
-    self as stripe, assert_official, deliver, deliver_raw, now, sign_with, signed, subscription,
-    StripeStandIn, PRICE_ID, SECRET_KEY, WEBHOOK_SECRET,
+    self as stripe, assert_official, deliver, deliver_raw, event, now, sign_with, signed,
+    subscription, StripeStandIn, PRICE_ID, SECRET_KEY, WEBHOOK_SECRET,
 };
 use crate::common::TestApp;
 
@@ -474,6 +474,34 @@ async fn the_webhook_answers_before_the_job_runs_and_a_failed_stripe_call_is_ret
         !listing.contains(&checkout.id),
         "--unfinished lists only pending or failed"
     );
+    // The operator queues it again: it is applied again from its first attempt (and fails
+    // again here: its cause was not fixed). Only failed events can be queued again.
+    let said = hookvault_server::billing::admin_billing_retry(&app.server.pool, &broken.id)
+        .await
+        .unwrap();
+    assert!(said.contains("queued again"), "{said}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, attempts): (String, i32) =
+            sqlx::query_as("SELECT status, attempts FROM billing_events WHERE event_id = $1")
+                .bind(&broken.id)
+                .fetch_one(&app.server.pool)
+                .await
+                .unwrap();
+        if status == "failed" && attempts == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{status} after {attempts} attempts"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = hookvault_server::billing::admin_billing_retry(&app.server.pool, &checkout.id)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("no failed billing event"), "{refused}");
     let all = hookvault_server::billing::admin_billing_events(&app.server.pool, false, 50)
         .await
         .unwrap();
@@ -587,6 +615,84 @@ async fn an_unknown_event_type_is_acknowledged_and_ignored() {
     wait_status(&app, &refund.id, "ignored").await;
     assert_eq!(plan_of(&app, &token).await, "free");
     assert!(standin.requests().is_empty(), "no Stripe call for it");
+}
+
+#[tokio::test]
+async fn a_live_mode_event_at_a_server_with_a_test_key_is_acknowledged_and_never_acted_on() {
+    let standin = StripeStandIn::start().await;
+    let app = app_with_billing(&standin, Duration::from_secs(3600), None).await;
+    let (_, token, account) = verified_account(&app, "live@example.com").await;
+    let (id, body) = event(
+        "checkout.session.completed",
+        now(),
+        json!({"id": "cs_live", "object": "checkout.session", "mode": "subscription",
+               "client_reference_id": account, "customer": "cus_live", "subscription": "sub_live",
+               "payment_status": "paid"}),
+    );
+    let body = body.replace("\"livemode\": false", "\"livemode\": true");
+    assert!(body.contains("\"livemode\": true"), "{body}");
+    let live = sign_with(&id, &body, WEBHOOK_SECRET, now());
+    assert_official(&[(&live, true)]);
+    let r = deliver(&app.url, &live).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "received; an event of the other mode (live/test) than this server's Stripe key is ignored\n"
+    );
+    wait_status(&app, &live.id, "ignored").await;
+    assert_eq!(plan_of(&app, &token).await, "free");
+    assert!(standin.requests().is_empty(), "no Stripe call for it");
+}
+
+#[tokio::test]
+async fn billing_never_moves_an_account_an_operator_put_on_a_plan_of_their_own() {
+    let standin = StripeStandIn::start().await;
+    let billing = standin.config(Duration::from_secs(3600));
+    let app = TestApp::spawn_with(|c| {
+        c.billing = Some(billing);
+        c.plans = std::collections::BTreeMap::from([(
+            "team".to_string(),
+            hookvault_server::plans::PlanLimits {
+                endpoints: Some(50),
+                captures_per_month: Some(10_000_000),
+                retention_days: Some(90),
+                max_body_bytes: Some(10 * 1024 * 1024),
+                replays_per_day: Some(100_000),
+                listen_streams: Some(20),
+            },
+        )]);
+    })
+    .await;
+    let (_, token, account) = verified_account(&app, "team@example.com").await;
+    let said =
+        hookvault_server::plans::admin_set_plan(&app.server.pool, "team@example.com", "team")
+            .await
+            .unwrap();
+    assert!(said.contains("team"), "{said}");
+
+    let active = signed(
+        "customer.subscription.updated",
+        now() - 10,
+        subscription("sub_team", "cus_team", "active", &account),
+    );
+    assert_eq!(deliver(&app.url, &active).await.status(), 200);
+    wait_status(&app, &active.id, "done").await;
+    assert_eq!(plan_of(&app, &token).await, "team", "not moved to pro");
+    let deleted = signed(
+        "customer.subscription.deleted",
+        now(),
+        subscription("sub_team", "cus_team", "canceled", &account),
+    );
+    assert_eq!(deliver(&app.url, &deleted).await.status(), 200);
+    wait_status(&app, &deleted.id, "done").await;
+    assert_eq!(plan_of(&app, &token).await, "team", "not moved to free");
+    let listing = hookvault_server::billing::admin_billing_events(&app.server.pool, false, 50)
+        .await
+        .unwrap();
+    assert!(
+        listing.contains("the account keeps plan team, set by an operator"),
+        "{listing}"
+    );
 }
 
 #[tokio::test]

@@ -648,3 +648,81 @@ async fn a_free_account_gets_three_listen_streams_at_once_and_a_fourth_is_refuse
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Runs `hookvault admin ARGS…` with no `DATABASE_URL`; (succeeded, stdout and stderr).
+async fn admin_without_database_url(args: &[&str]) -> (bool, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookvault"))
+        .arg("admin")
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("HOOKVAULT_LOG", "warn")
+        .output()
+        .await
+        .expect("run hookvault admin");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn admin_commands_work_on_the_embedded_cluster_while_the_server_runs_and_after_it_stopped() {
+    let app = TestApp::spawn_with(|c| {
+        c.database = hookvault_server::Database::Embedded(c.data_dir.clone())
+    })
+    .await;
+    let token = app.signup_with_token("embedded-admin@example.com").await;
+    let dir = app.data_dir.0.to_string_lossy().into_owned();
+
+    let (ok, said) = admin_without_database_url(&[
+        "--data-dir",
+        &dir,
+        "set-plan",
+        "embedded-admin@example.com",
+        "pro",
+    ])
+    .await;
+    assert!(ok, "{said}");
+    assert!(said.contains("is now on plan pro"), "{said}");
+    let account: Value = app
+        .api_get(&token, "/api/v1/account")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        account["plan"], "pro",
+        "the running server sees it: {account}"
+    );
+    assert!(
+        app.data_dir.0.join("pg/postmaster.pid").exists(),
+        "the server's cluster is left running"
+    );
+
+    app.server.stop().await;
+    assert!(!app.data_dir.0.join("pg/postmaster.pid").exists());
+    let (ok, listed) = admin_without_database_url(&["--data-dir", &dir, "accounts"]).await;
+    assert!(ok, "{listed}");
+    let line = listed
+        .lines()
+        .find(|l| l.contains("embedded-admin@example.com"))
+        .unwrap_or_else(|| panic!("the account is listed: {listed}"));
+    assert!(line.contains("pro"), "{line}");
+    assert!(
+        !app.data_dir.0.join("pg/postmaster.pid").exists(),
+        "a cluster started for the command is stopped after it"
+    );
+
+    // A data directory that cannot be one: a clear one-line reason, no cluster.
+    let file = app.data_dir.0.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let bad = file.join("data").to_string_lossy().into_owned();
+    let (ok, said) = admin_without_database_url(&["--data-dir", &bad, "accounts"]).await;
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("opening the embedded cluster in") && said.contains("or set DATABASE_URL"),
+        "{said}"
+    );
+}

@@ -313,6 +313,33 @@ async fn an_edited_capture_is_kept_beside_the_original_and_its_replay_passes_the
         original_before, original_after,
         "the original never changes"
     );
+    assert_eq!(original_after["edited_from"], serde_json::Value::Null);
+    let copy_json = app
+        .api_json(&token, &format!("/api/v1/requests/{copy}"))
+        .await;
+    assert_eq!(
+        copy_json["edited_from"], original,
+        "the API names the copy's original"
+    );
+    let list = app
+        .api_json(&token, &format!("/api/v1/endpoints/{endpoint}/requests"))
+        .await;
+    let edited_from: Vec<(String, serde_json::Value)> = list["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or_default().to_owned(),
+                r["edited_from"].clone(),
+            )
+        })
+        .collect();
+    assert!(
+        edited_from.contains(&(copy.clone(), serde_json::json!(original)))
+            && edited_from.contains(&(original.clone(), serde_json::Value::Null)),
+        "the list says which capture is a copy of which: {edited_from:?}"
+    );
     c.goto(&app.at(&format!("/endpoints/{endpoint}")))
         .await
         .expect("open the endpoint");

@@ -311,16 +311,22 @@ async fn apply_state(
         ));
     }
     Ok(match PlanEffect::of_status(status, deleted) {
-        PlanEffect::Paid => {
-            store::set_account_plan(tx, user, PAID_PLAN).await?;
-            format!("subscription {subscription} {status}: plan {PAID_PLAN}")
-        }
+        PlanEffect::Paid => match store::set_account_plan(tx, user, PAID_PLAN).await? {
+            None => format!("subscription {subscription} {status}: plan {PAID_PLAN}"),
+            Some(kept) => format!(
+                "subscription {subscription} {status}: the account keeps plan {kept}, set by an operator"
+            ),
+        },
         PlanEffect::Ended => {
             if store::has_paying_subscription(&mut **tx, user).await? {
                 format!("subscription {subscription} ended; another one still pays")
             } else {
-                store::set_account_plan(tx, user, FREE_PLAN).await?;
-                format!("subscription {subscription} ended: plan {FREE_PLAN}")
+                match store::set_account_plan(tx, user, FREE_PLAN).await? {
+                    None => format!("subscription {subscription} ended: plan {FREE_PLAN}"),
+                    Some(kept) => format!(
+                        "subscription {subscription} ended: the account keeps plan {kept}, set by an operator"
+                    ),
+                }
             }
         }
         PlanEffect::Unchanged => format!("subscription {subscription} {status}: plan unchanged"),

@@ -109,7 +109,15 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Response {
         Ok(h) => h,
         Err(why) => return answer(StatusCode::BAD_REQUEST, why),
     };
-    let handled = head.is_handled();
+    // An event of the other mode (a live event at a server with a test key, or the reverse)
+    // is recorded but never acted on: its objects do not exist for our key.
+    let same_mode = head.matches_mode(hookvault_core::billing::key_is_live(
+        &billing.config.secret_key,
+    ));
+    if !same_mode {
+        tracing::warn!(billing.event_id = %head.id, "billing event of the other mode (live/test) than the secret key; ignored");
+    }
+    let handled = head.is_handled() && same_mode;
     match hookvault_store::billing::insert_event(
         &state.pool,
         &head.id,
@@ -134,6 +142,8 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Response {
                 StatusCode::OK,
                 if handled {
                     "received"
+                } else if !same_mode {
+                    "received; an event of the other mode (live/test) than this server's Stripe key is ignored"
                 } else {
                     "received; this event type is ignored"
                 },

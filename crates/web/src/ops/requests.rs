@@ -67,6 +67,7 @@ pub(crate) fn with_body(r: &StoredRequest, body: BodyJson) -> Result<RequestJson
             object_id: r.object_id.clone(),
             object_type: r.object_type.clone(),
         }),
+        edited_from: r.edited_from,
         catch_up: false,
     })
 }
