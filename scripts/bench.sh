@@ -37,9 +37,12 @@ if "$BIN" serve --help | grep -q -- '--plans'; then
 else
   PLAN_QUOTAS="n/a (a build without plans)"
 fi
-# SERVER_ARGS adds `serve` options, e.g. "--replay-account-concurrency 8
-# --replay-host-concurrency 8" so that all five ordered bulk batches below are in flight at once.
-read -r -a server_args <<< "${SERVER_ARGS:-}"
+# SERVER_ARGS adds `serve` options. By default the replay limits are raised for the replay part
+# (one account sending to one host, like a single developer's bulk replay): 128 chains in flight,
+# 128 per account, 128 per host, so all five ordered batches are in flight at once and an
+# unordered batch is sent 128 at a time. SERVER_ARGS="" runs with the server's defaults (16, 2, 4).
+SERVER_ARGS="${SERVER_ARGS---replay-workers 128 --replay-account-concurrency 128 --replay-host-concurrency 128}"
+read -r -a server_args <<< "$SERVER_ARGS"
 "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
   --replay-host-rate 0 "${plan_args[@]}" "${server_args[@]}" > "$work/server.log" 2>&1 &
 server=$!
@@ -53,12 +56,16 @@ trap cleanup EXIT
 base="http://127.0.0.1:$PORT"
 for _ in $(seq 1 120); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 
-jar="$work/cookies"
-csrf() { curl -s -c "$jar" -b "$jar" "$base$1" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1; }
-curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "csrf=$(csrf /signup)" \
-  --data-urlencode "email=bench@example.com" --data-urlencode "password=benchmark-password" "$base/signup"
-token=$(curl -s -u bench@example.com:benchmark-password -H 'Content-Type: application/json' \
-  -d '{"name":"bench"}' "$base/api/v1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+# account EMAIL: signs up (in a fresh cookie jar) and prints an API token.
+account() {
+  local jar="$work/cookies-$1"
+  curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "csrf=$(curl -s -c "$jar" -b "$jar" "$base/signup" \
+    | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)" \
+    --data-urlencode "email=$1" --data-urlencode "password=benchmark-password" "$base/signup"
+  curl -s -u "$1:benchmark-password" -H 'Content-Type: application/json' \
+    -d '{"name":"bench"}' "$base/api/v1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+token=$(account bench@example.com)
 endpoint=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '{"name":"bench"}' "$base/api/v1/endpoints")
 url=$(echo "$endpoint" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
@@ -111,34 +118,14 @@ psql_hv -c "DROP TABLE bench_requests; DROP TABLE bench_row;"
 
 # Replay throughput: re-sign (scheme stripe) and send REPLAYS of the captures above to a local
 # target — a second endpoint of this same server, so every replay is a real HTTP request that
-# is itself durably stored — in bulk batches of 1000, and time until the target has them all.
+# is itself durably stored — in bulk batches of 1000, and time until the target has them all:
+# once with ordered batches (`received`: one send in flight per batch) and once unordered
+# (`none`: sent concurrently up to the limits). REPLAY_ORDERS picks the phases.
 REPLAYS="${REPLAYS:-5000}"
-sink=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+REPLAY_ORDERS="${REPLAY_ORDERS:-received none}"
+# The sink belongs to an account of its own, so that waiting for it counts only its captures.
+sink_token=$(account sink@example.com)
+sink=$(curl -s -H "Authorization: Bearer $sink_token" -H 'Content-Type: application/json' \
   -d '{"name":"replay sink"}' "$base/api/v1/endpoints")
-echo "== replay: $REPLAYS captures, bulk batches of 1000, scheme stripe, to a local HTTP target${SERVER_ARGS:+ ($SERVER_ARGS)}"
-python3 - "$base" "$token" "$id" "$sink" "$REPLAYS" <<'PY'
-import json, sys, time, urllib.request
-base, token, endpoint, sink, total = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5])
-def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
-ids, cursor = [], None
-while len(ids) < total:
-    page = call("GET", f"/api/v1/endpoints/{endpoint}/requests?limit=500" + (f"&before={cursor}" if cursor else ""))
-    ids += [r["id"] for r in page["requests"]]
-    cursor = page["next"]
-    if not cursor: break
-ids = ids[:total]
-start = time.monotonic()
-for i in range(0, len(ids), 1000):
-    call("POST", f"/api/v1/endpoints/{endpoint}/replays", {"request_ids": ids[i:i+1000], "order": "received",
-         "target_url": sink["url"] + "/replayed", "signing": {"scheme": "stripe", "secret": "whsec_bench"}})
-while True:
-    count = [e["request_count"] for e in call("GET", "/api/v1/endpoints")["endpoints"] if e["id"] == sink["id"]][0]
-    if count >= len(ids): break
-    time.sleep(0.2)
-elapsed = time.monotonic() - start
-print(f"== replayed {len(ids)} in {elapsed:.1f} s: {len(ids)/elapsed:.0f} replays/s (queue, sign, send, record, target stores each)")
-PY
+echo "== replay: $REPLAYS captures, bulk batches of 1000, scheme stripe, to a local HTTP target (server options: ${SERVER_ARGS:-defaults})"
+python3 bench/replay.py "$base" "$token" "$id" "$sink" "$sink_token" "$REPLAYS" "$REPLAY_ORDERS"

@@ -15,6 +15,9 @@ use url::Url;
 
 /// Hosts remembered before idle ones are forgotten.
 const MAX_IDLE_HOSTS: usize = 1024;
+/// How long a host name's destination key is remembered: the jobs of an unordered batch are
+/// chains of their own, and without it each would look its host up again.
+pub const KEY_TTL: Duration = Duration::from_secs(10);
 /// When a destination has no free slot, ask again after this long.
 pub const BUSY_RETRY: Duration = Duration::from_millis(100);
 
@@ -24,6 +27,8 @@ pub struct DestinationLimits {
     /// Time between two starts to one host; `None` = no rate limit.
     spacing: Option<Duration>,
     hosts: Mutex<HashMap<String, Host>>,
+    /// `host:port` → its destination key and when it was looked up.
+    keys: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 struct Host {
@@ -49,7 +54,29 @@ impl DestinationLimits {
                 .filter(|r| *r > 0)
                 .map(|r| Duration::from_secs(1) / r),
             hosts: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// [`destination_key`], remembered for [`KEY_TTL`] per `host:port`.
+    pub async fn key(&self, url: &Url) -> String {
+        let name = host_key(url);
+        let now = Instant::now();
+        {
+            let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((key, at)) = keys.get(&name) {
+                if now.duration_since(*at) < KEY_TTL {
+                    return key.clone();
+                }
+            }
+        }
+        let key = destination_key(url).await;
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if keys.len() >= MAX_IDLE_HOSTS {
+            keys.retain(|_, (_, at)| now.duration_since(*at) < KEY_TTL);
+        }
+        keys.insert(name, (key.clone(), now));
+        key
     }
 
     /// A pass for a send to the destination `key` if one may start now; otherwise how long to
@@ -167,6 +194,19 @@ mod tests {
             limits.try_enter("b.example:80").is_ok(),
             "b waits for nobody"
         );
+    }
+
+    #[tokio::test]
+    async fn a_destination_key_is_remembered_per_host_and_port() {
+        let limits = DestinationLimits::new(1, None);
+        let a = url("http://localhost:9/a");
+        assert_eq!(limits.key(&a).await, destination_key(&a).await);
+        assert_eq!(
+            limits.key(&url("http://localhost:9/b")).await,
+            limits.key(&a).await
+        );
+        let keys = limits.keys.lock().unwrap();
+        assert_eq!(keys.len(), 1, "one entry for localhost:9 whatever the path");
     }
 
     #[tokio::test]

@@ -3,7 +3,9 @@
 //! * `received` — capture order (the order Hookvault stored them);
 //! * `created` — the event's own `created` field (Stripe events carry Unix seconds there) when
 //!   the body is a JSON object that has one, else the receive time; ties in capture order;
-//! * `reversed` — newest capture first.
+//! * `reversed` — newest capture first;
+//! * `none` — no order: the jobs are sent concurrently (queued in capture order, but a later
+//!   one may arrive first), as Hookdeck and Svix deliver.
 
 use std::cmp::Ordering;
 use std::str::FromStr;
@@ -22,6 +24,8 @@ pub enum ReplayOrder {
     Created,
     /// Newest capture first.
     Reversed,
+    /// No order guarantee: sent concurrently, up to the limits (API name `none`).
+    Unordered,
 }
 
 impl ReplayOrder {
@@ -31,7 +35,13 @@ impl ReplayOrder {
             ReplayOrder::Received => "received",
             ReplayOrder::Created => "created",
             ReplayOrder::Reversed => "reversed",
+            ReplayOrder::Unordered => "none",
         }
+    }
+
+    /// Whether the batch's jobs are sent one after the other in this order (all but `none`).
+    pub fn is_ordered(self) -> bool {
+        self != ReplayOrder::Unordered
     }
 }
 
@@ -43,8 +53,9 @@ impl FromStr for ReplayOrder {
             "received" => Ok(ReplayOrder::Received),
             "created" => Ok(ReplayOrder::Created),
             "reversed" => Ok(ReplayOrder::Reversed),
+            "none" => Ok(ReplayOrder::Unordered),
             other => Err(format!(
-                "order must be \"received\", \"created\" or \"reversed\", not {other:?}"
+                "order must be \"received\", \"created\", \"reversed\" or \"none\", not {other:?}"
             )),
         }
     }
@@ -63,10 +74,11 @@ pub struct Candidate {
     pub created: Option<OffsetDateTime>,
 }
 
-/// Sorts captures for a bulk replay (a stable order: ties fall back to capture order).
+/// Sorts captures for a bulk replay (a stable order: ties fall back to capture order). `none`
+/// queues them in capture order.
 pub fn arrange(candidates: &mut [Candidate], order: ReplayOrder) {
     match order {
-        ReplayOrder::Received => candidates.sort_by_key(|c| c.seq),
+        ReplayOrder::Received | ReplayOrder::Unordered => candidates.sort_by_key(|c| c.seq),
         ReplayOrder::Reversed => candidates.sort_by_key(|c| std::cmp::Reverse(c.seq)),
         ReplayOrder::Created => candidates.sort_by(|a, b| {
             let at = a.created.unwrap_or(a.received_at);
@@ -185,6 +197,9 @@ mod tests {
     #[test]
     fn order_names_parse_and_unknown_ones_are_explained() {
         assert_eq!("Created".parse(), Ok(ReplayOrder::Created));
+        assert_eq!("none".parse(), Ok(ReplayOrder::Unordered));
+        assert_eq!(ReplayOrder::Unordered.as_str(), "none");
+        assert!(!ReplayOrder::Unordered.is_ordered() && ReplayOrder::Reversed.is_ordered());
         assert_eq!(ReplayOrder::default(), ReplayOrder::Received);
         assert!("random"
             .parse::<ReplayOrder>()

@@ -3,11 +3,13 @@
 //! [`GuardedClient`] and hands every attempt to the [`Recorder`]), plus the recovery sweep
 //! that takes back jobs whose worker died.
 //!
-//! A chain has at most one send in flight: a replay of no batch, or a run of an ordered bulk
-//! batch, whose jobs are sent one after the other, each only once the one before it has an
-//! answer (or failed for good), so a bulk replay keeps its order while several batches and
-//! accounts are served at once. One claim statement serves every free slot, rotating across
-//! accounts ([`replays::claim_replays`]).
+//! A chain has at most one send in flight: a replay of no batch or of an unordered batch
+//! (`"order":"none"`, whose jobs are each a chain of their own and so go out concurrently), or
+//! a run of an ordered bulk batch, whose jobs are sent one after the other, each only once the
+//! one before it has an answer (or failed for good), so a bulk replay keeps its order while
+//! several batches and accounts are served at once. One claim statement serves every free
+//! slot, rotating across accounts ([`replays::claim_replays`]); while chains run, claims are
+//! at least [`CLAIM_GAP`] apart, so slots freed meanwhile are filled together.
 //!
 //! The dispatcher wakes when a replay is queued in this process (a [`Notify`] the API pokes),
 //! when another process announces one (the server's LISTEN on `hookvault_replay_queued` pokes
@@ -36,7 +38,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
 
 use crate::guard::{GuardedClient, OutboundRequest, OutboundResponse, SendError};
-use crate::limit::{destination_key, DestinationLimits};
+use crate::limit::DestinationLimits;
 use crate::record::Recorder;
 
 /// How much of a target's answer is kept per attempt.
@@ -59,6 +61,12 @@ pub const RUN_JOBS: i64 = 32;
 
 /// Most body bytes of one run (its first job is always taken).
 pub const RUN_BYTES: i64 = 1024 * 1024;
+
+/// Least time between two claims while chains are running: chains that end meanwhile are
+/// refilled together by the next claim, so a stream of short chains (the jobs of an unordered
+/// batch, each a chain of its own) costs one claim statement per group of finished jobs rather
+/// than one per job. With nothing running the dispatcher claims at once.
+pub const CLAIM_GAP: Duration = Duration::from_millis(5);
 
 /// A run's jobs are sent only this long after its claim; the rest go back to the queue. Far
 /// below [`RECOVERY_MARGIN`], so the recovery sweep never takes back a job still held here.
@@ -126,6 +134,9 @@ async fn run_dispatcher(ctx: WorkerContext, workers: usize, mut stop: watch::Rec
     let mut chains: JoinSet<Option<Duration>> = JoinSet::new();
     // Look again no later than the soonest job put back for its destination's turn.
     let mut look_again = POLL_INTERVAL;
+    // Whether something happened since the last claim that may have made work claimable.
+    let mut want = true;
+    let mut last_claim: Option<Instant> = None;
     loop {
         if *stop.borrow_and_update() {
             break;
@@ -134,9 +145,13 @@ async fn run_dispatcher(ctx: WorkerContext, workers: usize, mut stop: watch::Rec
         let notified = ctx.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let free = workers.saturating_sub(chains.len());
-        if free > 0 {
-            let limit = i64::try_from(free).unwrap_or(i64::MAX);
+        // While chains run, claims are at least CLAIM_GAP apart (slots freed meanwhile are
+        // filled by one statement); with none running, at once.
+        let gap_over = last_claim.is_none_or(|at| at.elapsed() >= CLAIM_GAP);
+        if want && chains.len() < workers && (gap_over || chains.is_empty()) {
+            want = false;
+            last_claim = Some(Instant::now());
+            let limit = i64::try_from(workers - chains.len()).unwrap_or(i64::MAX);
             match replays::claim_replays(&ctx.pool, per_account, limit, RUN_JOBS, RUN_BYTES).await {
                 Ok(jobs) => {
                     for chain in split_chains(jobs) {
@@ -148,14 +163,24 @@ async fn run_dispatcher(ctx: WorkerContext, workers: usize, mut stop: watch::Rec
             }
             look_again = POLL_INTERVAL.min(look_again);
         }
+        // A claim held back by the gap happens when the gap is over.
+        let held_back = want && chains.len() < workers;
+        let gap_end = last_claim.map_or_else(Instant::now, |at| at + CLAIM_GAP);
         tokio::select! {
-            _ = &mut notified, if chains.len() < workers => {}
-            () = tokio::time::sleep(look_again) => look_again = POLL_INTERVAL,
-            Some(ended) = chains.join_next(), if !chains.is_empty() => match ended {
-                Ok(Some(wait)) => look_again = look_again.min(wait),
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "a replay chain ended abnormally"),
-            },
+            _ = &mut notified, if chains.len() < workers => want = true,
+            () = tokio::time::sleep(look_again) => {
+                look_again = POLL_INTERVAL;
+                want = true;
+            }
+            () = tokio::time::sleep_until(gap_end.into()), if held_back => {}
+            Some(ended) = chains.join_next(), if !chains.is_empty() => {
+                want = true;
+                match ended {
+                    Ok(Some(wait)) => look_again = look_again.min(wait),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "a replay chain ended abnormally"),
+                }
+            }
             changed = stop.changed() => {
                 if changed.is_err() {
                     break;
@@ -198,7 +223,6 @@ async fn run_chain(
     stop: watch::Receiver<bool>,
 ) -> Option<Duration> {
     let claimed = Instant::now();
-    let mut keys: Option<(String, String)> = None;
     let mut deferred = None;
     let mut jobs = chain.into_iter();
     while let Some(job) = jobs.next() {
@@ -209,14 +233,7 @@ async fn run_chain(
         // The destination's turn comes first (R13).
         let pass = match url::Url::parse(&job.target_url) {
             Ok(url) => {
-                let key = match &keys {
-                    Some((u, key)) if *u == job.target_url => key.clone(),
-                    _ => {
-                        let key = destination_key(&url).await;
-                        keys = Some((job.target_url.clone(), key.clone()));
-                        key
-                    }
-                };
+                let key = ctx.limits.key(&url).await;
                 match ctx.limits.try_enter(&key) {
                     Ok(pass) => Some(pass),
                     Err(wait) => {

@@ -204,10 +204,13 @@ impl Server {
         let hub = Hub::default();
         let routes = RouteCache::default();
         let replay_wake = Arc::new(Notify::new());
-        let replay_client = GuardedClient::new(
+        // As many idle connections per host as sends may be in flight to it, so a busy
+        // destination's connections are all reused (keep-alive) rather than reopened.
+        let replay_client = GuardedClient::with_idle_per_host(
             private_targets,
             config.replay_timeout,
             RESPONSE_EXCERPT_BYTES,
+            config.replay_host_concurrency,
         );
         let mut capture_app = None;
         if matches!(config.role, Role::All | Role::Capture) {

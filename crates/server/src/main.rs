@@ -268,13 +268,13 @@ struct ServeArgs {
     /// Total time limit, in seconds, for one replay send (connect, send, read the answer).
     #[arg(long, env = "HOOKVAULT_REPLAY_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=300))]
     replay_timeout_secs: u64,
-    /// Most replay chains in flight in this process (roles all and worker): a replay of its own, or a bulk batch sent in order.
+    /// Most replay chains in flight in this process (roles all and worker): a replay of its own (also each replay of an unordered bulk replay), or an ordered bulk batch.
     #[arg(long, env = "HOOKVAULT_REPLAY_WORKERS", default_value_t = 16)]
     replay_workers: usize,
     /// Most replay sends in flight to one destination host, per process.
     #[arg(long, env = "HOOKVAULT_REPLAY_HOST_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     replay_host_concurrency: u32,
-    /// Most replays of one account in flight at once, over all processes (fair sharing of the workers).
+    /// Most replays of one account in flight at once, over all processes (fair sharing of the workers); an ordered bulk batch counts once.
     #[arg(long, env = "HOOKVAULT_REPLAY_ACCOUNT_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     replay_account_concurrency: u32,
     /// Most replay sends started per second to one destination host, per process (0: no limit).

@@ -44,6 +44,8 @@ pub fn router() -> ApiRoutes {
 #[derive(Deserialize, utoipa::ToSchema)]
 struct BulkBody {
     request_ids: Vec<RequestId>,
+    /// `received` (the default), `created` or `reversed`: sent one after the other in that
+    /// order; `none`: sent concurrently, no order guarantee (as Hookdeck and Svix deliver).
     order: Option<String>,
     #[serde(flatten)]
     target: TargetBody,
@@ -109,7 +111,8 @@ async fn list_endpoint_replays(
 }
 
 /// `POST /api/v1/endpoints/{id}/replays`: queues one batch, sent strictly in the chosen order
-/// → 202 `{"batch_id","replays":[{"id","request_id"}]}` in sending order.
+/// (or, with `"order":"none"`, concurrently) → 202 `{"batch_id","replays":[{"id","request_id"}]}`
+/// in sending (queueing) order.
 #[utoipa::path(post, path = "/api/v1/endpoints/{id}/replays", tag = "replays", params(("id" = uuid::Uuid, Path, description = "The endpoint's id")), request_body = BulkBody, responses((status = 202, description = "`{\"batch_id\",\"replays\":[{\"id\",\"request_id\"}]}` in sending order", body = hookvault_core::api::BatchJson), (status = 401, description = "No or bad credentials", body = hookvault_core::api::ErrorJson), (status = 404, description = "Not found (or not yours)", body = hookvault_core::api::ErrorJson), (status = 422, description = "Refused input, with the reason", body = hookvault_core::api::ErrorJson)))]
 async fn create_bulk_replay(
     State(state): State<AppState>,

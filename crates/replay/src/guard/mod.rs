@@ -43,6 +43,9 @@ pub const MAX_URL_LEN: usize = 4096;
 /// Upper bound for establishing a TCP (and TLS) connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Idle keep-alive connections kept per host by [`GuardedClient::new`].
+pub const DEFAULT_IDLE_PER_HOST: usize = 4;
+
 /// Upper bound for one DNS lookup made by the resolver hook.
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -262,13 +265,27 @@ fn secs_rounded_up(d: Duration) -> u64 {
 
 impl GuardedClient {
     /// A client with the given private-target policy, total time limit per request and
-    /// response-body cap, resolving host names with the [`SystemResolver`].
+    /// response-body cap, resolving host names with the [`SystemResolver`], keeping up to
+    /// [`DEFAULT_IDLE_PER_HOST`] idle connections per host (idle ones close after 30 s).
     pub fn new(policy: PrivateTargets, timeout: Duration, max_response_bytes: usize) -> Self {
-        Self::with_resolver(
+        Self::with_idle_per_host(policy, timeout, max_response_bytes, DEFAULT_IDLE_PER_HOST)
+    }
+
+    /// Same as [`GuardedClient::new`], keeping up to `idle_per_host` idle keep-alive
+    /// connections per host for reuse (the replay workers pass their per-host concurrency, so
+    /// every connection of a busy destination is kept between two sends instead of closed).
+    pub fn with_idle_per_host(
+        policy: PrivateTargets,
+        timeout: Duration,
+        max_response_bytes: usize,
+        idle_per_host: usize,
+    ) -> Self {
+        Self::build(
             policy,
             timeout,
             max_response_bytes,
             Arc::new(SystemResolver),
+            idle_per_host,
         )
     }
 
@@ -279,6 +296,22 @@ impl GuardedClient {
         timeout: Duration,
         max_response_bytes: usize,
         resolver: Arc<dyn HostResolver>,
+    ) -> Self {
+        Self::build(
+            policy,
+            timeout,
+            max_response_bytes,
+            resolver,
+            DEFAULT_IDLE_PER_HOST,
+        )
+    }
+
+    fn build(
+        policy: PrivateTargets,
+        timeout: Duration,
+        max_response_bytes: usize,
+        resolver: Arc<dyn HostResolver>,
+        idle_per_host: usize,
     ) -> Self {
         let guard = Arc::new(GuardResolver {
             policy,
@@ -292,7 +325,7 @@ impl GuardedClient {
             .connect_timeout(CONNECT_TIMEOUT.min(timeout))
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(4)
+            .pool_max_idle_per_host(idle_per_host.max(1))
             .build()
             .map_err(|e| Arc::<str>::from(format!("could not build the HTTP client: {e}")));
         if let Err(e) = &client {

@@ -42,6 +42,7 @@ mod recheck;
 mod replay;
 mod replay_loop;
 mod replay_pages;
+mod replay_unordered;
 mod responsive;
 mod session_cookie;
 mod smoke;

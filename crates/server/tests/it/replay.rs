@@ -24,10 +24,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// A Stripe event as Stripe sends it: pretty-printed, no trailing newline, non-ASCII text.
 const STRIPE_BODY: &str = "{\n  \"id\": \"evt_1QbCdEfGhIjKlMnO\",\n  \"object\": \"event\",\n  \"api_version\": \"2024-06-20\",\n  \"created\": 1732800000,\n  \"data\": {\n    \"object\": {\n      \"id\": \"in_1QbCdE\",\n      \"object\": \"invoice\",\n      \"description\": \"Café – 10 €\",\n      \"amount_due\": 1000\n    }\n  },\n  \"livemode\": false,\n  \"type\": \"invoice.paid\"\n}";
 
-const STRIPE_SECRET: &str = "whsec_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH";
+pub(crate) const STRIPE_SECRET: &str = "whsec_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH";
 /// The example secret of the Standard Webhooks / Svix documentation (24 bytes).
 const SVIX_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // Byte fidelity
@@ -1122,7 +1122,7 @@ async fn another_account_gets_404_for_replays_requests_endpoints_and_targets() {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -1206,7 +1206,7 @@ async fn replay_signed(
     got
 }
 
-async fn post(base: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn post(base: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("{base}{path}"))
         .bearer_auth(token)
@@ -1236,7 +1236,7 @@ async fn get(base: &str, token: &str, path: &str) -> Value {
 }
 
 /// Queues a replay of one capture; returns its id.
-async fn replay(base: &str, token: &str, request_id: &str, body: Value) -> String {
+pub(crate) async fn replay(base: &str, token: &str, request_id: &str, body: Value) -> String {
     let (status, answer) = post(
         base,
         token,
@@ -1250,7 +1250,7 @@ async fn replay(base: &str, token: &str, request_id: &str, body: Value) -> Strin
 }
 
 /// Polls the replay until it is `succeeded` or `failed`.
-async fn wait_finished(base: &str, token: &str, id: &str) -> Value {
+pub(crate) async fn wait_finished(base: &str, token: &str, id: &str) -> Value {
     let deadline = Instant::now() + DEADLINE;
     loop {
         let v = get(base, token, &format!("/api/v1/replays/{id}")).await;
@@ -1264,11 +1264,11 @@ async fn wait_finished(base: &str, token: &str, id: &str) -> Value {
 
 /// One request as the target received it.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     method: String,
     uri: String,
     headers: Vec<(String, Vec<u8>)>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Received {
@@ -1280,11 +1280,11 @@ impl Received {
             .collect()
     }
 
-    fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.all(name).into_iter().next()
     }
 
-    fn raw_headers(&self) -> Vec<RawHeader> {
+    pub(crate) fn raw_headers(&self) -> Vec<RawHeader> {
         self.headers
             .iter()
             .map(|(n, v)| RawHeader::new(n.as_str(), v.clone()))
@@ -1294,14 +1294,14 @@ impl Received {
 
 /// What the target answers to its n-th request.
 #[derive(Clone)]
-struct Reply {
+pub(crate) struct Reply {
     status: u16,
     body: &'static str,
     delay: Duration,
 }
 
 impl Reply {
-    fn new(status: u16, body: &'static str) -> Self {
+    pub(crate) fn new(status: u16, body: &'static str) -> Self {
         Reply {
             status,
             body,
@@ -1309,7 +1309,7 @@ impl Reply {
         }
     }
 
-    fn after(self, delay: Duration) -> Self {
+    pub(crate) fn after(self, delay: Duration) -> Self {
         Reply { delay, ..self }
     }
 }
@@ -1317,12 +1317,21 @@ impl Reply {
 type Behaviour = Arc<dyn Fn(usize) -> Reply + Send + Sync>;
 type Log = Arc<Mutex<Vec<Received>>>;
 
-/// A local HTTP server that records every request and counts every TCP connection.
-struct Target {
+/// A local HTTP server that records every request and counts every TCP connection and the
+/// most requests it had in flight at once.
+pub(crate) struct Target {
     addr: SocketAddr,
     log: Log,
     connections: Arc<AtomicUsize>,
+    flight: Arc<Flight>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Requests in flight now, and the most ever.
+#[derive(Default)]
+struct Flight {
+    now: AtomicUsize,
+    most: AtomicUsize,
 }
 
 impl Drop for Target {
@@ -1332,11 +1341,13 @@ impl Drop for Target {
 }
 
 impl Target {
-    async fn ok() -> Target {
+    pub(crate) async fn ok() -> Target {
         Target::spawn(|_| Reply::new(200, "{\"received\":true}")).await
     }
 
-    async fn spawn(behaviour: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Target {
+    pub(crate) async fn spawn(
+        behaviour: impl Fn(usize) -> Reply + Send + Sync + 'static,
+    ) -> Target {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let log: Log = Arc::default();
@@ -1345,9 +1356,12 @@ impl Target {
         let listener = listener.tap_io(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        let app = axum::Router::new()
-            .fallback(record)
-            .with_state((log.clone(), Arc::new(behaviour) as Behaviour));
+        let flight = Arc::new(Flight::default());
+        let app = axum::Router::new().fallback(record).with_state((
+            log.clone(),
+            Arc::new(behaviour) as Behaviour,
+            flight.clone(),
+        ));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -1355,19 +1369,25 @@ impl Target {
             addr,
             log,
             connections,
+            flight,
             task,
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
 
-    fn received(&self) -> Vec<Received> {
+    /// The most requests the target had in flight at once.
+    pub(crate) fn most_in_flight(&self) -> usize {
+        self.flight.most.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.log.lock().unwrap().clone()
     }
 
@@ -1378,7 +1398,7 @@ impl Target {
     }
 
     /// Waits until at least `n` requests arrived; returns them all.
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let got = self.received();
@@ -1396,7 +1416,7 @@ impl Target {
 }
 
 async fn record(
-    State((log, behaviour)): State<(Log, Behaviour)>,
+    State((log, behaviour, flight)): State<(Log, Behaviour, Arc<Flight>)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -1416,8 +1436,11 @@ async fn record(
         log.len() - 1
     };
     let reply = behaviour(index);
+    let now = flight.now.fetch_add(1, Ordering::SeqCst) + 1;
+    flight.most.fetch_max(now, Ordering::SeqCst);
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
+    flight.now.fetch_sub(1, Ordering::SeqCst);
     (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response()
 }

@@ -54,6 +54,8 @@ pub struct FailedReplay {
     pub secret_sealed: Option<Vec<u8>>,
     pub max_attempts: i32,
     pub to_cli: bool,
+    /// Of an unordered batch (sent concurrently).
+    pub unordered: bool,
 }
 
 /// The failed replays of one of the user's bulk replays at `endpoint_id`, in sending order, and
@@ -77,7 +79,8 @@ pub async fn failed_batch_replays(
     let failed = sqlx::query_as!(
         FailedReplay,
         r#"SELECT id AS "id: _", request_id AS "request_id: _", target_id AS "target_id: _",
-                target_url, scheme AS "scheme: _", secret_sealed, max_attempts, to_cli
+                target_url, scheme AS "scheme: _", secret_sealed, max_attempts, to_cli,
+                unordered
          FROM replays
          WHERE batch_id = $1 AND user_id = $2 AND endpoint_id = $3 AND status = 'failed'
          ORDER BY position"#,

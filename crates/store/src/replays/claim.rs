@@ -1,10 +1,11 @@
 //! The workers' side of the queue, in batches: claim due jobs for several chains at once,
 //! record finished attempts together, put unsent jobs back.
 //!
-//! A *chain* is what may have one send in flight: a job of no batch on its own, or a bulk
-//! batch (its jobs go strictly in `position` order). A claim takes, for each chosen chain, its
-//! head and, for a batch, the jobs right after it (a *run*), so the worker can send them one
-//! after the other without a round trip to the database in between.
+//! A *chain* is what may have one send in flight: a job on its own (of no batch, or of an
+//! unordered batch), or an ordered bulk batch (its jobs go strictly in `position` order). A
+//! claim takes, for each chosen chain, its head and, for an ordered batch, the jobs right after
+//! it (a *run*), so the worker can send them one after the other without a round trip to the
+//! database in between.
 
 use uuid::Uuid;
 
@@ -25,10 +26,10 @@ pub struct FinishedAttempt {
 /// first chain comes before any account's second, and among those a chain that has been
 /// served less (a lower position in its batch; a job of no batch is at 0) comes first, so a
 /// long bulk yields to a newcomer after each run. An account never gets more chains in flight
-/// (over all processes) than `per_account`. A batch's run is its head and the queued
-/// jobs right after it, at most `run` jobs and `run_bytes` body bytes (always the head).
-/// Returns each chain's jobs together, in `position` order. Not owner-scoped: only workers
-/// call it.
+/// (over all processes) than `per_account`. An ordered batch's run is its head and the queued
+/// jobs right after it, at most `run` jobs and `run_bytes` body bytes (always the head); a job
+/// on its own is a chain of one. Returns each chain's jobs together, in `position` order. Not
+/// owner-scoped: only workers call it.
 pub async fn claim_replays(
     ex: impl PgExecutor<'_>,
     per_account: i64,
@@ -39,6 +40,7 @@ pub async fn claim_replays(
     let mut jobs = sqlx::query_as!(
         ClaimedReplay,
         r#"WITH RECURSIVE batches AS (
+               -- A skip scan over the batches with pending jobs (one probe each).
                (SELECT batch_id FROM replays
                 WHERE batch_id IS NOT NULL AND status IN ('queued', 'running')
                 ORDER BY batch_id LIMIT 1)
@@ -50,26 +52,44 @@ pub async fn claim_replays(
            ), firsts AS (
                SELECT f.* FROM batches b CROSS JOIN LATERAL (
                    SELECT r.id, r.user_id, r.batch_id, r.position, r.next_attempt_at, r.status,
-                          r.to_cli
+                          r.to_cli, r.unordered
                    FROM replays r
                    WHERE r.batch_id = b.batch_id AND r.status IN ('queued', 'running')
                    ORDER BY r.position LIMIT 1) f
                WHERE b.batch_id IS NOT NULL
-           ), heads AS (
-               SELECT id, user_id, batch_id, position, next_attempt_at FROM firsts
-               WHERE status = 'queued' AND next_attempt_at <= now() AND NOT to_cli
+           ), accounts AS (
+               -- A skip scan over the accounts with jobs claimed on their own.
+               (SELECT user_id FROM replays
+                WHERE status = 'queued' AND NOT to_cli AND (batch_id IS NULL OR unordered)
+                ORDER BY user_id LIMIT 1)
                UNION ALL
-               (SELECT id, user_id, batch_id, position, next_attempt_at FROM replays
-                WHERE status = 'queued' AND batch_id IS NULL AND NOT to_cli
-                  AND next_attempt_at <= now()
-                ORDER BY next_attempt_at LIMIT 1000)
+               SELECT (SELECT r.user_id FROM replays r
+                       WHERE r.user_id > a.user_id AND r.status = 'queued' AND NOT r.to_cli
+                         AND (r.batch_id IS NULL OR r.unordered)
+                       ORDER BY r.user_id LIMIT 1)
+               FROM accounts a WHERE a.user_id IS NOT NULL
+           ), heads AS (
+               SELECT id, user_id, batch_id, position, next_attempt_at, true AS in_run
+               FROM firsts
+               WHERE status = 'queued' AND next_attempt_at <= now() AND NOT to_cli
+                 AND NOT unordered
+               UNION ALL
+               SELECT s.* FROM accounts a CROSS JOIN LATERAL (
+                   SELECT r.id, r.user_id, r.batch_id, r.position, r.next_attempt_at,
+                          false AS in_run
+                   FROM replays r
+                   WHERE r.user_id = a.user_id AND r.status = 'queued' AND NOT r.to_cli
+                     AND (r.batch_id IS NULL OR r.unordered) AND r.next_attempt_at <= now()
+                   ORDER BY r.next_attempt_at, r.position LIMIT $1) s
+               WHERE a.user_id IS NOT NULL
            ), busy AS (
-               SELECT u.user_id, count(DISTINCT COALESCE(u.batch_id, u.id)) AS n
+               SELECT u.user_id, count(DISTINCT CASE WHEN u.unordered THEN u.id
+                                                     ELSE COALESCE(u.batch_id, u.id) END) AS n
                FROM replays u
                WHERE u.status = 'running' AND u.user_id IN (SELECT user_id FROM heads)
                GROUP BY u.user_id
            ), chosen AS (
-               SELECT t.id, t.batch_id, t.position FROM (
+               SELECT t.id, t.batch_id, t.position, t.in_run FROM (
                    SELECT h.*, row_number() OVER (
                        PARTITION BY h.user_id ORDER BY h.position, h.next_attempt_at) AS turn
                    FROM heads h) t
@@ -90,19 +110,21 @@ pub async fn claim_replays(
                        ORDER BY r.position LIMIT $3::int8 - 1) w
                    WHERE w.status = 'queued' AND w.next_attempt_at <= now() AND w.bytes <= $4
                ) f
-               WHERE c.batch_id IS NOT NULL
+               WHERE c.in_run
            ), locked AS (
-               SELECT r.id, m.head, m.head_position, m.position FROM replays r
-               JOIN members m ON m.id = r.id
-               WHERE r.status = 'queued' AND r.next_attempt_at <= now()
-               FOR UPDATE OF r SKIP LOCKED
+               -- Row by row through the primary key (a join could scan the whole queue).
+               SELECT m.head, m.head_position, m.position, r.id FROM members m
+               CROSS JOIN LATERAL (
+                   SELECT r.id FROM replays r
+                   WHERE r.id = m.id AND r.status = 'queued' AND r.next_attempt_at <= now()
+                   FOR UPDATE SKIP LOCKED) r
            ), kept AS (
                -- A run starts at its head and has no gap: a job whose head (or an earlier
                -- job of its run) another worker holds is not taken.
-               SELECT l.id, l.head FROM locked l
-               WHERE (SELECT count(*) FROM locked e
-                      WHERE e.head = l.head AND e.position <= l.position)
-                     = l.position - l.head_position + 1
+               SELECT l.id, l.head FROM (
+                   SELECT l.*, row_number() OVER (PARTITION BY l.head ORDER BY l.position) AS n
+                   FROM locked l) l
+               WHERE l.n = l.position - l.head_position + 1
            )
            UPDATE replays r
            SET status = 'running', locked_at = now(), attempts_made = r.attempts_made + 1

@@ -2,8 +2,9 @@
 //! LOCKED`), attempt records, the recovery of jobs whose worker died, and owner-scoped history.
 //!
 //! Decisions (when to retry, how long to wait) are made by the caller; these functions only
-//! store them. Jobs of one batch run strictly in `position` order: [`claim_replays`] never
-//! returns a job while an earlier job of its batch is queued or running.
+//! store them. Jobs of one ordered batch run strictly in `position` order: [`claim_replays`]
+//! never returns a job while an earlier job of its batch is queued or running. Jobs of an
+//! unordered batch are claimed on their own, like jobs of no batch.
 
 use std::time::Duration;
 
@@ -41,6 +42,9 @@ pub struct NewReplay {
     pub max_attempts: i32,
     pub batch_id: Option<BatchId>,
     pub position: i32,
+    /// A job of an unordered batch (`"order":"none"`): claimed on its own, like a job of no
+    /// batch, so the batch's jobs are sent concurrently. Only with a `batch_id`.
+    pub unordered: bool,
     /// Handed to the endpoint's connected `hookvault listen` instead of a worker.
     pub to_cli: bool,
 }

@@ -22,7 +22,9 @@ pub async fn insert_replays(
     let mut batch_ids = Vec::with_capacity(n);
     let mut positions = Vec::with_capacity(n);
     let mut to_cli = Vec::with_capacity(n);
+    let mut unordered = Vec::with_capacity(n);
     for r in replays {
+        unordered.push(r.unordered && r.batch_id.is_some());
         to_cli.push(r.to_cli);
         ids.push(r.id);
         user_ids.push(r.user_id);
@@ -39,13 +41,13 @@ pub async fn insert_replays(
     sqlx::query!(
         r#"WITH queued AS (
                INSERT INTO replays (id, user_id, endpoint_id, request_id, target_id, target_url,
-                      scheme, secret_sealed, max_attempts, batch_id, position, to_cli)
+                      scheme, secret_sealed, max_attempts, batch_id, position, to_cli, unordered)
                SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[],
                       $6::text[], $7::text[], $8::bytea[], $9::int4[], $10::uuid[], $11::int4[],
-                      $12::bool[])
+                      $12::bool[], $13::bool[])
                RETURNING id
            )
-           SELECT pg_notify($13, count(*)::text) FROM queued"#,
+           SELECT pg_notify($14, count(*)::text) FROM queued"#,
         &ids as _,
         &user_ids as _,
         &endpoint_ids as _,
@@ -58,6 +60,7 @@ pub async fn insert_replays(
         &batch_ids as _,
         &positions,
         &to_cli,
+        &unordered,
         crate::notify::REPLAY_QUEUED,
     )
     .fetch_one(ex)
@@ -79,8 +82,9 @@ pub struct NewAttempt {
 
 /// Takes back jobs left `running` by a worker that died: those locked more than `stale_after`
 /// ago go back to `queued` if attempts remain, else to `failed`. Either way the interrupted
-/// attempt is recorded with [`INTERRUPTED_ERROR`]. The jobs of a bulk batch behind its first
-/// running one were claimed but never sent: they go back to `queued` without using an attempt.
+/// attempt is recorded with [`INTERRUPTED_ERROR`]. The jobs of an ordered bulk batch behind its
+/// first running one were claimed but never sent: they go back to `queued` without using an
+/// attempt. (Each running job of an unordered batch may have been sent, like a job of no batch.)
 /// Safe to run from several processes at once.
 pub async fn recover_stale_replays(
     ex: impl PgExecutor<'_>,
@@ -89,14 +93,14 @@ pub async fn recover_stale_replays(
     Ok(sqlx::query_as!(
         RecoveredReplay,
         r#"WITH stale AS (
-               SELECT id, locked_at, batch_id, position FROM replays
+               SELECT id, locked_at, batch_id, position, unordered FROM replays
                WHERE status = 'running' AND locked_at < now() - make_interval(secs => $1)
                FOR UPDATE SKIP LOCKED
            ), unsent AS (
                -- A worker sends a run's jobs one after the other and records each before the
                -- next, so behind a batch's first running job nothing was sent yet.
                SELECT s.id FROM stale s
-               WHERE s.batch_id IS NOT NULL AND EXISTS (
+               WHERE s.batch_id IS NOT NULL AND NOT s.unordered AND EXISTS (
                    SELECT 1 FROM replays e
                    WHERE e.batch_id = s.batch_id AND e.status = 'running'
                      AND e.position < s.position)

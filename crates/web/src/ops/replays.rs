@@ -52,7 +52,8 @@ pub(crate) async fn queue_one(
 }
 
 /// Queues one batch of replays of the user's captures at `endpoint_id`, sent strictly in
-/// `order`; returns the batch id and the replays in sending order.
+/// `order` (or, for `none`, concurrently, each job on its own); returns the batch id and the
+/// replays in sending (queueing) order.
 pub(crate) async fn queue_bulk(
     state: &AppState,
     user_id: UserId,
@@ -95,15 +96,18 @@ pub(crate) async fn queue_bulk(
         .enumerate()
         .map(|(i, c)| {
             let position = i32::try_from(i).unwrap_or(i32::MAX);
-            new_replay(
-                state,
-                user_id,
-                endpoint_id,
-                c.id,
-                &target,
-                Some(batch_id),
-                position,
-            )
+            NewReplay {
+                unordered: !order.is_ordered(),
+                ..new_replay(
+                    state,
+                    user_id,
+                    endpoint_id,
+                    c.id,
+                    &target,
+                    Some(batch_id),
+                    position,
+                )
+            }
         })
         .collect();
     crate::usage::queue_replays(state, user_id, &replays).await?;
@@ -298,6 +302,7 @@ pub(crate) fn new_replay(
             max_attempts: target.max_attempts,
             batch_id,
             position,
+            unordered: false,
             to_cli: false,
         },
         // The CLI signs with the developer's own --sign/--secret; the server sends the
@@ -314,6 +319,7 @@ pub(crate) fn new_replay(
             max_attempts: 1,
             batch_id,
             position,
+            unordered: false,
             to_cli: true,
         },
     }
@@ -422,8 +428,9 @@ pub(crate) async fn signed_curl(
 }
 
 /// "Retry failed": the failed replays of a finished bulk replay, queued again as a new batch in
-/// their order, to the same targets with the same signing (each secret re-sealed for its new
-/// replay). Returns the new batch id and how many were queued.
+/// their order (an unordered batch's again unordered), to the same targets with the same
+/// signing (each secret re-sealed for its new replay). Returns the new batch id and how many
+/// were queued.
 pub(crate) async fn retry_failed(
     state: &AppState,
     user_id: UserId,
@@ -465,6 +472,7 @@ pub(crate) async fn retry_failed(
             max_attempts: f.max_attempts,
             batch_id: Some(new_batch),
             position: i32::try_from(i).unwrap_or(i32::MAX),
+            unordered: f.unordered,
             to_cli: f.to_cli,
         });
     }

@@ -222,13 +222,15 @@ async fn replay_bulk(
     .await;
     match queued {
         Ok(n) => {
+            let plural = if n == 1 { "" } else { "s" };
+            let how = if order.is_ordered() {
+                format!(" in {} order", order.as_str())
+            } else {
+                ", sent concurrently in no particular order".to_string()
+            };
             crate::flash::notice(
                 &user.session,
-                format!(
-                    "Bulk replay queued: {n} capture{} in {} order.",
-                    if n == 1 { "" } else { "s" },
-                    order.as_str()
-                ),
+                format!("Bulk replay queued: {n} capture{plural}{how}."),
             )
             .await?;
             Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response())
