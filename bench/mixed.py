@@ -10,6 +10,7 @@ import base64
 import http.cookiejar
 import http.server
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -79,12 +80,18 @@ VACUUM ANALYZE requests;
     print("   and C captures to endpoints that are not yet in the route cache")
     stop = threading.Event()
     searches = Tally()
-    threads = [threading.Thread(target=search_loop, args=(b, b_endpoint["id"], stop, searches)) for _ in range(SEARCH_CLIENTS)]
+    # MIXED_PARTS (comma-separated) runs only some of phase 2's loads, to see what each costs.
+    parts = set(os.environ.get("MIXED_PARTS", "search,replay,fresh").split(","))
+    threads = []
+    if "search" in parts:
+        threads += [threading.Thread(target=search_loop, args=(b, b_endpoint["id"], stop, searches)) for _ in range(SEARCH_CLIENTS)]
     target = Target()
     replay = {}
-    threads.append(threading.Thread(target=bulk_replay, args=(b, b_endpoint["id"], target, replay)))
+    if "replay" in parts:
+        threads.append(threading.Thread(target=bulk_replay, args=(b, b_endpoint["id"], target, replay)))
     fresh = Tally()
-    threads.append(threading.Thread(target=fresh_endpoints, args=(c, body, stop, fresh)))
+    if "fresh" in parts:
+        threads.append(threading.Thread(target=fresh_endpoints, args=(c, body, stop, fresh)))
     for t in threads:
         t.start()
     time.sleep(2)  # B's load is running before A's measurement starts

@@ -3,6 +3,13 @@
 //! searches cannot take the database connections and cores everyone shares; a request that
 //! finds no free slot within a few seconds gets 429 with the reason.
 //!
+//! Each account also has a **share of time**: every slot's time is charged to the account, whose
+//! allowance refills at [`SHARE`] seconds per second up to [`BURST`]; a request of an account
+//! that used it up waits for it to refill (at most as long as for a slot), then gets 429 with
+//! how long to wait. So a client that searches in a tight
+//! loop gets about a tenth of one connection's time, however cheap or dear each search is,
+//! and the rest of the machine stays with everyone else.
+//!
 //! A slot carries the pool heavy work runs on: the server gives it connections of their own
 //! (so heavy work never takes the dashboard's), which, with the embedded cluster, run at the
 //! lowest CPU priority (`hookvault_store::connect_background`): heavy work then gets the cores
@@ -10,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hookvault_core::ids::UserId;
 use hookvault_store::PgPool;
@@ -22,18 +29,60 @@ use crate::error::AppError;
 pub const PER_ACCOUNT: usize = 2;
 /// How long a request waits for one of its account's slots.
 const WAIT: Duration = Duration::from_secs(5);
+/// Seconds of heavy work an account earns per second.
+pub const SHARE: f64 = 0.1;
+/// The most an account can save up (and the most it can owe: one long export does not lock
+/// its searches out for longer than `BURST / SHARE`).
+pub const BURST: Duration = Duration::from_secs(5);
+
+/// One account's slots and time allowance.
+struct Account {
+    slots: Arc<Semaphore>,
+    allowance: Mutex<Allowance>,
+}
+
+/// Seconds of heavy work the account may still start with (negative: owed), as of `at`.
+struct Allowance {
+    seconds: f64,
+    at: Instant,
+}
+
+impl Allowance {
+    fn refilled(&mut self, now: Instant) -> f64 {
+        let earned = now.saturating_duration_since(self.at).as_secs_f64() * SHARE;
+        self.seconds = (self.seconds + earned).min(BURST.as_secs_f64());
+        self.at = now;
+        self.seconds
+    }
+}
 
 /// The slots of every account, and the pool heavy work runs on. Cheap to clone.
 #[derive(Clone)]
 pub struct HeavyWork {
-    accounts: Arc<Mutex<HashMap<UserId, Arc<Semaphore>>>>,
+    accounts: Arc<Mutex<HashMap<UserId, Arc<Account>>>>,
     pool: PgPool,
 }
 
-/// A slot, held while the work runs.
+/// A slot, held while the work runs; its time is charged to the account when it ends.
 pub struct Slot {
     _permit: OwnedSemaphorePermit,
     pool: PgPool,
+    account: Arc<Account>,
+    started: Instant,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut a = self
+            .account
+            .allowance
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        a.refilled(now);
+        let spent = now.duration_since(self.started).as_secs_f64();
+        a.seconds = (a.seconds - spent).max(-BURST.as_secs_f64());
+    }
 }
 
 impl Slot {
@@ -58,21 +107,62 @@ impl HeavyWork {
     }
 
     async fn enter_within(&self, user_id: UserId, wait: Duration) -> Result<Slot, AppError> {
-        let slots = {
+        let account = {
             let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
-            // Forget accounts with nothing running (only the map holds their semaphore).
+            // Forget accounts with nothing running and a full allowance.
             if accounts.len() > 1024 {
-                accounts.retain(|_, s| Arc::strong_count(s) > 1);
+                let now = Instant::now();
+                accounts.retain(|_, a| {
+                    Arc::strong_count(a) > 1
+                        || a.allowance
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .refilled(now)
+                            < BURST.as_secs_f64()
+                });
             }
             accounts
                 .entry(user_id)
-                .or_insert_with(|| Arc::new(Semaphore::new(PER_ACCOUNT)))
+                .or_insert_with(|| {
+                    Arc::new(Account {
+                        slots: Arc::new(Semaphore::new(PER_ACCOUNT)),
+                        allowance: Mutex::new(Allowance {
+                            seconds: BURST.as_secs_f64(),
+                            at: Instant::now(),
+                        }),
+                    })
+                })
                 .clone()
         };
-        match tokio::time::timeout(wait, slots.acquire_owned()).await {
+        // Over its share, a request waits for its account's allowance (as for a slot), so a
+        // client that retries at once is slowed down instead of being answered in a loop.
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = account
+                .allowance
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .refilled(Instant::now());
+            if left > 0.0 {
+                break;
+            }
+            let need = Duration::from_secs_f64((0.01 - left) / SHARE);
+            if tokio::time::Instant::now() + need > deadline {
+                tokio::time::sleep_until(deadline).await;
+                return Err(AppError::TooManyRequests(format!(
+                    "this account's searches and exports have used their share of the server for now; try again in {:.0} s",
+                    need.saturating_sub(wait).as_secs_f64().ceil().max(1.0)
+                )));
+            }
+            tokio::time::sleep(need).await;
+        }
+        let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(wait, account.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Slot {
                 _permit: permit,
                 pool: self.pool.clone(),
+                account,
+                started: Instant::now(),
             }),
             _ => Err(AppError::TooManyRequests(format!(
                 "this account already runs {PER_ACCOUNT} searches or exports; try again when one has finished"
@@ -101,5 +191,34 @@ mod tests {
         );
         drop(two);
         assert!(heavy.enter(a).await.is_ok(), "a finished one frees a slot");
+    }
+
+    #[tokio::test]
+    async fn an_account_that_used_its_share_of_time_gets_429_until_it_refills() {
+        let pool = PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap();
+        let heavy = HeavyWork::new(pool);
+        let a = UserId::now_v7();
+        let slot = heavy.enter(a).await.ok().unwrap();
+        // Ten seconds of work done (the slot started long ago).
+        let mut slot = slot;
+        slot.started = Instant::now() - BURST - Duration::from_secs(1);
+        drop(slot);
+        let refused = heavy
+            .enter_within(a, Duration::from_millis(50))
+            .await
+            .err()
+            .expect("over its share");
+        let text = refused.to_string();
+        assert!(text.contains("used their share"), "{text}");
+        assert!(text.contains("try again in"), "{text}");
+        assert!(
+            heavy.enter(UserId::now_v7()).await.is_ok(),
+            "another account is not held up"
+        );
+        // It owes at most BURST: after BURST / SHARE it may search again.
+        let account = heavy.accounts.lock().unwrap()[&a].clone();
+        account.allowance.lock().unwrap().at -=
+            Duration::from_secs_f64(BURST.as_secs_f64() / SHARE);
+        assert!(heavy.enter(a).await.is_ok(), "refilled");
     }
 }
