@@ -318,7 +318,7 @@ impl Server {
         ));
         let pruner = tokio::spawn(plans::retention_loop(pool.clone()));
         let search_indexer = matches!(config.role, Role::All | Role::Worker)
-            .then(|| tokio::spawn(indexer::search_index_loop(background.clone(), lowered)));
+            .then(|| tokio::spawn(indexer::search_index_loop(background.clone())));
         let sweeper = tokio::spawn(async move {
             use tower_sessions::ExpiredDeletion;
             let mut every = tokio::time::interval(Duration::from_secs(3600));
