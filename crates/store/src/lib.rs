@@ -141,9 +141,12 @@ pub const BACKGROUND_APPLICATION: &str = "hookvault background";
 /// Like [`connect`], for work that may wait: the search indexer, searches and exports. With
 /// `lower_priority` (only when PostgreSQL runs on this machine and its processes can be seen,
 /// i.e. the embedded cluster), each connection's server process is set to the lowest CPU
-/// priority ([`BACKGROUND_NICENESS`]) as it connects, so that on a busy machine it only gets
-/// the CPU time captures, pages and replays leave (the scheduler still gives it every idle
-/// cycle). A process that cannot be re-prioritised is logged and used as it is.
+/// priority ([`BACKGROUND_NICENESS`]) as it connects, so that on a busy machine the scheduler
+/// prefers the database's other processes (capture writers, pages) over it, and still gives it
+/// every idle cycle. (Between processes of different sessions — the database and the
+/// application — Linux's autogroups share the CPU per session first; niceness orders the
+/// database's own processes.) A process that cannot be re-prioritised is logged and used as it
+/// is.
 pub async fn connect_background(
     options: PgConnectOptions,
     max_connections: u32,

@@ -12,8 +12,8 @@
 //!
 //! A slot carries the pool heavy work runs on: the server gives it connections of their own
 //! (so heavy work never takes the dashboard's), which, with the embedded cluster, run at the
-//! lowest CPU priority (`hookvault_store::connect_background`): heavy work then gets the cores
-//! that captures and pages leave idle, whoever asked for it.
+//! lowest CPU priority (`hookvault_store::connect_background`), so the scheduler prefers the
+//! database's other processes (the capture writers) over them, whoever asked for the work.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
