@@ -97,6 +97,8 @@ pub struct ServeConfig {
     pub replay_host_concurrency: usize,
     /// Most replays of one account in flight at once (over all processes).
     pub replay_account_concurrency: usize,
+    /// Each account's share of the time of searches and exports.
+    pub search_share: hookvault_web::HeavyShare,
     /// Most replay sends started per second to one destination host (per process;
     /// `None` = no limit).
     pub replay_host_rate: Option<u32>,
@@ -268,7 +270,7 @@ impl Server {
                 .transpose()?;
             let state = state
                 .with_billing(billing)
-                .with_heavy_pool(background.clone());
+                .with_heavy(background.clone(), config.search_share);
             if state.billing.is_some() {
                 billing_worker = Some(tokio::spawn(hookvault_web::run_billing_worker(
                     state.clone(),

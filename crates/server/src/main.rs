@@ -280,6 +280,12 @@ struct ServeArgs {
     /// Most replay sends started per second to one destination host, per process (0: no limit).
     #[arg(long, env = "HOOKVAULT_REPLAY_HOST_RATE", default_value_t = 100)]
     replay_host_rate: u32,
+    /// Seconds of searches and exports each account may use per second (its share of the server; over it, requests wait, then 429).
+    #[arg(long, env = "HOOKVAULT_SEARCH_SHARE", default_value_t = 0.1, value_parser = parse_share)]
+    search_share: f64,
+    /// Seconds of searches and exports an account may save up (and owe).
+    #[arg(long, env = "HOOKVAULT_SEARCH_BURST_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    search_burst_secs: u64,
     /// Mail server for account mails (issue 13): smtps://user:pass@host:465 (TLS) or
     /// smtp://user:pass@host:587 (STARTTLS). Unset = mails are written to the log (development).
     #[arg(long, env = "HOOKVAULT_SMTP_URL", hide_env_values = true)]
@@ -532,6 +538,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         replay_workers: args.replay_workers,
         replay_host_concurrency: args.replay_host_concurrency as usize,
         replay_account_concurrency: args.replay_account_concurrency as usize,
+        search_share: hookvault_web::HeavyShare {
+            per_second: args.search_share,
+            burst: std::time::Duration::from_secs(args.search_burst_secs),
+        },
         replay_host_rate: Some(args.replay_host_rate).filter(|r| *r > 0),
         accounts: hookvault_web::AccountsConfig {
             smtp_url: args.smtp_url,
@@ -605,5 +615,13 @@ fn init_tracing() {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+/// A share of time: a number of seconds per second above 0 and at most 1.
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number above 0 and at most 1")),
     }
 }

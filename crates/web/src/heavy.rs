@@ -4,7 +4,8 @@
 //! finds no free slot within a few seconds gets 429 with the reason.
 //!
 //! Each account also has a **share of time**: every slot's time is charged to the account, whose
-//! allowance refills at [`SHARE`] seconds per second up to [`BURST`]; a request of an account
+//! allowance refills at [`HeavyShare::per_second`] seconds per second up to
+//! [`HeavyShare::burst`]; a request of an account
 //! that used it up waits for it to refill (at most as long as for a slot), then gets 429 with
 //! how long to wait. So a client that searches in a tight
 //! loop gets about a tenth of one connection's time, however cheap or dear each search is,
@@ -29,11 +30,26 @@ use crate::error::AppError;
 pub const PER_ACCOUNT: usize = 2;
 /// How long a request waits for one of its account's slots.
 const WAIT: Duration = Duration::from_secs(5);
-/// Seconds of heavy work an account earns per second.
-pub const SHARE: f64 = 0.1;
-/// The most an account can save up (and the most it can owe: one long export does not lock
-/// its searches out for longer than `BURST / SHARE`).
-pub const BURST: Duration = Duration::from_secs(5);
+
+/// Each account's share of heavy work's time (`hookvault serve --search-share`, `--search-burst-secs`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeavyShare {
+    /// Seconds of heavy work an account earns per second.
+    pub per_second: f64,
+    /// The most an account can save up (and the most it can owe: one long export does not lock
+    /// its searches out for longer than `burst / per_second`).
+    pub burst: Duration,
+}
+
+impl Default for HeavyShare {
+    /// A tenth of a second per second, up to 5 s saved.
+    fn default() -> Self {
+        Self {
+            per_second: 0.1,
+            burst: Duration::from_secs(5),
+        }
+    }
+}
 
 /// One account's slots and time allowance.
 struct Account {
@@ -43,16 +59,21 @@ struct Account {
 
 /// Seconds of heavy work the account may still start with (negative: owed), as of `at`.
 struct Allowance {
+    share: HeavyShare,
     seconds: f64,
     at: Instant,
 }
 
 impl Allowance {
     fn refilled(&mut self, now: Instant) -> f64 {
-        let earned = now.saturating_duration_since(self.at).as_secs_f64() * SHARE;
-        self.seconds = (self.seconds + earned).min(BURST.as_secs_f64());
+        let earned = now.saturating_duration_since(self.at).as_secs_f64() * self.share.per_second;
+        self.seconds = (self.seconds + earned).min(self.share.burst.as_secs_f64());
         self.at = now;
         self.seconds
+    }
+
+    fn full(&self) -> bool {
+        self.seconds >= self.share.burst.as_secs_f64()
     }
 }
 
@@ -61,6 +82,7 @@ impl Allowance {
 pub struct HeavyWork {
     accounts: Arc<Mutex<HashMap<UserId, Arc<Account>>>>,
     pool: PgPool,
+    share: HeavyShare,
 }
 
 /// A slot, held while the work runs; its time is charged to the account when it ends.
@@ -81,7 +103,7 @@ impl Drop for Slot {
         let now = Instant::now();
         a.refilled(now);
         let spent = now.duration_since(self.started).as_secs_f64();
-        a.seconds = (a.seconds - spent).max(-BURST.as_secs_f64());
+        a.seconds = (a.seconds - spent).max(-a.share.burst.as_secs_f64());
     }
 }
 
@@ -93,11 +115,12 @@ impl Slot {
 }
 
 impl HeavyWork {
-    /// Heavy work on `pool`.
-    pub fn new(pool: PgPool) -> Self {
+    /// Heavy work on `pool`, each account with `share` of its time.
+    pub fn new(pool: PgPool, share: HeavyShare) -> Self {
         Self {
             accounts: Arc::default(),
             pool,
+            share,
         }
     }
 
@@ -113,12 +136,9 @@ impl HeavyWork {
             if accounts.len() > 1024 {
                 let now = Instant::now();
                 accounts.retain(|_, a| {
-                    Arc::strong_count(a) > 1
-                        || a.allowance
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .refilled(now)
-                            < BURST.as_secs_f64()
+                    let mut allowance = a.allowance.lock().unwrap_or_else(PoisonError::into_inner);
+                    allowance.refilled(now);
+                    Arc::strong_count(a) > 1 || !allowance.full()
                 });
             }
             accounts
@@ -127,7 +147,8 @@ impl HeavyWork {
                     Arc::new(Account {
                         slots: Arc::new(Semaphore::new(PER_ACCOUNT)),
                         allowance: Mutex::new(Allowance {
-                            seconds: BURST.as_secs_f64(),
+                            share: self.share,
+                            seconds: self.share.burst.as_secs_f64(),
                             at: Instant::now(),
                         }),
                     })
@@ -146,7 +167,7 @@ impl HeavyWork {
             if left > 0.0 {
                 break;
             }
-            let need = Duration::from_secs_f64((0.01 - left) / SHARE);
+            let need = Duration::from_secs_f64((0.01 - left) / self.share.per_second);
             if tokio::time::Instant::now() + need > deadline {
                 tokio::time::sleep_until(deadline).await;
                 return Err(AppError::TooManyRequests(format!(
@@ -179,7 +200,7 @@ mod tests {
     async fn an_account_gets_two_slots_and_others_are_not_held_up() {
         // A pool that never connects: the slots alone are tested.
         let pool = PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap();
-        let heavy = HeavyWork::new(pool);
+        let heavy = HeavyWork::new(pool, HeavyShare::default());
         let a = UserId::now_v7();
         let _one = heavy.enter(a).await.ok().unwrap();
         let two = heavy.enter(a).await.ok().unwrap();
@@ -196,12 +217,13 @@ mod tests {
     #[tokio::test]
     async fn an_account_that_used_its_share_of_time_gets_429_until_it_refills() {
         let pool = PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap();
-        let heavy = HeavyWork::new(pool);
+        let share = HeavyShare::default();
+        let heavy = HeavyWork::new(pool, share);
         let a = UserId::now_v7();
         let slot = heavy.enter(a).await.ok().unwrap();
         // Ten seconds of work done (the slot started long ago).
         let mut slot = slot;
-        slot.started = Instant::now() - BURST - Duration::from_secs(1);
+        slot.started = Instant::now() - share.burst - Duration::from_secs(1);
         drop(slot);
         let refused = heavy
             .enter_within(a, Duration::from_millis(50))
@@ -215,10 +237,10 @@ mod tests {
             heavy.enter(UserId::now_v7()).await.is_ok(),
             "another account is not held up"
         );
-        // It owes at most BURST: after BURST / SHARE it may search again.
+        // It owes at most the burst: after burst / per_second it may search again.
         let account = heavy.accounts.lock().unwrap()[&a].clone();
         account.allowance.lock().unwrap().at -=
-            Duration::from_secs_f64(BURST.as_secs_f64() / SHARE);
+            Duration::from_secs_f64(share.burst.as_secs_f64() / share.per_second);
         assert!(heavy.enter(a).await.is_ok(), "refilled");
     }
 }

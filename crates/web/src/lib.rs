@@ -24,6 +24,7 @@ mod usage;
 mod views;
 
 pub use billing::{run_worker as run_billing_worker, Billing, BillingConfig};
+pub use heavy::HeavyShare;
 pub use live::Hub;
 pub use mail::{AccountsConfig, MailSetupError, Mailer};
 pub use ops::rechecks::resume_rechecks;

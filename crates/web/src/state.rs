@@ -7,7 +7,7 @@ use hookvault_replay::guard::GuardedClient;
 use hookvault_store::PgPool;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::heavy::HeavyWork;
+use crate::heavy::{HeavyShare, HeavyWork};
 use crate::live::{Hub, StreamCounts};
 use crate::mail::{AccountsConfig, Mailer};
 use crate::throttle::{LoginLimiter, SignupLimiter};
@@ -74,7 +74,7 @@ impl AppState {
             replay_wake,
             limiter: LoginLimiter::default(),
             streams: StreamCounts::default(),
-            heavy: HeavyWork::new(pool.clone()),
+            heavy: HeavyWork::new(pool.clone(), HeavyShare::default()),
             signups: SignupLimiter::default(),
             sessions: None,
             hashing: Arc::new(Semaphore::new(2)),
@@ -92,9 +92,10 @@ impl AppState {
         self
     }
 
-    /// Runs searches and exports on `pool` (by default they share the main pool).
-    pub fn with_heavy_pool(mut self, pool: PgPool) -> Self {
-        self.heavy = HeavyWork::new(pool);
+    /// Runs searches and exports on `pool` (by default they share the main pool), each account
+    /// with `share` of their time.
+    pub fn with_heavy(mut self, pool: PgPool, share: HeavyShare) -> Self {
+        self.heavy = HeavyWork::new(pool, share);
         self
     }
 

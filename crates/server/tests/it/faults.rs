@@ -565,3 +565,63 @@ async fn with_the_embedded_cluster_searches_run_at_the_lowest_cpu_priority_and_c
     pool.close().await;
     app.server.stop().await;
 }
+
+/// One search through the API: (status, how long it took).
+async fn timed_search(app: &TestApp, token: &str, endpoint: &str) -> (u16, Duration) {
+    let started = Instant::now();
+    let r = app
+        .api_get(
+            token,
+            &format!("/api/v1/endpoints/{endpoint}/requests?q=%22no%20capture%20has%20this%22"),
+        )
+        .await;
+    (r.status().as_u16(), started.elapsed())
+}
+
+#[tokio::test]
+async fn an_account_searching_in_a_loop_is_held_to_its_share_while_another_account_s_search_answers_at_once(
+) {
+    // A tiny share, so that a few searches use it up.
+    let app = TestApp::spawn_with(|c| {
+        c.search_share = hookvault_web::HeavyShare {
+            per_second: 0.01,
+            burst: Duration::from_millis(20),
+        }
+    })
+    .await;
+    let hog = app.signup_with_token("hog@example.com").await;
+    let (hog_endpoint, hog_url) = app.create_endpoint(&hog, "hog").await;
+    let quiet = app.signup_with_token("quiet@example.com").await;
+    let (quiet_endpoint, quiet_url) = app.create_endpoint(&quiet, "quiet").await;
+    for url in [&hog_url, &quiet_url] {
+        assert_eq!(capture(url, r#"{"id":"evt_1"}"#).await.0, 200);
+    }
+
+    // The hog searches in a loop: once its share is used up, each search waits for it (or,
+    // after 5 s, gets 429), so its loop slows to its share instead of taking the server.
+    let mut slowest = Duration::ZERO;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let (status, took) = timed_search(&app, &hog, &hog_endpoint).await;
+        statuses.push(status);
+        slowest = slowest.max(took);
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(
+        slowest >= Duration::from_millis(500),
+        "once over its share, the hog's searches wait (slowest {slowest:?})"
+    );
+
+    // Another account's search is not held up by the hog's debt.
+    let (status, took) = timed_search(&app, &quiet, &quiet_endpoint).await;
+    eprintln!("under faults: searching in a loop: the hog's slowest search {slowest:?}; another account's search {took:?}");
+    assert_eq!(status, 200);
+    assert!(
+        took < Duration::from_millis(500),
+        "another account's search answered in {took:?}"
+    );
+    app.server.stop().await;
+}

@@ -161,6 +161,7 @@ pub fn config(options: PgConnectOptions, data_dir: &std::path::Path) -> ServeCon
         replay_workers: 2,
         replay_host_concurrency: 4,
         replay_account_concurrency: 2,
+        search_share: hookvault_web::HeavyShare::default(),
         replay_host_rate: None,
         // Accounts (issue 13): mails to the log unless a test starts an SMTP sink.
         accounts: Default::default(),
