@@ -163,7 +163,7 @@ impl Server {
             .context("applying migrations")?;
         // Searches, exports and the search indexer have connections of their own; with the
         // embedded cluster (whose processes are ours) they run at the lowest CPU priority, so
-        // heavy work gets only the cores that captures, pages and replays leave idle.
+        // the scheduler prefers the database's other processes (the capture writers) over them.
         let lowered = cluster.is_some();
         let background = hookvault_store::connect_background(
             options.clone(),

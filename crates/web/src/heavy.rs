@@ -51,6 +51,10 @@ impl Default for HeavyShare {
     }
 }
 
+/// The allowance, in seconds, a request waits for when its account is over its share: enough
+/// for a typical search to start.
+const TO_START: f64 = 0.01;
+
 /// One account's slots and time allowance.
 struct Account {
     slots: Arc<Semaphore>,
@@ -167,7 +171,7 @@ impl HeavyWork {
             if left > 0.0 {
                 break;
             }
-            let need = Duration::from_secs_f64((0.01 - left) / self.share.per_second);
+            let need = Duration::from_secs_f64((TO_START - left) / self.share.per_second);
             if tokio::time::Instant::now() + need > deadline {
                 tokio::time::sleep_until(deadline).await;
                 return Err(AppError::TooManyRequests(format!(
