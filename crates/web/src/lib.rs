@@ -27,8 +27,8 @@ pub use billing::{run_worker as run_billing_worker, Billing, BillingConfig};
 pub use heavy::HeavyShare;
 pub use live::Hub;
 pub use mail::{AccountsConfig, MailSetupError, Mailer};
+pub use ops::accounts::resume_deletions;
 pub use ops::rechecks::resume_rechecks;
-pub use pages::account::resume_deletions;
 pub use state::{AppState, WebConfig};
 
 use axum::Router;

@@ -1,6 +1,7 @@
 //! Operations: the rules and actions that the dashboard pages and the JSON API share. Handlers
 //! parse their input, call one operation, and render its result; neither imports the other.
 
+pub(crate) mod accounts;
 pub(crate) mod audits;
 pub(crate) mod edits;
 pub(crate) mod endpoints;

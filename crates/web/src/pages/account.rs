@@ -29,8 +29,6 @@ use crate::views::{render, Page};
 const VERIFY_SECS: i64 = 24 * 60 * 60;
 /// A password-reset link works for an hour.
 const RESET_SECS: i64 = 60 * 60;
-/// Rows deleted per statement when deleting an account (each its own short transaction).
-const DELETE_BATCH: i64 = 1000;
 
 /// Pages reachable without signing in (links from mails, the forgotten-password form).
 pub(crate) fn public_router() -> Router<AppState> {
@@ -529,7 +527,7 @@ struct DeleteForm {
 }
 
 /// Deletes the account after the password is entered again: first, in one short transaction,
-/// it can no longer sign in nor capture; then its rows go in batches of [`DELETE_BATCH`]; a
+/// it can no longer sign in nor capture; then its rows go in batches; a
 /// confirmation mail follows.
 async fn delete(
     State(state): State<AppState>,
@@ -560,7 +558,7 @@ async fn delete(
             ("/settings", "Settings"),
         );
     }
-    delete_account(&state, user.id).await?;
+    crate::ops::accounts::delete_account(&state, user.id).await?;
     user.session.flush().await?;
     state.mailer.send(
         &user.email,
@@ -579,30 +577,4 @@ async fn delete(
         StatusCode::OK,
         ("/signup", "Sign up"),
     )
-}
-
-/// Deletes an account (idempotent, resumable: also finishes a deletion that was cut short).
-pub(crate) async fn delete_account(state: &AppState, user_id: UserId) -> Result<(), AppError> {
-    let old_tokens = accounts::begin_deletion(&state.pool, user_id).await?;
-    for token in old_tokens {
-        hookvault_store::endpoints::notify_route_changed(&state.pool, &token).await?;
-    }
-    while accounts::delete_account_step(&state.pool, user_id, DELETE_BATCH).await? > 0 {}
-    Ok(())
-}
-
-/// Finishes deletions that a stop interrupted (called once at start).
-pub async fn resume_deletions(state: AppState) {
-    let ids = match accounts::accounts_being_deleted(&state.pool).await {
-        Ok(ids) => ids,
-        Err(e) => {
-            tracing::warn!(error = %e, "listing interrupted account deletions");
-            return;
-        }
-    };
-    for id in ids {
-        if let Err(e) = delete_account(&state, id).await {
-            tracing::warn!(user.id = %id, error = %e, "resuming an account deletion");
-        }
-    }
 }
