@@ -348,8 +348,9 @@ fn instant(v: &str) -> Result<OffsetDateTime, SearchError> {
     ))
 }
 
-/// `*` matches any run of characters (including none); everything else is literal.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
+/// `*` matches any run of characters (including none); everything else is literal. Event-type
+/// patterns everywhere use it: search's `type:` and `hookvault listen --events`/`--forward-to`.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     let (first, rest) = match parts.split_first() {
         Some(x) => x,
@@ -424,6 +425,9 @@ mod tests {
         assert!(TypePattern::new("*").matches(""));
         assert!(TypePattern::new("a*a").matches("aa"));
         assert!(!TypePattern::new("a*a").matches("a"));
+        assert!(wildcard_match("invoice.*", "invoice.paid"));
+        assert!(!wildcard_match("invoice.*", "charge.succeeded"));
+        assert!(!wildcard_match("invoice.paid", "invoice.paid.extra"));
     }
 
     #[test]

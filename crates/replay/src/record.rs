@@ -1,5 +1,5 @@
 //! The attempt recorder: workers hand finished attempts to one task that writes everything
-//! waiting in one statement ([`replays::finish_replay_attempts`]), so recording costs one
+//! waiting in one transaction ([`replays::finish_replay_attempts`]), so recording costs one
 //! commit per group of attempts instead of one per attempt, and a worker goes on sending while
 //! its attempt is being written.
 

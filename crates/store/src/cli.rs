@@ -1,11 +1,10 @@
 //! `hookvault listen` sessions, the replays handed to them, and the results they report.
 
 use hookvault_core::ids::{CliSessionId, EndpointId, ReplayId, RequestId, UserId};
-use sqlx::types::Json;
-use sqlx::PgExecutor;
+use sqlx::{Acquire, PgExecutor, Postgres};
 use time::OffsetDateTime;
 
-use crate::replays::{NewAttempt, ReplayStatus};
+use crate::replays::{record_attempts, NewAttempt, ReplayStatus, CLI_EXPIRED_ERROR};
 use crate::StoreError;
 
 /// A connected CLI as the dashboard lists it.
@@ -146,10 +145,11 @@ pub async fn claim_cli_replay(
 /// connect, recording [`crate::replays::CLI_EXPIRED_ERROR`] as their attempt; returns their ids.
 /// Safe to run from several processes at once.
 pub async fn expire_cli_replays(
-    ex: impl PgExecutor<'_>,
+    ex: impl Acquire<'_, Database = Postgres>,
     wait: std::time::Duration,
 ) -> Result<Vec<ReplayId>, StoreError> {
-    Ok(sqlx::query_scalar!(
+    let mut tx = ex.begin().await?;
+    let gone = sqlx::query!(
         r#"WITH old AS (
                SELECT id FROM replays
                WHERE status = 'queued' AND to_cli AND created_at <= now() - make_interval(secs => $1)
@@ -160,40 +160,37 @@ pub async fn expire_cli_replays(
                UPDATE replays r SET status = 'failed', finished_at = now(), locked_at = NULL
                FROM old WHERE r.id = old.id
                RETURNING r.id
-           ), noted AS (
-               INSERT INTO replay_attempts (replay_id, started_at, error)
-               SELECT id, now(), $2 FROM gone
            )
-           SELECT id AS "id!: ReplayId" FROM gone"#,
+           SELECT id AS "id!: ReplayId", now() AS "at!" FROM gone"#,
         wait.as_secs_f64(),
-        crate::replays::CLI_EXPIRED_ERROR,
     )
-    .fetch_all(ex)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    let expired: Vec<(ReplayId, NewAttempt)> = gone
+        .iter()
+        .map(|g| (g.id, NewAttempt::error_only(g.at, CLI_EXPIRED_ERROR)))
+        .collect();
+    let records: Vec<(ReplayId, &NewAttempt)> = expired.iter().map(|(id, a)| (*id, a)).collect();
+    record_attempts(&mut tx, &records).await?;
+    tx.commit().await?;
+    Ok(gone.into_iter().map(|g| g.id).collect())
 }
 
 /// Records what the local server answered to a CLI replay of the user's, and finishes it.
 /// Returns false when there is no such running CLI replay.
 pub async fn finish_cli_replay(
-    ex: impl PgExecutor<'_>,
+    ex: impl Acquire<'_, Database = Postgres>,
     user_id: UserId,
     replay_id: ReplayId,
     record: &NewAttempt,
     succeeded: bool,
     forward_to: &str,
 ) -> Result<bool, StoreError> {
-    Ok(sqlx::query_scalar!(
-        r#"WITH job AS (
-               UPDATE replays SET status = $3, locked_at = NULL, finished_at = now(),
-                      target_url = CASE WHEN $4 = '' THEN target_url ELSE $4 END
-               WHERE id = $1 AND user_id = $2 AND to_cli AND status = 'running'
-               RETURNING id
-           ), noted AS (
-               INSERT INTO replay_attempts (replay_id, started_at, duration_ms, status_code,
-                      response_headers, response_body, response_truncated, error)
-               SELECT id, $5, $6, $7, $8, $9, $10, $11 FROM job
-           )
-           SELECT EXISTS (SELECT 1 FROM job) AS "finished!""#,
+    let mut tx = ex.begin().await?;
+    let finished = sqlx::query!(
+        r#"UPDATE replays SET status = $3, locked_at = NULL, finished_at = now(),
+                  target_url = CASE WHEN $4 = '' THEN target_url ELSE $4 END
+           WHERE id = $1 AND user_id = $2 AND to_cli AND status = 'running'"#,
         replay_id as _,
         user_id as _,
         if succeeded {
@@ -202,23 +199,23 @@ pub async fn finish_cli_replay(
             ReplayStatus::Failed
         } as _,
         forward_to,
-        record.started_at,
-        record.duration_ms,
-        record.status_code,
-        Json(&record.response_headers) as _,
-        record.response_body,
-        record.response_truncated,
-        record.error,
     )
-    .fetch_one(ex)
-    .await?)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if finished {
+        record_attempts(&mut tx, &[(replay_id, record)]).await?;
+        tx.commit().await?;
+    }
+    Ok(finished)
 }
 
 /// Records a live capture that the CLI delivered on its own, as a finished CLI replay with one
 /// attempt, so the dashboard's history shows what the local server answered. Returns the new
 /// replay's id, or `None` when the request is not the user's.
 pub async fn insert_cli_delivery(
-    ex: impl PgExecutor<'_>,
+    ex: impl Acquire<'_, Database = Postgres>,
     user_id: UserId,
     request_id: RequestId,
     forward_to: &str,
@@ -226,7 +223,8 @@ pub async fn insert_cli_delivery(
     succeeded: bool,
 ) -> Result<Option<ReplayId>, StoreError> {
     let id = ReplayId::now_v7();
-    Ok(sqlx::query_scalar!(
+    let mut tx = ex.begin().await?;
+    let inserted = sqlx::query!(
         r#"WITH owned AS (
                SELECT r.id, r.endpoint_id FROM requests r JOIN endpoints e ON e.id = r.endpoint_id
                WHERE r.id = $2 AND e.user_id = $3
@@ -235,12 +233,8 @@ pub async fn insert_cli_delivery(
                       status, attempts_made, max_attempts, finished_at, to_cli)
                SELECT $1, $3, endpoint_id, id, $4, 'original', $5, 1, 1, now(), true FROM owned
                RETURNING id
-           ), noted AS (
-               INSERT INTO replay_attempts (replay_id, started_at, duration_ms, status_code,
-                      response_headers, response_body, response_truncated, error)
-               SELECT id, $6, $7, $8, $9, $10, $11, $12 FROM job
            )
-           SELECT id AS "id!: ReplayId" FROM job"#,
+           SELECT count(*) AS "n!" FROM job"#,
         id as _,
         request_id as _,
         user_id as _,
@@ -250,14 +244,14 @@ pub async fn insert_cli_delivery(
         } else {
             ReplayStatus::Failed
         } as _,
-        record.started_at,
-        record.duration_ms,
-        record.status_code,
-        Json(&record.response_headers) as _,
-        record.response_body,
-        record.response_truncated,
-        record.error,
     )
-    .fetch_optional(ex)
-    .await?)
+    .fetch_one(&mut *tx)
+    .await?
+    .n == 1;
+    if !inserted {
+        return Ok(None);
+    }
+    record_attempts(&mut tx, &[(id, record)]).await?;
+    tx.commit().await?;
+    Ok(Some(id))
 }

@@ -68,7 +68,14 @@ async fn list_request_replays(
         .await?
         .ok_or(AppError::NotFound)?;
     let (before, limit) = page(&q)?;
-    let rows = store::list_request_replays(&state.pool, user.id, id, before, limit + 1).await?;
+    let rows = store::list_replays(
+        &state.pool,
+        user.id,
+        store::HistoryScope::Request(id),
+        before,
+        limit + 1,
+    )
+    .await?;
     Ok(Json(list_json(rows, limit)))
 }
 
@@ -106,7 +113,14 @@ async fn list_endpoint_replays(
         .await?
         .ok_or(AppError::NotFound)?;
     let (before, limit) = page(&q)?;
-    let rows = store::list_endpoint_replays(&state.pool, user.id, id, before, limit + 1).await?;
+    let rows = store::list_replays(
+        &state.pool,
+        user.id,
+        store::HistoryScope::Endpoint(id),
+        before,
+        limit + 1,
+    )
+    .await?;
     Ok(Json(list_json(rows, limit)))
 }
 

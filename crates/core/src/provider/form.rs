@@ -2,6 +2,7 @@
 //! from at most the first `MAX_PARSE_BYTES` of a body.
 
 use super::clean;
+use crate::render::decode_component;
 
 /// At most this many form or multipart fields are read.
 const MAX_FIELDS: usize = 1024;
@@ -90,16 +91,6 @@ impl Fields {
     }
 }
 
-fn form_decode(raw: &[u8]) -> String {
-    let plus_as_space: Vec<u8> = raw
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
-    percent_encoding::percent_decode(&plus_as_space)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 pub(super) fn parse_form(body: &[u8], truncated: bool) -> Fields {
     let body = body.strip_suffix(b"\n").unwrap_or(body);
     let body = body.strip_suffix(b"\r").unwrap_or(body);
@@ -119,7 +110,10 @@ pub(super) fn parse_form(body: &[u8], truncated: bool) -> Fields {
             None => (seg, None),
         };
         last_has_value = v.is_some();
-        out.push((form_decode(k), Some(form_decode(v.unwrap_or_default()))));
+        out.push((
+            decode_component(k),
+            Some(decode_component(v.unwrap_or_default())),
+        ));
     }
     if truncated && complete {
         // The last field was cut off at the parse limit: keep its name only if the name

@@ -27,7 +27,10 @@ pub fn query_params(raw_query: &str) -> Vec<(String, String)> {
     form_fields(raw_query.as_bytes())
 }
 
-fn decode_component(raw: &[u8]) -> String {
+/// One decoded form component (a name or a value): `+` as space, percent-decoding, lossy
+/// UTF-8. The one form decoder: form fields and query strings here, and provider detection's
+/// form bodies.
+pub fn decode_component(raw: &[u8]) -> String {
     let spaced: Cow<'_, [u8]> = if raw.contains(&b'+') {
         Cow::Owned(
             raw.iter()

@@ -14,7 +14,7 @@ mod hex;
 mod json;
 
 pub use curl::curl_command;
-pub use form::{form_fields, query_params};
+pub use form::{decode_component, form_fields, query_params};
 pub use hex::hex_dump;
 pub use json::{json_pretty, json_pretty_html, MAX_JSON_DEPTH, MAX_JSON_INPUT, MAX_JSON_OUTPUT};
 

@@ -7,6 +7,7 @@
 //! it (a *run*), so the worker can send them one after the other without a round trip to the
 //! database in between.
 
+use sqlx::{Acquire, Postgres};
 use uuid::Uuid;
 
 use super::*;
@@ -144,12 +145,12 @@ pub async fn claim_replays(
     Ok(jobs)
 }
 
-/// Records finished attempts and moves their jobs on, in one statement. A job only moves if
+/// Records finished attempts and moves their jobs on, in one transaction. A job only moves if
 /// it is still `running` with `attempts_made` equal to its claim's (a job the recovery sweep
 /// took back meanwhile is left alone); the attempt is recorded either way, since it really
 /// happened. Returns the ids of the jobs that moved.
 pub async fn finish_replay_attempts(
-    ex: impl PgExecutor<'_>,
+    ex: impl Acquire<'_, Database = Postgres>,
     finished: &[FinishedAttempt],
 ) -> Result<Vec<ReplayId>, StoreError> {
     let n = finished.len();
@@ -157,13 +158,6 @@ pub async fn finish_replay_attempts(
     let mut attempts = Vec::with_capacity(n);
     let mut statuses = Vec::with_capacity(n);
     let mut delays = Vec::with_capacity(n);
-    let mut started = Vec::with_capacity(n);
-    let mut durations = Vec::with_capacity(n);
-    let mut codes = Vec::with_capacity(n);
-    let mut headers = Vec::with_capacity(n);
-    let mut bodies = Vec::with_capacity(n);
-    let mut truncated = Vec::with_capacity(n);
-    let mut errors = Vec::with_capacity(n);
     for f in finished {
         let (status, delay) = match f.outcome {
             AttemptOutcome::Succeeded => (ReplayStatus::Succeeded, 0.0),
@@ -174,52 +168,31 @@ pub async fn finish_replay_attempts(
         attempts.push(f.attempt);
         statuses.push(status.as_str());
         delays.push(delay);
-        started.push(f.record.started_at);
-        durations.push(f.record.duration_ms);
-        codes.push(f.record.status_code);
-        headers.push(Json(&f.record.response_headers));
-        bodies.push(f.record.response_body.as_slice());
-        truncated.push(f.record.response_truncated);
-        errors.push(f.record.error.as_deref());
     }
-    Ok(sqlx::query_scalar!(
-        r#"WITH input AS (
-               SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::float8[],
-                      $5::timestamptz[], $6::int4[], $7::int4[], $8::jsonb[], $9::bytea[],
-                      $10::bool[], $11::text[])
-                   AS t(id, attempt, status, delay, started_at, duration_ms, status_code,
-                        headers, body, truncated, error)
-           ), job AS (
-               UPDATE replays r SET
-                   status = i.status,
-                   locked_at = NULL,
-                   next_attempt_at = CASE WHEN i.status = 'queued'
-                       THEN now() + make_interval(secs => i.delay) ELSE r.next_attempt_at END,
-                   finished_at = CASE WHEN i.status = 'queued' THEN NULL ELSE now() END
-               FROM input i
-               WHERE r.id = i.id AND r.status = 'running' AND r.attempts_made = i.attempt
-               RETURNING r.id
-           ), noted AS (
-               INSERT INTO replay_attempts (replay_id, started_at, duration_ms, status_code,
-                      response_headers, response_body, response_truncated, error)
-               SELECT id, started_at, duration_ms, status_code, headers, body, truncated, error
-               FROM input
-           )
-           SELECT id AS "id!: ReplayId" FROM job"#,
+    let mut tx = ex.begin().await?;
+    let moved = sqlx::query_scalar!(
+        r#"UPDATE replays r SET
+               status = i.status,
+               locked_at = NULL,
+               next_attempt_at = CASE WHEN i.status = 'queued'
+                   THEN now() + make_interval(secs => i.delay) ELSE r.next_attempt_at END,
+               finished_at = CASE WHEN i.status = 'queued' THEN NULL ELSE now() END
+           FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::float8[])
+               AS i(id, attempt, status, delay)
+           WHERE r.id = i.id AND r.status = 'running' AND r.attempts_made = i.attempt
+           RETURNING r.id AS "id!: ReplayId""#,
         &ids,
         &attempts,
         &statuses as &[&str],
         &delays,
-        &started,
-        &durations as &[Option<i32>],
-        &codes as &[Option<i32>],
-        &headers as &[Json<&Vec<(String, String)>>],
-        &bodies as &[&[u8]],
-        &truncated,
-        &errors as &[Option<&str>],
     )
-    .fetch_all(ex)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    let records: Vec<(ReplayId, &NewAttempt)> =
+        finished.iter().map(|f| (f.replay_id, &f.record)).collect();
+    record_attempts(&mut tx, &records).await?;
+    tx.commit().await?;
+    Ok(moved)
 }
 
 /// Puts claimed jobs back in the queue without counting an attempt (`jobs` holds each one's

@@ -1,4 +1,5 @@
-//! Owner-scoped reads: one replay, its attempts, the history of a capture or an endpoint.
+//! Owner-scoped reads: one replay, its attempts, the history of a capture or an endpoint
+//! ([`list_replays`]).
 
 use super::*;
 
@@ -68,73 +69,64 @@ pub async fn find_replay_with_attempts(
     Ok(Some((replay, attempts)))
 }
 
-/// Replays of one of the user's captures, newest first, strictly older than the replay
-/// `before` (a cursor: the last id of the previous page).
-pub async fn list_request_replays(
-    ex: impl PgExecutor<'_>,
-    user_id: UserId,
-    request_id: RequestId,
-    before: Option<ReplayId>,
-    limit: i64,
-) -> Result<Vec<ReplaySummary>, StoreError> {
-    Ok(sqlx::query_as!(
-        ReplaySummary,
-        r#"SELECT r.id AS "id: _", r.endpoint_id AS "endpoint_id: _",
-                  r.request_id AS "request_id: _", r.target_id AS "target_id: _", r.target_url,
-                  r.scheme AS "scheme: _", r.status AS "status: _", r.attempts_made,
-                  r.max_attempts, r.batch_id AS "batch_id: _", r.position, r.created_at,
-                  r.finished_at, r.to_cli, last.status_code AS "last_status_code?",
-                  last.error AS "last_error?", last.duration_ms AS "last_duration_ms?",
-                  substring(last.response_body FROM 1 FOR 300) AS "last_response_excerpt?"
-           FROM replays r
-           LEFT JOIN LATERAL (
-               SELECT a.status_code, a.error, a.duration_ms, a.response_body FROM replay_attempts a
-               WHERE a.replay_id = r.id ORDER BY a.id DESC LIMIT 1
-           ) last ON true
-           WHERE r.request_id = $1 AND r.user_id = $2
-             AND ($3::uuid IS NULL OR (r.created_at, r.id) <
-                  (SELECT c.created_at, c.id FROM replays c WHERE c.id = $3 AND c.user_id = $2))
-           ORDER BY r.created_at DESC, r.id DESC
-           LIMIT $4"#,
-        request_id as _,
-        user_id as _,
-        before as _,
-        limit
-    )
-    .fetch_all(ex)
-    .await?)
+/// Whose replay history: one capture's, or one endpoint's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryScope {
+    Request(RequestId),
+    Endpoint(EndpointId),
 }
 
-/// Replays of one of the user's endpoints, newest first, strictly older than `before`.
-pub async fn list_endpoint_replays(
+/// Replays of one of the user's captures or endpoints, newest first, strictly older than the
+/// replay `before` (a cursor: the last id of the previous page).
+///
+/// Each scope has its own branch, so that every plan (also a prepared statement's generic one)
+/// walks that scope's index (`replays_request_idx`, `replays_endpoint_idx`) in order; the other
+/// branch compares with NULL and reads nothing.
+pub async fn list_replays(
     ex: impl PgExecutor<'_>,
     user_id: UserId,
-    endpoint_id: EndpointId,
+    scope: HistoryScope,
     before: Option<ReplayId>,
     limit: i64,
 ) -> Result<Vec<ReplaySummary>, StoreError> {
+    let (request_id, endpoint_id) = match scope {
+        HistoryScope::Request(id) => (Some(id), None),
+        HistoryScope::Endpoint(id) => (None, Some(id)),
+    };
     Ok(sqlx::query_as!(
         ReplaySummary,
-        r#"SELECT r.id AS "id: _", r.endpoint_id AS "endpoint_id: _",
-                  r.request_id AS "request_id: _", r.target_id AS "target_id: _", r.target_url,
-                  r.scheme AS "scheme: _", r.status AS "status: _", r.attempts_made,
-                  r.max_attempts, r.batch_id AS "batch_id: _", r.position, r.created_at,
-                  r.finished_at, r.to_cli, last.status_code AS "last_status_code?",
+        r#"WITH cursor AS (
+               SELECT c.created_at, c.id FROM replays c WHERE c.id = $3 AND c.user_id = $4
+           ), page AS (
+               (SELECT r.* FROM replays r
+                WHERE r.request_id = $1 AND r.user_id = $4
+                  AND ($3::uuid IS NULL OR (r.created_at, r.id) < (SELECT * FROM cursor))
+                ORDER BY r.created_at DESC, r.id DESC LIMIT $5)
+               UNION ALL
+               (SELECT r.* FROM replays r
+                WHERE r.endpoint_id = $2 AND r.user_id = $4
+                  AND ($3::uuid IS NULL OR (r.created_at, r.id) < (SELECT * FROM cursor))
+                ORDER BY r.created_at DESC, r.id DESC LIMIT $5)
+           )
+           SELECT r.id AS "id!: _", r.endpoint_id AS "endpoint_id!: _",
+                  r.request_id AS "request_id!: _", r.target_id AS "target_id: _",
+                  r.target_url AS "target_url!", r.scheme AS "scheme!: _",
+                  r.status AS "status!: _", r.attempts_made AS "attempts_made!",
+                  r.max_attempts AS "max_attempts!", r.batch_id AS "batch_id: _",
+                  r.position AS "position!", r.created_at AS "created_at!", r.finished_at,
+                  r.to_cli AS "to_cli!", last.status_code AS "last_status_code?",
                   last.error AS "last_error?", last.duration_ms AS "last_duration_ms?",
                   substring(last.response_body FROM 1 FOR 300) AS "last_response_excerpt?"
-           FROM replays r
+           FROM page r
            LEFT JOIN LATERAL (
                SELECT a.status_code, a.error, a.duration_ms, a.response_body FROM replay_attempts a
                WHERE a.replay_id = r.id ORDER BY a.id DESC LIMIT 1
            ) last ON true
-           WHERE r.endpoint_id = $1 AND r.user_id = $2
-             AND ($3::uuid IS NULL OR (r.created_at, r.id) <
-                  (SELECT c.created_at, c.id FROM replays c WHERE c.id = $3 AND c.user_id = $2))
-           ORDER BY r.created_at DESC, r.id DESC
-           LIMIT $4"#,
+           ORDER BY r.created_at DESC, r.id DESC"#,
+        request_id as _,
         endpoint_id as _,
-        user_id as _,
         before as _,
+        user_id as _,
         limit
     )
     .fetch_all(ex)

@@ -172,12 +172,14 @@ pub struct ReplaySource {
     pub body: Option<Vec<u8>>,
 }
 
+mod attempts;
 mod batches;
 mod claim;
 mod history;
 mod queue;
 mod targets;
 
+pub use attempts::*;
 pub use batches::*;
 pub use claim::*;
 pub use history::*;

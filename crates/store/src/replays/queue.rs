@@ -1,5 +1,7 @@
 //! Queueing replays and the workers' side: claim, put back, record an attempt, recover.
 
+use sqlx::{Acquire, Postgres};
+
 use super::*;
 
 /// Queues replays (one, or a whole batch) with a single statement, so a batch is queued
@@ -68,18 +70,6 @@ pub async fn insert_replays(
     Ok(())
 }
 
-/// A new attempt record.
-#[derive(Debug, Clone)]
-pub struct NewAttempt {
-    pub started_at: OffsetDateTime,
-    pub duration_ms: Option<i32>,
-    pub status_code: Option<i32>,
-    pub response_headers: Vec<(String, String)>,
-    pub response_body: Vec<u8>,
-    pub response_truncated: bool,
-    pub error: Option<String>,
-}
-
 /// Takes back jobs left `running` by a worker that died: those locked more than `stale_after`
 /// ago go back to `queued` if attempts remain, else to `failed`. Either way the interrupted
 /// attempt is recorded with [`INTERRUPTED_ERROR`]. The jobs of an ordered bulk batch behind its
@@ -87,11 +77,11 @@ pub struct NewAttempt {
 /// attempt. (Each running job of an unordered batch may have been sent, like a job of no batch.)
 /// Safe to run from several processes at once.
 pub async fn recover_stale_replays(
-    ex: impl PgExecutor<'_>,
+    ex: impl Acquire<'_, Database = Postgres>,
     stale_after: Duration,
 ) -> Result<Vec<RecoveredReplay>, StoreError> {
-    Ok(sqlx::query_as!(
-        RecoveredReplay,
+    let mut tx = ex.begin().await?;
+    let rows = sqlx::query!(
         r#"WITH stale AS (
                SELECT id, locked_at, batch_id, position, unordered FROM replays
                WHERE status = 'running' AND locked_at < now() - make_interval(secs => $1)
@@ -119,21 +109,40 @@ pub async fn recover_stale_replays(
                    finished_at = CASE WHEN r.attempts_made < r.max_attempts
                        THEN NULL ELSE now() END
                FROM stale WHERE r.id = stale.id AND r.id NOT IN (SELECT id FROM unsent)
-               RETURNING r.id, r.status, stale.locked_at, r.to_cli
-           ), noted AS (
-               INSERT INTO replay_attempts (replay_id, started_at, error)
-               SELECT id, COALESCE(locked_at, now()), CASE WHEN to_cli THEN $3 ELSE $2 END
-               FROM moved
+               RETURNING r.id, r.status, COALESCE(stale.locked_at, now()) AS started_at,
+                         r.to_cli
            )
-           SELECT id AS "id!: _", status AS "status!: _" FROM moved
+           SELECT id AS "id!: ReplayId", status AS "status!: ReplayStatus",
+                  started_at AS "started_at?: OffsetDateTime", to_cli AS "to_cli?: bool"
+           FROM moved
            UNION ALL
-           SELECT id, status FROM back"#,
+           SELECT id, status, NULL, NULL FROM back"#,
         stale_after.as_secs_f64(),
-        INTERRUPTED_ERROR,
-        CLI_GONE_ERROR,
     )
-    .fetch_all(ex)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    // The interrupted attempts of the jobs that were (perhaps) sent; not of those put back.
+    let interrupted: Vec<(ReplayId, NewAttempt)> = rows
+        .iter()
+        .filter_map(|r| {
+            let error = match r.to_cli? {
+                true => CLI_GONE_ERROR,
+                false => INTERRUPTED_ERROR,
+            };
+            Some((r.id, NewAttempt::error_only(r.started_at?, error)))
+        })
+        .collect();
+    let records: Vec<(ReplayId, &NewAttempt)> =
+        interrupted.iter().map(|(id, a)| (*id, a)).collect();
+    record_attempts(&mut tx, &records).await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RecoveredReplay {
+            id: r.id,
+            status: r.status,
+        })
+        .collect())
 }
 
 /// Queues replays like [`insert_replays`] when the account's replays of the day (UTC) stay

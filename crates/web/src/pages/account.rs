@@ -12,15 +12,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use base64::Engine;
 use hookvault_core::ids::UserId;
 use hookvault_store::accounts::{self, Purpose};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 
 use crate::auth::{check_csrf, password, too_many_logins, ClientIp, CsrfForm, CurrentUser};
 use crate::error::AppError;
+use crate::ops::tokens::{hash_token, new_link_token};
 use crate::state::AppState;
 use crate::throttle::wait_in_words;
 use crate::views::{render, Page};
@@ -94,18 +93,6 @@ fn notice(
     Ok(resp)
 }
 
-/// A new link token and the hash that is stored.
-fn new_token() -> (String, Vec<u8>) {
-    let bytes: [u8; 32] = rand::random();
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash_token(&token);
-    (token, hash)
-}
-
-fn hash_token(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
-
 /// Mails `email` a link that verifies it as the account's address (after sign-up, or for a
 /// change of email); earlier verification links of the account stop working.
 pub(crate) async fn send_verification(
@@ -113,7 +100,7 @@ pub(crate) async fn send_verification(
     user_id: UserId,
     email: &str,
 ) -> Result<(), AppError> {
-    let (token, hash) = new_token();
+    let (token, hash) = new_link_token();
     accounts::insert_token(
         &state.pool,
         user_id,
@@ -275,7 +262,7 @@ async fn forgot(
         .attempt(&format!("reset:{}", email.to_lowercase()))
         .is_ok();
     if let (Some(user), true) = (user, allowed) {
-        let (token, hash) = new_token();
+        let (token, hash) = new_link_token();
         accounts::insert_token(
             &state.pool,
             user.id,

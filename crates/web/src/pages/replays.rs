@@ -236,11 +236,17 @@ async fn render_request_page(
     let detected = hookvault_core::headers::decode(&req.headers)
         .ok()
         .and_then(|hs| hookvault_core::signing::detect_scheme(&hs));
-    let history: Vec<ReplayRow> = store::list_request_replays(&state.pool, user.id, id, None, 50)
-        .await?
-        .into_iter()
-        .map(ReplayRow::from)
-        .collect();
+    let history: Vec<ReplayRow> = store::list_replays(
+        &state.pool,
+        user.id,
+        store::HistoryScope::Request(id),
+        None,
+        50,
+    )
+    .await?
+    .into_iter()
+    .map(ReplayRow::from)
+    .collect();
     let failed = error.is_some();
     let mut resp = render(&RequestPage {
         page: Page::for_user("Replay", user).await?,
@@ -428,11 +434,17 @@ async fn render_endpoint_page(
     let endpoint = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let history: Vec<ReplayRow> = store::list_endpoint_replays(&state.pool, user.id, id, None, 100)
-        .await?
-        .into_iter()
-        .map(ReplayRow::from)
-        .collect();
+    let history: Vec<ReplayRow> = store::list_replays(
+        &state.pool,
+        user.id,
+        store::HistoryScope::Endpoint(id),
+        None,
+        100,
+    )
+    .await?
+    .into_iter()
+    .map(ReplayRow::from)
+    .collect();
     let mut page = Page::for_user(format!("Replays · {}", endpoint.name), user).await?;
     if let Some(refusal) = refusal {
         page.flash = refusal;
