@@ -19,6 +19,8 @@ pub mod replays;
 pub mod requests;
 pub mod search;
 pub mod search_index;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 pub mod users;
 

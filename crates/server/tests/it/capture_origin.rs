@@ -134,8 +134,8 @@ async fn with_a_capture_url_on_another_host_capture_urls_use_it_and_each_host_se
 #[tokio::test]
 async fn an_https_public_url_without_a_capture_host_of_its_own_refuses_to_start_unless_told() {
     let data = crate::common::tempdir::TempDir::new();
-    let options = crate::common::fresh_database().await;
-    let mut cfg = crate::common::config(options, &data.0);
+    let db = crate::common::fresh_database().await;
+    let mut cfg = crate::common::config(db.options(), &data.0);
     cfg.public_url = Some("https://hooks.example.com".into());
     match Server::start(cfg.clone()).await {
         Ok(s) => {
@@ -176,7 +176,8 @@ async fn an_https_public_url_without_a_capture_host_of_its_own_refuses_to_start_
 
 #[tokio::test]
 async fn a_web_role_process_shows_capture_urls_of_the_capture_process() {
-    let options = crate::common::fresh_database().await;
+    let db = crate::common::fresh_database().await;
+    let options = db.options();
     let capture_dir = crate::common::tempdir::TempDir::new();
     let mut capture_cfg = crate::common::config(options.clone(), &capture_dir.0);
     capture_cfg.role = Role::Capture;

@@ -6,7 +6,8 @@ use hookvault_server::{Database, Server};
 #[tokio::test]
 async fn the_embedded_cluster_keeps_captures_between_runs_and_stops_with_the_server() {
     let data = crate::common::tempdir::TempDir::new();
-    let mut cfg = crate::common::config(crate::common::fresh_database().await, &data.0);
+    let db = crate::common::fresh_database().await;
+    let mut cfg = crate::common::config(db.options(), &data.0);
     cfg.database = Database::Embedded(data.0.clone());
 
     let server = Server::start(cfg.clone()).await.expect("first start");

@@ -47,4 +47,5 @@ mod responsive;
 mod session_cookie;
 mod smoke;
 mod ssrf_policy;
+mod test_databases;
 mod understand;

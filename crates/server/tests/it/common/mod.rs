@@ -1,8 +1,6 @@
-//! Test harness: the real server on 127.0.0.1:0 against a fresh database per test.
-//!
-//! The database server is `DATABASE_URL` when set; otherwise an embedded cluster in
-//! `$TMPDIR/hookvault-test-cluster`, started once (and left running for the next test binary; the
-//! README's test command stops it at the end).
+//! Test harness: the real server on 127.0.0.1:0 against a fresh database per test
+//! (`hookvault_store::testing`: `DATABASE_URL`, or the shared embedded test cluster), dropped
+//! when the test's `TestApp` is.
 
 pub mod browser;
 pub mod mail;
@@ -13,95 +11,30 @@ pub mod sse;
 pub mod stripe;
 pub mod target;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use hookvault_server::{Database, Role, ServeConfig, Server};
-use hookvault_store::embedded::EmbeddedCluster;
+use hookvault_store::testing::TestDatabase;
 use hookvault_store::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection};
 
-/// Connection options for the database server the tests use (not a particular database).
-fn server_options() -> PgConnectOptions {
-    static OPTS: OnceLock<PgConnectOptions> = OnceLock::new();
-    OPTS.get_or_init(|| {
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            return url
-                .parse()
-                .expect("DATABASE_URL is not a valid PostgreSQL URL");
-        }
-        // In the temp directory rather than target/: when tests run as root the cluster runs as
-        // the `postgres` user, which must be able to reach it (a checkout under /root is not).
-        let dir = std::env::temp_dir().join("hookvault-test-cluster");
-        // Started on a thread with its own runtime: each test has its own runtime, and the
-        // cluster must outlive all of them.
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().expect("runtime");
-            rt.block_on(async {
-                let c = EmbeddedCluster::start(&dir)
-                    .await
-                    .unwrap_or_else(|e| panic!("embedded test cluster: {e}"));
-                let options = c.connect_options_for("postgres");
-                drop_old_test_databases(&options).await;
-                options
-            })
-        })
-        .join()
-        .expect("cluster start thread")
-    })
-    .clone()
+/// An empty database of the test's own, dropped when the returned value is.
+pub async fn fresh_database() -> TestDatabase {
+    TestDatabase::create("server").await
 }
 
-/// Drops the databases earlier runs left behind (each test gets a fresh one). One still in use
-/// (another run on the same cluster) cannot be dropped and is left alone.
-async fn drop_old_test_databases(options: &PgConnectOptions) {
-    let Ok(mut conn) = options.connect().await else {
-        return;
-    };
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'hv\\_test\\_%'")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap_or_default();
-    for name in names {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\""))
-            .execute(&mut conn)
-            .await;
-    }
-    conn.close().await.ok();
-}
-
-/// Creates an empty database with a unique name and returns options for it.
-pub async fn fresh_database() -> PgConnectOptions {
-    let admin = server_options();
-    let name = format!("hv_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = admin
-        .clone()
-        .database("postgres")
-        .connect()
-        .await
-        .expect("connect to test server");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    conn.close().await.ok();
-    admin.database(&name)
-}
-
-/// A URL of a fresh database (for tests that run the `hookvault` binary itself).
-pub async fn fresh_database_url() -> String {
-    let options = fresh_database().await;
-    let db = options.get_database().expect("database name").to_string();
+/// A URL of a test database (for tests that run the `hookvault` binary itself).
+pub fn database_url(db: &TestDatabase) -> String {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         let mut url = reqwest::Url::parse(&url).expect("DATABASE_URL is a URL");
-        url.set_path(&db);
+        url.set_path(db.name());
         return url.to_string();
     }
+    let options = db.options();
     let socket = options.get_socket().expect("the test cluster's socket");
     format!(
-        "postgres://{}@localhost/{db}?host={}",
+        "postgres://{}@localhost/{}?host={}",
         options.get_username(),
+        db.name(),
         socket.display()
     )
 }
@@ -112,6 +45,9 @@ pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
     pub data_dir: tempdir::TempDir,
+    /// The test's database (none for [`TestApp::attach`]: its caller owns it); dropped after the
+    /// server, with the `TestApp`.
+    pub database: Option<TestDatabase>,
 }
 
 pub mod tempdir {
@@ -188,7 +124,8 @@ impl TestApp {
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
         let data_dir = tempdir::TempDir::new();
-        let mut cfg = config(fresh_database().await, &data_dir.0);
+        let database = fresh_database().await;
+        let mut cfg = config(database.options(), &data_dir.0);
         tweak(&mut cfg);
         let server = Server::start(cfg).await.expect("server starts");
         let url = server.public_url.clone();
@@ -197,6 +134,7 @@ impl TestApp {
             url,
             client: browser_client(),
             data_dir,
+            database: Some(database),
         }
     }
 
@@ -208,6 +146,7 @@ impl TestApp {
             url,
             client: browser_client(),
             data_dir: tempdir::TempDir::new(),
+            database: None,
         }
     }
 

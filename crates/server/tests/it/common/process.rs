@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt;
 
+use hookvault_store::testing::TestDatabase;
+
 use super::tempdir::TempDir;
 
 /// A running `hookvault serve`, killed when dropped.
@@ -15,6 +17,8 @@ pub struct ServerProcess {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     pub _data: TempDir,
+    /// Dropped after the process is killed.
+    pub _database: TestDatabase,
 }
 
 impl ServerProcess {
@@ -32,12 +36,13 @@ impl ServerProcess {
         log: Option<&str>,
     ) -> (ServerProcess, Arc<Mutex<String>>) {
         let data = TempDir::new();
+        let database = super::fresh_database().await;
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookvault"))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data.0)
             .args(args)
-            .env("DATABASE_URL", super::fresh_database_url().await)
+            .env("DATABASE_URL", super::database_url(&database))
             .env("HOOKVAULT_LOG", log.unwrap_or("warn"))
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
@@ -81,6 +86,7 @@ impl ServerProcess {
                 child,
                 url,
                 _data: data,
+                _database: database,
             },
             logged,
         )

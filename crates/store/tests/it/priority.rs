@@ -1,19 +1,8 @@
 //! Background connections against a real PostgreSQL on this machine (the shared embedded test
 //! cluster): their server processes run at the lowest CPU priority, other connections' do not.
 
-use hookvault_store::embedded::EmbeddedCluster;
-use hookvault_store::{Deadlines, PgConnectOptions, PgPool, BACKGROUND_NICENESS};
-
-async fn server_options() -> PgConnectOptions {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return url.parse().expect("DATABASE_URL");
-    }
-    let dir = std::env::temp_dir().join("hookvault-test-cluster");
-    EmbeddedCluster::start(&dir)
-        .await
-        .expect("embedded test cluster")
-        .connect_options_for("postgres")
-}
+use hookvault_store::testing::server_options;
+use hookvault_store::{Deadlines, PgPool, BACKGROUND_NICENESS};
 
 /// The niceness of the server process behind one of `pool`'s connections, or `None` when that
 /// process is not on this machine (an external `DATABASE_URL`).
@@ -28,7 +17,7 @@ async fn niceness(pool: &PgPool) -> Option<i32> {
 
 #[tokio::test]
 async fn background_connections_run_at_the_lowest_cpu_priority_and_others_do_not() {
-    let options = server_options().await;
+    let options = server_options();
     let background = hookvault_store::connect_background(options.clone(), 1, Deadlines::WEB, true)
         .await
         .expect("background pool");

@@ -1,23 +1,15 @@
 //! Every status and scheme the store keeps as text goes through PostgreSQL and back as the same
-//! variant, written as the name the database holds (the shared embedded test cluster, or
-//! `DATABASE_URL`).
+//! variant, written as the name the database holds.
 
 use hookvault_core::provider::Provider;
 use hookvault_core::signing::{Scheme, SignatureStatus};
 use hookvault_core::stored::{AuditStatus, ReplayStatus};
-use hookvault_store::embedded::EmbeddedCluster;
+use hookvault_store::testing::server_options;
 use sqlx::postgres::PgConnection;
 use sqlx::{ConnectOptions, Postgres};
 
 async fn connect() -> PgConnection {
-    let options = match std::env::var("DATABASE_URL") {
-        Ok(url) => url.parse().expect("DATABASE_URL"),
-        Err(_) => EmbeddedCluster::start(&std::env::temp_dir().join("hookvault-test-cluster"))
-            .await
-            .expect("embedded test cluster")
-            .connect_options_for("postgres"),
-    };
-    options.connect().await.expect("connect")
+    server_options().connect().await.expect("connect")
 }
 
 /// Sends each variant as a parameter and reads the text PostgreSQL got, and the variant back.

@@ -1,55 +1,17 @@
-//! The store against a real PostgreSQL (the shared embedded test cluster, or `DATABASE_URL`):
-//! the feed (a capture whose transaction commits late is never skipped, and a reader never gets
+//! The feed (a capture whose transaction commits late is never skipped, and a reader never gets
 //! one twice), and clearing an endpoint larger than one deletion step.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use hookvault_core::ids::{EndpointId, RequestId, UserId};
-use hookvault_store::embedded::EmbeddedCluster;
 use hookvault_store::feed::{captures_after, head};
 use hookvault_store::requests::{insert_captures, NewCapture};
-use hookvault_store::{Deadlines, PgConnectOptions, PgPool};
-use sqlx::{ConnectOptions, Connection};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-async fn server_options() -> PgConnectOptions {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return url.parse().expect("DATABASE_URL");
-    }
-    let dir = std::env::temp_dir().join("hookvault-test-cluster");
-    EmbeddedCluster::start(&dir)
-        .await
-        .expect("embedded test cluster")
-        .connect_options_for("postgres")
-}
+use crate::common::{fresh, Fresh};
 
-/// A fresh, migrated database with one user and one endpoint; (pool, user, endpoint).
-async fn fresh() -> (PgPool, UserId, EndpointId) {
-    let admin = server_options().await;
-    let name = format!("hv_test_store_{}", Uuid::new_v4().simple());
-    let mut conn = admin.connect().await.expect("connect");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
-    conn.close().await.ok();
-    let pool = hookvault_store::connect(admin.database(&name), 4, Deadlines::WEB)
-        .await
-        .expect("pool");
-    hookvault_store::migrate(&pool).await.expect("migrate");
-    let (user, endpoint) = (UserId::now_v7(), EndpointId::now_v7());
-    hookvault_store::users::insert_user(&pool, user, &format!("{user}@example.com"), "x")
-        .await
-        .expect("user");
-    hookvault_store::endpoints::insert_endpoint(&pool, endpoint, user, "feed", &user.to_string())
-        .await
-        .expect("endpoint");
-    (pool, user, endpoint)
-}
-
-fn capture(endpoint: EndpointId, body: &'static [u8]) -> NewCapture {
+pub fn capture(endpoint: EndpointId, body: &'static [u8]) -> NewCapture {
     NewCapture {
         id: RequestId::now_v7(),
         endpoint_id: endpoint,
@@ -74,7 +36,12 @@ fn capture(endpoint: EndpointId, body: &'static [u8]) -> NewCapture {
 
 #[tokio::test]
 async fn a_batch_that_commits_after_a_later_one_is_read_once_in_position_order() {
-    let (pool, user, endpoint) = fresh().await;
+    let Fresh {
+        pool,
+        user,
+        endpoint,
+        db: _db,
+    } = fresh().await;
     let start = head(&pool).await.expect("head");
 
     // The slow writer inserts first (its transaction is older), the fast one commits first.
@@ -141,7 +108,12 @@ async fn a_batch_that_commits_after_a_later_one_is_read_once_in_position_order()
 
 #[tokio::test]
 async fn from_now_on_skips_what_was_committed_before_and_pages_stop_at_their_limit() {
-    let (pool, user, endpoint) = fresh().await;
+    let Fresh {
+        pool,
+        user,
+        endpoint,
+        db: _db,
+    } = fresh().await;
     insert_captures(&pool, &[capture(endpoint, b"old")])
         .await
         .expect("old");
@@ -183,7 +155,12 @@ async fn from_now_on_skips_what_was_committed_before_and_pages_stop_at_their_lim
 
 #[tokio::test]
 async fn clearing_an_endpoint_deletes_all_its_captures_over_several_steps_and_nothing_else() {
-    let (pool, user, endpoint) = fresh().await;
+    let Fresh {
+        pool,
+        user,
+        endpoint,
+        db: _db,
+    } = fresh().await;
     let (other_user, other_endpoint) = (UserId::now_v7(), EndpointId::now_v7());
     hookvault_store::users::insert_user(&pool, other_user, "other@example.com", "x")
         .await

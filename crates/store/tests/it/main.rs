@@ -1,0 +1,9 @@
+//! The store against a real PostgreSQL (the shared embedded test cluster, or `DATABASE_URL`),
+//! one test binary with a module per subject.
+
+mod common;
+mod feed;
+mod priority;
+mod replays;
+mod stored_names;
+mod test_databases;
