@@ -8,8 +8,7 @@ use super::form::{
     Fields,
 };
 use super::json::parse_json;
-use super::shapes::{array_provider, fields_provider, object_provider};
-use super::{Provider, MAX_PARSE_BYTES};
+use super::MAX_PARSE_BYTES;
 
 /// The parts of a body that detection looks at.
 #[derive(Default)]
@@ -59,16 +58,6 @@ impl Parsed {
 
     pub(super) fn object(&self) -> Option<&Map<String, Value>> {
         self.json.as_ref().and_then(Value::as_object)
-    }
-
-    /// Provider guessed from the body alone.
-    pub(super) fn provider(&self) -> Option<Provider> {
-        let from_json = match self.json.as_ref() {
-            Some(Value::Object(m)) => object_provider(m),
-            Some(Value::Array(a)) => array_provider(a),
-            _ => None,
-        };
-        from_json.or_else(|| self.fields.as_ref().and_then(fields_provider))
     }
 }
 

@@ -8,6 +8,10 @@
 //! multipart posts and so on. Body guesses are only made when the shape is specific to
 //! one provider; otherwise the provider stays `None`.
 //!
+//! Each provider's rules and what it reads out of a delivery live in its own file under
+//! `senders/`, which also fixes the order the rules are tried in; the techniques they share
+//! (the header view, the bounded JSON, form and multipart parsers, JSON lookups) are here.
+//!
 //! Detection never panics and does bounded work: bodies are only parsed as JSON when
 //! they look like JSON, and only the first [`MAX_PARSE_BYTES`] of a body are examined.
 //! Extracted strings (event type, event id) are trimmed and dropped when empty, longer
@@ -16,24 +20,18 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
-
 use crate::headers::{self, RawHeader};
 
 mod body;
 mod form;
-mod github;
-mod header_rules;
+mod header_view;
 mod json;
+mod senders;
 mod shapes;
 #[cfg(test)]
 mod tests;
 
 use body::Parsed;
-use github::github_event;
-use header_rules::{header, header_text, provider_from_headers};
-use json::parse_json;
-use shapes::{batch_event, str_of, stripe_meta, text};
 
 /// Bodies (or body prefixes, for form and multipart posts) larger than this are not
 /// parsed; detection then relies on headers and whatever fits in the prefix.
@@ -210,134 +208,18 @@ pub struct StripeMeta {
 pub fn detect(headers: &[RawHeader], body: &[u8], content_type: Option<&str>) -> Detected {
     let content_type = content_type.or_else(|| headers::find_str(headers, "content-type"));
     let parsed = Parsed::new(body, content_type);
-    let Some(provider) = provider_from_headers(headers).or_else(|| parsed.provider()) else {
+    let Some(provider) = senders::by_headers(headers).or_else(|| senders::by_body(&parsed)) else {
         return Detected::default();
     };
     let mut out = Detected {
         provider: Some(provider),
         ..Detected::default()
     };
-    let obj = parsed.object();
-    match provider {
-        Provider::Stripe => {
-            if let Some(m) = obj {
-                out.event_type = text(m, "type");
-                out.event_id = text(m, "id");
-                out.stripe = stripe_meta(m);
-            }
-        }
-        Provider::Github => {
-            let event = header(headers, "x-github-event")
-                .map(str::to_owned)
-                .or_else(|| obj.and_then(github_event).map(str::to_owned));
-            let action = obj.and_then(|m| str_of(m, "action"));
-            out.event_type = event.and_then(|e| match action {
-                Some(a) if !a.trim().is_empty() => clean(&format!("{e}.{}", a.trim())),
-                _ => clean(&e),
-            });
-            out.event_id = header_text(headers, "x-github-delivery");
-        }
-        Provider::Shopify => {
-            out.event_type = header_text(headers, "x-shopify-topic")
-                .or_else(|| header_text(headers, "shopify-topic"));
-            out.event_id = ["x-shopify-webhook-id", "shopify-webhook-id"]
-                .into_iter()
-                .chain(["x-shopify-event-id", "shopify-event-id"])
-                .find_map(|n| header_text(headers, n));
-        }
-        Provider::Slack => {
-            if let Some(m) = obj {
-                out.event_type = match str_of(m, "type") {
-                    Some("event_callback") => {
-                        match m.get("event").and_then(|e| e.get("type")?.as_str()) {
-                            Some(inner) => clean(&format!("event_callback.{inner}")),
-                            None => Some("event_callback".to_owned()),
-                        }
-                    }
-                    Some(t) => clean(t),
-                    None => None,
-                };
-                out.event_id = text(m, "event_id");
-            } else if let Some(f) = parsed.fields.as_ref() {
-                if f.has("command") {
-                    out.event_type = Some("slash_command".to_owned());
-                } else if f.has("ssl_check") {
-                    out.event_type = Some("ssl_check".to_owned());
-                }
-            }
-        }
-        Provider::StandardWebhooks => {
-            out.event_type = obj.and_then(|m| text(m, "type"));
-            out.event_id =
-                header_text(headers, "webhook-id").or_else(|| header_text(headers, "svix-id"));
-        }
-        Provider::Twilio => {
-            out.event_id = header_text(headers, "i-twilio-idempotency-token");
-        }
-        Provider::Paddle => {
-            if let Some(m) = obj {
-                out.event_type = text(m, "event_type");
-                out.event_id = text(m, "event_id").or_else(|| text(m, "notification_id"));
-            } else if let Some(f) = parsed.fields.as_ref() {
-                out.event_type = f.text("alert_name");
-                out.event_id = f.text("alert_id");
-            }
-        }
-        Provider::Gitlab => {
-            out.event_type = obj
-                .and_then(|m| text(m, "object_kind").or_else(|| text(m, "event_name")))
-                .or_else(|| header_text(headers, "x-gitlab-event"));
-            out.event_id = header_text(headers, "x-gitlab-event-uuid");
-        }
-        Provider::Bitbucket => {
-            out.event_type = header_text(headers, "x-event-key").or_else(|| {
-                obj.filter(|m| m.get("push").is_some_and(Value::is_object))
-                    .map(|_| "repo:push".to_owned())
-            });
-            out.event_id = header_text(headers, "x-request-uuid");
-        }
-        Provider::Paypal => {
-            if let Some(m) = obj {
-                out.event_type = text(m, "event_type");
-                out.event_id = text(m, "id");
-            }
-            if out.event_id.is_none() {
-                out.event_id = header_text(headers, "paypal-transmission-id");
-            }
-        }
-        Provider::Woocommerce => {
-            out.event_type = header_text(headers, "x-wc-webhook-topic").or_else(|| {
-                let resource = header(headers, "x-wc-webhook-resource")?;
-                let event = header(headers, "x-wc-webhook-event")?;
-                clean(&format!("{resource}.{event}"))
-            });
-            out.event_id = header_text(headers, "x-wc-webhook-delivery-id");
-        }
-        Provider::Sendgrid => {
-            if let Some(Value::Array(events)) = parsed.json.as_ref() {
-                (out.event_type, out.event_id) = batch_event(events, "sg_event_id");
-            }
-        }
-        Provider::Mailgun => {
-            if let Some(m) = obj {
-                let data = m.get("event-data");
-                out.event_type = data.and_then(|d| d.get("event")?.as_str()).and_then(clean);
-                out.event_id = data.and_then(|d| d.get("id")?.as_str()).and_then(clean);
-            } else if let Some(f) = parsed.fields.as_ref() {
-                out.event_type = f.text("event");
-            }
-        }
-        Provider::Mandrill => {
-            let from_field = parsed
-                .fields
-                .as_ref()
-                .and_then(|f| f.get("mandrill_events"))
-                .and_then(|v| parse_json(v.as_bytes()));
-            if let Some(Value::Array(events)) = from_field.as_ref().or(parsed.json.as_ref()) {
-                (out.event_type, out.event_id) = batch_event(events, "_id");
-            }
-        }
-    }
+    let delivery = senders::Delivery {
+        headers,
+        parsed: &parsed,
+    };
+    senders::extract(provider, &delivery, &mut out);
     out
 }
 
