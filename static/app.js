@@ -133,13 +133,6 @@ function startInspector(table, pane) {
   table.addEventListener("hookvault:row", mark);
 }
 
-function cell(row, text, code) {
-  const td = document.createElement("td");
-  if (code) { const c = document.createElement("code"); c.textContent = text; td.appendChild(c); } else { td.textContent = text; }
-  row.appendChild(td);
-  return td;
-}
-
 // The live list: each `request` event carries a list row rendered by the server with the same
 // template as the page's rows (captured data escaped there); rows already shown are skipped.
 function startLive(table) {
@@ -225,40 +218,22 @@ function startJsonCheck(area) {
   }
 }
 
-// Replay history: while a replay is queued or running, re-read the history from the JSON API
-// every second and redraw the rows (as text).
+// Replay history: while a replay is queued or running, re-read the history's rows every second
+// (rendered by the server with the same template as the page's rows, captured data escaped
+// there) and put them in place of the shown ones.
 function watchReplays(table) {
   if (table.dataset.pending !== "true") return;
   const body = table.querySelector("tbody");
   const tick = () => {
-    fetch(table.dataset.source + "?limit=100", { credentials: "same-origin" })
-      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
-      .then((data) => {
-        body.textContent = "";
-        let pending = false;
-        for (const r of data.replays) {
-          if (r.status === "queued" || r.status === "running") pending = true;
-          const tr = document.createElement("tr");
-          const when = document.createElement("td");
-          const a = document.createElement("a");
-          a.href = "/requests/" + encodeURIComponent(r.request_id);
-          const t = document.createElement("time");
-          t.setAttribute("datetime", r.created_at);
-          t.textContent = r.created_at;
-          a.appendChild(t);
-          when.appendChild(a);
-          tr.appendChild(when);
-          cell(tr, r.to_cli ? "hookvault listen → " + r.target_url : r.target_url, true);
-          cell(tr, r.scheme);
-          cell(tr, r.status).className = "replay-" + r.status;
-          cell(tr, r.last_error || (r.last_status_code === null || r.last_status_code === undefined ? "" : String(r.last_status_code)));
-          cell(tr, r.last_duration_ms === null || r.last_duration_ms === undefined ? "" : r.last_duration_ms + " ms");
-          cell(tr, r.last_response_excerpt || "", true);
-          body.appendChild(tr);
-        }
-        fillTimes(body);
-        table.hidden = data.replays.length === 0;
-        if (pending) setTimeout(tick, 1000);
+    fetch(table.dataset.source, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+      .then((html) => {
+        const holder = document.createElement("template");
+        holder.innerHTML = html;
+        fillTimes(holder.content);
+        body.replaceChildren(holder.content);
+        table.hidden = body.querySelector("tr") === null;
+        if (body.querySelector("td.replay-queued, td.replay-running")) setTimeout(tick, 1000);
       })
       .catch(() => setTimeout(tick, 3000));
   };

@@ -14,9 +14,6 @@ use crate::common::browser::PASSWORD;
 use crate::common::stripe::{assert_official, deliver, now, signed, StripeStandIn};
 use crate::common::TestApp;
 
-/// How long one browser step may take (the bound `eventually!` uses).
-const STEP: Duration = Duration::from_secs(20);
-
 #[tokio::test]
 async fn the_upgrade_button_leads_to_checkout_and_after_the_webhook_the_dashboard_shows_pro() {
     let Some(tools) = BrowserTools::find() else {

@@ -22,9 +22,6 @@ const NOTE: &str = r#"<script>window.__pwned=1</script><img src=x onerror="windo
 /// A header value that breaks out of an attribute if it were inserted unescaped.
 const X_TEST: &str = r#""><img src=y onerror=window.__pwned=3>"#;
 
-/// How long one step (a navigation, the live row) may take before the test gives up.
-const STEP: Duration = Duration::from_secs(20);
-
 /// Installed before every document: counts `open` events of the page's EventSource, so the
 /// test can wait until the live stream is connected before sending the capture. (The stream
 /// starts "from now on" when it connects; a capture committed before that is not pushed.)
@@ -40,28 +37,7 @@ const LIVE_PROBE: &str = r#"(() => {
   };
 })();"#;
 
-/// Polls `$probe` (an expression evaluating to `Result<T, String>`, `Err` describing what was
-/// seen instead) until it is `Ok`, for at most [`STEP`].
-macro_rules! eventually {
-    ($what:expr, $probe:expr) => {{
-        let deadline = Instant::now() + STEP;
-        loop {
-            match $probe {
-                Ok(v) => break v,
-                Err(seen) => {
-                    if Instant::now() >= deadline {
-                        panic!(
-                            "timed out after {:?} waiting for {}; last seen: {}",
-                            STEP, $what, seen
-                        );
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }};
-}
-pub(crate) use eventually;
+pub(crate) use crate::common::wait::eventually;
 
 #[tokio::test]
 async fn a_new_user_sees_a_capture_appear_live_and_its_payload_is_shown_as_text() {

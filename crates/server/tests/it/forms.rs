@@ -11,9 +11,6 @@ use crate::common::TestApp;
 use crate::inspector::{log_in, send};
 use fantoccini::{Client, Locator};
 
-/// How long one browser step may take (the same bound `eventually!` uses).
-const STEP: Duration = Duration::from_secs(20);
-
 async fn value_of(c: &Client, id: &str) -> String {
     c.find(Locator::Id(id))
         .await

@@ -2,7 +2,7 @@
 //! `browser.rs`): a row opens in the pane with a click anywhere on it or with the arrow keys, a
 //! capture that arrives live opens without a reload, and titles name the event.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::browser::{at_path, button, eventually, input_labelled, BrowserTools, ChromeDriver};
 use crate::common::browser::PASSWORD;
@@ -10,9 +10,6 @@ use crate::common::TestApp;
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use serde_json::json;
-
-/// How long one browser step may take (the same bound `eventually!` uses).
-const STEP: Duration = Duration::from_secs(20);
 
 /// Logs `email` in through the login form and waits for the endpoint list.
 pub(crate) async fn log_in(c: &Client, app: &TestApp, email: &str) {
@@ -266,16 +263,13 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
     )
     .await;
     // A loaded CI machine (several browsers at once) may take longer than one step here.
-    let row = {
-        const STEP: Duration = Duration::from_secs(60);
-        eventually!("the live row", {
-            c.find(Locator::Css(&format!(
-                "#requests tr[data-id='{live}'] td:nth-child(4)"
-            )))
-            .await
-            .map_err(|e| e.to_string())
-        })
-    };
+    let row = eventually!(within Duration::from_secs(60); "the live row", {
+        c.find(Locator::Css(&format!(
+            "#requests tr[data-id='{live}'] td:nth-child(4)"
+        )))
+        .await
+        .map_err(|e| e.to_string())
+    });
     row.click().await.expect("click the live row");
     eventually!("the live capture in the pane", pane_shows(&c, &live).await);
     let body = crate::browser::text_of(&c, "#detail #body-json")

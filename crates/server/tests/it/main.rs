@@ -40,6 +40,7 @@ mod plans;
 mod quota;
 mod recheck;
 mod replay;
+mod replay_history;
 mod replay_loop;
 mod replay_pages;
 mod replay_unordered;

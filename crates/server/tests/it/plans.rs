@@ -533,8 +533,6 @@ async fn a_suspended_accounts_captures_get_403_and_its_login_says_why() {
 async fn in_a_browser_the_capture_meter_moves_after_captures_and_warns_at_80_percent() {
     use crate::browser::{eventually, BrowserTools, ChromeDriver};
     use fantoccini::Locator;
-    use std::time::Instant;
-    const STEP: Duration = Duration::from_secs(20);
     let Some(tools) = BrowserTools::find() else {
         return;
     };

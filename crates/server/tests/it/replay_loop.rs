@@ -4,16 +4,11 @@
 //! endpoint, "Replay to …" sends there in one click, and "Copy as curl" gives a command signed
 //! now that the verifier accepts.
 
-use std::time::{Duration, Instant};
-
 use crate::browser::{at_path, button, eventually, text_of, BrowserTools, ChromeDriver};
 use crate::common::official::{OfficialReceiver, STRIPE_SECRET};
 use crate::common::TestApp;
 use crate::inspector::log_in;
 use fantoccini::{Client, Locator};
-
-/// How long one browser step may take (the same bound `eventually!` uses).
-const STEP: Duration = Duration::from_secs(20);
 
 /// Captures a Stripe event signed a day ago with Stripe's own secret (so only a re-signed
 /// replay can pass the dev server's verifier); returns the capture's id and the event id.

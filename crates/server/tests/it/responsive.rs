@@ -1,15 +1,10 @@
 //! The dashboard at phone width (390 px, headless Chromium): no page scrolls sideways, and
 //! "Log out" is on screen.
 
-use std::time::{Duration, Instant};
-
 use crate::browser::{eventually, text_of, BrowserTools, ChromeDriver};
 use crate::common::TestApp;
 use crate::inspector::{log_in, send};
 use fantoccini::{Client, Locator};
-
-/// How long one browser step may take (the same bound `eventually!` uses).
-const STEP: Duration = Duration::from_secs(20);
 
 /// The page's width beyond the viewport (0 when nothing scrolls sideways), once loaded.
 async fn overflow(c: &Client, path: &str) -> (i64, String) {

@@ -23,7 +23,9 @@ use crate::views::{render, rfc3339, Page};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/requests/{id}/replay", get(request_page).post(replay_one))
+        .route("/requests/{id}/replays/rows", get(request_history_rows))
         .route("/endpoints/{id}/replays", get(endpoint_page))
+        .route("/endpoints/{id}/replays/rows", get(endpoint_history_rows))
         .route("/endpoints/{id}/targets", post(create_target))
         .route(
             "/targets/{id}/delete",
@@ -74,6 +76,64 @@ impl From<ReplaySummary> for ReplayRow {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// How many replays a history shows: a capture's last 50, an endpoint's last 100 (the page
+/// and its refreshed rows alike).
+fn history_limit(scope: store::HistoryScope) -> i64 {
+    match scope {
+        store::HistoryScope::Request(_) => 50,
+        store::HistoryScope::Endpoint(_) => 100,
+    }
+}
+
+/// A capture's or an endpoint's replay history as the page shows it, newest first.
+async fn history(
+    state: &AppState,
+    user_id: UserId,
+    scope: store::HistoryScope,
+) -> Result<Vec<ReplayRow>, AppError> {
+    Ok(
+        store::list_replays(&state.pool, user_id, scope, None, history_limit(scope))
+            .await?
+            .into_iter()
+            .map(ReplayRow::from)
+            .collect(),
+    )
+}
+
+/// The rows of a replay history alone (`_history.html` renders the same rows with the page).
+#[derive(Template)]
+#[template(path = "replays/_history_rows.html")]
+struct HistoryRows {
+    history: Vec<ReplayRow>,
+}
+
+/// `GET /requests/{id}/replays/rows`: a capture's replay history rows, for the page's script
+/// to refresh them while replays are pending.
+async fn request_history_rows(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<RequestId>,
+) -> Result<Response, AppError> {
+    store::find_request_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let history = history(&state, user.id, store::HistoryScope::Request(id)).await?;
+    render(&HistoryRows { history })
+}
+
+/// `GET /endpoints/{id}/replays/rows`: an endpoint's replay history rows.
+async fn endpoint_history_rows(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<EndpointId>,
+) -> Result<Response, AppError> {
+    hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let history = history(&state, user.id, store::HistoryScope::Endpoint(id)).await?;
+    render(&HistoryRows { history })
 }
 
 /// A saved target as a choice.
@@ -236,17 +296,7 @@ async fn render_request_page(
     let detected = hookvault_core::headers::decode(&req.headers)
         .ok()
         .and_then(|hs| hookvault_core::signing::detect_scheme(&hs));
-    let history: Vec<ReplayRow> = store::list_replays(
-        &state.pool,
-        user.id,
-        store::HistoryScope::Request(id),
-        None,
-        50,
-    )
-    .await?
-    .into_iter()
-    .map(ReplayRow::from)
-    .collect();
+    let history = history(state, user.id, store::HistoryScope::Request(id)).await?;
     let failed = error.is_some();
     let mut resp = render(&RequestPage {
         page: Page::for_user("Replay", user).await?,
@@ -263,7 +313,7 @@ async fn render_request_page(
         ),
         form: choices(state, user.id, req.endpoint_id, error, form, detected).await?,
         signed_curl,
-        history_source: format!("/api/v1/requests/{id}/replays"),
+        history_source: format!("/requests/{id}/replays/rows"),
         pending: history.iter().any(|r| !r.status.is_finished()),
         history,
     })?;
@@ -434,17 +484,7 @@ async fn render_endpoint_page(
     let endpoint = hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let history: Vec<ReplayRow> = store::list_replays(
-        &state.pool,
-        user.id,
-        store::HistoryScope::Endpoint(id),
-        None,
-        100,
-    )
-    .await?
-    .into_iter()
-    .map(ReplayRow::from)
-    .collect();
+    let history = history(state, user.id, store::HistoryScope::Endpoint(id)).await?;
     let mut page = Page::for_user(format!("Replays · {}", endpoint.name), user).await?;
     if let Some(refusal) = refusal {
         page.flash = refusal;
@@ -468,7 +508,7 @@ async fn render_endpoint_page(
         endpoint_id: id,
         name: endpoint.name,
         form: choices(state, user.id, id, None, None, None).await?,
-        history_source: format!("/api/v1/endpoints/{id}/replays"),
+        history_source: format!("/endpoints/{id}/replays/rows"),
         pending: history.iter().any(|r| !r.status.is_finished()),
         history,
     })

@@ -10,6 +10,7 @@ pub mod raw_http;
 pub mod sse;
 pub mod stripe;
 pub mod target;
+pub mod wait;
 
 use std::time::Duration;
 
