@@ -14,6 +14,7 @@ use crate::common::stripe::{
     self as stripe, assert_official, deliver, deliver_raw, event, now, sign_with, signed,
     subscription, StripeStandIn, PRICE_ID, SECRET_KEY, WEBHOOK_SECRET,
 };
+use crate::common::wait::wait_for;
 use crate::common::TestApp;
 
 async fn app_with_billing(
@@ -61,33 +62,34 @@ async fn billing_rows(app: &TestApp) -> i64 {
 
 /// Waits (up to 20 s) until the event's job has the status.
 async fn wait_status(app: &TestApp, event_id: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let what = format!("event {event_id} to be {want}");
+    wait_for(&what, Duration::from_secs(20), async || {
         let got = hookvault_store::billing::event_status(&app.server.pool, event_id)
             .await
             .unwrap();
-        if got.as_deref() == Some(want) {
-            return;
+        match got.as_deref() == Some(want) {
+            true => Ok(()),
+            false => Err(format!("{got:?}")),
         }
-        assert!(
-            Instant::now() < deadline,
-            "event {event_id}: {got:?}, expected {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 /// Waits (up to 20 s) until the account is on the plan.
 async fn wait_plan(app: &TestApp, token: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = plan_of(app, token).await;
-        if got == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "plan {got}, expected {want}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(
+        &format!("plan {want}"),
+        Duration::from_secs(20),
+        async || {
+            let got = plan_of(app, token).await;
+            if got == want {
+                Ok(())
+            } else {
+                Err(got)
+            }
+        },
+    )
+    .await
 }
 
 #[tokio::test]

@@ -3,10 +3,11 @@
 //! its captures, delete a saved target, revoke a token) ask for confirmation first — also
 //! without JavaScript.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::browser::{at_path, button, eventually, text_of, BrowserTools, ChromeDriver};
 use crate::common::browser::location;
+use crate::common::wait::wait_until;
 use crate::common::TestApp;
 use crate::inspector::{log_in, send};
 use fantoccini::{Client, Locator};
@@ -205,15 +206,15 @@ async fn destructive_posts_without_confirmation_only_lead_to_the_confirmation_pa
         .await;
     assert_eq!(list["requests"].as_array().expect("requests").len(), 0);
     send(&url, &[], "after clearing").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let list = app
-            .api_json(&token, &format!("/api/v1/endpoints/{endpoint}/requests"))
-            .await;
-        if list["requests"].as_array().map(Vec::len) == Some(1) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the URL still captures");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        "the URL to still capture",
+        Duration::from_secs(10),
+        async || {
+            let list = app
+                .api_json(&token, &format!("/api/v1/endpoints/{endpoint}/requests"))
+                .await;
+            list["requests"].as_array().map(Vec::len) == Some(1)
+        },
+    )
+    .await;
 }

@@ -3,9 +3,10 @@
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::official::{OfficialReceiver, STRIPE_SECRET};
+use crate::common::wait::{wait_for, wait_until};
 use crate::common::TestApp;
 use tokio::io::AsyncBufReadExt;
 
@@ -86,15 +87,14 @@ impl Cli {
     }
 
     async fn wait_for(&self, what: &str, pred: impl Fn(&[String]) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !pred(&self.lines()) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; CLI printed: {:#?}",
-                self.lines()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for(what, Duration::from_secs(30), async || {
+            let lines = self.lines();
+            match pred(&lines) {
+                true => Ok(()),
+                false => Err(format!("the CLI printed: {lines:#?}")),
+            }
+        })
+        .await
     }
 
     /// Ctrl-C, as a developer would.
@@ -121,16 +121,11 @@ impl Cli {
 /// Waits until the CLI has stored its stream position (it is connected and will not miss
 /// anything captured from now on).
 pub(crate) async fn wait_connected(config_dir: &std::path::Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(config_dir.join("listen-state.json")) {
-            if text.contains("last_event_ids") && text.contains('|') {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "the CLI never connected");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("the CLI to connect", Duration::from_secs(30), async || {
+        std::fs::read_to_string(config_dir.join("listen-state.json"))
+            .is_ok_and(|text| text.contains("last_event_ids") && text.contains('|'))
+    })
+    .await
 }
 
 async fn capture(url: &str, n: u32) {
@@ -283,23 +278,23 @@ async fn listen_delivers_each_capture_once_in_order_across_restarts_and_carries_
         .as_str()
         .unwrap()
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let replay = loop {
-        let v: serde_json::Value = app
-            .api_get(&token, &format!("/api/v1/replays/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if v["status"] == "succeeded" || v["status"] == "failed" {
-            break v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the CLI replay never finished: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let replay = wait_for(
+        "the CLI replay to finish",
+        Duration::from_secs(30),
+        async || {
+            let v: serde_json::Value = app
+                .api_get(&token, &format!("/api/v1/replays/{id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            match v["status"] == "succeeded" || v["status"] == "failed" {
+                true => Ok(v),
+                false => Err(v),
+            }
+        },
+    )
+    .await;
     assert_eq!(replay["status"], "succeeded", "{replay}");
     assert_eq!(replay["attempts"][0]["status_code"], 200);
     assert_eq!(receiver.received().await.len(), 7);
@@ -366,14 +361,11 @@ async fn listen_forwards_header_bytes_that_are_not_utf8_exactly_as_captured() {
     let answer = crate::common::raw_http::send(addr, &rq).await.unwrap();
     assert_eq!(answer.status, 200, "captured");
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while seen.lock().unwrap().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the capture never reached the local server"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = "the capture to reach the local server";
+    wait_until(what, Duration::from_secs(30), async || {
+        !seen.lock().unwrap().is_empty()
+    })
+    .await;
     assert_eq!(
         seen.lock().unwrap()[0],
         b"\xff\xfe latin-1 \xe9t\xe9".to_vec(),

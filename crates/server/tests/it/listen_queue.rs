@@ -1,8 +1,10 @@
 //! Replays handed to `hookvault listen` while none is connected wait for one (up to a day)
 //! instead of being refused, and the dashboard sends to a connected listener by default.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::common::wait::wait_for;
+use crate::common::wait::wait_until;
 use crate::common::TestApp;
 use crate::listen_surface::{capture, Run, Scripted};
 
@@ -29,15 +31,19 @@ async fn to_cli(app: &TestApp, token: &str, request_id: &str) -> String {
 }
 
 async fn wait_status(app: &TestApp, token: &str, id: &str, want: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let v = replay(app, token, id).await;
-        if v["status"] == want {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "replay never {want}: {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(
+        &format!("replay {want}"),
+        Duration::from_secs(40),
+        async || {
+            let v = replay(app, token, id).await;
+            if v["status"] == want {
+                Ok(v)
+            } else {
+                Err(v)
+            }
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -120,11 +126,12 @@ async fn a_replay_to_the_cli_asked_while_none_is_connected_waits_and_is_delivere
     let v = wait_status(&app, &token, &first, "succeeded").await;
     assert_eq!(v["target_url"], target.url.as_str(), "{v}");
     assert_eq!(v["attempts"][0]["status_code"], 200);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while target.answers_to("evt_later").len() < 2 {
-        assert!(Instant::now() < deadline, "both waiting replays delivered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        "both waiting replays delivered",
+        Duration::from_secs(30),
+        async || target.answers_to("evt_later").len() >= 2,
+    )
+    .await;
     let line = cli
         .wait_line("the waiting replay", |l| {
             l.contains("evt_later") && l.contains(&format!("[replay {first}]"))

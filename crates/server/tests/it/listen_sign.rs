@@ -10,6 +10,7 @@ use hookvault_core::headers::RawHeader;
 use hookvault_core::signing::{self, Scheme, SignatureStatus};
 use tokio::io::AsyncBufReadExt;
 
+use crate::common::wait::wait_for;
 use crate::common::TestApp;
 use crate::listen::wait_connected;
 
@@ -107,18 +108,18 @@ impl Listen {
 
     /// The first printed line satisfying `want`, waiting for it.
     async fn wait_line(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(l) = self.lines().into_iter().find(|l| want(l)) {
-                return l;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no line for {what}; the CLI printed: {:#?}",
-                self.lines()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for(
+            &format!("a line for {what}"),
+            Duration::from_secs(30),
+            async || {
+                let lines = self.lines();
+                match lines.iter().find(|l| want(l)) {
+                    Some(l) => Ok(l.clone()),
+                    None => Err(format!("the CLI printed: {lines:#?}")),
+                }
+            },
+        )
+        .await
     }
 
     /// The printed delivery line of event `evt`, waiting for it.

@@ -5,10 +5,11 @@
 use std::collections::VecDeque;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt;
 
+use crate::common::wait::wait_for;
 use crate::common::TestApp;
 use crate::listen::wait_connected;
 
@@ -129,18 +130,18 @@ impl Run {
 
     /// The first printed line satisfying `want`, waiting for it.
     pub(crate) async fn wait_line(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(l) = self.lines().into_iter().find(|l| want(l)) {
-                return l;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no line for {what}; printed: {:#?}",
-                self.lines()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for(
+            &format!("a line for {what}"),
+            Duration::from_secs(30),
+            async || {
+                let lines = self.lines();
+                match lines.iter().find(|l| want(l)) {
+                    Some(l) => Ok(l.clone()),
+                    None => Err(format!("the CLI printed: {lines:#?}")),
+                }
+            },
+        )
+        .await
     }
 
     /// The final delivery line of event `evt` (not a retry notice).
@@ -191,27 +192,26 @@ pub(crate) async fn capture(url: &str, id: &str) -> String {
 
 /// The replay history of a capture, waiting until it holds a finished replay; the newest.
 async fn finished_replay(app: &TestApp, token: &str, request_id: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let what = "a finished replay";
+    let id = wait_for(what, Duration::from_secs(30), async || {
         let v: serde_json::Value = app
             .api_get(token, &format!("/api/v1/requests/{request_id}/replays"))
             .await
             .json()
             .await
             .unwrap();
-        let first = v["replays"][0].clone();
-        if first["status"] == "succeeded" || first["status"] == "failed" {
-            let id = first["id"].as_str().unwrap();
-            return app
-                .api_get(token, &format!("/api/v1/replays/{id}"))
-                .await
-                .json()
-                .await
-                .unwrap();
+        let first = &v["replays"][0];
+        match first["status"] == "succeeded" || first["status"] == "failed" {
+            true => Ok(first["id"].as_str().unwrap().to_string()),
+            false => Err(v),
         }
-        assert!(Instant::now() < deadline, "no finished replay: {v}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    app.api_get(token, &format!("/api/v1/replays/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -2,12 +2,13 @@
 //! `--require-verified-email`), password reset (single use, expiring, no account enumeration),
 //! change of email, export, and account deletion checked row by row in the database.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::Row;
 
 use crate::common::browser::{Browser, PASSWORD};
 use crate::common::mail::{Mail, SmtpSink};
+use crate::common::wait::wait_until;
 use crate::common::TestApp;
 
 async fn app_with_mail(sink: &SmtpSink, require_verified: bool) -> TestApp {
@@ -84,14 +85,11 @@ async fn sign_up_mails_a_single_use_link_and_captures_wait_for_it_when_required(
     assert!(r.text().await.unwrap().contains("is verified"));
     assert!(!b.get_html("/").await.contains("unverified-banner"));
     // The route caches hear of it: captures go through.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while capture_status(&capture_url).await != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "captures go through once verified"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = "captures to go through once verified";
+    wait_until(what, Duration::from_secs(10), async || {
+        capture_status(&capture_url).await == 200
+    })
+    .await;
     let r = follow(&b, &mail, &app.url, "/verify-email", &[]).await;
     assert_eq!(r.status(), 400, "a link works once");
     app.server.stop().await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::common::browser::api_client;
 use crate::common::tempdir::TempDir;
+use crate::common::wait::wait_until;
 use crate::common::TestApp;
 use hookvault_server::Server;
 use hookvault_store::embedded::EmbeddedCluster;
@@ -117,11 +118,10 @@ async fn with_the_database_down_capture_answers_503_and_recovers_without_a_resta
         );
         tokio::time::sleep(POLL).await;
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while readyz(&app).await != 200 {
-        assert!(Instant::now() < deadline, "/readyz did not recover");
-        tokio::time::sleep(POLL).await;
-    }
+    wait_until("/readyz to recover", Duration::from_secs(30), async || {
+        readyz(&app).await == 200
+    })
+    .await;
 
     // Acknowledged captures are stored; refused ones are not.
     let list = app

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::common::wait::wait_for;
 use crate::common::TestApp;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -1251,15 +1252,15 @@ pub(crate) async fn replay(base: &str, token: &str, request_id: &str, body: Valu
 
 /// Polls the replay until it is `succeeded` or `failed`.
 pub(crate) async fn wait_finished(base: &str, token: &str, id: &str) -> Value {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
+    wait_for(&format!("replay {id} to finish"), DEADLINE, async || {
         let v = get(base, token, &format!("/api/v1/replays/{id}")).await;
         if v["status"] == "succeeded" || v["status"] == "failed" {
-            return v;
+            Ok(v)
+        } else {
+            Err(v)
         }
-        assert!(Instant::now() < deadline, "replay {id} did not finish: {v}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// One request as the target received it.
@@ -1399,19 +1400,15 @@ impl Target {
 
     /// Waits until at least `n` requests arrived; returns them all.
     pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
+        let what = format!("{n} requests at the target");
+        wait_for(&what, Duration::from_secs(120), async || {
             let got = self.received();
-            if got.len() >= n {
-                return got;
+            match got.len() >= n {
+                true => Ok(got),
+                false => Err(format!("{} of {n}", got.len())),
             }
-            assert!(
-                Instant::now() < deadline,
-                "the target got {} of {n} requests",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 }
 

@@ -1,9 +1,10 @@
 //! The replay pages: a Replay button and form on the request view, refusals in words, bulk
 //! replay of selected captures in the chosen order, saved targets, and the history.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::target::recording_target as target;
+use crate::common::wait::{wait_for, wait_until};
 use crate::common::TestApp;
 
 async fn capture(url: &str, body: &str) -> String {
@@ -17,14 +18,6 @@ async fn capture(url: &str, body: &str) -> String {
         .to_str()
         .unwrap()
         .to_string()
-}
-
-async fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -54,27 +47,32 @@ async fn a_user_replays_a_capture_from_its_page_and_sees_the_answer_in_the_histo
         )
         .await;
     assert_eq!(r.status(), 303);
-    wait_for("the replay to arrive", || seen.lock().unwrap().len() == 1).await;
+    wait_until(
+        "the replay to arrive",
+        Duration::from_secs(30),
+        async || seen.lock().unwrap().len() == 1,
+    )
+    .await;
     assert_eq!(seen.lock().unwrap()[0], b"{\"type\":\"invoice.paid\"}");
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let page = app.get_html(&format!("/requests/{id}/replay")).await;
-        if page.contains("replay-succeeded") {
-            assert!(
-                page.contains("thanks from the dev server"),
-                "the response excerpt is shown"
-            );
-            assert!(page.contains(&target_url));
-            assert!(page.contains("<td>200</td>"), "the status code is shown");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the history never showed the result"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let page = wait_for(
+        "the history to show the result",
+        Duration::from_secs(30),
+        async || {
+            let page = app.get_html(&format!("/requests/{id}/replay")).await;
+            match page.contains("replay-succeeded") {
+                true => Ok(page),
+                false => Err("no succeeded replay yet"),
+            }
+        },
+    )
+    .await;
+    assert!(
+        page.contains("thanks from the dev server"),
+        "the response excerpt is shown"
+    );
+    assert!(page.contains(&target_url));
+    assert!(page.contains("<td>200</td>"), "the status code is shown");
 }
 
 #[tokio::test]
@@ -200,7 +198,10 @@ async fn selected_captures_are_replayed_in_bulk_in_reverse_order_to_a_saved_targ
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    wait_for("three replays", || seen.lock().unwrap().len() == 3).await;
+    wait_until("three replays", Duration::from_secs(30), async || {
+        seen.lock().unwrap().len() == 3
+    })
+    .await;
     let bodies: Vec<Vec<u8>> = seen.lock().unwrap().clone();
     assert_eq!(
         bodies,

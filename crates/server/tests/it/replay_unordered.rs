@@ -3,12 +3,13 @@
 //! ordered batch still has one send in flight and arrives in order.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hookvault_core::signing::{self, Scheme, SignatureStatus};
 use hookvault_store::replays;
 use serde_json::{json, Value};
 
+use crate::common::wait::wait_for;
 use crate::common::TestApp;
 use crate::replay::{now, post, wait_finished, Reply, Target, DEADLINE, STRIPE_SECRET};
 
@@ -64,8 +65,8 @@ async fn bulk(
 
 /// Waits until every replay of the batch is `succeeded`; returns how many attempts were made.
 async fn wait_batch(app: &TestApp, batch: uuid::Uuid, n: usize) -> i64 {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
+    let what = format!("{n} replays of the batch to succeed");
+    wait_for(&what, DEADLINE, async || {
         let (attempts, succeeded): (i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM replay_attempts a JOIN replays r ON r.id = a.replay_id
                      WHERE r.batch_id = $1),
@@ -75,15 +76,12 @@ async fn wait_batch(app: &TestApp, batch: uuid::Uuid, n: usize) -> i64 {
         .fetch_one(&app.server.pool)
         .await
         .unwrap();
-        if succeeded == n as i64 {
-            return attempts;
+        match succeeded == n as i64 {
+            true => Ok(attempts),
+            false => Err(format!("{succeeded} of {n} succeeded")),
         }
-        assert!(
-            Instant::now() < deadline,
-            "{succeeded} of {n} replays succeeded"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// The `n` of each body, in arrival order.

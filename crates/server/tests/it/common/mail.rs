@@ -4,7 +4,7 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One delivered message.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -100,19 +100,15 @@ impl SmtpSink {
 
     /// Waits (up to 10 s) until `to` has received `count` messages; returns them all.
     pub async fn wait_for(&self, to: &str, count: usize) -> Vec<Mail> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        let what = format!("{count} mails to {to}");
+        super::wait::wait_for(&what, Duration::from_secs(10), async || {
             let got = self.to(to);
-            if got.len() >= count {
-                return got;
+            match got.len() >= count {
+                true => Ok(got),
+                false => Err(format!("{} received", got.len())),
             }
-            assert!(
-                Instant::now() < deadline,
-                "{to} received {} mails, expected {count}",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 
     /// The latest message to `to`, waiting for the `count`-th.
