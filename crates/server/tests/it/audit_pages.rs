@@ -13,6 +13,7 @@ use crate::browser::{
 };
 use crate::common::browser::PASSWORD;
 use crate::common::official::{OfficialReceiver, STRIPE_SECRET};
+use crate::common::wait::wait_for;
 use crate::common::TestApp;
 
 /// How long one browser step may take (the same bound `eventually!` uses).
@@ -49,15 +50,14 @@ async fn capture_stripe_event(app: &TestApp, token: &str) -> (String, String) {
 
 /// Polls the API until the audit is no longer running.
 async fn finished_audit(app: &TestApp, token: &str, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    wait_for("the audit to finish", Duration::from_secs(60), async || {
         let v = app.api_json(token, &format!("/api/v1/audits/{id}")).await;
-        if v["status"] != "running" {
-            return v;
+        match v["status"] != "running" {
+            true => Ok(v),
+            false => Err(v),
         }
-        assert!(Instant::now() < deadline, "the audit did not finish: {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]

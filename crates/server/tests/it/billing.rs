@@ -14,7 +14,7 @@ use crate::common::stripe::{
     self as stripe, assert_official, deliver, deliver_raw, event, now, sign_with, signed,
     subscription, StripeStandIn, PRICE_ID, SECRET_KEY, WEBHOOK_SECRET,
 };
-use crate::common::wait::wait_for;
+use crate::common::wait::{wait_for, wait_until};
 use crate::common::TestApp;
 
 async fn app_with_billing(
@@ -422,14 +422,16 @@ async fn the_webhook_answers_before_the_job_runs_and_a_failed_stripe_call_is_ret
         "answered in {:?}",
         started.elapsed()
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while standin
-        .calls("GET", "/v1/subscriptions/sub_slow")
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline, "the job did not call Stripe");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "the job to call Stripe",
+        Duration::from_secs(10),
+        async || {
+            !standin
+                .calls("GET", "/v1/subscriptions/sub_slow")
+                .is_empty()
+        },
+    )
+    .await;
     assert_eq!(
         hookvault_store::billing::event_status(&app.server.pool, &checkout.id)
             .await
@@ -482,23 +484,20 @@ async fn the_webhook_answers_before_the_job_runs_and_a_failed_stripe_call_is_ret
         .await
         .unwrap();
     assert!(said.contains("queued again"), "{said}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let what = "the retried event to fail once more";
+    wait_for(what, Duration::from_secs(20), async || {
         let (status, attempts): (String, i32) =
             sqlx::query_as("SELECT status, attempts FROM billing_events WHERE event_id = $1")
                 .bind(&broken.id)
                 .fetch_one(&app.server.pool)
                 .await
                 .unwrap();
-        if status == "failed" && attempts == 1 {
-            break;
+        match status == "failed" && attempts == 1 {
+            true => Ok(()),
+            false => Err(format!("{status} after {attempts} attempts")),
         }
-        assert!(
-            Instant::now() < deadline,
-            "{status} after {attempts} attempts"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     let refused = hookvault_server::billing::admin_billing_retry(&app.server.pool, &checkout.id)
         .await
         .unwrap_err()
@@ -829,15 +828,18 @@ async fn the_stripe_secrets_never_reach_the_log() {
     assert_eq!(deliver(&server.url, &forged).await.status(), 400);
     standin.fail_next(500, "An unknown error occurred");
     assert_eq!(deliver(&server.url, &checkout).await.status(), 200);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !log.lock().unwrap().contains("billing event applied") {
-        assert!(
-            Instant::now() < deadline,
-            "the event was not applied:\n{}",
-            log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(
+        "the event to be applied",
+        Duration::from_secs(30),
+        async || {
+            let log = log.lock().unwrap();
+            match log.contains("billing event applied") {
+                true => Ok(()),
+                false => Err(format!("\n{log}")),
+            }
+        },
+    )
+    .await;
     assert_eq!(standin.calls("GET", "/v1/subscriptions/sub_log").len(), 2);
     let log = log.lock().unwrap().clone();
     assert!(log.contains("billing event failed"), "{log}");

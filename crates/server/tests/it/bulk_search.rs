@@ -4,9 +4,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::browser::location;
+use crate::common::wait::{wait_for, wait_until};
 use crate::common::TestApp;
 use crate::inspector::send;
 
@@ -123,18 +124,14 @@ async fn all_captures_matching_a_search_are_previewed_in_order_then_sent_and_fai
     assert_eq!(r.status(), 303);
     let replays_page = format!("/endpoints/{endpoint}/replays");
     assert_eq!(location(&r), replays_page);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let html = loop {
+    let html = wait_for("the batch to finish", Duration::from_secs(30), async || {
         let html = b.get_html(&replays_page).await;
-        if html.contains("Retry 2 failed") {
-            break html;
+        match html.contains("Retry 2 failed") {
+            true => Ok(html),
+            false => Err(html),
         }
-        assert!(
-            Instant::now() < deadline,
-            "the batch never finished: {html}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     let at = html.find("/batches/").expect("the retry form");
     let action = &html[html[..at].rfind("action=\"").expect("action") + 8..];
     let action = action[..action.find('"').expect("end")].to_string();
@@ -142,17 +139,11 @@ async fn all_captures_matching_a_search_are_previewed_in_order_then_sent_and_fai
     // Retry failed: both again, in their order, now accepted.
     let r = b.post_form(&action, &replays_page, &[]).await;
     assert_eq!(r.status(), 303);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if ok.lock().expect("lock").len() == 2 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the retried replays never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = "the retried replays to arrive";
+    wait_until(what, Duration::from_secs(30), async || {
+        ok.lock().expect("lock").len() == 2
+    })
+    .await;
     let got = ok.lock().expect("lock").clone();
     assert_eq!(got, [event(1, "invoice.paid"), event(3, "invoice.paid")]);
     let html = b.get_html(&replays_page).await;
@@ -163,20 +154,17 @@ async fn all_captures_matching_a_search_are_previewed_in_order_then_sent_and_fai
 
     // The retry is a bulk replay of its own (newest first); having no failures, it offers no
     // retry, and asking anyway says why.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let html = loop {
+    let what = "the retry batch to finish";
+    let html = wait_for(what, Duration::from_secs(30), async || {
         let html = b.get_html(&replays_page).await;
         let newest = &html[html.find("data-batch=\"").expect("a batch row")..];
         let newest = &newest[..newest.find("</tr>").expect("row end")];
-        if newest.contains("<td class=\"replay-succeeded\">2</td>") {
-            break html;
+        match newest.contains("<td class=\"replay-succeeded\">2</td>") {
+            true => Ok(html),
+            false => Err(html),
         }
-        assert!(
-            Instant::now() < deadline,
-            "the retry batch never finished: {html}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     let at = html.find("data-batch=\"").expect("a batch row") + "data-batch=\"".len();
     let retry_batch = &html[at..at + 36];
     let r = b

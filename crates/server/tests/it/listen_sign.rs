@@ -4,7 +4,7 @@
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hookvault_core::headers::RawHeader;
 use hookvault_core::signing::{self, Scheme, SignatureStatus};
@@ -165,14 +165,13 @@ async fn capture(url: &str, id: &str, secret: Option<&str>) {
 
 /// The headers the local handler received with event `id`, waiting for it.
 async fn received(seen: &Seen, id: &str) -> Vec<RawHeader> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some((h, _)) = seen.lock().unwrap().iter().find(|(_, b)| *b == event(id)) {
-            return h.clone();
-        }
-        assert!(Instant::now() < deadline, "{id} never reached the handler");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("{id} to reach the handler");
+    wait_for(&what, Duration::from_secs(30), async || {
+        let seen = seen.lock().unwrap();
+        let found = seen.iter().find(|(_, b)| *b == event(id));
+        found.map(|(h, _)| h.clone()).ok_or("not yet")
+    })
+    .await
 }
 
 /// What the developer's handler would conclude with its own secret.

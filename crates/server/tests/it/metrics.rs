@@ -1,8 +1,9 @@
 //! Prometheus `/metrics` on `--metrics-listen`: the counters move with what the service does,
 //! and the public listener does not serve them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::common::wait::wait_for;
 use crate::common::TestApp;
 
 /// The value of the first sample line starting with `name` (labels included), or 0.
@@ -70,20 +71,23 @@ async fn the_metrics_count_captures_rejects_batches_replays_and_streams() {
         .as_str()
         .unwrap()
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let v: serde_json::Value = app
-            .api_get(&token, &format!("/api/v1/replays/{replay}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if v["status"] == "succeeded" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{v}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(
+        "the replay to succeed",
+        Duration::from_secs(30),
+        async || {
+            let v: serde_json::Value = app
+                .api_get(&token, &format!("/api/v1/replays/{replay}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            match v["status"] == "succeeded" {
+                true => Ok(()),
+                false => Err(v),
+            }
+        },
+    )
+    .await;
 
     // A stream held open.
     let stream = client

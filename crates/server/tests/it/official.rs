@@ -2,9 +2,10 @@
 //! stripe.Webhook.construct_event, standardwebhooks' Webhook.verify, slack_sdk's
 //! SignatureVerifier, and GitHub's and Shopify's documented checks — all in a FastAPI app.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::official::*;
+use crate::common::wait::wait_for;
 use crate::common::TestApp;
 use hookvault_core::signing;
 
@@ -51,20 +52,23 @@ async fn replay(
         .as_str()
         .unwrap()
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let v: serde_json::Value = app
-            .api_get(token, &format!("/api/v1/replays/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if v["status"] == "succeeded" || v["status"] == "failed" {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "replay did not finish: {v}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(
+        "the replay to finish",
+        Duration::from_secs(30),
+        async || {
+            let v: serde_json::Value = app
+                .api_get(token, &format!("/api/v1/replays/{id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            match v["status"] == "succeeded" || v["status"] == "failed" {
+                true => Ok(v),
+                false => Err(v),
+            }
+        },
+    )
+    .await
 }
 
 fn accepted_by(v: &serde_json::Value, verifier: &str) {

@@ -1,10 +1,11 @@
 //! Setting, changing or clearing an endpoint's signature check re-checks its existing captures
 //! in the background, with progress on the endpoint page, judging each as at its arrival.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hookvault_core::signing;
 
+use crate::common::wait::{wait_for, wait_until};
 use crate::common::TestApp;
 
 const SECRET: &str = "whsec_the_senders_secret";
@@ -60,18 +61,18 @@ async fn set_signing(app: &TestApp, token: &str, endpoint_id: &str, signing: ser
 
 /// Waits until the endpoint page says the re-check finished; returns that line.
 async fn finished(app: &TestApp, endpoint_id: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let page = app.get_html(&format!("/endpoints/{endpoint_id}")).await;
-        if let Some(line) = page
-            .lines()
-            .find(|l| l.contains(r#"id="recheck""#) && l.contains("were re-checked"))
-        {
-            return line.to_string();
-        }
-        assert!(Instant::now() < deadline, "the re-check never finished");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(
+        "the re-check to finish",
+        Duration::from_secs(30),
+        async || {
+            let page = app.get_html(&format!("/endpoints/{endpoint_id}")).await;
+            page.lines()
+                .find(|l| l.contains(r#"id="recheck""#) && l.contains("were re-checked"))
+                .map(str::to_string)
+                .ok_or("not yet")
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -185,13 +186,10 @@ async fn the_endpoint_page_shows_a_recheck_in_progress_and_a_restart_resumes_it(
         .await
         .unwrap();
     let app = TestApp::attach(server);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while status(&app, &token, &id).await != "valid" {
-        assert!(
-            Instant::now() < deadline,
-            "the interrupted re-check never resumed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = "the interrupted re-check to resume";
+    wait_until(what, Duration::from_secs(30), async || {
+        status(&app, &token, &id).await == "valid"
+    })
+    .await;
     drop(data_dir);
 }
