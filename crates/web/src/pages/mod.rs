@@ -10,6 +10,7 @@ mod endpoints;
 mod export;
 pub(crate) mod insight;
 mod order;
+mod replay_history;
 mod replays;
 mod requests;
 mod settings;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .merge(endpoints::router())
         .merge(requests::router())
         .merge(replays::router())
+        .merge(replay_history::router())
         .merge(bulk::router())
         .merge(settings::router())
         .merge(signing::router())
