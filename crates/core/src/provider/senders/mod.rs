@@ -27,9 +27,11 @@ mod twilio;
 mod woocommerce;
 
 type Rule<T> = (Provider, fn(&T) -> bool);
+/// A rule on the delivery headers (for headers of any lifetime).
+type HeaderRule = (Provider, fn(&HeaderView<'_>) -> bool);
 
 /// Rules on the delivery headers (signature headers, event headers, user agents), in order.
-const BY_HEADERS: [(Provider, fn(&HeaderView<'_>) -> bool); 13] = [
+const BY_HEADERS: [HeaderRule; 13] = [
     (Provider::Stripe, stripe::by_headers),
     (Provider::Github, github::by_headers),
     (Provider::Shopify, shopify::by_headers),
