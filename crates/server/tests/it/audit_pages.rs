@@ -2,7 +2,7 @@
 //! through the API: probes built from a stored capture, sent through the server's guarded
 //! client to a real handler, the report stored and shown.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::Locator;
 use hookvault_core::audit::{Outcome, Report};
@@ -258,15 +258,14 @@ async fn a_user_audits_a_handler_from_a_captures_page_and_reads_the_scorecard() 
         "the audit page",
         at_path(&c, |p| p.starts_with("/audits/")).await
     );
-    let deadline = Instant::now() + STEP;
-    let status = loop {
+    let status = wait_for("the audit page to finish", STEP, async || {
         let s = text_of(&c, "#audit-status").await.unwrap_or_default();
-        if s != "running" && !s.is_empty() {
-            break s;
+        match s != "running" && !s.is_empty() {
+            true => Ok(s),
+            false => Err(s),
         }
-        assert!(Instant::now() < deadline, "the audit page never finished");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     assert_eq!(status, "failed");
     assert_eq!(
         c.current_url().await.expect("url").path(),

@@ -4,7 +4,7 @@
 //! `scripts/install-test-deps.sh` creates in `target/test-venv`.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Secrets the receiver verifies with.
 pub const STRIPE_SECRET: &str = "whsec_dev_local_handler_secret";
@@ -73,19 +73,14 @@ impl OfficialReceiver {
             base: format!("http://127.0.0.1:{port}"),
             child,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{}/received", receiver.base)).await {
-                if r.status().is_success() {
-                    return Some(receiver);
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the official verifier app did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = "the official verifier app to start";
+        super::wait::wait_until(what, Duration::from_secs(30), async || {
+            reqwest::get(format!("{}/received", receiver.base))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+        Some(receiver)
     }
 
     /// The virtualenv's Python (it also has `jsonschema`).
