@@ -222,7 +222,8 @@ pub async fn delete_account_step(
         ),
         sqlx::query!(
             "DELETE FROM signature_rechecks WHERE endpoint_id IN (
-                 SELECT id FROM endpoints WHERE user_id = $1 LIMIT $2)",
+                 SELECT r.endpoint_id FROM signature_rechecks r
+                 JOIN endpoints e ON e.id = r.endpoint_id WHERE e.user_id = $1 LIMIT $2)",
             user_id as _,
             limit
         ),
@@ -251,7 +252,7 @@ pub async fn delete_account_step(
         ),
         // Billing events keep their id (a redelivery is still recognized) but lose their
         // payload, which holds the customer's details: every event linked to the account, and
-        // every event whose object names it (its Stripe customer, its id as
+        // every event whose object names it (its Stripe customers, its id as
         // client_reference_id or in metadata, one of its subscriptions) — ignored, pending and
         // failed ones too, which no job linked.
         sqlx::query!(
@@ -260,6 +261,8 @@ pub async fn delete_account_step(
                  WHERE u.id = $1 AND (e.user_id = u.id OR (e.payload IS NOT NULL AND (
                      e.payload #>> '{data,object,customer}' = u.stripe_customer_id
                      OR e.payload #>> '{data,object,customer,id}' = u.stripe_customer_id
+                     OR e.payload #>> '{data,object,customer}' IN (
+                         SELECT customer_id FROM billing_subscriptions WHERE user_id = u.id)
                      OR e.payload #>> '{data,object,client_reference_id}' = u.id::text
                      OR e.payload #>> '{data,object,metadata,hookvault_account_id}' = u.id::text
                      OR e.payload #>> '{data,object,subscription}' IN (

@@ -5,6 +5,7 @@
 mod common;
 
 mod account_hygiene;
+mod account_deletion;
 mod accounts;
 mod audit;
 mod audit_pages;
