@@ -1,7 +1,8 @@
 //! Issue 13, deleting an account, checked in the database: every table that holds account data
 //! (found from `information_schema`, so a new table is caught), for two accounts that both have
-//! rows in all of them; the bounded steps of the deletion; its finishing in the background
-//! and at the next start, with the confirmation mail (the real SMTP sink).
+//! rows in all of them (and the export before it); the bounded steps of the deletion; its
+//! finishing in the background and at the next start, with the confirmation mail (the real
+//! SMTP sink).
 
 use std::time::{Duration, Instant};
 
@@ -406,6 +407,21 @@ async fn deleting_an_account_removes_its_rows_from_every_table_and_nothing_of_an
     let kept_before = rows_of(pool, &kept_ids).await;
     assert_all_present(&gone_before, "deleted");
     assert_all_present(&kept_before, "other");
+
+    // Export first: endpoints and captures as NDJSON.
+    let export = gone.browser.get("/settings/export.ndjson").await;
+    assert_eq!(export.status(), 200);
+    let text = export.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.iter().filter(|l| l["type"] == "endpoint").count(), 2);
+    assert_eq!(
+        lines.len(),
+        2 + 6,
+        "two endpoints and their six captures: {text}"
+    );
 
     let r = gone
         .browser

@@ -93,9 +93,9 @@ fn is_live(status: &str) -> bool {
 }
 
 /// Cancels, through Stripe's API, every subscription of the account that Stripe may still
-/// charge, before the account is deleted: the live ones recorded here, and — since an event
-/// may not have been applied yet (pending, failed) — every live subscription of the customers
-/// linked to or named with the account (`GET /v1/subscriptions?customer=…`) and each
+/// charge, before the account is deleted: first the live ones recorded here; then — since an
+/// event may not have been applied yet (pending, failed) — every live subscription of the
+/// customers linked to or named with the account (`GET /v1/subscriptions?customer=…`) and each
 /// subscription that events name with the account's id, as the API says it is now.
 /// `Ok(Err(why))`: the deletion must stop, and `why` says so in words (nothing has been
 /// deleted then).
@@ -103,13 +103,9 @@ pub(crate) async fn cancel_subscriptions(
     state: &crate::state::AppState,
     user_id: hookvault_core::ids::UserId,
 ) -> Result<Result<(), String>, crate::error::AppError> {
-    let mut live: std::collections::BTreeSet<String> =
-        hookvault_store::billing::live_subscriptions(&state.pool, user_id)
-            .await?
-            .into_iter()
-            .collect();
+    let recorded = hookvault_store::billing::live_subscriptions(&state.pool, user_id).await?;
     let Some(billing) = &state.billing else {
-        if live.is_empty() {
+        if recorded.is_empty() {
             return Ok(Ok(()));
         }
         return Ok(Err(
@@ -118,12 +114,17 @@ pub(crate) async fn cancel_subscriptions(
                 .into(),
         ));
     };
+    let mut cancelled = std::collections::BTreeSet::new();
+    if let Err(why) = cancel_each(state, billing, user_id, recorded, &mut cancelled).await? {
+        return Ok(Err(why));
+    }
     let refs = hookvault_store::billing::stripe_refs(&state.pool, user_id).await?;
+    let mut live = Vec::new();
     for customer in &refs.customers {
         match billing.stripe.list_subscriptions(customer).await {
             Ok(list) => live.extend(
                 list.into_iter()
-                    .filter(|(_, status)| is_live(status))
+                    .filter(|(id, status)| is_live(status) && !cancelled.contains(id))
                     .map(|(id, _)| id),
             ),
             Err(e) => {
@@ -133,13 +134,11 @@ pub(crate) async fn cancel_subscriptions(
         }
     }
     for subscription in refs.subscriptions {
-        if live.contains(&subscription) {
+        if live.contains(&subscription) || cancelled.contains(&subscription) {
             continue;
         }
         match billing.stripe.retrieve_subscription(&subscription).await {
-            Ok(s) if is_live(&s.status) => {
-                live.insert(subscription);
-            }
+            Ok(s) if is_live(&s.status) => live.push(subscription),
             Ok(_) => {}
             Err(stripe::StripeError::Api { code: Some(c), .. }) if c == "resource_missing" => {}
             Err(e) => {
@@ -148,7 +147,17 @@ pub(crate) async fn cancel_subscriptions(
             }
         }
     }
-    for subscription in live {
+    cancel_each(state, billing, user_id, live, &mut cancelled).await
+}
+
+async fn cancel_each(
+    state: &crate::state::AppState,
+    billing: &Billing,
+    user_id: hookvault_core::ids::UserId,
+    subscriptions: Vec<String>,
+    cancelled: &mut std::collections::BTreeSet<String>,
+) -> Result<Result<(), String>, crate::error::AppError> {
+    for subscription in subscriptions {
         if let Err(e) = billing.stripe.cancel_subscription(&subscription).await {
             tracing::warn!(user.id = %user_id, error = %e, "cancelling a subscription failed");
             return Ok(Err(format!(
@@ -157,6 +166,7 @@ pub(crate) async fn cancel_subscriptions(
         }
         hookvault_store::billing::mark_canceled(&state.pool, &subscription).await?;
         tracing::info!(user.id = %user_id, "subscription cancelled before deleting the account");
+        cancelled.insert(subscription);
     }
     Ok(Ok(()))
 }
