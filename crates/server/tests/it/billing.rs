@@ -1013,3 +1013,108 @@ async fn deleting_an_account_cancels_subscriptions_that_no_applied_event_recorde
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Runs `hookvault admin billing-events ARGS…` (the binary) against the database at `url`.
+async fn admin_billing_events_binary(url: &str, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookvault"))
+        .args(["admin", "billing-events"])
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("HOOKVAULT_LOG", "warn")
+        .output()
+        .await
+        .expect("run hookvault admin billing-events");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_died_mid_lease_is_applied_by_another_when_the_lease_ends_and_the_binary_lists_it(
+) {
+    let standin = StripeStandIn::start().await;
+    let url = crate::common::fresh_database_url().await;
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let start = || {
+        let billing = standin.config(Duration::from_secs(3600));
+        let options = options.clone();
+        TestApp::spawn_with(move |c| {
+            c.database = hookvault_server::Database::External(options);
+            c.billing = Some(billing);
+        })
+    };
+    let app = start().await;
+    let (_, token, account) = verified_account(&app, "lease@example.com").await;
+    let checkout = signed(
+        "checkout.session.completed",
+        now(),
+        json!({"id": "cs_lease", "object": "checkout.session", "mode": "subscription",
+               "client_reference_id": account, "customer": "cus_lease",
+               "subscription": "sub_lease"}),
+    );
+    let refund = signed(
+        "charge.refunded",
+        now(),
+        json!({"id": "ch_lease", "object": "charge"}),
+    );
+    assert_official(&[(&checkout, true), (&refund, true)]);
+    assert_eq!(deliver(&app.url, &refund).await.status(), 200);
+    // The worker claims the checkout and is stopped in the middle of its Stripe call.
+    standin.hold();
+    assert_eq!(deliver(&app.url, &checkout).await.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while standin.calls("GET", "/v1/subscriptions/sub_lease").is_empty() {
+        assert!(Instant::now() < deadline, "the job reads the subscription");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.server.stop().await;
+    standin.release();
+
+    let listed = admin_billing_events_binary(&url, &["--unfinished"]).await;
+    assert!(listed.contains(&checkout.id), "{listed}");
+    assert!(!listed.contains(&refund.id), "{listed}");
+    let line = listed.lines().find(|l| l.contains(&checkout.id)).unwrap();
+    assert!(
+        line.contains(" pending ") && line.contains("retry at"),
+        "leased, not done: {line}"
+    );
+    // The lease (120 s) runs out; here it is shortened to a second.
+    let pool = sqlx::PgPool::connect_with(options.clone()).await.unwrap();
+    let leased: bool = sqlx::query_scalar(
+        "UPDATE billing_events SET next_attempt_at = now() + interval '1 second'
+         WHERE event_id = $1 AND status = 'pending' AND attempts = 1
+           AND next_attempt_at > now() + interval '60 seconds'
+         RETURNING true",
+    )
+    .bind(&checkout.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap_or(false);
+    pool.close().await;
+    assert!(leased, "the dead worker's claim holds the event for its lease");
+
+    let app = start().await;
+    wait_status(&app, &checkout.id, "done").await;
+    wait_plan(&app, &token, "pro").await;
+    let listed = admin_billing_events_binary(&url, &[]).await;
+    let line = listed.lines().find(|l| l.contains(&checkout.id)).unwrap();
+    assert!(
+        line.contains("checkout.session.completed") && line.contains(" done ") && line.contains(" 2  "),
+        "applied at the second attempt: {line}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(&refund.id) && l.contains(" ignored ")),
+        "{listed}"
+    );
+    assert_eq!(
+        admin_billing_events_binary(&url, &["--unfinished"]).await.trim(),
+        "no billing events pending or failed"
+    );
+    app.server.stop().await;
+}

@@ -418,3 +418,27 @@ async fn a_password_change_ends_the_other_sessions_and_is_mailed_and_a_reset_end
     assert!(ends_within(watching, STREAM_END).await.is_some());
     app.server.stop().await;
 }
+
+#[tokio::test]
+async fn without_an_smtp_url_the_start_log_says_so_once_and_mails_go_to_the_log() {
+    let (server, log) =
+        crate::common::process::ServerProcess::start_with(&[], &[], Some("info")).await;
+    server.account("logged@example.com").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log.lock().unwrap().contains("/verify-email?token=") {
+        assert!(
+            Instant::now() < deadline,
+            "the verification link is in the log:\n{}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = log.lock().unwrap().clone();
+    assert_eq!(
+        log.matches("no --smtp-url: mails").count(),
+        1,
+        "said once at start:\n{log}"
+    );
+    assert!(log.contains("logged@example.com"), "{log}");
+    drop(server);
+}
