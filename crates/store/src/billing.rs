@@ -305,10 +305,7 @@ pub struct StripeRefs {
 }
 
 /// The Stripe ids that name the account (see [`StripeRefs`]).
-pub async fn stripe_refs(
-    pool: &crate::PgPool,
-    user_id: UserId,
-) -> Result<StripeRefs, StoreError> {
+pub async fn stripe_refs(pool: &crate::PgPool, user_id: UserId) -> Result<StripeRefs, StoreError> {
     let customers = sqlx::query_scalar!(
         r#"SELECT DISTINCT c AS "c!" FROM (
                SELECT stripe_customer_id AS c FROM users WHERE id = $1

@@ -174,7 +174,11 @@ async fn seed(
         now() - 10,
         json!({"id": format!("sub_other_{tag}"), "object": "subscription", "customer": customer}),
     );
-    for (e, status) in [(&linked, "done"), (&ignored, "ignored"), (&failed, "failed")] {
+    for (e, status) in [
+        (&linked, "done"),
+        (&ignored, "ignored"),
+        (&failed, "failed"),
+    ] {
         assert_eq!(deliver(&app.url, e).await.status(), 200);
         wait_until(&format!("{} {status}", e.id), async || {
             billing_status(pool, &e.id).await.as_deref() == Some(status)
@@ -447,7 +451,11 @@ async fn deleting_an_account_removes_its_rows_from_every_table_and_nothing_of_an
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(gone.browser.get("/").await.status(), 303, "signed out at once");
+    assert_eq!(
+        gone.browser.get("/").await.status(),
+        303,
+        "signed out at once"
+    );
     let mails = sink.wait_for(&gone.email, 2).await;
     assert!(mails[1].subject.contains("deleted"), "{mails:?}");
     // The mail goes out when the last row is gone.
@@ -469,10 +477,7 @@ async fn deleting_an_account_removes_its_rows_from_every_table_and_nothing_of_an
         "the other account is untouched"
     );
     assert_eq!(
-        app.browser()
-            .login(&gone.email, PASSWORD)
-            .await
-            .status(),
+        app.browser().login(&gone.email, PASSWORD).await.status(),
         401
     );
     assert_eq!(kept.browser.get("/").await.status(), 200);
@@ -545,7 +550,12 @@ async fn a_deletion_cut_short_is_finished_and_mailed_at_the_next_start() {
     let (_, token) = app.account("cut@example.com").await;
     let (_, url) = app.create_endpoint(&token, "hooks").await;
     for _ in 0..3 {
-        let r = reqwest::Client::new().post(&url).body("{}").send().await.unwrap();
+        let r = reqwest::Client::new()
+            .post(&url)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
     let id: uuid::Uuid = app.api_json(&token, "/api/v1/account").await["id"]
@@ -561,7 +571,11 @@ async fn a_deletion_cut_short_is_finished_and_mailed_at_the_next_start() {
         .await
         .unwrap();
     app.server.stop().await;
-    assert_eq!(sink.to("cut@example.com").len(), 1, "only the verification so far");
+    assert_eq!(
+        sink.to("cut@example.com").len(),
+        1,
+        "only the verification so far"
+    );
 
     let app = start(options, smtp).await;
     let mail = sink.nth("cut@example.com", 2).await;

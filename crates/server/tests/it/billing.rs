@@ -905,7 +905,9 @@ async fn a_deletion_in_the_same_second_as_an_applied_update_reads_the_api_and_en
     wait_status(&app, &updated.id, "done").await;
     assert_eq!(plan_of(&app, &token).await, "pro");
     assert!(
-        standin.calls("GET", "/v1/subscriptions/sub_tie2").is_empty(),
+        standin
+            .calls("GET", "/v1/subscriptions/sub_tie2")
+            .is_empty(),
         "a newer event needs no API read"
     );
 
@@ -954,7 +956,10 @@ async fn deleting_an_account_cancels_subscriptions_that_no_applied_event_recorde
     assert_official(&[(&failed, true), (&checkout, true)]);
     assert_eq!(deliver(&app.url, &checkout).await.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while standin.calls("GET", "/v1/subscriptions/sub_pending").is_empty() {
+    while standin
+        .calls("GET", "/v1/subscriptions/sub_pending")
+        .is_empty()
+    {
         assert!(Instant::now() < deadline, "the job reads the subscription");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -1067,7 +1072,10 @@ async fn a_job_whose_worker_died_mid_lease_is_applied_by_another_when_the_lease_
     standin.hold();
     assert_eq!(deliver(&app.url, &checkout).await.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while standin.calls("GET", "/v1/subscriptions/sub_lease").is_empty() {
+    while standin
+        .calls("GET", "/v1/subscriptions/sub_lease")
+        .is_empty()
+    {
         assert!(Instant::now() < deadline, "the job reads the subscription");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -1095,7 +1103,10 @@ async fn a_job_whose_worker_died_mid_lease_is_applied_by_another_when_the_lease_
     .await
     .unwrap_or(false);
     pool.close().await;
-    assert!(leased, "the dead worker's claim holds the event for its lease");
+    assert!(
+        leased,
+        "the dead worker's claim holds the event for its lease"
+    );
 
     let app = start().await;
     wait_status(&app, &checkout.id, "done").await;
@@ -1103,7 +1114,9 @@ async fn a_job_whose_worker_died_mid_lease_is_applied_by_another_when_the_lease_
     let listed = admin_billing_events_binary(&url, &[]).await;
     let line = listed.lines().find(|l| l.contains(&checkout.id)).unwrap();
     assert!(
-        line.contains("checkout.session.completed") && line.contains(" done ") && line.contains(" 2  "),
+        line.contains("checkout.session.completed")
+            && line.contains(" done ")
+            && line.contains(" 2  "),
         "applied at the second attempt: {line}"
     );
     assert!(
@@ -1113,7 +1126,9 @@ async fn a_job_whose_worker_died_mid_lease_is_applied_by_another_when_the_lease_
         "{listed}"
     );
     assert_eq!(
-        admin_billing_events_binary(&url, &["--unfinished"]).await.trim(),
+        admin_billing_events_binary(&url, &["--unfinished"])
+            .await
+            .trim(),
         "no billing events pending or failed"
     );
     app.server.stop().await;

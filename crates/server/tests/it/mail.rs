@@ -61,7 +61,8 @@ async fn sign_up_mails_a_single_use_link_and_captures_wait_for_it_when_required(
     let r = send().await.unwrap();
     assert_eq!(r.status(), 503, "captures wait for the verification");
     assert_eq!(
-        r.headers()["retry-after"], "300",
+        r.headers()["retry-after"],
+        "300",
         "the sender is asked to retry"
     );
     assert!(r.text().await.unwrap().contains("not verified"));
@@ -102,7 +103,10 @@ async fn sign_up_mails_a_single_use_link_and_captures_wait_for_it_when_required(
     let body = app
         .api_get(
             &token,
-            &format!("/api/v1/requests/{}/body", requests[0]["id"].as_str().unwrap()),
+            &format!(
+                "/api/v1/requests/{}/body",
+                requests[0]["id"].as_str().unwrap()
+            ),
         )
         .await;
     assert_eq!(body.text().await.unwrap(), r#"{"id":"evt_waiting"}"#);
@@ -283,7 +287,9 @@ async fn link_rows(pool: &sqlx::PgPool, email: &str) -> Vec<String> {
 /// Checks that the link's token is stored only as its SHA-256 and lives `secs` seconds.
 async fn assert_stored_hashed(pool: &sqlx::PgPool, mail: &Mail, path: &str, secs: f64) {
     use base64::Engine;
-    let link = mail.link(path).unwrap_or_else(|| panic!("{path} in {mail:?}"));
+    let link = mail
+        .link(path)
+        .unwrap_or_else(|| panic!("{path} in {mail:?}"));
     let token = link.rsplit_once("token=").unwrap().1.to_string();
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(&token)
@@ -320,7 +326,13 @@ async fn mailed_links_are_stored_only_as_hashes_for_24_hours_to_verify_and_1_hou
     let pool = &app.server.pool;
     let (b, _) = app.account("hashed@example.com").await;
     let verify = sink.nth("hashed@example.com", 1).await;
-    assert_stored_hashed(pool, &verify, &format!("{}/verify-email?token=", app.url), 86400.0).await;
+    assert_stored_hashed(
+        pool,
+        &verify,
+        &format!("{}/verify-email?token=", app.url),
+        86400.0,
+    )
+    .await;
 
     app.browser()
         .post_form(
@@ -330,7 +342,13 @@ async fn mailed_links_are_stored_only_as_hashes_for_24_hours_to_verify_and_1_hou
         )
         .await;
     let reset = sink.nth("hashed@example.com", 2).await;
-    assert_stored_hashed(pool, &reset, &format!("{}/password/reset?token=", app.url), 3600.0).await;
+    assert_stored_hashed(
+        pool,
+        &reset,
+        &format!("{}/password/reset?token=", app.url),
+        3600.0,
+    )
+    .await;
     assert_eq!(link_rows(pool, "hashed@example.com").await.len(), 2);
 
     // An expired verification link is refused, and the address stays unverified.
@@ -379,13 +397,16 @@ async fn a_password_change_ends_the_other_sessions_and_is_mailed_and_a_reset_end
     let mail = sink.nth(email, 2).await;
     assert_eq!(mail.subject, "Your Hookvault password was changed");
     assert!(
-        mail.body
-            .contains(&format!("{}/password/forgot", app.url)),
+        mail.body.contains(&format!("{}/password/forgot", app.url)),
         "{}",
         mail.body
     );
     assert_eq!(here.get("/").await.status(), 200, "this session stays");
-    assert_eq!(elsewhere.get("/").await.status(), 303, "the other one ended");
+    assert_eq!(
+        elsewhere.get("/").await.status(),
+        303,
+        "the other one ended"
+    );
     assert!(ends_within(watching, STREAM_END).await.is_some());
 
     // A reset ends every session, the live stream of one too.

@@ -4,8 +4,8 @@
 #[allow(dead_code)]
 mod common;
 
-mod account_hygiene;
 mod account_deletion;
+mod account_hygiene;
 mod accounts;
 mod audit;
 mod audit_pages;
