@@ -437,6 +437,11 @@ async fn a_password_change_ends_the_other_sessions_and_is_mailed_and_a_reset_end
     assert_eq!(here.get("/").await.status(), 303);
     assert_eq!(other.get("/").await.status(), 303);
     assert!(ends_within(watching, STREAM_END).await.is_some());
+    assert_eq!(
+        app.api_get(&token, "/api/v1/endpoints").await.status(),
+        200,
+        "API tokens are not sessions: they keep working (the README says so)"
+    );
     app.server.stop().await;
 }
 

@@ -125,7 +125,7 @@ async fn apply(
         .ok_or_else(|| JobError::Permanent("the event's payload was deleted".into()))?;
     let parsed = BillingEvent::from_event(&event.kind, payload).map_err(JobError::Permanent)?;
     let pool = &state.pool;
-    let (user, outcome): (Option<UserId>, String) = match parsed {
+    match parsed {
         BillingEvent::CheckoutCompleted {
             account_id,
             customer,
@@ -171,7 +171,7 @@ async fn apply(
             .words();
             store::finish_event(&mut *tx, &event.event_id, Some(user), &outcome).await?;
             tx.commit().await?;
-            return Ok(outcome);
+            Ok(outcome)
         }
         BillingEvent::Subscription {
             id,
@@ -231,7 +231,7 @@ async fn apply(
             let outcome = outcome.words();
             store::finish_event(&mut *tx, &event.event_id, Some(user), &outcome).await?;
             tx.commit().await?;
-            return Ok(outcome);
+            Ok(outcome)
         }
         BillingEvent::InvoicePaid {
             customer,
@@ -257,7 +257,7 @@ async fn apply(
             };
             store::finish_event(&mut *tx, &event.event_id, Some(user), outcome).await?;
             tx.commit().await?;
-            return Ok(outcome.to_string());
+            Ok(outcome.to_string())
         }
         BillingEvent::PaymentFailed {
             customer,
@@ -293,11 +293,10 @@ async fn apply(
             if let Some((email, until)) = started {
                 mail_payment_failed(state, &email, &crate::views::rfc3339(&until));
             }
-            return Ok(outcome);
+            Ok(outcome)
         }
-        BillingEvent::Ignored => (None, "type not handled; acknowledged".into()),
-    };
-    finish(state, event, user, &outcome).await
+        BillingEvent::Ignored => finish(state, event, None, "type not handled; acknowledged").await,
+    }
 }
 
 async fn finish(
