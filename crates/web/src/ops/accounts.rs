@@ -1,8 +1,9 @@
 //! Deleting an account: the part that the settings page and a restart share.
 //!
-//! [`start_deletion`] does the short, synchronous part (the account can no longer sign in nor
-//! capture) and hands the rest to a task of its own, so the deletion goes on when the browser
-//! that asked for it goes away; the confirmation mail goes out when the account is gone. A
+//! [`start_deletion`] runs the deletion in a task of its own and waits only for its short first
+//! part (the account can no longer sign in nor capture), so the deletion goes on when the
+//! browser that asked for it goes away; the confirmation mail goes out when the account is
+//! gone. A
 //! deletion that a stop cut short is finished, and mailed, at the next start
 //! ([`resume_deletions`]).
 
@@ -24,16 +25,29 @@ const STEP_RETRY_DELAY: Duration = Duration::from_secs(2);
 /// Starts deleting an account: at once it can no longer sign in (every session ends, its API
 /// tokens and links are deleted) and its capture URLs stop working; its rows then go in
 /// batches in the background, and `email` gets the confirmation when the account is gone.
+/// All of it runs in a task of its own, which this waits for only until the first part is
+/// done: a caller that goes away (the browser closed) cuts nothing short.
 pub(crate) async fn start_deletion(
     state: &AppState,
     user_id: UserId,
     email: &str,
 ) -> Result<(), AppError> {
-    begin(state, user_id).await?;
+    let (begun_tx, begun) = tokio::sync::oneshot::channel();
     let state = state.clone();
     let email = email.to_owned();
-    tokio::spawn(async move { finish_deletion(&state, user_id, &email, DELETE_BATCH).await });
-    Ok(())
+    tokio::spawn(async move {
+        let result = begin(&state, user_id).await;
+        let ok = result.is_ok();
+        let _ = begun_tx.send(result);
+        if ok {
+            finish_deletion(&state, user_id, &email, DELETE_BATCH).await;
+        }
+    });
+    begun.await.map_err(|_| {
+        AppError::Internal(anyhow::anyhow!(
+            "the account deletion task ended before it began"
+        ))
+    })?
 }
 
 async fn begin(state: &AppState, user_id: UserId) -> Result<(), AppError> {
