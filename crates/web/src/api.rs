@@ -487,7 +487,7 @@ fn summary_json(r: &hookvault_store::requests::RequestSummary) -> RequestSummary
         provider: r.provider.map(|p| p.as_str().to_owned()),
         event_type: r.event_type.clone(),
         event_id: r.event_id.clone(),
-        signature_status: r.signature_status.map(|s| s.as_str().to_owned()),
+        signature_status: r.signature_status,
         signature_reason: r.signature_reason.clone(),
         edited_from: r.edited_from,
     }

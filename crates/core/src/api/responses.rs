@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::RequestJson;
 use crate::ids::{AuditId, BatchId, EndpointId, ReplayId, RequestId, TargetId, UserId};
-use crate::signing::Scheme;
+use crate::signing::{Scheme, SignatureStatus};
 use crate::stored::{AuditStatus, ReplayStatus};
 
 /// A replay and where it stands (`POST /api/v1/requests/{id}/replays` → `queued`;
@@ -218,7 +218,7 @@ pub struct RequestSummaryJson {
     pub provider: Option<String>,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
-    pub signature_status: Option<String>,
+    pub signature_status: Option<SignatureStatus>,
     pub signature_reason: Option<String>,
     /// The capture this one is an edited copy of; `null` for a capture that arrived over HTTP.
     #[serde(default)]

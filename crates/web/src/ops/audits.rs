@@ -42,11 +42,9 @@ pub(crate) async fn start_audit(
         None,
     )
     .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let headers = hookvault_core::headers::decode(&req.headers)
-        .map_err(|e| AppError::internal(anyhow::anyhow!("stored headers of {request_id}: {e}")))?;
     let event = AuditEvent {
         method: req.method,
-        headers,
+        headers: req.headers.into_vec(),
         body: req.body,
     };
     let audit = Audit::new(

@@ -6,9 +6,8 @@
 
 use std::sync::LazyLock;
 
-use hookvault_core::headers;
 use hookvault_core::ids::{EndpointId, UserId};
-use hookvault_core::signing::{self, Scheme};
+use hookvault_core::signing;
 use hookvault_store::rechecks::{self as store, Recheck, Verdict};
 use tokio::sync::Semaphore;
 
@@ -67,8 +66,8 @@ async fn run(
     else {
         return Ok(false);
     };
-    let check = match (scheme.as_deref().map(str::parse::<Scheme>), sealed) {
-        (Some(Ok(scheme)), Some(sealed)) => {
+    let check = match (scheme, sealed) {
+        (Some(scheme), Some(sealed)) => {
             let plain = state
                 .secret_key
                 .open(&sealed, endpoint_id.as_bytes())
@@ -96,18 +95,17 @@ async fn run(
                         reason: None,
                     };
                 };
-                let hs = headers::decode(&r.headers).unwrap_or_default();
                 let v = signing::verify(
                     *scheme,
-                    &hs,
+                    &r.headers,
                     &r.body,
                     secret,
                     r.received_at.unix_timestamp(),
                 );
                 Verdict {
                     id: r.id,
-                    scheme: Some(v.scheme.as_str().to_string()),
-                    status: Some(v.status.as_str().to_string()),
+                    scheme: Some(v.scheme),
+                    status: Some(v.status),
                     reason: Some(v.reason),
                 }
             })

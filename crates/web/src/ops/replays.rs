@@ -409,11 +409,10 @@ pub(crate) async fn signed_curl(
                 .into(),
         ));
     };
-    let hs = hookvault_core::headers::decode(&req.headers).map_err(AppError::internal)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let signed = hookvault_core::signing::resign(
         t.scheme,
-        &hs,
+        &req.headers,
         &req.body,
         t.secret.as_deref().unwrap_or_default(),
         now,

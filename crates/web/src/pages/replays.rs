@@ -154,13 +154,13 @@ pub(super) async fn choices(
                 "saved".to_string(),
                 String::new(),
                 id.to_string(),
-                detected.map_or_else(|| l.scheme.clone(), |s| s.as_str().to_string()),
+                detected.unwrap_or(l.scheme).as_str().to_string(),
             ),
             None => (
                 "url".to_string(),
                 l.url.clone(),
                 String::new(),
-                detected.map_or_else(|| l.scheme.clone(), |s| s.as_str().to_string()),
+                detected.unwrap_or(l.scheme).as_str().to_string(),
             ),
         },
         _ => (
@@ -181,7 +181,7 @@ pub(super) async fn choices(
         (_, m) => m.to_string(),
     };
     let secret_remembered = last.as_ref().is_some_and(|l| {
-        l.secret_set && l.target_id.is_none() && l.url == target_url && l.scheme == scheme
+        l.secret_set && l.target_id.is_none() && l.url == target_url && l.scheme.as_str() == scheme
     });
     Ok(FormChoices {
         schemes: Scheme::ALL
@@ -233,9 +233,7 @@ async fn render_request_page(
 ) -> Result<Response, AppError> {
     let req = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
     let req = crate::usage::found(state, user.id, id, req).await?;
-    let detected = hookvault_core::headers::decode(&req.headers)
-        .ok()
-        .and_then(|hs| hookvault_core::signing::detect_scheme(&hs));
+    let detected = hookvault_core::signing::detect_scheme(&req.headers);
     let history: Vec<ReplayRow> = store::list_request_replays(&state.pool, user.id, id, None, 50)
         .await?
         .into_iter()
