@@ -1,8 +1,9 @@
 //! The JSON API, `/api/v1`. Bearer API tokens (stored as SHA-256 hashes) or the browser
 //! session; a session caller must also send its CSRF token in `X-CSRF-Token` to change state.
 
+use crate::api_extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api_routes::ApiRoutes;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -110,7 +111,7 @@ async fn create_token_basic(
     State(state): State<AppState>,
     crate::auth::ClientIp(ip): crate::auth::ClientIp,
     headers: axum::http::HeaderMap,
-    body: Option<Json<TokenBody>>,
+    body: Option<ApiJson<TokenBody>>,
 ) -> Result<Response, ApiError> {
     // Failures count per email and per client address, as for the login page (an empty
     // address would put every API client in one bucket: ten guesses anywhere would lock
@@ -163,7 +164,7 @@ async fn revoke_current_token(
     user: ApiUser,
 ) -> Result<StatusCode, ApiError> {
     let Grant::Token(hash) = &user.grant else {
-        return Err(AppError::BadRequest(
+        return Err(AppError::Unprocessable(
             "only an API token can revoke itself (Authorization: Bearer); revoke tokens in Settings"
                 .into(),
         )
@@ -235,7 +236,7 @@ async fn list_endpoints(
 async fn create_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Json(body): Json<hookvault_core::api::NameJson>,
+    ApiJson(body): ApiJson<hookvault_core::api::NameJson>,
 ) -> Result<Response, ApiError> {
     let name = ops::clean_name(&body.name)?;
     let id = EndpointId::now_v7();
@@ -252,7 +253,7 @@ async fn create_endpoint(
 async fn get_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<EndpointId>,
+    ApiPath(id): ApiPath<EndpointId>,
 ) -> Result<Json<EndpointJson>, ApiError> {
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -298,8 +299,8 @@ where
 async fn update_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<EndpointId>,
-    Json(body): Json<UpdateEndpoint>,
+    ApiPath(id): ApiPath<EndpointId>,
+    ApiJson(body): ApiJson<UpdateEndpoint>,
 ) -> Result<Json<EndpointJson>, ApiError> {
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -365,7 +366,7 @@ async fn update_endpoint(
 async fn delete_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<EndpointId>,
+    ApiPath(id): ApiPath<EndpointId>,
 ) -> Result<StatusCode, ApiError> {
     let token = store::delete_endpoint(&state.pool, user.id, id)
         .await?
@@ -387,8 +388,8 @@ struct ListQuery {
 async fn list_endpoint_requests(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<EndpointId>,
-    Query(q): Query<ListQuery>,
+    ApiPath(id): ApiPath<EndpointId>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<RequestListJson>, ApiError> {
     store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -397,12 +398,12 @@ async fn list_endpoint_requests(
     let before = match q.before.as_deref().filter(|s| !s.is_empty()) {
         Some(c) => Some(
             c.parse::<i64>()
-                .map_err(|_| AppError::BadRequest("invalid cursor".into()))?,
+                .map_err(|_| AppError::Unprocessable("invalid cursor".into()))?,
         ),
         None => None,
     };
-    let search =
-        hookvault_core::search::parse(&q.q).map_err(|e| AppError::BadRequest(format!("q: {e}")))?;
+    let search = hookvault_core::search::parse(&q.q)
+        .map_err(|e| AppError::Unprocessable(format!("q: {e}")))?;
     let rows = if search.is_empty() {
         list_requests(&state.pool, user.id, id, before, limit + 1).await?
     } else {
@@ -432,7 +433,7 @@ async fn list_endpoint_requests(
 async fn get_request(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<RequestId>,
+    ApiPath(id): ApiPath<RequestId>,
 ) -> Result<Json<RequestDetailJson>, ApiError> {
     let found = find_request(&state.pool, user.id, id).await?;
     let r = crate::usage::found(&state, user.id, id, found).await?;
@@ -461,7 +462,7 @@ async fn get_request(
 async fn get_body(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<RequestId>,
+    ApiPath(id): ApiPath<RequestId>,
 ) -> Result<Response, ApiError> {
     let found = find_request(&state.pool, user.id, id).await?;
     let r = crate::usage::found(&state, user.id, id, found).await?;

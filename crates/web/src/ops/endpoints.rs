@@ -27,12 +27,12 @@ pub(crate) fn new_capture_token() -> String {
 pub(crate) fn clean_name(name: &str) -> Result<String, crate::error::AppError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(crate::error::AppError::BadRequest(
+        return Err(crate::error::AppError::Unprocessable(
             "The name cannot be empty.".into(),
         ));
     }
     if name.chars().count() > 100 {
-        return Err(crate::error::AppError::BadRequest(
+        return Err(crate::error::AppError::Unprocessable(
             "The name can have at most 100 characters.".into(),
         ));
     }
@@ -50,7 +50,7 @@ pub(crate) fn validate_response(
     delay_ms: i32,
 ) -> Result<EndpointResponse, AppError> {
     hookvault_core::response::check(status, &content_type, &body, &headers, delay_ms)
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     Ok(EndpointResponse {
         status,
         content_type,
@@ -77,12 +77,14 @@ pub(crate) fn signature_check(
     }
     let scheme: Scheme = scheme
         .parse()
-        .map_err(|e: hookvault_core::signing::UnknownScheme| AppError::BadRequest(e.to_string()))?;
+        .map_err(|e: hookvault_core::signing::UnknownScheme| {
+            AppError::Unprocessable(e.to_string())
+        })?;
     if scheme == Scheme::None {
         return Ok(None);
     }
     if !scheme.signs() {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::Unprocessable(format!(
             "{} does not check signatures",
             scheme.label()
         )));
@@ -92,7 +94,7 @@ pub(crate) fn signature_check(
         return match current {
             // Only the scheme changes; the sealed secret is bound to the endpoint, not the scheme.
             Some(sealed) => Ok(Some((scheme, sealed.to_vec()))),
-            None => Err(AppError::BadRequest(format!(
+            None => Err(AppError::Unprocessable(format!(
                 "scheme {} needs a secret",
                 scheme.as_str()
             ))),
@@ -100,7 +102,7 @@ pub(crate) fn signature_check(
     }
     if scheme == Scheme::StandardWebhooks {
         hookvault_core::signing::standard_webhooks_key(secret)
-            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     }
     let sealed = state
         .secret_key

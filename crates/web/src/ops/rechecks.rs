@@ -72,10 +72,10 @@ async fn run(
                 .secret_key
                 .open(&sealed, endpoint_id.as_bytes())
                 .map_err(|e| {
-                    AppError::internal(anyhow::anyhow!("opening a signing secret: {e}"))
+                    AppError::internal(anyhow::Error::new(e).context("opening a signing secret"))
                 })?;
-            let secret = String::from_utf8(plain).map_err(|_| {
-                AppError::internal(anyhow::anyhow!("a signing secret is not UTF-8"))
+            let secret = String::from_utf8(plain).map_err(|e| {
+                AppError::internal(anyhow::Error::new(e).context("a signing secret is not UTF-8"))
             })?;
             Some((scheme, secret))
         }

@@ -69,12 +69,12 @@ pub(crate) async fn queue_bulk(
         }
     }
     if ids.is_empty() {
-        return Err(AppError::BadRequest(
+        return Err(AppError::Unprocessable(
             "request_ids must name at least one capture".into(),
         ));
     }
     if ids.len() > MAX_BULK {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::Unprocessable(format!(
             "a bulk replay can send at most {MAX_BULK} captures, not {}",
             ids.len()
         )));
@@ -85,7 +85,7 @@ pub(crate) async fn queue_bulk(
         .iter()
         .find(|id| !candidates.iter().any(|c| c.id == **id))
     {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::Unprocessable(format!(
             "request {missing} is not a capture of this endpoint"
         )));
     }
@@ -117,7 +117,7 @@ pub(crate) async fn queue_bulk(
 }
 
 pub(crate) fn refusal(e: TargetError) -> AppError {
-    AppError::BadRequest(e.to_string())
+    AppError::Unprocessable(e.to_string())
 }
 
 /// Where a replay goes, checked; `saved` is the saved target it came from, if any.
@@ -162,7 +162,7 @@ pub(crate) async fn resolve_target(
 ) -> Result<Target, AppError> {
     if body.to_cli {
         if body.target_url.is_some() || body.target_id.is_some() {
-            return Err(AppError::BadRequest(
+            return Err(AppError::Unprocessable(
                 "give either to_cli or a target, not both".into(),
             ));
         }
@@ -177,10 +177,10 @@ pub(crate) async fn resolve_target(
         });
     }
     match (&body.target_url, body.target_id) {
-        (Some(_), Some(_)) => Err(AppError::BadRequest(
+        (Some(_), Some(_)) => Err(AppError::Unprocessable(
             "give either target_url or target_id, not both".into(),
         )),
-        (None, None) => Err(AppError::BadRequest(
+        (None, None) => Err(AppError::Unprocessable(
             "target_url (or target_id, or to_cli) is required".into(),
         )),
         (Some(url), None) => {
@@ -266,12 +266,12 @@ pub(crate) fn open_bound(
     sealed: &[u8],
     owner: &[u8; 16],
 ) -> Result<String, AppError> {
-    let plain = state
-        .secret_key
-        .open(sealed, owner)
-        .map_err(|e| AppError::internal(anyhow::anyhow!("opening a stored secret: {e}")))?;
-    String::from_utf8(plain)
-        .map_err(|_| AppError::internal(anyhow::anyhow!("a stored secret is not UTF-8")))
+    let plain = state.secret_key.open(sealed, owner).map_err(|e| {
+        AppError::internal(anyhow::Error::new(e).context("opening a stored secret"))
+    })?;
+    String::from_utf8(plain).map_err(|e| {
+        AppError::internal(anyhow::Error::new(e).context("a stored secret is not UTF-8"))
+    })
 }
 
 /// A replay row to insert; the secret is sealed bound to the new replay's id.
@@ -404,7 +404,7 @@ pub(crate) async fn signed_curl(
 ) -> Result<String, AppError> {
     let target = resolve_target(state, user_id, endpoint_id, body).await?;
     let Dest::Http(t) = &target.dest else {
-        return Err(AppError::BadRequest(
+        return Err(AppError::Unprocessable(
             "A command cannot be made for the connected CLI: choose a URL or a saved target."
                 .into(),
         ));
@@ -417,7 +417,7 @@ pub(crate) async fn signed_curl(
         t.secret.as_deref().unwrap_or_default(),
         now,
     )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     Ok(hookvault_core::render::curl_command(
         &req.method,
         t.url.as_str(),
@@ -439,12 +439,12 @@ pub(crate) async fn retry_failed(
     let (failed, pending) =
         store::failed_batch_replays(&state.pool, user_id, endpoint_id, batch_id).await?;
     if pending > 0 {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::Unprocessable(format!(
             "This bulk replay is still sending ({pending} left); retry its failures once it has finished."
         )));
     }
     if failed.is_empty() {
-        return Err(AppError::BadRequest(
+        return Err(AppError::Unprocessable(
             "This bulk replay has no failed replays to retry.".into(),
         ));
     }

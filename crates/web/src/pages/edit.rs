@@ -181,7 +181,7 @@ async fn send_edit(
     .await;
     match sent {
         Ok(copy) => Ok(Redirect::to(&format!("/requests/{copy}/replay")).into_response()),
-        Err(AppError::BadRequest(msg)) => {
+        Err(AppError::Unprocessable(msg)) => {
             let mut shown = refuse(EditError::Body(String::new()));
             shown.body_error = None;
             shown.target_error = Some(msg);

@@ -120,7 +120,7 @@ async fn create(
             .await?;
             Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
         }
-        Err(AppError::BadRequest(m) | AppError::PlanLimit(m)) => {
+        Err(AppError::Unprocessable(m) | AppError::PlanLimit(m)) => {
             let refusal = Flash::refusal("create", "name", m, &[("name", &form.name)]);
             render_list(&state, &user, Some(refusal)).await
         }
@@ -300,7 +300,7 @@ async fn rename(
     check_csrf(&user.session, &form.csrf).await?;
     let name = match crate::ops::endpoints::clean_name(&form.name) {
         Ok(name) => name,
-        Err(AppError::BadRequest(m)) => {
+        Err(AppError::Unprocessable(m)) => {
             let refusal = Flash::refusal("rename", "name", m, &[("name", &form.name)]);
             return refuse_settings(&state, &user, id, refusal).await;
         }

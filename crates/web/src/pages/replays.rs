@@ -298,7 +298,7 @@ impl ReplayForm {
                 target_id: Some(
                     self.target_id
                         .parse()
-                        .map_err(|_| AppError::BadRequest("Choose a saved target.".into()))?,
+                        .map_err(|_| AppError::Unprocessable("Choose a saved target.".into()))?,
                 ),
                 ..TargetBody::default()
             },
@@ -326,7 +326,7 @@ pub(super) async fn form_target(
     if form.mode == "last" {
         return last
             .ok_or_else(|| {
-                AppError::BadRequest(
+                AppError::Unprocessable(
                     "No target is remembered for this endpoint yet: choose one below.".into(),
                 )
             })?
@@ -365,7 +365,7 @@ async fn replay_one(
         Ok(Some(curl)) => {
             render_request_page(&state, &user, id, None, Some(&form), Some(curl)).await
         }
-        Err(AppError::BadRequest(msg)) => {
+        Err(AppError::Unprocessable(msg)) => {
             render_request_page(&state, &user, id, Some(msg), Some(&form), None).await
         }
         Err(e) => Err(e),
@@ -484,7 +484,7 @@ async fn create_target(
         let max_attempts = match form.max_attempts.trim() {
             "" => None,
             n => Some(n.parse::<i64>().map_err(|_| {
-                AppError::BadRequest("Attempts must be a number from 1 to 10.".into())
+                AppError::Unprocessable("Attempts must be a number from 1 to 10.".into())
             })?),
         };
         save_target(
@@ -507,7 +507,7 @@ async fn create_target(
             crate::flash::notice(&user.session, "Target saved.").await?;
             Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response())
         }
-        Err(AppError::BadRequest(msg)) => {
+        Err(AppError::Unprocessable(msg)) => {
             // The form as typed (but the secret) with the reason next to it.
             let refusal = crate::flash::Flash::refusal(
                 "target",

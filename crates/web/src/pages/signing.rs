@@ -51,7 +51,7 @@ async fn set_signing(
         endpoint.signing_secret_sealed.as_deref(),
     ) {
         Ok(check) => check,
-        Err(AppError::BadRequest(m)) => {
+        Err(AppError::Unprocessable(m)) => {
             // The secret typed is not kept (it is never put back into a page).
             let refusal =
                 crate::flash::Flash::refusal("signing", "secret", m, &[("scheme", &form.scheme)]);
