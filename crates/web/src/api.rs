@@ -267,7 +267,7 @@ struct UpdateEndpoint {
     response: Option<ResponseBody>,
     /// `null` clears the signature check.
     #[serde(default, deserialize_with = "double_option")]
-    signing: Option<Option<SigningBody>>,
+    signing: Option<Option<hookvault_core::api::SigningBody>>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -278,13 +278,6 @@ struct ResponseBody {
     headers: Option<Vec<(String, String)>>,
     body: Option<String>,
     delay_ms: Option<i32>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[schema(as = EndpointSigningBody)]
-pub(crate) struct SigningBody {
-    pub scheme: String,
-    pub secret: Option<String>,
 }
 
 fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -324,38 +317,23 @@ async fn update_endpoint(
         Some(Some(s)) => Some(ops::signature_check(
             &state,
             id,
-            &s.scheme,
+            s.scheme.as_deref().ok_or_else(|| {
+                AppError::Unprocessable(
+                    "signing.scheme is required (signing: null turns the check off)".into(),
+                )
+            })?,
             s.secret.as_deref(),
             e.signing_secret_sealed.as_deref(),
         )?),
         Some(None) => Some(None),
         None => None,
     };
-    let mut tx = state
-        .pool
-        .begin()
-        .await
-        .map_err(hookvault_store::StoreError::from)?;
-    if let Some(name) = &name {
-        store::update_endpoint_name(&mut *tx, user.id, id, name).await?;
-    }
-    if let Some(r) = &response {
-        store::update_endpoint_response(&mut *tx, user.id, id, r).await?;
-    }
-    if let Some(s) = &signing {
-        let (scheme, sealed) = match s {
-            Some((scheme, sealed)) => (Some(*scheme), Some(sealed.as_slice())),
-            None => (None, None),
-        };
-        store::update_endpoint_signing(&mut *tx, user.id, id, scheme, sealed).await?;
-    }
-    store::notify_route_changed(&mut *tx, &e.token).await?;
-    tx.commit()
-        .await
-        .map_err(hookvault_store::StoreError::from)?;
-    if signing.is_some() {
-        crate::ops::rechecks::start(&state, id).await?;
-    }
+    let changes = ops::Changes {
+        name,
+        response,
+        signing,
+    };
+    ops::update(&state, user.id, &e, &changes).await?;
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -368,10 +346,7 @@ async fn delete_endpoint(
     user: ApiUser,
     ApiPath(id): ApiPath<EndpointId>,
 ) -> Result<StatusCode, ApiError> {
-    let token = store::delete_endpoint(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    store::notify_route_changed(&state.pool, &token).await?;
+    ops::delete(&state, user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
