@@ -613,7 +613,7 @@ async fn an_audit_from_a_capture_or_its_export_line_sends_non_utf8_header_bytes_
         .expect("the capture's line");
     let dir = TempDir::new();
     let file = dir.0.join("capture.json");
-    std::fs::write(&file, &line).expect("write");
+    std::fs::write(&file, line).expect("write");
     let file = file.to_string_lossy().into_owned();
     let mut args = common.to_vec();
     args.extend(["--from-file", &file]);

@@ -643,3 +643,55 @@ async fn bad_json_and_a_path_id_that_is_not_an_id_get_the_apis_json_errors() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["name"], "extract", "nothing was changed");
 }
+
+#[tokio::test]
+async fn an_endpoints_signature_check_and_a_replay_refuse_a_bad_secret_in_the_same_words() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("same-words@example.com").await;
+    let (id, url) = app.create_endpoint(&token, "same-words").await;
+    let request = capture(&url, "{}").await;
+
+    for (scheme, secret, expected) in [
+        ("stripe", "", "signing with Stripe needs a secret"),
+        (
+            "standard-webhooks",
+            "whsec_!!!",
+            "the Standard Webhooks secret is not valid base64",
+        ),
+    ] {
+        let r = api_client()
+            .patch(app.at(&format!("/api/v1/endpoints/{id}")))
+            .bearer_auth(&token)
+            .json(&json!({"signing": {"scheme": scheme, "secret": secret}}))
+            .send()
+            .await
+            .unwrap();
+        let (_, endpoint_words) = api_error(r, 422).await;
+        let r = api_client()
+            .post(app.at(&format!("/api/v1/requests/{request}/replays")))
+            .bearer_auth(&token)
+            .json(&json!({
+                "target_url": "http://127.0.0.1:9/hook",
+                "signing": {"scheme": scheme, "secret": secret},
+            }))
+            .send()
+            .await
+            .unwrap();
+        let (_, replay_words) = api_error(r, 422).await;
+        assert!(endpoint_words.starts_with(expected), "{endpoint_words}");
+        assert_eq!(endpoint_words, replay_words, "one rule, one message");
+        let page = app
+            .post_form(
+                &format!("/endpoints/{id}/signing"),
+                &format!("/endpoints/{id}"),
+                &[("scheme", scheme), ("secret", secret)],
+            )
+            .await;
+        assert_eq!(page.status(), 422);
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains(&endpoint_words.replace('"', "&#34;")) || html.contains(&endpoint_words),
+            "the page says it in the same words: {endpoint_words}"
+        );
+    }
+}
