@@ -294,6 +294,34 @@ mod tests {
     }
 
     #[test]
+    fn a_summarys_signature_status_is_written_as_its_documented_name() {
+        let summary = RequestSummaryJson {
+            id: RequestId::from(uuid::Uuid::nil()),
+            seq: 1,
+            method: "POST".into(),
+            path: "/".into(),
+            query: None,
+            body_size: 0,
+            size: "0 B".into(),
+            content_type: None,
+            received_at: "2026-11-30T00:00:00.000Z".into(),
+            provider: None,
+            event_type: None,
+            event_id: None,
+            signature_status: Some(SignatureStatus::ValidButStale),
+            signature_reason: None,
+            edited_from: None,
+        };
+        let v = serde_json::to_value(&summary).unwrap();
+        assert_eq!(v["signature_status"], "valid_but_stale");
+        let none = RequestSummaryJson {
+            signature_status: None,
+            ..summary
+        };
+        assert!(serde_json::to_value(&none).unwrap()["signature_status"].is_null());
+    }
+
+    #[test]
     fn a_cli_delivery_report_may_leave_out_what_it_did_not_get() {
         let d: DeliveryJson = serde_json::from_str(r#"{"error":"connection refused"}"#).unwrap();
         assert_eq!(d.error.as_deref(), Some("connection refused"));
