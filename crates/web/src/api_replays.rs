@@ -78,10 +78,13 @@ async fn create_replay(
     State(state): State<AppState>,
     user: ApiUser,
     ApiPath(request_id): ApiPath<RequestId>,
-    ApiJson(body): ApiJson<TargetBody>,
+    body: Result<ApiJson<TargetBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     let endpoint_id = store::find_request_endpoint(&state.pool, user.id, request_id).await?;
     let endpoint_id = crate::usage::found(&state, user.id, request_id, endpoint_id).await?;
+    // The body is read after the capture is found: someone else's capture is a 404 whatever
+    // the body says.
+    let ApiJson(body) = body?;
     let id = queue_one(&state, user.id, endpoint_id, request_id, &body).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -117,11 +120,12 @@ async fn create_bulk_replay(
     State(state): State<AppState>,
     user: ApiUser,
     ApiPath(endpoint_id): ApiPath<EndpointId>,
-    ApiJson(body): ApiJson<BulkBody>,
+    body: Result<ApiJson<BulkBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let ApiJson(body) = body?;
     let order: ReplayOrder = match body.order.as_deref() {
         Some(o) => o.parse().map_err(AppError::Unprocessable)?,
         None => ReplayOrder::default(),

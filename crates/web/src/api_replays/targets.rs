@@ -56,11 +56,12 @@ async fn create_target(
     State(state): State<AppState>,
     user: ApiUser,
     ApiPath(endpoint_id): ApiPath<EndpointId>,
-    ApiJson(body): ApiJson<NewTargetBody>,
+    body: Result<ApiJson<NewTargetBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let ApiJson(body) = body?;
     let signing = body.signing.as_ref();
     let id = save_target(
         &state,
