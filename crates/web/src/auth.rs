@@ -137,7 +137,7 @@ async fn signup(
     // Issue 13: the verification link (the account works meanwhile, with a banner).
     // Counts as the first mail of the account's resend throttle.
     let _ = state.mail_throttle.attempt(&format!("verify:{id}"));
-    crate::ops::accounts::send_verification(&state, id, &email).await?;
+    crate::ops::links::send_verification(&state, id, &email).await?;
     // A new account starts at session generation 0 (the column's default).
     start_session(&session, SignIn::now(id, 0)).await?;
     Ok((
