@@ -1,7 +1,6 @@
-//! Tokens stored only as a hash: API tokens (made from the OS RNG, shown once) and the
-//! single-use links of account mails.
+//! Tokens stored only as a hash: API tokens (made from the OS RNG, shown once) here; the
+//! single-use links of account mails (`ops::links`) are hashed with the same function.
 
-use base64::Engine;
 use hookvault_core::ids::{TokenId, UserId};
 use sha2::{Digest, Sha256};
 
@@ -12,15 +11,6 @@ use crate::state::AppState;
 /// What is stored of a token (API token or mail link): its SHA-256.
 pub(crate) fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
-}
-
-/// A new token for a link sent by mail (256 random bits, URL-safe base64) and the hash that
-/// is stored.
-pub(crate) fn new_link_token() -> (String, Vec<u8>) {
-    let bytes: [u8; 32] = rand::random();
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash_token(&token);
-    (token, hash)
 }
 
 /// Creates an API token for a user; returns (id, token). The token is never stored.

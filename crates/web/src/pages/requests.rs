@@ -207,7 +207,7 @@ pub(crate) async fn load_request(
 
 /// `url` is the URL the capture was sent to.
 fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
-    let hs = headers::decode(&req.headers).map_err(AppError::internal)?;
+    let hs = &req.headers;
     let body = &req.body;
     let kind = render::body_kind(req.content_type.as_deref(), body);
     let shown = &body[..body.len().min(VIEW_LIMIT)];
@@ -271,7 +271,7 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
             .iter()
             .map(|h: &RawHeader| (h.name.clone(), h.value_lossy().into_owned()))
             .collect(),
-        session_removed: headers::has_session_marker(&hs),
+        session_removed: headers::has_session_marker(hs),
         query_params: req
             .query
             .as_deref()
@@ -287,7 +287,7 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
         hex,
         empty: body.is_empty(),
         utf8_warning: !body.is_empty() && std::str::from_utf8(body).is_err(),
-        curl: render::curl_command(&req.method, url, &hs, body),
+        curl: render::curl_command(&req.method, url, hs, body),
     })
 }
 

@@ -196,7 +196,7 @@ async fn create(
 ) -> Result<Response, AppError> {
     let name = match crate::ops::endpoints::clean_name(&form.name) {
         Ok(name) => name,
-        Err(AppError::BadRequest(m)) => {
+        Err(AppError::Unprocessable(m)) => {
             let notices = Notices {
                 refusal: Some(crate::flash::Flash::refusal(
                     "token",
