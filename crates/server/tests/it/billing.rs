@@ -717,7 +717,7 @@ async fn deleting_an_account_cancels_its_subscription_at_stripe_first() {
         .post_form(
             "/settings/delete",
             "/settings",
-            &[("current_password", password)],
+            &[("confirm", "yes"), ("current_password", password)],
         )
         .await;
     assert_eq!(r.status(), 502);
@@ -737,7 +737,7 @@ async fn deleting_an_account_cancels_its_subscription_at_stripe_first() {
         .post_form(
             "/settings/delete",
             "/settings",
-            &[("current_password", password)],
+            &[("confirm", "yes"), ("current_password", password)],
         )
         .await;
     assert_eq!(r.status(), 200);

@@ -327,7 +327,7 @@ async fn deleting_an_account_removes_every_row_of_it_and_nothing_of_another() {
         .post_form(
             "/settings/delete",
             "/settings",
-            &[("current_password", "wrong password")],
+            &[("confirm", "yes"), ("current_password", "wrong password")],
         )
         .await;
     assert_eq!(r.status(), 422);
@@ -341,7 +341,7 @@ async fn deleting_an_account_removes_every_row_of_it_and_nothing_of_another() {
         .post_form(
             "/settings/delete",
             "/settings",
-            &[("current_password", PASSWORD)],
+            &[("confirm", "yes"), ("current_password", PASSWORD)],
         )
         .await;
     assert_eq!(r.status(), 200);

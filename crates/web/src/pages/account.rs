@@ -44,7 +44,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/settings/email/resend", post(resend))
         .route("/settings/email", post(change_email))
         .route("/settings/export.ndjson", get(export))
-        .route("/settings/delete", post(delete))
+        .route("/settings/delete", get(delete_page).post(delete))
 }
 
 #[derive(Template)]
@@ -423,40 +423,46 @@ async fn change_email(
     Form(form): Form<PasswordCheckForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
-    let page = Page::for_user("Change email", &user).await?;
+    // A refusal: the settings page with the address as typed and the reason next to its field.
+    let refuse = |field: &'static str, message: String, status: StatusCode| {
+        let refusal = crate::flash::Flash::refusal(
+            "email",
+            field,
+            message,
+            &[("new_email", &form.new_email)],
+        );
+        super::settings::refused(&state, &user, refusal, status)
+    };
     let new_email = form.new_email.trim().to_string();
     if !crate::auth::valid_email(&new_email) {
-        return notice(
-            page,
-            "Email not changed",
+        return refuse(
+            "new_email",
             "Enter a valid email address.".into(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            ("/settings", "Settings"),
-        );
+        )
+        .await;
     }
-    if !check_password(&state, &user, ip, form.current_password).await? {
-        return notice(
-            page,
-            "Email not changed",
+    if !check_password(&state, &user, ip, form.current_password.clone()).await? {
+        return refuse(
+            "current_password",
             "The current password is incorrect.".into(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            ("/settings", "Settings"),
-        );
+        )
+        .await;
     }
     if let Err(wait) = state
         .mail_throttle
         .attempt(&format!("email-change:{}", user.id))
     {
-        return notice(
-            page,
-            "Please wait",
+        return refuse(
+            "new_email",
             format!(
                 "A link was sent a moment ago. Try again in {}.",
                 wait_in_words(wait)
             ),
             StatusCode::TOO_MANY_REQUESTS,
-            ("/settings", "Settings"),
-        );
+        )
+        .await;
     }
     // A taken address gets no link (it could not become this account's); the answer is the
     // same, so the form tells nothing about other accounts.
@@ -467,7 +473,7 @@ async fn change_email(
         send_verification(&state, user.id, &new_email).await?;
     }
     notice(
-        page,
+        Page::for_user("Change email", &user).await?,
         "Check your mail",
         format!(
             "We sent a link to {new_email}. Your address changes to it when you open the link; \
@@ -523,11 +529,65 @@ async fn export(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
 struct DeleteForm {
     #[serde(default)]
     csrf: String,
+    /// `yes` from the confirmation page; without it the POST is sent there.
+    #[serde(default)]
+    confirm: String,
+    #[serde(default)]
     current_password: String,
 }
 
-/// Deletes the account after the password is entered again: first, in one short transaction,
-/// it can no longer sign in nor capture; then its rows go in batches; a
+#[derive(Template)]
+#[template(path = "settings/delete.html")]
+struct DeletePage {
+    page: Page,
+    /// What goes, in words.
+    what: String,
+}
+
+/// The confirmation page in front of account deletion (the password is asked there).
+async fn delete_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
+    render_delete_page(&state, &user, None).await
+}
+
+/// The confirmation page, with the refusal of the form just sent (422) if any.
+async fn render_delete_page(
+    state: &AppState,
+    user: &CurrentUser,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let endpoints = hookvault_store::endpoints::list_endpoints(&state.pool, user.id)
+        .await?
+        .len();
+    let tokens = hookvault_store::tokens::list_api_tokens(&state.pool, user.id)
+        .await?
+        .len();
+    let plural = |n: usize, one: &str, many: &str| {
+        format!("{n} {}", if n == 1 { one } else { many })
+    };
+    let mut page = Page::for_user("Delete account", user).await?;
+    let failed = error.is_some();
+    if let Some(error) = error {
+        page.flash = crate::flash::Flash::refusal("delete", "current_password", error, &[]);
+    }
+    let mut resp = render(&DeletePage {
+        page,
+        what: format!(
+            "{} with every capture and replay, your saved targets, {}, and every session",
+            plural(endpoints, "endpoint", "endpoints"),
+            plural(tokens, "API token", "API tokens"),
+        ),
+    })?;
+    if failed {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+/// Deletes the account once confirmed with the password on the confirmation page: first, in
+/// one short transaction, it can no longer sign in nor capture; then its rows go in batches; a
 /// confirmation mail follows.
 async fn delete(
     State(state): State<AppState>,
@@ -536,14 +596,16 @@ async fn delete(
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&user.session, &form.csrf).await?;
+    if form.confirm != "yes" {
+        return Ok(axum::response::Redirect::to("/settings/delete").into_response());
+    }
     if !check_password(&state, &user, ip, form.current_password).await? {
-        return notice(
-            Page::for_user("Delete account", &user).await?,
-            "Account not deleted",
-            "The current password is incorrect.".into(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ("/settings", "Settings"),
-        );
+        return render_delete_page(
+            &state,
+            &user,
+            Some("The current password is incorrect.".into()),
+        )
+        .await;
     }
     // Stripe must stop charging before anything is deleted (issue 13).
     if let Err(why) = crate::billing::cancel_subscriptions(&state, user.id).await? {

@@ -94,7 +94,12 @@ async fn render_request_page(
     let captured = req.signature_scheme.filter(|s| s.signs());
     let failed = error.is_some();
     let mut resp = render(&RequestPage {
-        page: Page::for_user("Audit a handler", user).await?,
+        page: Page::for_user(format!("Audit · {}", super::requests::capture_title(
+            &req.method,
+            &req.path,
+            req.provider,
+            req.event_type.as_deref(),
+        )), user).await?,
         request_id: id,
         summary: format!(
             "{} {}{}",
@@ -254,8 +259,20 @@ async fn show(
             .join(" ")
         })
         .unwrap_or_default();
+    // Titled by the audited capture (while it is kept).
+    let title = match hookvault_store::requests::find_request(&state.pool, user.id, row.request_id)
+        .await?
+    {
+        Some(req) => format!("Audit result · {}", super::requests::capture_title(
+            &req.method,
+            &req.path,
+            req.provider,
+            req.event_type.as_deref(),
+        )),
+        None => "Audit result".to_string(),
+    };
     let mut resp = render(&ShowPage {
-        page: Page::for_user("Handler audit", &user).await?,
+        page: Page::for_user(title, &user).await?,
         request_id: row.request_id,
         target: row.target_url.clone(),
         scheme: row.scheme.to_string(),
