@@ -1,7 +1,7 @@
 //! Dashboard forms: a refused form comes back with its input and the reason next to the field
 //! (not a bare error page), success says so, and destructive actions (delete an endpoint, clear
-//! its captures, delete a saved target, revoke a token) ask for confirmation first — also
-//! without JavaScript.
+//! its captures, delete a saved target, revoke a token, delete the account) ask for
+//! confirmation first — also without JavaScript. `form_errors.rs` refuses every form.
 
 use std::time::{Duration, Instant};
 
@@ -179,6 +179,7 @@ async fn destructive_posts_without_confirmation_only_lead_to_the_confirmation_pa
         (format!("{page}/clear"), page.clone()),
         (target_path.clone(), targets.clone()),
         (revoke_path.clone(), "/settings".to_string()),
+        ("/settings/delete".to_string(), "/settings".to_string()),
     ] {
         let r = b.post_form(&path, &back, &[]).await;
         assert_eq!(r.status(), 303, "{path}");
