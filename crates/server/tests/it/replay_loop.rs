@@ -568,3 +568,55 @@ async fn while_hookvault_listen_is_connected_one_click_replays_to_the_dev_server
     driver.close(c).await;
     cli.stop().await;
 }
+
+#[tokio::test]
+async fn every_page_about_a_capture_is_titled_by_its_event() {
+    let app = TestApp::spawn().await;
+    let (b, token) = app.account("titles@example.com").await;
+    let (endpoint, url) = app.create_endpoint(&token, "Titles").await;
+    let (a, _) = capture_stale_stripe_event(&url, 1).await;
+    let plain = crate::inspector::send(&format!("{url}/hooks/plain"), &[], "plain").await;
+    let r = app
+        .api(
+            reqwest::Method::POST,
+            &token,
+            &format!("/api/v1/requests/{a}/audits"),
+        )
+        .json(&serde_json::json!({"target_url": "http://127.0.0.1:9/hook", "signing": {"scheme": "stripe", "secret": "whsec_x"}}))
+        .send()
+        .await
+        .expect("audit");
+    assert_eq!(r.status(), 202);
+    let audit = r.json::<serde_json::Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let event = "checkout.session.completed · Stripe";
+    for (path, title) in [
+        (format!("/requests/{a}"), event.to_string()),
+        (format!("/requests/{a}/replay"), format!("Replay · {event}")),
+        (format!("/requests/{a}/edit"), format!("Edit · {event}")),
+        (format!("/requests/{a}/audit"), format!("Audit · {event}")),
+        (format!("/audits/{audit}"), format!("Audit result · {event}")),
+        (
+            format!("/requests/{a}/diff/{plain}"),
+            format!("Compare · {event} with POST /hooks/plain"),
+        ),
+        (
+            format!("/endpoints/{endpoint}/bulk-replay?request_id={a}"),
+            format!("Replay · {event}"),
+        ),
+        (
+            format!("/endpoints/{endpoint}/bulk-replay?request_id={a}&request_id={plain}"),
+            format!("Replay 2 captures · {event}, POST /hooks/plain"),
+        ),
+    ] {
+        let html = b.get_html(&path).await;
+        let shown = html
+            .split("<title>")
+            .nth(1)
+            .and_then(|t| t.split("</title>").next())
+            .unwrap_or_default();
+        assert_eq!(shown, format!("{title} · Hookvault"), "the title of {path}");
+    }
+}
