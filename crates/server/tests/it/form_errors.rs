@@ -95,7 +95,14 @@ async fn the_endpoint_forms_keep_their_input_with_the_reason_next_to_the_field()
         "The name can have at most 100 characters."
     );
 
-    let html = refused(&b, &format!("{page}/rename"), &page, &[("name", &long)], 422).await;
+    let html = refused(
+        &b,
+        &format!("{page}/rename"),
+        &page,
+        &[("name", &long)],
+        422,
+    )
+    .await;
     assert_value(&html, "rename", &long);
     assert_eq!(
         error_next_to(&html, "rename", "rename-error"),
@@ -325,8 +332,14 @@ async fn the_replay_form_shows_each_refusal_next_to_its_own_field_and_keeps_the_
         ];
         let html = refused(&b, &action, &action, &fields, 422).await;
         let error = error_next_to(&html, field, error_id);
-        assert!(!error.is_empty() && error.contains(says), "{fields:?}: {error}");
-        assert!(!html.contains("id=\"replay-error\""), "one reason, by its field");
+        assert!(
+            !error.is_empty() && error.contains(says),
+            "{fields:?}: {error}"
+        );
+        assert!(
+            !html.contains("id=\"replay-error\""),
+            "one reason, by its field"
+        );
         assert_value(&html, "target_url", target_url);
         if scheme != "paypal" {
             assert_selected(&html, "scheme", scheme);
@@ -350,7 +363,10 @@ async fn the_account_forms_keep_the_typed_address_with_the_reason_next_to_the_fi
         &b,
         "/settings/password",
         "/settings",
-        &[("current_password", "wrong password"), ("new_password", "a new password")],
+        &[
+            ("current_password", "wrong password"),
+            ("new_password", "a new password"),
+        ],
         422,
     )
     .await;
@@ -367,13 +383,19 @@ async fn the_account_forms_keep_the_typed_address_with_the_reason_next_to_the_fi
     )
     .await;
     assert!(error_next_to(&html, "new-password", "new-password-error").contains("8"));
-    assert!(!html.contains("value=\"short\""), "passwords are never sent back");
+    assert!(
+        !html.contains("value=\"short\""),
+        "passwords are never sent back"
+    );
 
     let html = refused(
         &b,
         "/settings/email",
         "/settings",
-        &[("new_email", "not-an-address"), ("current_password", PASSWORD)],
+        &[
+            ("new_email", "not-an-address"),
+            ("current_password", PASSWORD),
+        ],
         422,
     )
     .await;
@@ -386,7 +408,10 @@ async fn the_account_forms_keep_the_typed_address_with_the_reason_next_to_the_fi
         &b,
         "/settings/email",
         "/settings",
-        &[("new_email", "new@example.org"), ("current_password", "wrong")],
+        &[
+            ("new_email", "new@example.org"),
+            ("current_password", "wrong"),
+        ],
         422,
     )
     .await;
@@ -406,7 +431,11 @@ async fn the_account_forms_keep_the_typed_address_with_the_reason_next_to_the_fi
 
     // Deleting the account asks first; a wrong password there is refused next to the field.
     let r = b
-        .post_form("/settings/delete", "/settings", &[("current_password", PASSWORD)])
+        .post_form(
+            "/settings/delete",
+            "/settings",
+            &[("current_password", PASSWORD)],
+        )
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/settings/delete", "sent to the confirmation");
@@ -429,7 +458,10 @@ async fn the_account_forms_keep_the_typed_address_with_the_reason_next_to_the_fi
         .post_form(
             "/settings/password",
             "/settings",
-            &[("current_password", PASSWORD), ("new_password", "a new password")],
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a new password"),
+            ],
         )
         .await;
     assert_eq!(r.status(), 200);
@@ -442,7 +474,10 @@ async fn the_account_forms_keep_the_typed_address_with_the_reason_next_to_the_fi
         .post_form(
             "/settings/email",
             "/settings",
-            &[("new_email", "moved@example.org"), ("current_password", "a new password")],
+            &[
+                ("new_email", "moved@example.org"),
+                ("current_password", "a new password"),
+            ],
         )
         .await;
     assert_eq!(r.status(), 200);

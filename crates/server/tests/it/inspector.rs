@@ -265,7 +265,10 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
     assert_eq!(copied(&c, "Copy URL").await, url, "Copy URL");
     let headers_copied = copied(&c, "Copy headers").await;
     let lines: Vec<String> = headers_copied.lines().map(str::to_lowercase).collect();
-    for line in ["content-type: application/json", "stripe-signature: t=1,v1=00"] {
+    for line in [
+        "content-type: application/json",
+        "stripe-signature: t=1,v1=00",
+    ] {
         assert!(
             lines.iter().any(|l| l == line),
             "Copy headers gives `Name: value` lines, {line:?} among them: {headers_copied:?}"
@@ -275,7 +278,9 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
     let curl = copied(&c, "Copy curl").await;
     assert!(
         curl.starts_with(&format!("curl -X POST '{url}'"))
-            && curl.to_lowercase().contains("'stripe-signature: t=1,v1=00'")
+            && curl
+                .to_lowercase()
+                .contains("'stripe-signature: t=1,v1=00'")
             && curl.contains(STRIPE_BODY),
         "Copy curl gives the command re-sending the capture: {curl}"
     );

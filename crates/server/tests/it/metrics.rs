@@ -16,7 +16,9 @@ fn sample(text: &str, name: &str) -> Option<f64> {
 }
 
 async fn scrape(at: &str) -> String {
-    let r = reqwest::get(format!("http://{at}/metrics")).await.expect("scrape");
+    let r = reqwest::get(format!("http://{at}/metrics"))
+        .await
+        .expect("scrape");
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]
         .to_str()
@@ -85,13 +87,8 @@ async fn the_metrics_count_captures_rejects_batches_replays_and_streams_exactly(
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .to_string();
-    let server = ServerProcess::start(&[
-        "--metrics-listen",
-        &metrics_at,
-        "--max-body-bytes",
-        "1000",
-    ])
-    .await;
+    let server =
+        ServerProcess::start(&["--metrics-listen", &metrics_at, "--max-body-bytes", "1000"]).await;
     let token = server.account("metrics@example.com").await;
     let (endpoint_id, url) = server.endpoint(&token, "metrics").await;
 

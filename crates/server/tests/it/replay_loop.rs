@@ -177,7 +177,9 @@ async fn the_default_replay_and_the_one_click_replay_to_the_last_target_pass_the
         "the plaintext secret is not in the stored row"
     );
     assert!(
-        !sealed.windows(24).any(|w| STRIPE_SECRET.as_bytes().windows(24).any(|p| p == w)),
+        !sealed
+            .windows(24)
+            .any(|w| STRIPE_SECRET.as_bytes().windows(24).any(|p| p == w)),
         "no part of the plaintext secret is in the stored row"
     );
 
@@ -484,7 +486,10 @@ async fn while_hookvault_listen_is_connected_one_click_replays_to_the_dev_server
     let sig = hookvault_core::signing::stripe_header(SENDER_SECRET, now, body.as_bytes());
     let id = crate::inspector::send(
         &url,
-        &[("Content-Type", "application/json"), ("Stripe-Signature", &sig)],
+        &[
+            ("Content-Type", "application/json"),
+            ("Stripe-Signature", &sig),
+        ],
         &body,
     )
     .await;
@@ -510,7 +515,9 @@ async fn while_hookvault_listen_is_connected_one_click_replays_to_the_dev_server
     .await;
     let label = format!("Replay to my dev server (hookvault listen → {dev_server})");
     assert!(
-        b.get_html(&format!("/requests/{id}")).await.contains(&label),
+        b.get_html(&format!("/requests/{id}"))
+            .await
+            .contains(&label),
         "the capture's own page offers it too"
     );
 
@@ -553,7 +560,10 @@ async fn while_hookvault_listen_is_connected_one_click_replays_to_the_dev_server
     let line = cli
         .wait_line("the delivery", |l| l.contains(&event_id) && l.contains("→"))
         .await;
-    assert!(line.contains("→  200"), "construct_event accepted it: {line}");
+    assert!(
+        line.contains("→  200"),
+        "construct_event accepted it: {line}"
+    );
     let received = rx.received().await;
     assert!(
         received.iter().any(|b| b == body.as_bytes()),
@@ -597,7 +607,10 @@ async fn every_page_about_a_capture_is_titled_by_its_event() {
         (format!("/requests/{a}/replay"), format!("Replay · {event}")),
         (format!("/requests/{a}/edit"), format!("Edit · {event}")),
         (format!("/requests/{a}/audit"), format!("Audit · {event}")),
-        (format!("/audits/{audit}"), format!("Audit result · {event}")),
+        (
+            format!("/audits/{audit}"),
+            format!("Audit result · {event}"),
+        ),
         (
             format!("/requests/{a}/diff/{plain}"),
             format!("Compare · {event} with POST /hooks/plain"),

@@ -124,10 +124,11 @@ fn get_routes() -> Vec<String> {
 
 /// A dev server answering every request with a long unbroken body (a wide response excerpt).
 async fn long_answer_target() -> String {
-    let app = axum::Router::new().fallback(|| async {
-        format!("{{\"received\":\"{}\"}}", "y".repeat(600))
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let app = axum::Router::new()
+        .fallback(|| async { format!("{{\"received\":\"{}\"}}", "y".repeat(600)) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     url
@@ -179,7 +180,12 @@ async fn at_390_px_no_page_scrolls_sideways_and_log_out_is_on_screen() {
         ),
     )
     .await;
-    let b_id = send(&url, &[("Content-Type", "text/plain")], &"plain".repeat(100)).await;
+    let b_id = send(
+        &url,
+        &[("Content-Type", "text/plain")],
+        &"plain".repeat(100),
+    )
+    .await;
     let bin = send(
         &url,
         &[("Content-Type", "application/octet-stream")],
@@ -192,7 +198,10 @@ async fn at_390_px_no_page_scrolls_sideways_and_log_out_is_on_screen() {
     let long_target = format!("{dev}/webhooks/{}", "very-long-path-".repeat(12));
     let api = |m: reqwest::Method, path: &str| app.api(m, &token, path);
     let mut replays = Vec::new();
-    for target in [long_target.clone(), format!("http://127.0.0.1:9/{}", "z".repeat(150))] {
+    for target in [
+        long_target.clone(),
+        format!("http://127.0.0.1:9/{}", "z".repeat(150)),
+    ] {
         let r = api(
             reqwest::Method::POST,
             &format!("/api/v1/requests/{a}/replays"),
@@ -285,8 +294,14 @@ async fn at_390_px_no_page_scrolls_sideways_and_log_out_is_on_screen() {
                 format!("{e}/bulk-replay?all=1&q="),
             ],
         ),
-        ("/requests/{id}", vec![format!("/requests/{a}"), format!("/requests/{bin}")]),
-        ("/requests/{id}/replay", vec![format!("/requests/{a}/replay")]),
+        (
+            "/requests/{id}",
+            vec![format!("/requests/{a}"), format!("/requests/{bin}")],
+        ),
+        (
+            "/requests/{id}/replay",
+            vec![format!("/requests/{a}/replay")],
+        ),
         ("/requests/{id}/edit", vec![format!("/requests/{a}/edit")]),
         ("/requests/{id}/audit", vec![format!("/requests/{a}/audit")]),
         ("/audits/{id}", vec![format!("/audits/{audit}")]),
@@ -295,7 +310,10 @@ async fn at_390_px_no_page_scrolls_sideways_and_log_out_is_on_screen() {
             "/requests/{id}/diff",
             vec![format!("/requests/{a}/diff?with=not-an-id")],
         ),
-        ("/requests/{a}/diff/{b}", vec![format!("/requests/{b_id}/diff/{a}")]),
+        (
+            "/requests/{a}/diff/{b}",
+            vec![format!("/requests/{b_id}/diff/{a}")],
+        ),
         ("/targets/{id}/delete", vec![target_delete]),
         ("/settings", vec!["/settings".to_string()]),
         ("/settings/billing", vec!["/settings/billing".to_string()]),
@@ -308,7 +326,10 @@ async fn at_390_px_no_page_scrolls_sideways_and_log_out_is_on_screen() {
         ("/login", vec!["/login".to_string()]),
         ("/signup", vec!["/signup".to_string()]),
         ("/password/forgot", vec!["/password/forgot".to_string()]),
-        ("/password/reset", vec!["/password/reset?token=abc".to_string()]),
+        (
+            "/password/reset",
+            vec!["/password/reset?token=abc".to_string()],
+        ),
         ("/verify-email", vec!["/verify-email?token=abc".to_string()]),
     ]
     .into_iter()
@@ -356,7 +377,11 @@ async fn at_390_px_no_page_scrolls_sideways_and_log_out_is_on_screen() {
     for (route, paths) in &signed_in {
         for path in paths {
             let r = b.get(path).await;
-            let want = if *route == "/requests/{id}/diff" { 422 } else { 200 };
+            let want = if *route == "/requests/{id}/diff" {
+                422
+            } else {
+                200
+            };
             assert_eq!(r.status(), want, "GET {path}");
         }
     }
@@ -368,7 +393,10 @@ async fn at_390_px_no_page_scrolls_sideways_and_log_out_is_on_screen() {
         (targets_page.as_str(), "A saved target with a long name"),
         (pane.as_str(), "Replay to my dev server"),
     ] {
-        assert!(b.get_html(page).await.contains(shows), "{page} shows {shows}");
+        assert!(
+            b.get_html(page).await.contains(shows),
+            "{page} shows {shows}"
+        );
     }
 
     let mut driver = ChromeDriver::start(&tools).await;
@@ -404,7 +432,10 @@ async fn at_390_px_no_page_scrolls_sideways_and_log_out_is_on_screen() {
     }
     // Error pages: an unknown endpoint, a capture that is gone.
     for (path, h1) in [
-        ("/endpoints/00000000-0000-7000-8000-000000000000", "Not Found"),
+        (
+            "/endpoints/00000000-0000-7000-8000-000000000000",
+            "Not Found",
+        ),
         ("/requests/00000000-0000-7000-8000-000000000000", "Gone"),
     ] {
         visit(&c, &app, path, true).await;

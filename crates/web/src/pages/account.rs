@@ -564,9 +564,8 @@ async fn render_delete_page(
     let tokens = hookvault_store::tokens::list_api_tokens(&state.pool, user.id)
         .await?
         .len();
-    let plural = |n: usize, one: &str, many: &str| {
-        format!("{n} {}", if n == 1 { one } else { many })
-    };
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut page = Page::for_user("Delete account", user).await?;
     let failed = error.is_some();
     if let Some(error) = error {

@@ -148,7 +148,11 @@ fn bulk_title(count: usize, preview: &[PreviewRow]) -> String {
         (_, []) => format!("Replay {count} captures"),
         (_, some) => {
             let shown = some.iter().take(3).copied().collect::<Vec<_>>().join(", ");
-            let more = if some.len() > 3 || preview.len() < count { ", …" } else { "" };
+            let more = if some.len() > 3 || preview.len() < count {
+                ", …"
+            } else {
+                ""
+            };
             format!("Replay {count} captures · {shown}{more}")
         }
     }

@@ -308,12 +308,19 @@ async fn render_request_page(
         .collect();
     let failed = error.is_some();
     let mut resp = render(&RequestPage {
-        page: Page::for_user(format!("Replay · {}", super::requests::capture_title(
-            &req.method,
-            &req.path,
-            req.provider,
-            req.event_type.as_deref(),
-        )), user).await?,
+        page: Page::for_user(
+            format!(
+                "Replay · {}",
+                super::requests::capture_title(
+                    &req.method,
+                    &req.path,
+                    req.provider,
+                    req.event_type.as_deref(),
+                )
+            ),
+            user,
+        )
+        .await?,
         request_id: id,
         endpoint_id: req.endpoint_id,
         summary: format!(
