@@ -44,7 +44,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/settings/email/resend", post(resend))
         .route("/settings/email", post(change_email))
         .route("/settings/export.ndjson", get(export))
-        .route("/settings/delete", get(delete_page).post(delete))
+        .route(
+            "/settings/delete",
+            get(super::delete_account::page).post(delete),
+        )
 }
 
 #[derive(Template)]
@@ -536,55 +539,6 @@ struct DeleteForm {
     current_password: String,
 }
 
-#[derive(Template)]
-#[template(path = "settings/delete.html")]
-struct DeletePage {
-    page: Page,
-    /// What goes, in words.
-    what: String,
-}
-
-/// The confirmation page in front of account deletion (the password is asked there).
-async fn delete_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
-) -> Result<Response, AppError> {
-    render_delete_page(&state, &user, None).await
-}
-
-/// The confirmation page, with the refusal of the form just sent (422) if any.
-async fn render_delete_page(
-    state: &AppState,
-    user: &CurrentUser,
-    error: Option<String>,
-) -> Result<Response, AppError> {
-    let endpoints = hookvault_store::endpoints::list_endpoints(&state.pool, user.id)
-        .await?
-        .len();
-    let tokens = hookvault_store::tokens::list_api_tokens(&state.pool, user.id)
-        .await?
-        .len();
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let mut page = Page::for_user("Delete account", user).await?;
-    let failed = error.is_some();
-    if let Some(error) = error {
-        page.flash = crate::flash::Flash::refusal("delete", "current_password", error, &[]);
-    }
-    let mut resp = render(&DeletePage {
-        page,
-        what: format!(
-            "{} with every capture and replay, your saved targets, {}, and every session",
-            plural(endpoints, "endpoint", "endpoints"),
-            plural(tokens, "API token", "API tokens"),
-        ),
-    })?;
-    if failed {
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(resp)
-}
-
 /// Deletes the account once confirmed with the password on the confirmation page: first, in
 /// one short transaction, it can no longer sign in nor capture; then its rows go in batches; a
 /// confirmation mail follows.
@@ -599,7 +553,7 @@ async fn delete(
         return Ok(axum::response::Redirect::to("/settings/delete").into_response());
     }
     if !check_password(&state, &user, ip, form.current_password).await? {
-        return render_delete_page(
+        return super::delete_account::render(
             &state,
             &user,
             Some("The current password is incorrect.".into()),

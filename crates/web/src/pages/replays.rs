@@ -187,7 +187,7 @@ pub(super) async fn choices(
         l.secret_set && l.target_id.is_none() && l.url == target_url && l.scheme == scheme
     });
     let error_field = match (&error, form) {
-        (Some(_), Some(f)) => replay_form_field(state, f, secret_remembered),
+        (Some(_), Some(f)) => super::replay_fields::replay_form_field(state, f, secret_remembered),
         _ => "",
     };
     Ok(FormChoices {
@@ -206,63 +206,6 @@ pub(super) async fn choices(
         secret_remembered,
         last_label: last.map(|l| l.label),
     })
-}
-
-impl FormChoices {
-    /// The error, when it is about `field` (`""`: the form as a whole).
-    pub fn error_at(&self, field: &str) -> Option<&str> {
-        (self.error_field == field)
-            .then_some(self.error.as_deref())
-            .flatten()
-    }
-}
-
-/// The field of a target that the replay crate's checks refuse (`""` when they accept it, so
-/// the refusal was about something else).
-fn target_field(
-    state: &AppState,
-    url: &str,
-    scheme: &str,
-    secret: &str,
-    max_attempts: Option<i64>,
-) -> &'static str {
-    use hookvault_replay::target::{check_target, TargetError};
-    fn filled(s: &str) -> Option<&str> {
-        Some(s).filter(|s| !s.is_empty())
-    }
-    match check_target(
-        &state.replay_client,
-        url.trim(),
-        filled(scheme),
-        filled(secret),
-        max_attempts,
-    ) {
-        Err(TargetError::Refused(_)) => "target_url",
-        Err(TargetError::Scheme(_)) => "scheme",
-        Err(TargetError::MissingSecret(_) | TargetError::Secret(_)) => "secret",
-        Err(TargetError::MaxAttempts(_)) => "max_attempts",
-        Ok(_) => "",
-    }
-}
-
-/// The field of the replay form a refusal is about (see [`FormChoices::error_field`]).
-fn replay_form_field(state: &AppState, form: &ReplayForm, secret_remembered: bool) -> &'static str {
-    match form.mode.as_str() {
-        "saved" => "target_id",
-        "cli" | "last" => "",
-        _ => {
-            // A remembered secret stands in for an empty field.
-            let secret = if form.secret.is_empty() && secret_remembered {
-                "remembered"
-            } else {
-                form.secret.as_str()
-            };
-            match target_field(state, &form.target_url, &form.scheme, secret, None) {
-                "" if form.target_url.trim().is_empty() => "target_url",
-                field => field,
-            }
-        }
-    }
 }
 
 #[derive(Template)]
@@ -588,24 +531,11 @@ async fn create_target(
         }
         Err(AppError::BadRequest(msg)) => {
             // The form as typed (but the secret) with the reason next to its field.
-            let attempts = form.max_attempts.trim();
-            let field = match attempts.parse::<i64>() {
-                Err(_) if !attempts.is_empty() => "max_attempts",
-                parsed => match target_field(
-                    &state,
-                    &form.target_url,
-                    &form.scheme,
-                    &form.secret,
-                    parsed.ok(),
-                ) {
-                    "" if crate::ops::endpoints::clean_name(&form.name).is_err()
-                        && !form.name.trim().is_empty() =>
-                    {
-                        "name"
-                    }
-                    field => field,
-                },
-            };
+            let field = super::replay_fields::saved_target_field(
+                &state,
+                [&form.name, &form.target_url, &form.scheme, &form.secret],
+                &form.max_attempts,
+            );
             let refusal = crate::flash::Flash::refusal(
                 "target",
                 field,
