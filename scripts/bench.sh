@@ -73,13 +73,39 @@ id=$(echo "$endpoint" | python3 -c 'import json,sys; print(json.load(sys.stdin)[
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "== capture: ${DURATION}s, $CONNECTIONS connections, body $(wc -c < "$work/body.json") bytes, plan quotas $PLAN_QUOTAS"
+# CPU time, which a busy machine disturbs much less than rates: clock ticks used by a process
+# (`own`), or by it, its live children and its reaped children (PostgreSQL's exited backends
+# count in the postmaster's cutime/cstime).
+ticks() {
+  local total=0 pid f children=""
+  [ "${2:-}" = own ] || children=$(ps -o pid= --ppid "$1")
+  for pid in "$1" $children; do
+    f=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+    read -r -a f <<< "$f"
+    if [ "${2:-}" = own ]; then
+      total=$((total + f[11] + f[12]))
+    else
+      total=$((total + f[11] + f[12] + f[13] + f[14]))
+    fi
+  done
+  echo "$total"
+}
+hz=$(getconf CLK_TCK)
+postmaster=$(head -1 "$work/data/pg/postmaster.pid")
+rows_before=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints" \
+  | python3 -c "import json,sys; print([e['request_count'] for e in json.load(sys.stdin)['endpoints'] if e['id']=='$id'][0])")
+hv_t0=$(ticks "$server" own); pg_t0=$(ticks "$postmaster")
 HV_BODY_FILE="$work/body.json" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/capture.lua "$url/stripe" | tee "$work/wrk.txt"
+hv_t1=$(ticks "$server" own); pg_t1=$(ticks "$postmaster")
 
 stored=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints" \
   | python3 -c "import json,sys; print([e['request_count'] for e in json.load(sys.stdin)['endpoints'] if e['id']=='$id'][0])")
 answered=$(awk '/requests in/{print $1}' "$work/wrk.txt")
 non2xx=$(awk '/Non-2xx/{print $NF}' "$work/wrk.txt"); non2xx=${non2xx:-0}
 echo "== stored rows: $stored; answered: $answered (non-2xx: $non2xx)"
+captured=$((stored - rows_before))
+cpu_us() { python3 -c "print(round(($2 - $1) / $hz / $3 * 1e6, 1))"; }
+echo "== CPU per capture: hookvault $(cpu_us "$hv_t0" "$hv_t1" "$captured") µs, PostgreSQL $(cpu_us "$pg_t0" "$pg_t1" "$captured") µs"
 if [ "$stored" -lt "$((answered - non2xx))" ]; then
   echo "FAIL: fewer rows stored than 2xx answers" >&2; exit 1
 fi
@@ -108,11 +134,15 @@ SELECT gen_random_uuid(), r.endpoint_id, now(), r.method, r.path, r.query, r.htt
 FROM bench_row r, generate_series(1, 64);
 SQL
 chmod 644 "$work/insert.sql"
+pg_t0=$(ticks "$postmaster")
 tps=$("${as_pg[@]}" "$pgbin/pgbench" -h "$pgsock" -U hookvault -n -c 8 -j 2 -T "$DURATION" -f "$work/insert.sql" hookvault 2>/dev/null \
   | awk '/^tps = /{print $3}')
 pg_rate=$(python3 -c "print(round(float('$tps') * 64))")
 hv_rate=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
+pg_t1=$(ticks "$postmaster")
+pg_rows=$(psql_hv -c "SELECT count(*) FROM bench_requests")
 echo "== PostgreSQL alone, same row, batches of 64, 8 clients, ${DURATION}s: $pg_rate rows/s"
+echo "== CPU per row, PostgreSQL alone: $(cpu_us "$pg_t0" "$pg_t1" "$pg_rows") µs"
 echo "== capture / PostgreSQL alone: $(python3 -c "print(round(float('$hv_rate') / float('$pg_rate'), 2))") ($hv_rate / $pg_rate)"
 psql_hv -c "DROP TABLE bench_requests; DROP TABLE bench_row;"
 

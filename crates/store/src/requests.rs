@@ -108,60 +108,13 @@ pub async fn insert_captures(
     ex: impl PgExecutor<'_>,
     batch: &[NewCapture],
 ) -> Result<Vec<Option<i64>>, StoreError> {
-    let n = batch.len();
-    let mut ids = Vec::with_capacity(n);
-    let mut endpoint_ids = Vec::with_capacity(n);
-    let mut received = Vec::with_capacity(n);
-    let mut methods = Vec::with_capacity(n);
-    let mut paths = Vec::with_capacity(n);
-    let mut queries = Vec::with_capacity(n);
-    let mut versions = Vec::with_capacity(n);
-    let mut addrs = Vec::with_capacity(n);
-    let mut headers = Vec::with_capacity(n);
-    let mut ctypes = Vec::with_capacity(n);
-    let mut bodies = Vec::with_capacity(n);
-    let mut sizes = Vec::with_capacity(n);
-    let mut providers = Vec::with_capacity(n);
-    let mut types = Vec::with_capacity(n);
-    let mut event_ids = Vec::with_capacity(n);
-    let mut schemes = Vec::with_capacity(n);
-    let mut statuses = Vec::with_capacity(n);
-    let mut reasons = Vec::with_capacity(n);
-    let mut livemodes = Vec::with_capacity(n);
-    let mut api_versions = Vec::with_capacity(n);
-    let mut created = Vec::with_capacity(n);
-    let mut object_ids = Vec::with_capacity(n);
-    let mut object_types = Vec::with_capacity(n);
-    for c in batch {
-        ids.push(c.id);
-        endpoint_ids.push(c.endpoint_id);
-        received.push(c.received_at);
-        methods.push(c.method.as_str());
-        paths.push(c.path.as_str());
-        queries.push(c.query.as_deref());
-        versions.push(c.http_version.as_str());
-        addrs.push(c.remote_addr.as_str());
-        headers.push(c.headers.as_slice());
-        ctypes.push(c.content_type.as_deref());
-        bodies.push(c.body.as_ref());
-        sizes.push(i32::try_from(c.body.len()).unwrap_or(i32::MAX));
-        providers.push(c.provider);
-        types.push(c.event_type.as_deref());
-        event_ids.push(c.event_id.as_deref());
-        schemes.push(c.signature_scheme);
-        statuses.push(c.signature_status);
-        reasons.push(c.signature_reason.as_deref());
-        let stripe = c.stripe.as_ref();
-        livemodes.push(stripe.and_then(|s| s.livemode));
-        api_versions.push(stripe.and_then(|s| s.api_version.as_deref()));
-        created.push(stripe.and_then(|s| s.event_created));
-        object_ids.push(stripe.and_then(|s| s.object_id.as_deref()));
-        object_types.push(stripe.and_then(|s| s.object_type.as_deref()));
-    }
+    let c = Columns::new(batch);
     // One statement, so one round trip and an implicit transaction: the rows and their
     // announcements commit together. One announcement per endpoint and batch: followers read
     // everything after their position from the table, so they need the hint, not every row.
-    // (`announced` is referenced so that it runs.)
+    // (`announced` is referenced so that it runs.) The columns are unnested in the select list,
+    // which streams the rows into the insert; `FROM UNNEST(…)` would first copy every body
+    // into a tuple store.
     let rows = sqlx::query!(
         r#"WITH live AS MATERIALIZED (
                SELECT id FROM endpoints WHERE id = ANY($2::uuid[]) FOR KEY SHARE
@@ -170,16 +123,26 @@ pub async fn insert_captures(
                       http_version, remote_addr, headers, content_type, body, body_size, provider,
                       event_type, event_id, signature_scheme, signature_status, signature_reason,
                       livemode, api_version, event_created, object_id, object_type)
-               SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[],
-                      $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[],
-                      $11::bytea[], $12::int4[], $13::text[], $14::text[], $15::text[],
-                      $16::text[], $17::text[], $18::text[], $19::bool[], $20::text[],
-                      $21::int8[], $22::text[], $23::text[])
-                      AS c(id, endpoint_id, received_at, method, path, query, http_version,
-                           remote_addr, headers, content_type, body, body_size, provider,
-                           event_type, event_id, signature_scheme, signature_status,
-                           signature_reason, livemode, api_version, event_created, object_id,
-                           object_type)
+               SELECT c.id, c.endpoint_id, c.received_at, c.method, c.path, c.query,
+                      c.http_version, c.remote_addr, c.headers, c.content_type, c.body,
+                      c.body_size, c.provider, c.event_type, c.event_id, c.signature_scheme,
+                      c.signature_status, c.signature_reason, c.livemode, c.api_version,
+                      c.event_created, c.object_id, c.object_type
+               FROM (
+                   SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS endpoint_id,
+                          unnest($3::timestamptz[]) AS received_at, unnest($4::text[]) AS method,
+                          unnest($5::text[]) AS path, unnest($6::text[]) AS query,
+                          unnest($7::text[]) AS http_version, unnest($8::text[]) AS remote_addr,
+                          unnest($9::bytea[]) AS headers, unnest($10::text[]) AS content_type,
+                          unnest($11::bytea[]) AS body, unnest($12::int4[]) AS body_size,
+                          unnest($13::text[]) AS provider, unnest($14::text[]) AS event_type,
+                          unnest($15::text[]) AS event_id, unnest($16::text[]) AS signature_scheme,
+                          unnest($17::text[]) AS signature_status,
+                          unnest($18::text[]) AS signature_reason, unnest($19::bool[]) AS livemode,
+                          unnest($20::text[]) AS api_version, unnest($21::int8[]) AS event_created,
+                          unnest($22::text[]) AS object_id, unnest($23::text[]) AS object_type,
+                          generate_series(1, cardinality($1::uuid[])) AS n
+               ) AS c
                WHERE c.endpoint_id IN (SELECT id FROM live)
                RETURNING id, seq, endpoint_id
            ), announced AS (
@@ -188,36 +151,36 @@ pub async fn insert_captures(
            )
            SELECT ins.id AS "id!", ins.seq AS "seq!"
            FROM ins, (SELECT count(*) FROM announced) AS a"#,
-        &ids as _,
-        &endpoint_ids as _,
-        &received,
-        &methods as &[&str],
-        &paths as &[&str],
-        &queries as &[Option<&str>],
-        &versions as &[&str],
-        &addrs as &[&str],
-        &headers as &[&[u8]],
-        &ctypes as &[Option<&str>],
-        &bodies as &[&[u8]],
-        &sizes,
-        &providers as _,
-        &types as &[Option<&str>],
-        &event_ids as &[Option<&str>],
-        &schemes as _,
-        &statuses as _,
-        &reasons as &[Option<&str>],
-        &livemodes as &[Option<bool>],
-        &api_versions as &[Option<&str>],
-        &created as &[Option<i64>],
-        &object_ids as &[Option<&str>],
-        &object_types as &[Option<&str>],
+        &c.ids as _,
+        &c.endpoint_ids as _,
+        &c.received,
+        &c.methods as &[&str],
+        &c.paths as &[&str],
+        &c.queries as &[Option<&str>],
+        &c.versions as &[&str],
+        &c.addrs as &[&str],
+        &c.headers as &[&[u8]],
+        &c.ctypes as &[Option<&str>],
+        &c.bodies as &[&[u8]],
+        &c.sizes,
+        &c.providers as _,
+        &c.types as &[Option<&str>],
+        &c.event_ids as &[Option<&str>],
+        &c.schemes as _,
+        &c.statuses as _,
+        &c.reasons as &[Option<&str>],
+        &c.livemodes as &[Option<bool>],
+        &c.api_versions as &[Option<&str>],
+        &c.created as &[Option<i64>],
+        &c.object_ids as &[Option<&str>],
+        &c.object_types as &[Option<&str>],
         crate::notify::CAPTURES,
     )
     .fetch_all(ex)
     .await?;
     let by_id: std::collections::HashMap<RequestId, i64> =
         rows.iter().map(|r| (r.id.into(), r.seq)).collect();
-    Ok(ids.iter().map(|id| by_id.get(id).copied()).collect())
+    Ok(c.ids.iter().map(|id| by_id.get(id).copied()).collect())
 }
 
 /// What became of one capture of a counted batch.
@@ -242,24 +205,17 @@ pub async fn insert_captures_counted(
     batch: &[NewCapture],
 ) -> Result<Vec<Stored>, StoreError> {
     let c = Columns::new(batch);
+    // As in `insert_captures`, the bodies stream from the select list into the insert; only
+    // the small columns (id, endpoint, position in the batch) go through the counting.
     let rows = sqlx::query!(
         r#"WITH live AS MATERIALIZED (
                SELECT e.id, e.user_id, p.captures_per_month AS lim
                FROM endpoints e JOIN users u ON u.id = e.user_id JOIN plans p ON p.name = u.plan
                WHERE e.id = ANY($2::uuid[]) FOR KEY SHARE OF e
            ), wanted AS MATERIALIZED (
-               SELECT c.*, live.user_id, live.lim,
+               SELECT c.id, c.n, live.user_id, live.lim,
                       row_number() OVER (PARTITION BY live.user_id ORDER BY c.n) AS rank
-               FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[],
-                      $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[],
-                      $11::bytea[], $12::int4[], $13::text[], $14::text[], $15::text[],
-                      $16::text[], $17::text[], $18::text[], $19::bool[], $20::text[],
-                      $21::int8[], $22::text[], $23::text[]) WITH ORDINALITY
-                      AS c(id, endpoint_id, received_at, method, path, query, http_version,
-                           remote_addr, headers, content_type, body, body_size, provider,
-                           event_type, event_id, signature_scheme, signature_status,
-                           signature_reason, livemode, api_version, event_created, object_id,
-                           object_type, n)
+               FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS c(id, endpoint_id, n)
                JOIN live ON live.id = c.endpoint_id
            ), counted AS (
                INSERT INTO capture_usage AS u (user_id, month, captures, quota, granted)
@@ -272,18 +228,35 @@ pub async fn insert_captures_counted(
                        + GREATEST(0, LEAST(excluded.captures, excluded.quota - u.captures)),
                    quota = excluded.quota
                RETURNING user_id, granted
+           ), allowed AS MATERIALIZED (
+               SELECT w.n FROM wanted w JOIN counted ON counted.user_id = w.user_id
+               WHERE w.rank <= counted.granted
            ), ins AS (
                INSERT INTO requests (id, endpoint_id, received_at, method, path, query,
                       http_version, remote_addr, headers, content_type, body, body_size, provider,
                       event_type, event_id, signature_scheme, signature_status, signature_reason,
                       livemode, api_version, event_created, object_id, object_type)
-               SELECT w.id, w.endpoint_id, w.received_at, w.method, w.path, w.query,
-                      w.http_version, w.remote_addr, w.headers, w.content_type, w.body,
-                      w.body_size, w.provider, w.event_type, w.event_id, w.signature_scheme,
-                      w.signature_status, w.signature_reason, w.livemode, w.api_version,
-                      w.event_created, w.object_id, w.object_type
-               FROM wanted w JOIN counted ON counted.user_id = w.user_id
-               WHERE w.rank <= counted.granted
+               SELECT c.id, c.endpoint_id, c.received_at, c.method, c.path, c.query,
+                      c.http_version, c.remote_addr, c.headers, c.content_type, c.body,
+                      c.body_size, c.provider, c.event_type, c.event_id, c.signature_scheme,
+                      c.signature_status, c.signature_reason, c.livemode, c.api_version,
+                      c.event_created, c.object_id, c.object_type
+               FROM (
+                   SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS endpoint_id,
+                          unnest($3::timestamptz[]) AS received_at, unnest($4::text[]) AS method,
+                          unnest($5::text[]) AS path, unnest($6::text[]) AS query,
+                          unnest($7::text[]) AS http_version, unnest($8::text[]) AS remote_addr,
+                          unnest($9::bytea[]) AS headers, unnest($10::text[]) AS content_type,
+                          unnest($11::bytea[]) AS body, unnest($12::int4[]) AS body_size,
+                          unnest($13::text[]) AS provider, unnest($14::text[]) AS event_type,
+                          unnest($15::text[]) AS event_id, unnest($16::text[]) AS signature_scheme,
+                          unnest($17::text[]) AS signature_status,
+                          unnest($18::text[]) AS signature_reason, unnest($19::bool[]) AS livemode,
+                          unnest($20::text[]) AS api_version, unnest($21::int8[]) AS event_created,
+                          unnest($22::text[]) AS object_id, unnest($23::text[]) AS object_type,
+                          generate_series(1, cardinality($1::uuid[])) AS n
+               ) AS c
+               WHERE c.n IN (SELECT n FROM allowed)
                RETURNING id, seq, endpoint_id
            ), announced AS (
                SELECT pg_notify($24, endpoint_id::text)

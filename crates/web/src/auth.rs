@@ -2,6 +2,7 @@
 //! address. Passwords are in [`password`], what a signed-in session holds in [`signin`], the
 //! login and sign-up throttles in `crate::throttle`.
 
+pub(crate) mod csrf;
 pub(crate) mod password;
 pub(crate) mod signin;
 
@@ -13,20 +14,17 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
-use base64::Engine;
+use axum::Router;
 use hookvault_core::ids::UserId;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::throttle::wait_in_words;
 use crate::views::{render, Page};
+pub(crate) use csrf::{check_csrf, csrf_token, CheckedForm, CheckedRawForm};
 pub(crate) use signin::SignIn;
-
-const CSRF_KEY: &str = "csrf";
 
 /// Routes for accounts.
 pub fn router() -> Router<AppState> {
@@ -80,9 +78,6 @@ struct NextQuery {
 
 #[derive(Deserialize)]
 pub(crate) struct Credentials {
-    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
-    #[serde(default)]
-    csrf: String,
     email: String,
     password: String,
     /// The login form's page to return to (ignored by sign-up).
@@ -103,9 +98,8 @@ async fn signup(
     State(state): State<AppState>,
     session: Session,
     ClientIp(ip): ClientIp,
-    Form(form): Form<Credentials>,
+    CheckedForm(form): CheckedForm<Credentials>,
 ) -> Result<Response, AppError> {
-    check_csrf(&session, &form.csrf).await?;
     let email = form.email.trim().to_string();
     let problem = if !valid_email(&email) {
         Some("Enter a valid email address.")
@@ -185,9 +179,8 @@ async fn login(
     session: Session,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    Form(form): Form<Credentials>,
+    CheckedForm(form): CheckedForm<Credentials>,
 ) -> Result<Response, AppError> {
-    check_csrf(&session, &form.csrf).await?;
     let email = form.email.trim().to_string();
     let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
     let known_device = signin::is_known_device(&state, &headers, &email);
@@ -244,14 +237,12 @@ pub(crate) fn too_many_logins(wait: std::time::Duration) -> AppError {
 
 /// A form that carries nothing but its CSRF token (delete and revoke buttons, log-out).
 #[derive(Deserialize)]
-pub(crate) struct CsrfForm {
-    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
-    #[serde(default)]
-    pub csrf: String,
-}
+pub(crate) struct CsrfForm {}
 
-async fn logout(session: Session, Form(form): Form<CsrfForm>) -> Result<Response, AppError> {
-    check_csrf(&session, &form.csrf).await?;
+async fn logout(
+    session: Session,
+    CheckedForm(_): CheckedForm<CsrfForm>,
+) -> Result<Response, AppError> {
     session.flush().await?;
     Ok(Redirect::to("/login").into_response())
 }
@@ -274,7 +265,7 @@ pub(crate) async fn authenticate(
 pub(crate) async fn start_session(session: &Session, sign_in: SignIn) -> Result<(), AppError> {
     session.cycle_id().await?;
     session.insert(signin::AUTH_KEY, sign_in).await?;
-    session.insert(CSRF_KEY, new_csrf_token()).await?;
+    csrf::renew(session).await?;
     Ok(())
 }
 
@@ -288,34 +279,6 @@ pub(crate) fn valid_email(email: &str) -> bool {
         && !domain.ends_with('.')
         && email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-fn new_csrf_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The session's CSRF token, created on first use.
-pub(crate) async fn csrf_token(session: &Session) -> Result<String, AppError> {
-    if let Some(t) = session.get::<String>(CSRF_KEY).await? {
-        return Ok(t);
-    }
-    let t = new_csrf_token();
-    session.insert(CSRF_KEY, &t).await?;
-    Ok(t)
-}
-
-/// Rejects a state-changing request whose token does not match the session's.
-pub(crate) async fn check_csrf(session: &Session, submitted: &str) -> Result<(), AppError> {
-    let expected = session
-        .get::<String>(CSRF_KEY)
-        .await?
-        .ok_or(AppError::Csrf)?;
-    if expected.as_bytes().ct_eq(submitted.as_bytes()).into() {
-        Ok(())
-    } else {
-        Err(AppError::Csrf)
-    }
 }
 
 /// The signed-in user of a page request; anonymous visitors are sent to `/login`. A session

@@ -181,6 +181,82 @@ async fn a_form_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothin
     );
 }
 
+/// Every `POST` route of the pages, read from the web crate's routers (so a new form is covered
+/// the day it is added).
+fn page_post_routes() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/src");
+    let mut routes = Vec::new();
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find(".route(") {
+                rest = &rest[at + ".route(".len()..];
+                // The call's text up to its matching parenthesis.
+                let mut depth = 1;
+                let end = rest
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        depth += match c {
+                            '(' => 1,
+                            ')' => -1,
+                            _ => 0,
+                        };
+                        depth == 0
+                    })
+                    .map(|(i, _)| i)
+                    .unwrap();
+                let call = &rest[..end];
+                let route = call.split('"').nth(1).unwrap_or_default().to_string();
+                if call.contains("post(") && route.starts_with('/') && !route.starts_with("/api/") {
+                    routes.push(route);
+                }
+            }
+        }
+    }
+    routes.sort();
+    routes.dedup();
+    routes
+}
+
+#[tokio::test]
+async fn every_form_post_of_the_pages_without_or_with_a_wrong_csrf_token_is_refused_with_403() {
+    let app = TestApp::spawn().await;
+    let (b, _) = app.account("every-form@example.com").await;
+    let routes = page_post_routes();
+    assert!(routes.len() >= 25, "the routers were read: {routes:?}");
+    // Signed by its own scheme, not by a session: not a form.
+    let routes: Vec<_> = routes
+        .into_iter()
+        .filter(|r| r != "/billing/stripe/webhook")
+        .collect();
+    for route in &routes {
+        // Any id: the token is checked before the handler looks anything up.
+        let path = route
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    uuid::Uuid::new_v4().to_string()
+                } else {
+                    part.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for csrf in [None, Some("wrong")] {
+            let r = b.post_form_with(&path, csrf, &[("name", "x")]).await;
+            assert_eq!(r.status(), 403, "POST {route} with token {csrf:?}");
+        }
+    }
+    assert_eq!(b.get("/").await.status(), 200, "still signed in");
+}
+
 #[tokio::test]
 async fn logout_is_a_post_that_ends_the_session() {
     let app = TestApp::spawn().await;

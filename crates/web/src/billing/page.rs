@@ -8,12 +8,12 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use hookvault_core::billing::PAID_PLAN;
 use serde::Deserialize;
 
 use super::stripe::Checkout;
-use crate::auth::{check_csrf, CsrfForm, CurrentUser};
+use crate::auth::{CheckedForm, CsrfForm, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::{render, Page};
@@ -109,9 +109,8 @@ async fn page(
 async fn upgrade(
     State(state): State<AppState>,
     user: CurrentUser,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let refuse = |why: String, status| page(&state, &user, None, Some(why), status);
     let Some(billing) = &state.billing else {
         return refuse(
@@ -176,9 +175,8 @@ async fn upgrade(
 async fn manage(
     State(state): State<AppState>,
     user: CurrentUser,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let refuse = |why: String, status| page(&state, &user, None, Some(why), status);
     let Some(billing) = &state.billing else {
         return refuse(

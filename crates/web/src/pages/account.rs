@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use base64::Engine;
 use hookvault_core::ids::UserId;
 use hookvault_store::accounts::{self, Purpose};
@@ -19,7 +19,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 
-use crate::auth::{check_csrf, password, too_many_logins, ClientIp, CsrfForm, CurrentUser};
+use crate::auth::{password, too_many_logins, CheckedForm, ClientIp, CsrfForm, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::throttle::wait_in_words;
@@ -147,8 +147,6 @@ struct TokenQuery {
 #[derive(Deserialize)]
 struct TokenForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     token: String,
 }
 
@@ -166,9 +164,8 @@ async fn verify_page(session: Session, Query(q): Query<TokenQuery>) -> Result<Re
 async fn verify(
     State(state): State<AppState>,
     session: Session,
-    Form(form): Form<TokenForm>,
+    CheckedForm(form): CheckedForm<TokenForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&session, &form.csrf).await?;
     let page = Page::anonymous("Verify your email", &session).await?;
     let taken =
         accounts::take_token(&state.pool, Purpose::VerifyEmail, &hash_token(&form.token)).await?;
@@ -214,9 +211,8 @@ async fn verify(
 async fn resend(
     State(state): State<AppState>,
     user: CurrentUser,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let page = Page::for_user("Verify your email", &user).await?;
     if user.email_verified {
         return notice(
@@ -258,8 +254,6 @@ async fn forgot_page(session: Session) -> Result<Response, AppError> {
 #[derive(Deserialize)]
 struct ForgotForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: String,
 }
 
@@ -268,9 +262,8 @@ struct ForgotForm {
 async fn forgot(
     State(state): State<AppState>,
     session: Session,
-    Form(form): Form<ForgotForm>,
+    CheckedForm(form): CheckedForm<ForgotForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&session, &form.csrf).await?;
     let email = form.email.trim().to_string();
     let user = hookvault_store::users::find_user_by_email(&state.pool, &email).await?;
     let allowed = state
@@ -324,8 +317,6 @@ async fn reset_page(session: Session, Query(q): Query<TokenQuery>) -> Result<Res
 #[derive(Deserialize)]
 struct ResetForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     token: String,
     new_password: String,
 }
@@ -335,9 +326,8 @@ struct ResetForm {
 async fn reset(
     State(state): State<AppState>,
     session: Session,
-    Form(form): Form<ResetForm>,
+    CheckedForm(form): CheckedForm<ResetForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&session, &form.csrf).await?;
     let page = Page::anonymous("Set a new password", &session).await?;
     // Checked before the link is used, so a too-short password does not waste it.
     if let Some(problem) = password::problem(&form.new_password) {
@@ -387,8 +377,6 @@ async fn reset(
 #[derive(Deserialize)]
 struct PasswordCheckForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     new_email: String,
     current_password: String,
 }
@@ -423,9 +411,8 @@ async fn change_email(
     State(state): State<AppState>,
     user: CurrentUser,
     ClientIp(ip): ClientIp,
-    Form(form): Form<PasswordCheckForm>,
+    CheckedForm(form): CheckedForm<PasswordCheckForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     // A refusal: the settings page with the address as typed and the reason next to its field.
     let refuse = |field: &'static str, message: String, status: StatusCode| {
         let refusal = crate::flash::Flash::refusal(
@@ -530,8 +517,6 @@ async fn export(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
 
 #[derive(Deserialize)]
 struct DeleteForm {
-    #[serde(default)]
-    csrf: String,
     /// `yes` from the confirmation page; without it the POST is sent there.
     #[serde(default)]
     confirm: String,
@@ -546,9 +531,8 @@ async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
     ClientIp(ip): ClientIp,
-    Form(form): Form<DeleteForm>,
+    CheckedForm(form): CheckedForm<DeleteForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     if form.confirm != "yes" {
         return Ok(axum::response::Redirect::to("/settings/delete").into_response());
     }

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::Router;
 use hookvault_core::audit::{Outcome, ProbeResult, Report};
 use hookvault_core::ids::{AuditId, RequestId};
 use hookvault_core::signing::Scheme;
@@ -15,7 +15,7 @@ use hookvault_core::stored::AuditStatus;
 use hookvault_store::audits::{self as store, AuditRow};
 use serde::Deserialize;
 
-use crate::auth::{check_csrf, CurrentUser};
+use crate::auth::{CheckedForm, CurrentUser};
 use crate::error::AppError;
 use crate::ops::audits::{report_of, start_audit};
 use crate::state::AppState;
@@ -139,8 +139,6 @@ async fn render_request_page(
 #[derive(Deserialize, Default)]
 struct AuditForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     target_url: String,
     #[serde(default)]
     scheme: String,
@@ -152,9 +150,8 @@ async fn start(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<RequestId>,
-    Form(form): Form<AuditForm>,
+    CheckedForm(form): CheckedForm<AuditForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let started = start_audit(
         &state,
         user.id,

@@ -3,18 +3,18 @@
 //! and "Retry failed" for a finished bulk replay.
 
 use askama::Template;
-use axum::extract::{Path, RawForm, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use hookvault_core::ids::{BatchId, EndpointId, RequestId};
 use hookvault_replay::order::{self, ReplayOrder};
 use hookvault_store::requests::{list_requests, summaries_by_ids};
 use hookvault_store::search::search_requests;
 
 use super::replays::{choices, form_target, FormChoices, ReplayForm};
-use crate::auth::{check_csrf, CsrfForm, CurrentUser};
+use crate::auth::{CheckedForm, CheckedRawForm, CsrfForm, CurrentUser};
 use crate::error::AppError;
 use crate::ops::last_target;
 use crate::ops::replays::{candidates, queue_bulk, retry_failed, MAX_BULK};
@@ -222,12 +222,11 @@ async fn replay_bulk(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(endpoint_id): Path<EndpointId>,
-    RawForm(raw): RawForm,
+    CheckedRawForm(raw): CheckedRawForm,
 ) -> Result<Response, AppError> {
     let text = String::from_utf8_lossy(&raw).into_owned();
     let pairs = hookvault_core::render::query_params(&text);
     let form = form_fields(&pairs);
-    check_csrf(&user.session, &form.csrf).await?;
     hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -301,9 +300,8 @@ async fn retry_batch(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((endpoint_id, batch_id)): Path<(EndpointId, BatchId)>,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     hookvault_store::endpoints::find_endpoint(&state.pool, user.id, endpoint_id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -25,9 +25,6 @@ struct ConfirmPage<'a> {
 /// A destructive form: the CSRF token and the confirmation.
 #[derive(Deserialize)]
 pub(super) struct ConfirmForm {
-    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
-    #[serde(default)]
-    pub csrf: String,
     #[serde(default)]
     confirm: String,
 }

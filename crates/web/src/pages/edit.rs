@@ -7,13 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::Router;
 use hookvault_core::headers;
 use hookvault_core::ids::RequestId;
 use serde::Deserialize;
 
 use super::replays::{choices, form_target, FormChoices, ReplayForm};
-use crate::auth::{check_csrf, CurrentUser};
+use crate::auth::{CheckedForm, CurrentUser};
 use crate::error::AppError;
 use crate::ops::edits::{self, EditError, MAX_EDIT_BYTES};
 use crate::state::AppState;
@@ -140,9 +140,8 @@ async fn send_edit(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<RequestId>,
-    Form(form): Form<EditForm>,
+    CheckedForm(form): CheckedForm<EditForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.target.csrf).await?;
     let (original, _) = super::requests::load_request(&state, &user, id).await?;
     let refuse = |field: EditError| Shown {
         headers: form.headers.clone(),

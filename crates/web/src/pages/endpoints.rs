@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use hookvault_core::ids::{EndpointId, RequestId};
 use hookvault_store::endpoints as store;
 use hookvault_store::requests::list_requests;
@@ -13,7 +13,7 @@ use hookvault_store::search::search_requests;
 use serde::Deserialize;
 
 use super::confirm::{self, ConfirmForm};
-use crate::auth::{check_csrf, CurrentUser};
+use crate::auth::{CheckedForm, CurrentUser};
 use crate::error::AppError;
 use crate::flash::{self, Flash};
 use crate::state::AppState;
@@ -84,18 +84,14 @@ async fn render_list(
 
 #[derive(Deserialize)]
 struct NameForm {
-    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
-    #[serde(default)]
-    csrf: String,
     name: String,
 }
 
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
-    Form(form): Form<NameForm>,
+    CheckedForm(form): CheckedForm<NameForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let id = EndpointId::now_v7();
     let created = async {
         let name = crate::ops::endpoints::clean_name(&form.name)?;
@@ -295,9 +291,8 @@ async fn rename(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<EndpointId>,
-    Form(form): Form<NameForm>,
+    CheckedForm(form): CheckedForm<NameForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let name = match crate::ops::endpoints::clean_name(&form.name) {
         Ok(name) => name,
         Err(AppError::BadRequest(m)) => {
@@ -314,9 +309,6 @@ async fn rename(
 
 #[derive(Deserialize)]
 struct ResponseForm {
-    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
-    #[serde(default)]
-    csrf: String,
     status: String,
     content_type: String,
     body: String,
@@ -340,9 +332,8 @@ async fn set_response(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<EndpointId>,
-    Form(form): Form<ResponseForm>,
+    CheckedForm(form): CheckedForm<ResponseForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let refuse = |field: &str, m: String| {
         Flash::refusal(
             "response",
@@ -434,9 +425,8 @@ async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<EndpointId>,
-    Form(form): Form<ConfirmForm>,
+    CheckedForm(form): CheckedForm<ConfirmForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -486,9 +476,8 @@ async fn clear(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<EndpointId>,
-    Form(form): Form<ConfirmForm>,
+    CheckedForm(form): CheckedForm<ConfirmForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -6,14 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use hookvault_core::ids::{BatchId, EndpointId, RequestId, TargetId, UserId};
 use hookvault_core::signing::Scheme;
 use hookvault_core::stored::ReplayStatus;
 use hookvault_store::replays::{self as store, ReplaySummary};
 use serde::Deserialize;
 
-use crate::auth::{check_csrf, CurrentUser};
+use crate::auth::{CheckedForm, CurrentUser};
 use crate::error::AppError;
 use crate::ops::last_target;
 use crate::ops::replays::{queue_one, save_target, SigningBody, TargetBody};
@@ -365,9 +365,8 @@ async fn replay_one(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<RequestId>,
-    Form(form): Form<ReplayForm>,
+    CheckedForm(form): CheckedForm<ReplayForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let endpoint_id = store::find_request_endpoint(&state.pool, user.id, id).await?;
     let endpoint_id = crate::usage::found(&state, user.id, id, endpoint_id).await?;
     let done = async {
@@ -484,8 +483,6 @@ async fn render_endpoint_page(
 
 #[derive(Deserialize)]
 struct TargetForm {
-    #[serde(default)]
-    csrf: String,
     name: String,
     target_url: String,
     scheme: String,
@@ -499,9 +496,8 @@ async fn create_target(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(endpoint_id): Path<EndpointId>,
-    Form(form): Form<TargetForm>,
+    CheckedForm(form): CheckedForm<TargetForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let saved = async {
         let max_attempts = match form.max_attempts.trim() {
             "" => None,
@@ -584,9 +580,8 @@ async fn delete_target(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<TargetId>,
-    Form(form): Form<super::confirm::ConfirmForm>,
+    CheckedForm(form): CheckedForm<super::confirm::ConfirmForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let target = store::find_replay_target(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use hookvault_core::ids::TokenId;
 use serde::Deserialize;
 
-use crate::auth::{check_csrf, password, signin, too_many_logins, ClientIp, CurrentUser, SignIn};
+use crate::auth::{password, signin, too_many_logins, CheckedForm, ClientIp, CurrentUser, SignIn};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
@@ -106,9 +106,6 @@ async fn page(
 
 #[derive(Deserialize)]
 struct PasswordForm {
-    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
-    #[serde(default)]
-    csrf: String,
     current_password: String,
     new_password: String,
 }
@@ -120,9 +117,8 @@ async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
     ClientIp(ip): ClientIp,
-    Form(form): Form<PasswordForm>,
+    CheckedForm(form): CheckedForm<PasswordForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     // Passwords are never sent back; the reason shows next to the field it is about.
     let refuse = |field: &'static str, message: &str, status: StatusCode| {
         let refusal = crate::flash::Flash::refusal("password", field, message, &[]);
@@ -187,18 +183,14 @@ async fn change_password(
 
 #[derive(Deserialize)]
 struct NameForm {
-    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
-    #[serde(default)]
-    csrf: String,
     name: String,
 }
 
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
-    Form(form): Form<NameForm>,
+    CheckedForm(form): CheckedForm<NameForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let name = match crate::ops::endpoints::clean_name(&form.name) {
         Ok(name) => name,
         Err(AppError::BadRequest(m)) => {
@@ -251,9 +243,8 @@ async fn revoke(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<TokenId>,
-    Form(form): Form<super::confirm::ConfirmForm>,
+    CheckedForm(form): CheckedForm<super::confirm::ConfirmForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     if !hookvault_store::tokens::list_api_tokens(&state.pool, user.id)
         .await?
         .iter()

@@ -5,13 +5,13 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::post;
-use axum::{Form, Router};
+use axum::Router;
 use hookvault_core::ids::EndpointId;
 use hookvault_core::signing::Scheme;
 use hookvault_store::endpoints::{self as store, Endpoint};
 use serde::Deserialize;
 
-use crate::auth::{check_csrf, CurrentUser};
+use crate::auth::{CheckedForm, CurrentUser};
 use crate::error::AppError;
 use crate::ops::endpoints::signature_check;
 use crate::state::AppState;
@@ -22,9 +22,6 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 struct SigningForm {
-    /// Missing counts as empty, so the request is refused as a CSRF failure (403).
-    #[serde(default)]
-    csrf: String,
     /// A signing scheme name, or empty for "no check".
     #[serde(default)]
     scheme: String,
@@ -37,9 +34,8 @@ async fn set_signing(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<EndpointId>,
-    Form(form): Form<SigningForm>,
+    CheckedForm(form): CheckedForm<SigningForm>,
 ) -> Result<Response, AppError> {
-    check_csrf(&user.session, &form.csrf).await?;
     let endpoint = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
