@@ -352,6 +352,52 @@ async fn the_replay_form_shows_each_refusal_next_to_its_own_field_and_keeps_the_
     // Nothing was queued.
     let history = b.get_html(&action).await;
     assert!(!history.contains("127.0.0.1:9/hook</"), "no replay queued");
+
+    // The audit form, the same way.
+    let audit = format!("/requests/{id}/audit");
+    for (target_url, scheme, secret, field, error_id) in [
+        (
+            "localhost:8000/hook",
+            "stripe",
+            "whsec_x",
+            "target_url",
+            "target-url-error",
+        ),
+        (
+            "http://127.0.0.1:9/hook",
+            "stripe",
+            "",
+            "secret",
+            "secret-error",
+        ),
+        (
+            "http://127.0.0.1:9/hook",
+            "paypal",
+            "x",
+            "scheme",
+            "scheme-error",
+        ),
+    ] {
+        let fields = [
+            ("target_url", target_url),
+            ("scheme", scheme),
+            ("secret", secret),
+        ];
+        let html = refused(&b, &audit, &audit, &fields, 422).await;
+        assert!(
+            !error_next_to(&html, field, error_id).is_empty(),
+            "{fields:?}"
+        );
+        assert!(
+            !html.contains("id=\"audit-error\""),
+            "one reason, by its field"
+        );
+        assert_value(&html, "target_url", target_url);
+        assert!(
+            !tag_of(&html, "secret").contains("value="),
+            "the secret is not kept"
+        );
+    }
 }
 
 #[tokio::test]

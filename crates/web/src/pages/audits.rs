@@ -64,7 +64,18 @@ struct RequestPage {
     scheme: String,
     target_url: String,
     error: Option<String>,
+    /// The field the error is about (`target_url`, `scheme`, `secret`), `""` for the form.
+    error_field: &'static str,
     audits: Vec<AuditItem>,
+}
+
+impl RequestPage {
+    /// The error, when it is about `field` (`""`: the form as a whole).
+    fn error_at(&self, field: &str) -> Option<&str> {
+        (self.error_field == field)
+            .then_some(self.error.as_deref())
+            .flatten()
+    }
 }
 
 async fn request_page(
@@ -127,6 +138,21 @@ async fn render_request_page(
             .or(captured.map(|s| s.as_str().to_owned()))
             .unwrap_or_else(|| "stripe".to_owned()),
         target_url: form.map(|f| f.target_url.clone()).unwrap_or_default(),
+        error_field: match (&error, form) {
+            (Some(_), Some(f)) => {
+                match super::replay_fields::target_field(
+                    state,
+                    &f.target_url,
+                    &f.scheme,
+                    &f.secret,
+                    None,
+                ) {
+                    "" if f.target_url.trim().is_empty() => "target_url",
+                    field => field,
+                }
+            }
+            _ => "",
+        },
         error,
         audits,
     })?;
