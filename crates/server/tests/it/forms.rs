@@ -220,4 +220,34 @@ async fn destructive_posts_without_confirmation_only_lead_to_the_confirmation_pa
         assert!(Instant::now() < deadline, "the URL still captures");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // Confirmed: the saved target is deleted and the token revoked, and each says so.
+    let flash = |html: String| {
+        let start = html.find("id=\"flash\">").expect("a notice") + "id=\"flash\">".len();
+        let end = html[start..].find('<').expect("notice end") + start;
+        html[start..end]
+            .replace("&quot;", "\"")
+            .replace("&#34;", "\"")
+    };
+    let r = b
+        .post_form(&target_path, &targets, &[("confirm", "yes")])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), targets);
+    let html = b.get_html(&targets).await;
+    assert!(!html.contains("127.0.0.1:9/hook"), "the target is gone");
+    assert_eq!(flash(html), "Saved target \"dev\" deleted.");
+    let r = b
+        .post_form(&revoke_path, "/settings", &[("confirm", "yes")])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        flash(b.get_html("/settings").await),
+        "Token revoked: it no longer works."
+    );
+    assert_eq!(
+        app.api_get(&token, "/api/v1/endpoints").await.status(),
+        401,
+        "the revoked token no longer works"
+    );
 }
