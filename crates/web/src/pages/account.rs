@@ -432,13 +432,20 @@ async fn change_email(
         )
         .await;
     }
-    if !check_password(&state, &user, ip, form.current_password.clone()).await? {
-        return refuse(
-            "current_password",
-            "The current password is incorrect.".into(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    match check_password(&state, &user, ip, form.current_password.clone()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return refuse(
+                "current_password",
+                "The current password is incorrect.".into(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(AppError::TooManyRequests(m)) => {
+            return refuse("current_password", m, StatusCode::TOO_MANY_REQUESTS).await
+        }
+        Err(e) => return Err(e),
     }
     if let Err(wait) = state
         .mail_throttle
@@ -534,15 +541,20 @@ async fn delete(
     CheckedForm(form): CheckedForm<DeleteForm>,
 ) -> Result<Response, AppError> {
     if form.confirm != "yes" {
-        return Ok(axum::response::Redirect::to("/settings/delete").into_response());
+        return Ok(super::confirm::ask_first("/settings/delete"));
     }
-    if !check_password(&state, &user, ip, form.current_password).await? {
-        return super::delete_account::render(
-            &state,
-            &user,
-            Some("The current password is incorrect.".into()),
-        )
-        .await;
+    // Refused: the confirmation page again, with the reason next to the password.
+    let refusal = match check_password(&state, &user, ip, form.current_password).await {
+        Ok(true) => None,
+        Ok(false) => Some((
+            "The current password is incorrect.".to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Err(AppError::TooManyRequests(m)) => Some((m, StatusCode::TOO_MANY_REQUESTS)),
+        Err(e) => return Err(e),
+    };
+    if let Some(refusal) = refusal {
+        return super::delete_account::render(&state, &user, Some(refusal)).await;
     }
     // Stripe must stop charging before anything is deleted (issue 13).
     if let Err(why) = crate::billing::cancel_subscriptions(&state, user.id).await? {

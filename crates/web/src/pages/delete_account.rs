@@ -28,11 +28,11 @@ pub(super) async fn page(
     render(&state, &user, None).await
 }
 
-/// The confirmation page, with the refusal of the form just sent (422) if any.
+/// The confirmation page, with the refusal of the form just sent (its reason and status) if any.
 pub(super) async fn render(
     state: &AppState,
     user: &CurrentUser,
-    error: Option<String>,
+    refusal: Option<(String, StatusCode)>,
 ) -> Result<Response, AppError> {
     let endpoints = hookvault_store::endpoints::list_endpoints(&state.pool, user.id)
         .await?
@@ -43,8 +43,8 @@ pub(super) async fn render(
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut page = Page::for_user("Delete account", user).await?;
-    let failed = error.is_some();
-    if let Some(error) = error {
+    let status = refusal.as_ref().map(|(_, status)| *status);
+    if let Some((error, _)) = refusal {
         page.flash = crate::flash::Flash::refusal("delete", "current_password", error, &[]);
     }
     let mut resp = render_page(&DeletePage {
@@ -55,8 +55,8 @@ pub(super) async fn render(
             plural(tokens, "API token", "API tokens"),
         ),
     })?;
-    if failed {
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    if let Some(status) = status {
+        *resp.status_mut() = status;
     }
     Ok(resp)
 }
