@@ -38,7 +38,8 @@ pub struct CaptureConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// A body must be complete this long after its head (else 408 and the connection closes).
     pub body_deadline: Duration,
-    /// Captures of accounts whose email is not verified are refused with 403 (issue 13).
+    /// Captures of accounts whose email is not verified wait for it: 503 with `Retry-After`
+    /// (issue 13).
     pub require_verified_email: bool,
 }
 
@@ -164,10 +165,7 @@ async fn store_capture(State(state): State<CaptureState>, req: Request) -> Respo
         return suspended(reason);
     }
     if state.config.require_verified_email && !route.owner_verified {
-        return plain(
-            StatusCode::FORBIDDEN,
-            "this endpoint's account has not verified its email address yet; nothing was stored",
-        );
+        return unverified();
     }
 
     if let Err(wait) = state
@@ -483,6 +481,32 @@ fn suspended(reason: &str) -> Response {
         StatusCode::FORBIDDEN,
         [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         format!("this account is suspended: {reason}; nothing was stored\n"),
+    )
+        .into_response()
+}
+
+/// How long a sender is asked to wait before retrying a capture for an account whose email
+/// is not verified yet.
+const UNVERIFIED_RETRY_AFTER_SECS: u64 = 300;
+
+/// 503 with `Retry-After` (`--require-verified-email`): the capture waits for the account's
+/// verification. Nothing is stored; a sender that retries (Stripe and most providers retry
+/// for days) gets it captured once the email is verified.
+fn unverified() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (
+                http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (
+                http::header::RETRY_AFTER,
+                UNVERIFIED_RETRY_AFTER_SECS.to_string(),
+            ),
+        ],
+        "this endpoint's account has not verified its email address yet; nothing was stored, \
+         retry later (captures are accepted once it is verified)\n",
     )
         .into_response()
 }

@@ -289,7 +289,8 @@ pub(crate) struct ServeArgs {
         default_value = "Hookvault <hookvault@localhost>"
     )]
     pub(crate) mail_from: String,
-    /// Captures of accounts whose email is not verified yet are refused (403, with the reason).
+    /// Captures of accounts whose email is not verified yet wait for it: `503` with
+    /// `Retry-After` (nothing stored), so senders that retry deliver them once it is verified.
     #[arg(long, env = "HOOKVAULT_REQUIRE_VERIFIED_EMAIL")]
     pub(crate) require_verified_email: bool,
     /// Plans file (TOML, `[plans.NAME]` tables of limits) written to the database at start.

@@ -164,15 +164,24 @@ pub async fn begin_deletion(
 }
 
 /// One bounded step of deleting an account's rows: deletes at most `limit` rows of the first
-/// kind that still has some (replays with their attempts, audits, captures, CLI sessions,
-/// replay targets, endpoints, billing events' payloads, sessions), and finally the account itself. Returns the rows
-/// deleted; 0 means the account is gone. Each call is its own short transaction.
+/// kind that still has some, children before their parents so that no cascade deletes more
+/// (replay attempts, replays, audits, search documents, captures, CLI sessions, last targets,
+/// signature re-checks, replay targets, endpoints, usage counters, the payloads of the billing
+/// events that name the account, subscriptions, tokens, sessions), and finally the account
+/// itself. Each call is its own short transaction.
 pub async fn delete_account_step(
     ex: impl PgExecutor<'_> + Copy,
     user_id: UserId,
     limit: i64,
-) -> Result<u64, StoreError> {
+) -> Result<DeleteStep, StoreError> {
     let steps = [
+        sqlx::query!(
+            "DELETE FROM replay_attempts WHERE id IN (
+                 SELECT a.id FROM replay_attempts a JOIN replays r ON r.id = a.replay_id
+                 WHERE r.user_id = $1 LIMIT $2)",
+            user_id as _,
+            limit
+        ),
         sqlx::query!(
             "DELETE FROM replays WHERE id IN (SELECT id FROM replays WHERE user_id = $1 LIMIT $2)",
             user_id as _,
@@ -180,6 +189,14 @@ pub async fn delete_account_step(
         ),
         sqlx::query!(
             "DELETE FROM audits WHERE id IN (SELECT id FROM audits WHERE user_id = $1 LIMIT $2)",
+            user_id as _,
+            limit
+        ),
+        sqlx::query!(
+            "DELETE FROM request_search WHERE request_id IN (
+                 SELECT s.request_id FROM request_search s
+                 WHERE s.endpoint_id IN (SELECT id FROM endpoints WHERE user_id = $1)
+                 LIMIT $2)",
             user_id as _,
             limit
         ),
@@ -198,6 +215,19 @@ pub async fn delete_account_step(
             limit
         ),
         sqlx::query!(
+            "DELETE FROM endpoint_last_targets WHERE endpoint_id IN (
+                 SELECT endpoint_id FROM endpoint_last_targets WHERE user_id = $1 LIMIT $2)",
+            user_id as _,
+            limit
+        ),
+        sqlx::query!(
+            "DELETE FROM signature_rechecks WHERE endpoint_id IN (
+                 SELECT r.endpoint_id FROM signature_rechecks r
+                 JOIN endpoints e ON e.id = r.endpoint_id WHERE e.user_id = $1 LIMIT $2)",
+            user_id as _,
+            limit
+        ),
+        sqlx::query!(
             "DELETE FROM replay_targets WHERE id IN (
                  SELECT id FROM replay_targets WHERE user_id = $1 LIMIT $2)",
             user_id as _,
@@ -208,11 +238,57 @@ pub async fn delete_account_step(
             user_id as _,
             limit
         ),
-        // Billing events that named the account keep their id (a redelivery is still
-        // recognized) but lose their payload, which holds the customer's details.
+        sqlx::query!(
+            "DELETE FROM capture_usage WHERE (user_id, month) IN (
+                 SELECT user_id, month FROM capture_usage WHERE user_id = $1 LIMIT $2)",
+            user_id as _,
+            limit
+        ),
+        sqlx::query!(
+            "DELETE FROM replay_usage WHERE (user_id, day) IN (
+                 SELECT user_id, day FROM replay_usage WHERE user_id = $1 LIMIT $2)",
+            user_id as _,
+            limit
+        ),
+        // Billing events keep their id (a redelivery is still recognized) but lose their
+        // payload, which holds the customer's details: every event linked to the account, and
+        // every event whose object names it (its Stripe customers, its id as
+        // client_reference_id or in metadata, one of its subscriptions) — ignored, pending and
+        // failed ones too, which no job linked.
         sqlx::query!(
             "UPDATE billing_events SET payload = NULL, user_id = NULL WHERE event_id IN (
-                 SELECT event_id FROM billing_events WHERE user_id = $1 LIMIT $2)",
+                 SELECT e.event_id FROM billing_events e, users u
+                 WHERE u.id = $1 AND (e.user_id = u.id OR (e.payload IS NOT NULL AND (
+                     e.payload #>> '{data,object,customer}' = u.stripe_customer_id
+                     OR e.payload #>> '{data,object,customer,id}' = u.stripe_customer_id
+                     OR e.payload #>> '{data,object,customer}' IN (
+                         SELECT customer_id FROM billing_subscriptions WHERE user_id = u.id)
+                     OR e.payload #>> '{data,object,client_reference_id}' = u.id::text
+                     OR e.payload #>> '{data,object,metadata,hookvault_account_id}' = u.id::text
+                     OR e.payload #>> '{data,object,subscription}' IN (
+                         SELECT subscription_id FROM billing_subscriptions WHERE user_id = u.id)
+                     OR (e.payload #>> '{data,object,object}' = 'subscription'
+                         AND e.payload #>> '{data,object,id}' IN (
+                             SELECT subscription_id FROM billing_subscriptions
+                             WHERE user_id = u.id)))))
+                 LIMIT $2)",
+            user_id as _,
+            limit
+        ),
+        sqlx::query!(
+            "DELETE FROM billing_subscriptions WHERE subscription_id IN (
+                 SELECT subscription_id FROM billing_subscriptions WHERE user_id = $1 LIMIT $2)",
+            user_id as _,
+            limit
+        ),
+        sqlx::query!(
+            "DELETE FROM api_tokens WHERE id IN (SELECT id FROM api_tokens WHERE user_id = $1 LIMIT $2)",
+            user_id as _,
+            limit
+        ),
+        sqlx::query!(
+            "DELETE FROM account_tokens WHERE token_hash IN (
+                 SELECT token_hash FROM account_tokens WHERE user_id = $1 LIMIT $2)",
             user_id as _,
             limit
         ),
@@ -228,23 +304,48 @@ pub async fn delete_account_step(
     for step in steps {
         let n = step.execute(ex).await?.rows_affected();
         if n > 0 {
-            return Ok(n);
+            return Ok(DeleteStep::Rows(n));
         }
     }
     let n = sqlx::query!("DELETE FROM users WHERE id = $1", user_id as _)
         .execute(ex)
         .await?
         .rows_affected();
-    Ok(n)
+    Ok(if n > 0 {
+        DeleteStep::AccountDeleted
+    } else {
+        DeleteStep::Gone
+    })
+}
+
+/// What one step of [`delete_account_step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteStep {
+    /// Deleted (or, for billing events' payloads, cleared) this many rows of one kind, at most
+    /// the step's limit.
+    Rows(u64),
+    /// Deleted the account's own row: the deletion is complete.
+    AccountDeleted,
+    /// The account was gone already (another process finished it).
+    Gone,
+}
+
+/// An account whose deletion started and did not finish.
+#[derive(Debug, Clone)]
+pub struct BeingDeleted {
+    pub id: UserId,
+    /// Where the confirmation goes when it is done.
+    pub email: String,
 }
 
 /// Accounts whose deletion started and did not finish (resumed at start).
-pub async fn accounts_being_deleted(ex: impl PgExecutor<'_>) -> Result<Vec<UserId>, StoreError> {
-    Ok(
-        sqlx::query_scalar!(
-            r#"SELECT id AS "id: UserId" FROM users WHERE deleting_at IS NOT NULL"#
-        )
-        .fetch_all(ex)
-        .await?,
+pub async fn accounts_being_deleted(
+    ex: impl PgExecutor<'_>,
+) -> Result<Vec<BeingDeleted>, StoreError> {
+    Ok(sqlx::query_as!(
+        BeingDeleted,
+        r#"SELECT id AS "id: UserId", email FROM users WHERE deleting_at IS NOT NULL"#
     )
+    .fetch_all(ex)
+    .await?)
 }

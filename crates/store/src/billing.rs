@@ -238,8 +238,20 @@ pub async fn link_customer(
     Ok(())
 }
 
-/// Stores a subscription's state if `created` is newer than the last event applied to it;
-/// returns whether it was applied (an older event changes nothing).
+/// Whether [`apply_subscription`] stored the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Yes,
+    /// A newer event was applied already: nothing changed.
+    Older,
+    /// The last event applied has the same `created` (whole seconds): nothing changed, and
+    /// which of the two is newer cannot be told from them (re-read the subscription).
+    Tie,
+}
+
+/// Stores a subscription's state if `created` is newer than the last event applied to it (or,
+/// with `or_equal`, as new: for a state read from the API, which is at least as new as any
+/// event of the same second).
 pub async fn apply_subscription(
     ex: impl PgExecutor<'_>,
     subscription: &str,
@@ -247,26 +259,84 @@ pub async fn apply_subscription(
     customer: Option<&str>,
     status: &str,
     created: i64,
-) -> Result<bool, StoreError> {
-    Ok(sqlx::query_scalar!(
-        r#"INSERT INTO billing_subscriptions
-               (subscription_id, user_id, customer_id, status, last_event_created)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (subscription_id) DO UPDATE
-           SET status = excluded.status, last_event_created = excluded.last_event_created,
-               customer_id = COALESCE(excluded.customer_id, billing_subscriptions.customer_id),
-               updated_at = now()
-           WHERE billing_subscriptions.last_event_created < excluded.last_event_created
-           RETURNING 1 AS "one!""#,
+    or_equal: bool,
+) -> Result<Applied, StoreError> {
+    let row = sqlx::query!(
+        r#"WITH up AS (
+               INSERT INTO billing_subscriptions
+                   (subscription_id, user_id, customer_id, status, last_event_created)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (subscription_id) DO UPDATE
+               SET status = excluded.status, last_event_created = excluded.last_event_created,
+                   customer_id = COALESCE(excluded.customer_id, billing_subscriptions.customer_id),
+                   updated_at = now()
+               WHERE billing_subscriptions.last_event_created < excluded.last_event_created
+                  OR ($6 AND billing_subscriptions.last_event_created = excluded.last_event_created)
+               RETURNING 1)
+           SELECT EXISTS (SELECT 1 FROM up) AS "applied!",
+                  (SELECT last_event_created FROM billing_subscriptions
+                   WHERE subscription_id = $1) AS "last?""#,
         subscription,
         user_id as _,
         customer,
         status,
-        created
+        created,
+        or_equal
     )
-    .fetch_optional(ex)
-    .await?
-    .is_some())
+    .fetch_one(ex)
+    .await?;
+    Ok(if row.applied {
+        Applied::Yes
+    } else if row.last == Some(created) {
+        Applied::Tie
+    } else {
+        Applied::Older
+    })
+}
+
+/// What Stripe ids name an account, besides its subscriptions' rows: its linked customer, the
+/// customers and subscriptions that billing events name together with the account's id
+/// (`client_reference_id`, `metadata.hookvault_account_id`) — also of events no job applied
+/// yet (pending or failed).
+#[derive(Debug, Clone, Default)]
+pub struct StripeRefs {
+    pub customers: Vec<String>,
+    pub subscriptions: Vec<String>,
+}
+
+/// The Stripe ids that name the account (see [`StripeRefs`]).
+pub async fn stripe_refs(pool: &crate::PgPool, user_id: UserId) -> Result<StripeRefs, StoreError> {
+    let customers = sqlx::query_scalar!(
+        r#"SELECT DISTINCT c AS "c!" FROM (
+               SELECT stripe_customer_id AS c FROM users WHERE id = $1
+               UNION ALL
+               SELECT customer_id FROM billing_subscriptions WHERE user_id = $1
+               UNION ALL
+               SELECT payload #>> '{data,object,customer}' FROM billing_events
+               WHERE payload #>> '{data,object,client_reference_id}' = $1::uuid::text
+                  OR payload #>> '{data,object,metadata,hookvault_account_id}' = $1::uuid::text
+           ) named WHERE c IS NOT NULL ORDER BY 1"#,
+        user_id as _
+    )
+    .fetch_all(pool)
+    .await?;
+    let subscriptions = sqlx::query_scalar!(
+        r#"SELECT DISTINCT s AS "s!" FROM (
+               SELECT payload #>> '{data,object,subscription}' AS s FROM billing_events
+               WHERE payload #>> '{data,object,client_reference_id}' = $1::uuid::text
+               UNION ALL
+               SELECT payload #>> '{data,object,id}' FROM billing_events
+               WHERE payload #>> '{data,object,object}' = 'subscription'
+                 AND payload #>> '{data,object,metadata,hookvault_account_id}' = $1::uuid::text
+           ) named WHERE s IS NOT NULL ORDER BY 1"#,
+        user_id as _
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(StripeRefs {
+        customers,
+        subscriptions,
+    })
 }
 
 /// Whether the account has a subscription that pays for the paid plan (active or trialing).

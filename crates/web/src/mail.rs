@@ -18,7 +18,7 @@ pub struct AccountsConfig {
     pub smtp_url: Option<String>,
     /// The sender of every mail (`Name <address>` or an address).
     pub mail_from: String,
-    /// Captures of accounts whose email is not verified are refused (403).
+    /// Captures of accounts whose email is not verified wait: `503` with `Retry-After`.
     pub require_verified_email: bool,
 }
 

@@ -12,10 +12,10 @@ use crate::common::sse::SseReader;
 use crate::common::TestApp;
 
 /// How soon a stream must end after its access was withdrawn.
-const STREAM_END: Duration = Duration::from_secs(30);
+pub(crate) const STREAM_END: Duration = Duration::from_secs(30);
 
 /// Opens the endpoint's live list in `b` (the dashboard's stream).
-async fn open_live(b: &Browser, endpoint: &str) -> SseReader {
+pub(crate) async fn open_live(b: &Browser, endpoint: &str) -> SseReader {
     let r = b
         .client
         .get(b.at(&format!("/endpoints/{endpoint}/live")))
@@ -28,7 +28,7 @@ async fn open_live(b: &Browser, endpoint: &str) -> SseReader {
 }
 
 /// Reads until the stream ends; how long that took (or `None` if it outlived `limit`).
-async fn ends_within(mut stream: SseReader, limit: Duration) -> Option<Duration> {
+pub(crate) async fn ends_within(mut stream: SseReader, limit: Duration) -> Option<Duration> {
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + limit + Duration::from_secs(5);
     while stream.next_event(deadline).await.is_some() {}

@@ -744,19 +744,27 @@ async fn deleting_an_account_cancels_its_subscription_at_stripe_first() {
     let cancels = standin.calls("DELETE", "/v1/subscriptions/sub_leaving");
     assert_eq!(cancels.len(), 2, "tried once, then cancelled");
     assert_eq!(cancels[1].authorization, format!("Bearer {SECRET_KEY}"));
-    let left: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM users WHERE email = $1)
-              + (SELECT count(*) FROM billing_subscriptions)
-              + (SELECT count(*) FROM billing_events WHERE payload IS NOT NULL)",
-    )
-    .bind(email)
-    .fetch_one(&app.server.pool)
-    .await
-    .unwrap();
-    assert_eq!(
-        left, 0,
-        "the account, its subscription and its events' payloads are gone"
-    );
+    // The rows go in the background, right after the answer.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM users WHERE email = $1)
+                  + (SELECT count(*) FROM billing_subscriptions)
+                  + (SELECT count(*) FROM billing_events WHERE payload IS NOT NULL)",
+        )
+        .bind(email)
+        .fetch_one(&app.server.pool)
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the account, its subscription and its events' payloads are gone ({left} left)"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
@@ -844,4 +852,291 @@ async fn the_stripe_secrets_never_reach_the_log() {
         assert!(!log.contains(secret), "the log holds {secret}");
     }
     drop(server);
+}
+
+#[tokio::test]
+async fn a_checkout_in_the_same_second_as_an_incomplete_subscription_reads_the_api_and_moves_to_pro(
+) {
+    let standin = StripeStandIn::start().await;
+    let app = app_with_billing(&standin, Duration::from_secs(3600), None).await;
+    let (_, token, account) = verified_account(&app, "tie@example.com").await;
+    let t = now();
+    let created = signed(
+        "customer.subscription.created",
+        t,
+        subscription("sub_tie", "cus_tie", "incomplete", &account),
+    );
+    let checkout = signed(
+        "checkout.session.completed",
+        t,
+        json!({"id": "cs_tie", "object": "checkout.session", "mode": "subscription",
+               "client_reference_id": account, "customer": "cus_tie", "subscription": "sub_tie"}),
+    );
+    assert_official(&[(&created, true), (&checkout, true)]);
+    assert_eq!(deliver(&app.url, &created).await.status(), 200);
+    wait_status(&app, &created.id, "done").await;
+    assert_eq!(plan_of(&app, &token).await, "free", "incomplete: no change");
+
+    // Paid in the same second: the API says active, and that is applied.
+    standin.add_subscription("sub_tie", "cus_tie", "active");
+    assert_eq!(deliver(&app.url, &checkout).await.status(), 200);
+    wait_status(&app, &checkout.id, "done").await;
+    assert_eq!(plan_of(&app, &token).await, "pro");
+}
+
+#[tokio::test]
+async fn a_deletion_in_the_same_second_as_an_applied_update_reads_the_api_and_ends_the_plan() {
+    let standin = StripeStandIn::start().await;
+    let app = app_with_billing(&standin, Duration::from_secs(3600), None).await;
+    let (_, token, account) = verified_account(&app, "tie2@example.com").await;
+    let t = now();
+    let updated = signed(
+        "customer.subscription.updated",
+        t,
+        subscription("sub_tie2", "cus_tie2", "active", &account),
+    );
+    let deleted = signed(
+        "customer.subscription.deleted",
+        t,
+        subscription("sub_tie2", "cus_tie2", "canceled", &account),
+    );
+    assert_official(&[(&updated, true), (&deleted, true)]);
+    assert_eq!(deliver(&app.url, &updated).await.status(), 200);
+    wait_status(&app, &updated.id, "done").await;
+    assert_eq!(plan_of(&app, &token).await, "pro");
+    assert!(
+        standin
+            .calls("GET", "/v1/subscriptions/sub_tie2")
+            .is_empty(),
+        "a newer event needs no API read"
+    );
+
+    standin.add_subscription("sub_tie2", "cus_tie2", "canceled");
+    assert_eq!(deliver(&app.url, &deleted).await.status(), 200);
+    wait_status(&app, &deleted.id, "done").await;
+    assert_eq!(plan_of(&app, &token).await, "free");
+    assert_eq!(standin.calls("GET", "/v1/subscriptions/sub_tie2").len(), 1);
+    let listing = hookvault_server::billing::admin_billing_events(&app.server.pool, false, 50)
+        .await
+        .unwrap();
+    assert!(
+        listing.contains("read from the API: an event of the same second was applied"),
+        "{listing}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_account_cancels_subscriptions_that_no_applied_event_recorded_yet() {
+    let standin = StripeStandIn::start().await;
+    let app = app_with_billing(&standin, Duration::from_secs(3600), None).await;
+    let (b, _, account) = verified_account(&app, "unrecorded@example.com").await;
+    standin.add_subscription("sub_pending", "cus_pending", "active");
+    standin.add_subscription("sub_failed", "cus_failed", "active");
+    standin.add_subscription("sub_elsewhere", "cus_elsewhere", "active");
+
+    // An event the job could not use (failed), naming the account in the subscription's
+    // metadata…
+    let failed = signed(
+        "customer.subscription.updated",
+        now(),
+        json!({"id": "sub_failed", "object": "subscription", "customer": "cus_failed",
+               "metadata": {"hookvault_account_id": account}}),
+    );
+    assert_eq!(deliver(&app.url, &failed).await.status(), 200);
+    wait_status(&app, &failed.id, "failed").await;
+    // …and a checkout whose job is still running (its API read waits).
+    standin.hold();
+    let checkout = signed(
+        "checkout.session.completed",
+        now(),
+        json!({"id": "cs_pending", "object": "checkout.session", "mode": "subscription",
+               "client_reference_id": account, "customer": "cus_pending",
+               "subscription": "sub_pending"}),
+    );
+    assert_official(&[(&failed, true), (&checkout, true)]);
+    assert_eq!(deliver(&app.url, &checkout).await.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while standin
+        .calls("GET", "/v1/subscriptions/sub_pending")
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the job reads the subscription");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM billing_subscriptions")
+        .fetch_one(&app.server.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 0, "neither subscription is recorded");
+
+    let r = b
+        .post_form(
+            "/settings/delete",
+            "/settings",
+            &[
+                ("confirm", "yes"),
+                ("current_password", crate::common::browser::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    for sub in ["sub_pending", "sub_failed"] {
+        assert_eq!(
+            standin.status_of(sub).as_deref(),
+            Some("canceled"),
+            "{sub} was cancelled"
+        );
+        let cancels = standin.calls("DELETE", &format!("/v1/subscriptions/{sub}"));
+        assert_eq!(cancels.len(), 1);
+        assert_eq!(cancels[0].authorization, format!("Bearer {SECRET_KEY}"));
+    }
+    assert_eq!(
+        standin.status_of("sub_elsewhere").as_deref(),
+        Some("active"),
+        "another customer's subscription is not touched"
+    );
+    let lists = standin.calls("GET", "/v1/subscriptions");
+    assert!(
+        lists.iter().any(|l| l.field("customer") == Some("cus_pending")
+            && l.field("status") == Some("all")),
+        "{lists:?}"
+    );
+
+    // The held job finishes: the account is gone, so it changes nothing.
+    standin.release();
+    wait_status(&app, &checkout.id, "done").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM users WHERE email = 'unrecorded@example.com')
+                  + (SELECT count(*) FROM billing_subscriptions)
+                  + (SELECT count(*) FROM billing_events WHERE payload IS NOT NULL)",
+        )
+        .fetch_one(&app.server.pool)
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the account is deleted, and the payloads of the pending and the failed event"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `hookvault admin billing-events ARGS…` (the binary) against the database at `url`.
+async fn admin_billing_events_binary(url: &str, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookvault"))
+        .args(["admin", "billing-events"])
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("HOOKVAULT_LOG", "warn")
+        .output()
+        .await
+        .expect("run hookvault admin billing-events");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_died_mid_lease_is_applied_by_another_when_the_lease_ends_and_the_binary_lists_it(
+) {
+    let standin = StripeStandIn::start().await;
+    let url = crate::common::fresh_database_url().await;
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let start = || {
+        let billing = standin.config(Duration::from_secs(3600));
+        let options = options.clone();
+        TestApp::spawn_with(move |c| {
+            c.database = hookvault_server::Database::External(options);
+            c.billing = Some(billing);
+        })
+    };
+    let app = start().await;
+    let (_, token, account) = verified_account(&app, "lease@example.com").await;
+    let checkout = signed(
+        "checkout.session.completed",
+        now(),
+        json!({"id": "cs_lease", "object": "checkout.session", "mode": "subscription",
+               "client_reference_id": account, "customer": "cus_lease",
+               "subscription": "sub_lease"}),
+    );
+    let refund = signed(
+        "charge.refunded",
+        now(),
+        json!({"id": "ch_lease", "object": "charge"}),
+    );
+    assert_official(&[(&checkout, true), (&refund, true)]);
+    assert_eq!(deliver(&app.url, &refund).await.status(), 200);
+    // The worker claims the checkout and is stopped in the middle of its Stripe call.
+    standin.hold();
+    assert_eq!(deliver(&app.url, &checkout).await.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while standin
+        .calls("GET", "/v1/subscriptions/sub_lease")
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the job reads the subscription");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.server.stop().await;
+    standin.release();
+
+    let listed = admin_billing_events_binary(&url, &["--unfinished"]).await;
+    assert!(listed.contains(&checkout.id), "{listed}");
+    assert!(!listed.contains(&refund.id), "{listed}");
+    let line = listed.lines().find(|l| l.contains(&checkout.id)).unwrap();
+    assert!(
+        line.contains(" pending ") && line.contains("retry at"),
+        "leased, not done: {line}"
+    );
+    // The lease (120 s) runs out; here it is shortened to a second.
+    let pool = sqlx::PgPool::connect_with(options.clone()).await.unwrap();
+    let leased: bool = sqlx::query_scalar(
+        "UPDATE billing_events SET next_attempt_at = now() + interval '1 second'
+         WHERE event_id = $1 AND status = 'pending' AND attempts = 1
+           AND next_attempt_at > now() + interval '60 seconds'
+         RETURNING true",
+    )
+    .bind(&checkout.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap_or(false);
+    pool.close().await;
+    assert!(
+        leased,
+        "the dead worker's claim holds the event for its lease"
+    );
+
+    let app = start().await;
+    wait_status(&app, &checkout.id, "done").await;
+    wait_plan(&app, &token, "pro").await;
+    let listed = admin_billing_events_binary(&url, &[]).await;
+    let line = listed.lines().find(|l| l.contains(&checkout.id)).unwrap();
+    assert!(
+        line.contains("checkout.session.completed")
+            && line.contains(" done ")
+            && line.contains(" 2  "),
+        "applied at the second attempt: {line}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(&refund.id) && l.contains(" ignored ")),
+        "{listed}"
+    );
+    assert_eq!(
+        admin_billing_events_binary(&url, &["--unfinished"])
+            .await
+            .trim(),
+        "no billing events pending or failed"
+    );
+    app.server.stop().await;
 }

@@ -4,6 +4,7 @@
 #[allow(dead_code)]
 mod common;
 
+mod account_deletion;
 mod account_hygiene;
 mod accounts;
 mod audit;

@@ -7,7 +7,9 @@
 //! Order-proof: a subscription's state is applied only when the event's `created` is newer than
 //! the last one applied to it (`store::billing::apply_subscription`), so an older
 //! `customer.subscription.updated` arriving after `customer.subscription.deleted` changes
-//! nothing. `checkout.session.completed` re-reads the subscription from the API.
+//! nothing. `created` is in whole seconds: on a tie the subscription is read from the API and
+//! that state applied. `checkout.session.completed` always reads the subscription from the API
+//! and applies that state as of the read (as new as any event of that second).
 
 use std::time::Duration;
 
@@ -123,7 +125,7 @@ async fn apply(
         .ok_or_else(|| JobError::Permanent("the event's payload was deleted".into()))?;
     let parsed = BillingEvent::from_event(&event.kind, payload).map_err(JobError::Permanent)?;
     let pool = &state.pool;
-    let (user, outcome) = match parsed {
+    match parsed {
         BillingEvent::CheckoutCompleted {
             account_id,
             customer,
@@ -147,12 +149,9 @@ async fn apply(
                 )
                 .await;
             };
-            // The subscription's state now, from the API (the event only names it).
-            let current = billing
-                .stripe
-                .retrieve_subscription(&subscription)
-                .await
-                .map_err(|e| JobError::Retry(e.to_string()))?;
+            // The subscription's state now, from the API (the event only names it): newer
+            // than any event of an earlier second, as new as one of the same second.
+            let (current, read_at) = read_subscription(billing, &subscription, event).await?;
             let customer = customer.or(current.customer);
             let mut tx = pool.begin().await?;
             if let Some(c) = &customer {
@@ -165,12 +164,14 @@ async fn apply(
                 customer.as_deref(),
                 &current.status,
                 false,
-                event.created,
+                read_at,
+                true,
             )
-            .await?;
+            .await?
+            .words();
             store::finish_event(&mut *tx, &event.event_id, Some(user), &outcome).await?;
             tx.commit().await?;
-            return Ok(outcome);
+            Ok(outcome)
         }
         BillingEvent::Subscription {
             id,
@@ -193,7 +194,7 @@ async fn apply(
                 .await;
             };
             let mut tx = pool.begin().await?;
-            let outcome = apply_state(
+            let mut outcome = apply_state(
                 &mut tx,
                 user,
                 &id,
@@ -201,11 +202,36 @@ async fn apply(
                 &status,
                 deleted,
                 event.created,
+                false,
             )
             .await?;
+            if let StateOutcome::Tie = outcome {
+                // An event of the same second was applied: which one is newer cannot be told,
+                // so the subscription's state now is read from the API and applied.
+                drop(tx);
+                let (current, read_at) = read_subscription(billing, &id, event).await?;
+                tx = pool.begin().await?;
+                outcome = apply_state(
+                    &mut tx,
+                    user,
+                    &id,
+                    customer.as_deref().or(current.customer.as_deref()),
+                    &current.status,
+                    false,
+                    read_at,
+                    true,
+                )
+                .await?;
+                if let StateOutcome::Applied(words) = outcome {
+                    outcome = StateOutcome::Applied(format!(
+                        "{words} (read from the API: an event of the same second was applied)"
+                    ));
+                }
+            }
+            let outcome = outcome.words();
             store::finish_event(&mut *tx, &event.event_id, Some(user), &outcome).await?;
             tx.commit().await?;
-            return Ok(outcome);
+            Ok(outcome)
         }
         BillingEvent::InvoicePaid {
             customer,
@@ -222,13 +248,16 @@ async fn apply(
                 )
                 .await;
             };
-            let ended = store::end_grace(pool, user, event.created).await?;
+            let mut tx = pool.begin().await?;
+            let ended = store::end_grace(&mut *tx, user, event.created).await?;
             let outcome = if ended {
                 "paid: the grace period ended"
             } else {
                 "paid: no grace period to end"
             };
-            (Some(user), outcome.to_string())
+            store::finish_event(&mut *tx, &event.event_id, Some(user), outcome).await?;
+            tx.commit().await?;
+            Ok(outcome.to_string())
         }
         BillingEvent::PaymentFailed {
             customer,
@@ -246,24 +275,28 @@ async fn apply(
                 .await;
             };
             let grace = billing.config.grace.as_secs_f64();
-            match store::start_grace(pool, user, grace, event.created, FREE_PLAN).await? {
-                Some((email, until)) => {
-                    let until = crate::views::rfc3339(&until);
-                    mail_payment_failed(state, &email, &until);
-                    (
-                        Some(user),
-                        format!("payment failed: grace period until {until}"),
-                    )
-                }
-                None => (
-                    Some(user),
-                    "payment failed: a grace period runs already, or the account is on free".into(),
+            let mut tx = pool.begin().await?;
+            let started =
+                store::start_grace(&mut *tx, user, grace, event.created, FREE_PLAN).await?;
+            let outcome = match &started {
+                Some((_, until)) => format!(
+                    "payment failed: grace period until {}",
+                    crate::views::rfc3339(until)
                 ),
+                None => {
+                    "payment failed: a grace period runs already, or the account is on free".into()
+                }
+            };
+            store::finish_event(&mut *tx, &event.event_id, Some(user), &outcome).await?;
+            tx.commit().await?;
+            // Mailed once the grace period and the event's "done" are committed.
+            if let Some((email, until)) = started {
+                mail_payment_failed(state, &email, &crate::views::rfc3339(&until));
             }
+            Ok(outcome)
         }
-        BillingEvent::Ignored => (None, "type not handled; acknowledged".into()),
-    };
-    finish(state, event, user, &outcome).await
+        BillingEvent::Ignored => finish(state, event, None, "type not handled; acknowledged").await,
+    }
 }
 
 async fn finish(
@@ -284,8 +317,42 @@ async fn known_account(state: &AppState, id: Option<&str>) -> Result<Option<User
     Ok(store::find_account(&state.pool, id).await?.then_some(id))
 }
 
-/// Stores a subscription's state if the event is newer than the last one applied, and moves
-/// the account's plan accordingly. Returns what happened in words.
+/// What [`apply_state`] did.
+enum StateOutcome {
+    /// Applied (or not, as an older event), in words.
+    Applied(String),
+    /// An event of the same second was applied already; nothing changed.
+    Tie,
+}
+
+impl StateOutcome {
+    fn words(self) -> String {
+        match self {
+            StateOutcome::Applied(w) => w,
+            StateOutcome::Tie => "an event of the same second was applied already".into(),
+        }
+    }
+}
+
+/// Reads the subscription's state from the API; returns it with the `created` to apply it
+/// under: the time the read started (or the event's, if later by the clocks).
+async fn read_subscription(
+    billing: &Billing,
+    subscription: &str,
+    event: &ClaimedEvent,
+) -> Result<(super::stripe::Subscription, i64), JobError> {
+    let read_at = time::OffsetDateTime::now_utc().unix_timestamp();
+    let current = billing
+        .stripe
+        .retrieve_subscription(subscription)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    Ok((current, read_at.max(event.created)))
+}
+
+/// Stores a subscription's state if the event is newer than the last one applied (or as new,
+/// with `or_equal`: a state read from the API), and moves the account's plan accordingly.
+#[allow(clippy::too_many_arguments)]
 async fn apply_state(
     tx: &mut hookvault_store::Tx,
     user: UserId,
@@ -294,23 +361,29 @@ async fn apply_state(
     status: &str,
     deleted: bool,
     created: i64,
-) -> Result<String, JobError> {
+    or_equal: bool,
+) -> Result<StateOutcome, JobError> {
     let stored_status = if deleted { "canceled" } else { status };
-    if !store::apply_subscription(
+    match store::apply_subscription(
         &mut **tx,
         subscription,
         user,
         customer,
         stored_status,
         created,
+        or_equal,
     )
     .await?
     {
-        return Ok(format!(
-            "subscription {subscription}: an event newer than this one was applied already; nothing changed"
-        ));
+        store::Applied::Yes => {}
+        store::Applied::Tie => return Ok(StateOutcome::Tie),
+        store::Applied::Older => {
+            return Ok(StateOutcome::Applied(format!(
+                "subscription {subscription}: an event newer than this one was applied already; nothing changed"
+            )))
+        }
     }
-    Ok(match PlanEffect::of_status(status, deleted) {
+    Ok(StateOutcome::Applied(match PlanEffect::of_status(status, deleted) {
         PlanEffect::Paid => match store::set_account_plan(tx, user, PAID_PLAN).await? {
             None => format!("subscription {subscription} {status}: plan {PAID_PLAN}"),
             Some(kept) => format!(
@@ -330,7 +403,7 @@ async fn apply_state(
             }
         }
         PlanEffect::Unchanged => format!("subscription {subscription} {status}: plan unchanged"),
-    })
+    }))
 }
 
 /// Moves the accounts whose grace period ran out to the free plan, and tells them.

@@ -87,25 +87,77 @@ fn form_targets(api_base: &str) -> String {
     targets
 }
 
+/// Whether Stripe may still charge a subscription in this status.
+fn is_live(status: &str) -> bool {
+    !matches!(status, "canceled" | "incomplete_expired")
+}
+
 /// Cancels, through Stripe's API, every subscription of the account that Stripe may still
-/// charge, before the account is deleted. `Ok(Err(why))`: the deletion must stop, and `why`
-/// says so in words (nothing has been deleted then).
+/// charge, before the account is deleted: first the live ones recorded here; then — since an
+/// event may not have been applied yet (pending, failed) — every live subscription of the
+/// customers linked to or named with the account (`GET /v1/subscriptions?customer=…`) and each
+/// subscription that events name with the account's id, as the API says it is now.
+/// `Ok(Err(why))`: the deletion must stop, and `why` says so in words (nothing has been
+/// deleted then).
 pub(crate) async fn cancel_subscriptions(
     state: &crate::state::AppState,
     user_id: hookvault_core::ids::UserId,
 ) -> Result<Result<(), String>, crate::error::AppError> {
-    let live = hookvault_store::billing::live_subscriptions(&state.pool, user_id).await?;
-    if live.is_empty() {
-        return Ok(Ok(()));
-    }
+    let recorded = hookvault_store::billing::live_subscriptions(&state.pool, user_id).await?;
     let Some(billing) = &state.billing else {
+        if recorded.is_empty() {
+            return Ok(Ok(()));
+        }
         return Ok(Err(
             "your account has an active subscription, and billing is not configured on this \
              server, so it cannot be cancelled from here: ask the operator"
                 .into(),
         ));
     };
-    for subscription in live {
+    let mut cancelled = std::collections::BTreeSet::new();
+    if let Err(why) = cancel_each(state, billing, user_id, recorded, &mut cancelled).await? {
+        return Ok(Err(why));
+    }
+    let refs = hookvault_store::billing::stripe_refs(&state.pool, user_id).await?;
+    let mut live = Vec::new();
+    for customer in &refs.customers {
+        match billing.stripe.list_subscriptions(customer).await {
+            Ok(list) => live.extend(
+                list.into_iter()
+                    .filter(|(id, status)| is_live(status) && !cancelled.contains(id))
+                    .map(|(id, _)| id),
+            ),
+            Err(e) => {
+                tracing::warn!(user.id = %user_id, error = %e, "listing subscriptions failed");
+                return Ok(Err(format!("your subscriptions could not be listed: {e}")));
+            }
+        }
+    }
+    for subscription in refs.subscriptions {
+        if live.contains(&subscription) || cancelled.contains(&subscription) {
+            continue;
+        }
+        match billing.stripe.retrieve_subscription(&subscription).await {
+            Ok(s) if is_live(&s.status) => live.push(subscription),
+            Ok(_) => {}
+            Err(stripe::StripeError::Api { code: Some(c), .. }) if c == "resource_missing" => {}
+            Err(e) => {
+                tracing::warn!(user.id = %user_id, error = %e, "reading a subscription failed");
+                return Ok(Err(format!("your subscription could not be read: {e}")));
+            }
+        }
+    }
+    cancel_each(state, billing, user_id, live, &mut cancelled).await
+}
+
+async fn cancel_each(
+    state: &crate::state::AppState,
+    billing: &Billing,
+    user_id: hookvault_core::ids::UserId,
+    subscriptions: Vec<String>,
+    cancelled: &mut std::collections::BTreeSet<String>,
+) -> Result<Result<(), String>, crate::error::AppError> {
+    for subscription in subscriptions {
         if let Err(e) = billing.stripe.cancel_subscription(&subscription).await {
             tracing::warn!(user.id = %user_id, error = %e, "cancelling a subscription failed");
             return Ok(Err(format!(
@@ -114,6 +166,7 @@ pub(crate) async fn cancel_subscriptions(
         }
         hookvault_store::billing::mark_canceled(&state.pool, &subscription).await?;
         tracing::info!(user.id = %user_id, "subscription cancelled before deleting the account");
+        cancelled.insert(subscription);
     }
     Ok(Ok(()))
 }

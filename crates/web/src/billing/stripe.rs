@@ -1,5 +1,5 @@
 //! The Stripe API calls billing needs: create a Checkout Session and a billing-portal session,
-//! read and cancel a subscription. Form-encoded requests, the secret key as a bearer token
+//! read, list and cancel subscriptions. Form-encoded requests, the secret key as a bearer token
 //! (never logged), a deadline on every call, and Stripe's own error message kept in words.
 
 use std::time::Duration;
@@ -186,6 +186,31 @@ impl StripeClient {
             status: status.to_string(),
             customer,
         })
+    }
+
+    /// The customer's subscriptions (`GET /v1/subscriptions?customer=…&status=all`, the first
+    /// 100: more than that for one customer is not a case billing creates), as (id, status).
+    pub async fn list_subscriptions(
+        &self,
+        customer: &str,
+    ) -> Result<Vec<(String, String)>, StripeError> {
+        let path = format!(
+            "/v1/subscriptions?customer={}&status=all&limit=100",
+            path_id(customer)?
+        );
+        let list = self.call(reqwest::Method::GET, &path, &[]).await?;
+        let data = list
+            .get("data")
+            .and_then(Value::as_array)
+            .ok_or_else(|| StripeError::Answer("the list has no data".into()))?;
+        Ok(data
+            .iter()
+            .filter_map(|s| {
+                let id = s.get("id").and_then(Value::as_str)?;
+                let status = s.get("status").and_then(Value::as_str)?;
+                Some((id.to_string(), status.to_string()))
+            })
+            .collect())
     }
 
     /// Cancels a subscription now. One Stripe no longer knows counts as cancelled.

@@ -531,9 +531,10 @@ struct DeleteForm {
     current_password: String,
 }
 
-/// Deletes the account once confirmed with the password on the confirmation page: first, in
-/// one short transaction, it can no longer sign in nor capture; then its rows go in batches; a
-/// confirmation mail follows.
+/// Deletes the account once confirmed with the password on the confirmation page
+/// (`delete_account`): a subscription Stripe may still charge is cancelled first; then, in one short transaction, it can no longer sign in nor
+/// capture; its rows go in batches in a task of their own (so the deletion finishes when the
+/// browser goes away), and a confirmation mail follows when it is done.
 async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -569,22 +570,15 @@ async fn delete(
             ("/settings", "Settings"),
         );
     }
-    crate::ops::accounts::delete_account(&state, user.id).await?;
+    crate::ops::accounts::start_deletion(&state, user.id, &user.email).await?;
     user.session.flush().await?;
-    state.mailer.send(
-        &user.email,
-        "Your Hookvault account was deleted",
-        format!(
-            "Your Hookvault account {} and all its data (endpoints, captures, replays, API \
-             tokens, sessions) were deleted, as you asked.\n",
-            user.email
-        ),
-    );
-    tracing::info!(user.id = %user.id, "account deleted");
+    tracing::info!(user.id = %user.id, "account deletion started");
     notice(
         Page::anonymous("Account deleted", &user.session).await?,
         "Account deleted",
-        "Your account and all its data were deleted. We mailed you a confirmation.".into(),
+        "Your account is deleted: you are signed out and its capture URLs no longer work. Its \
+         data is being removed now; we mail you a confirmation when the last of it is gone."
+            .into(),
         StatusCode::OK,
         ("/signup", "Sign up"),
     )

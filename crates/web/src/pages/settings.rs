@@ -170,6 +170,16 @@ async fn change_password(
         )
         .await?;
     tracing::info!(user.id = %user.id, "password changed; other sessions ended");
+    state.mailer.send(
+        &user.email,
+        "Your Hookvault password was changed",
+        format!(
+            "The password of your Hookvault account {} was changed, and every other session \
+             of the account was signed out (API tokens keep working).\n\nIf that was not you, \
+             reset your password now: {}/password/forgot\n",
+            user.email, state.config.public_url
+        ),
+    );
     page(
         &state,
         &user,

@@ -3,7 +3,7 @@
 //!
 //! The stand-in answers the calls Hookvault's billing makes the way Stripe does — Checkout
 //! Sessions whose `url` is a checkout page of the stand-in, billing-portal sessions,
-//! subscriptions read and cancelled, errors as `{"error":{"message",…}}` — and records every
+//! subscriptions read, listed by customer and cancelled, errors as `{"error":{"message",…}}` — and records every
 //! request. Tests can make the next calls fail, or hold subscription reads until released.
 //!
 //! Events are signed with Hookvault's signer, and [`assert_official`] checks the very same
@@ -53,8 +53,11 @@ struct Inner {
     failures: Mutex<VecDeque<(u16, String)>>,
     /// While set, subscription reads wait.
     hold: AtomicBool,
-    /// Status of subscriptions read.
+    /// Status of subscriptions read that were not added with their customer.
     subscription_status: Mutex<String>,
+    /// Subscriptions added by the test: (id, customer, status); listed by customer, read and
+    /// cancelled (their status becomes `canceled`).
+    subscriptions: Mutex<Vec<(String, String, String)>>,
     ids: AtomicUsize,
 }
 
@@ -72,6 +75,7 @@ impl StripeStandIn {
         let app = Router::new()
             .route("/v1/checkout/sessions", post(checkout_session))
             .route("/v1/billing_portal/sessions", post(portal_session))
+            .route("/v1/subscriptions", get(list_subscriptions))
             .route(
                 "/v1/subscriptions/{id}",
                 get(read_subscription).delete(cancel_subscription),
@@ -130,6 +134,26 @@ impl StripeStandIn {
 
     pub fn set_subscription_status(&self, status: &str) {
         *self.inner.subscription_status.lock().unwrap() = status.into();
+    }
+
+    /// A subscription of `customer` that Stripe knows (listed, read, cancelled by id).
+    pub fn add_subscription(&self, id: &str, customer: &str, status: &str) {
+        self.inner
+            .subscriptions
+            .lock()
+            .unwrap()
+            .push((id.into(), customer.into(), status.into()));
+    }
+
+    /// The status of a subscription added with [`add_subscription`](Self::add_subscription).
+    pub fn status_of(&self, id: &str) -> Option<String> {
+        self.inner
+            .subscriptions
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(i, _, _)| i == id)
+            .map(|(_, _, s)| s.clone())
     }
 }
 
@@ -252,10 +276,65 @@ async fn read_subscription(
     if let Some(f) = failure(&inner) {
         return f;
     }
-    let status = inner.subscription_status.lock().unwrap().clone();
-    Json(json!({"id": id, "object": "subscription", "status": status,
-                "customer": format!("cus_of_{id}")}))
-    .into_response()
+    let known = inner
+        .subscriptions
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(i, _, _)| *i == id)
+        .cloned();
+    let (customer, status) = match known {
+        Some((_, c, s)) => (c, s),
+        None => (
+            format!("cus_of_{id}"),
+            inner.subscription_status.lock().unwrap().clone(),
+        ),
+    };
+    Json(json!({"id": id, "object": "subscription", "status": status, "customer": customer}))
+        .into_response()
+}
+
+/// `GET /v1/subscriptions?customer=…&status=all`: the added subscriptions of the customer.
+async fn list_subscriptions(
+    State(inner): State<Arc<Inner>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.unwrap_or_default();
+    record(
+        &inner,
+        Method::GET,
+        "/v1/subscriptions".into(),
+        &headers,
+        query.as_bytes(),
+    );
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    if let Some(f) = failure(&inner) {
+        return f;
+    }
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let customer = param("customer").unwrap_or_default();
+    let all = param("status").as_deref() == Some("all");
+    let data: Vec<Value> = inner
+        .subscriptions
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, c, s)| *c == customer && (all || s != "canceled"))
+        .map(|(i, c, s)| json!({"id": i, "object": "subscription", "customer": c, "status": s}))
+        .collect();
+    Json(json!({"object": "list", "url": "/v1/subscriptions", "has_more": false, "data": data}))
+        .into_response()
 }
 
 async fn cancel_subscription(
@@ -275,6 +354,11 @@ async fn cancel_subscription(
     }
     if let Some(f) = failure(&inner) {
         return f;
+    }
+    for s in inner.subscriptions.lock().unwrap().iter_mut() {
+        if s.0 == id {
+            s.2 = "canceled".into();
+        }
     }
     Json(json!({"id": id, "object": "subscription", "status": "canceled"})).into_response()
 }
