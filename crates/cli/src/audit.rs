@@ -127,10 +127,8 @@ async fn prepare(opts: &AuditOptions) -> anyhow::Result<(Audit, reqwest::Url)> {
         )
     } else if let Some(path) = &opts.from_file {
         let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let value: serde_json::Value = serde_json::from_slice(&text)
-            .with_context(|| format!("{} is not JSON", path.display()))?;
-        let event = AuditEvent::from_export(&value)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let event =
+            AuditEvent::from_file(&text).with_context(|| format!("reading {}", path.display()))?;
         (event, EventSource::File(path.display().to_string()))
     } else {
         let now = unix_now();
@@ -190,8 +188,12 @@ async fn fetch_capture(opts: &AuditOptions, id: &str) -> anyhow::Result<AuditEve
         }
         _ => {}
     }
-    let value: serde_json::Value = resp.error_for_status()?.json().await?;
-    Ok(AuditEvent::from_export(&value)?)
+    let detail: hookvault_core::api::RequestDetailJson = resp
+        .error_for_status()?
+        .json()
+        .await
+        .with_context(|| format!("capture {id}: the server's answer is not a capture"))?;
+    Ok(AuditEvent::from_request(&detail.request)?)
 }
 
 fn unix_now() -> i64 {

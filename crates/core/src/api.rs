@@ -13,7 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::headers::RawHeader;
 
+mod requests;
 mod responses;
+pub use requests::*;
 pub use responses::*;
 
 /// A captured request in full (`GET /api/v1/requests/{id}`, the CLI stream's `request` events,

@@ -183,6 +183,59 @@ pub fn decode(mut blob: &[u8]) -> Result<Vec<RawHeader>, CorruptHeaders> {
     Ok(out)
 }
 
+/// A stored capture's headers, decoded from the store's blob ([`encode`]) once, when the row
+/// is read: with the `sqlx` feature a `bytea` column of that blob reads straight into it, so no
+/// caller ever decodes (or mis-handles a corrupt blob) again. Lossless: names, order and value
+/// bytes are exactly as received. Derefs to the list; `Debug` hides the values.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(pub Vec<RawHeader>);
+
+impl Headers {
+    /// The list itself.
+    pub fn into_vec(self) -> Vec<RawHeader> {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Headers {
+    type Target = Vec<RawHeader>;
+
+    fn deref(&self) -> &Vec<RawHeader> {
+        &self.0
+    }
+}
+
+impl From<Vec<RawHeader>> for Headers {
+    fn from(v: Vec<RawHeader>) -> Self {
+        Headers(v)
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(feature = "sqlx")]
+impl sqlx::Type<sqlx::Postgres> for Headers {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <Vec<u8> as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <Vec<u8> as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+#[cfg(feature = "sqlx")]
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Headers {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let blob = <&[u8] as sqlx::Decode<'r, sqlx::Postgres>>::decode(value)?;
+        Ok(Headers(decode(blob)?))
+    }
+}
+
 fn take(b: &[u8], n: usize) -> Result<(&[u8], &[u8]), CorruptHeaders> {
     if b.len() < n {
         return Err(CorruptHeaders);

@@ -51,7 +51,14 @@ macro_rules! pg_text {
     )*};
 }
 
-pg_text!(Scheme, SignatureStatus, Provider, ReplayStatus, AuditStatus);
+pg_text!(
+    Scheme,
+    SignatureStatus,
+    Provider,
+    ReplayStatus,
+    AuditStatus,
+    BillingEventStatus
+);
 
 /// A stored name that no variant has.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,6 +139,39 @@ impl AuditStatus {
     }
 }
 
+/// Where a received Stripe event is in the billing job (`billing_events.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BillingEventStatus {
+    /// Waiting for the job (also between retries).
+    Pending,
+    /// Applied.
+    Done,
+    /// A type the job does not act on, acknowledged.
+    Ignored,
+    /// Given up after the last retry.
+    Failed,
+}
+
+impl BillingEventStatus {
+    /// Every status.
+    pub const ALL: [BillingEventStatus; 4] = [
+        BillingEventStatus::Pending,
+        BillingEventStatus::Done,
+        BillingEventStatus::Ignored,
+        BillingEventStatus::Failed,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillingEventStatus::Pending => "pending",
+            BillingEventStatus::Done => "done",
+            BillingEventStatus::Ignored => "ignored",
+            BillingEventStatus::Failed => "failed",
+        }
+    }
+}
+
 macro_rules! named {
     ($($t:ident = $kind:literal),*) => {$(
         impl fmt::Display for $t {
@@ -180,7 +220,11 @@ macro_rules! named {
     )*};
 }
 
-named!(ReplayStatus = "replay status", AuditStatus = "audit status");
+named!(
+    ReplayStatus = "replay status",
+    AuditStatus = "audit status",
+    BillingEventStatus = "billing event status"
+);
 
 impl FromStr for SignatureStatus {
     type Err = UnknownName;

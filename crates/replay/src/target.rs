@@ -3,7 +3,7 @@
 //! needs, and the number of attempts. Every refusal has a one-line reason in words, shown to the
 //! user as is (HTTP 422).
 
-use hookvault_core::signing::{self, Scheme, SignError, UnknownScheme};
+use hookvault_core::signing::{self, Scheme, SecretError, UnknownScheme};
 use url::Url;
 
 use crate::guard::{GuardedClient, Refusal};
@@ -20,13 +20,9 @@ pub enum TargetError {
     /// The signing scheme name is unknown.
     #[error("{0}")]
     Scheme(#[from] UnknownScheme),
-    /// A scheme that signs was chosen without a secret.
-    #[error("signing with {} needs a secret", .0.label())]
-    MissingSecret(Scheme),
-    /// The secret cannot be used with the scheme (e.g. a Standard Webhooks secret that is not
-    /// base64).
+    /// A scheme that signs was chosen without a usable secret ([`signing::check_secret`]).
     #[error("{0}")]
-    Secret(SignError),
+    Secret(#[from] SecretError),
     /// `max_attempts` is outside 1..=10.
     #[error("max_attempts must be between 1 and {MAX_ATTEMPTS}, not {0}")]
     MaxAttempts(i64),
@@ -89,13 +85,8 @@ pub fn check_signing(
     if !scheme.signs() {
         return Ok((scheme, None));
     }
-    let secret = secret.map(str::trim).unwrap_or_default();
-    if secret.is_empty() {
-        return Err(TargetError::MissingSecret(scheme));
-    }
-    // Signing an empty request exercises exactly the checks a real send makes (e.g. that a
-    // Standard Webhooks secret decodes), so a bad secret is refused now, not at send time.
-    signing::resign(scheme, &[], b"", secret, 0).map_err(TargetError::Secret)?;
+    // A bad secret is refused now, not at send time.
+    let secret = signing::check_secret(scheme, secret)?;
     Ok((scheme, Some(secret.to_owned())))
 }
 

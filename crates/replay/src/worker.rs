@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hookvault_core::headers;
 use hookvault_core::ids::ReplayId;
 use hookvault_core::secretbox::SecretKey;
 use hookvault_core::signing;
@@ -410,11 +409,9 @@ async fn send_job(ctx: &WorkerContext, job: ClaimedReplay) -> AttemptRecord {
     }
 }
 
-/// Decodes the stored request, opens the secret and signs at the current second.
+/// Opens the secret and signs at the current second.
 fn build_request(ctx: &WorkerContext, job: ClaimedReplay) -> Result<OutboundRequest, AttemptError> {
     let unsendable = |why: &str| AttemptError::Unsendable(why.to_owned());
-    let captured = headers::decode(&job.headers)
-        .map_err(|_| unsendable("the stored headers of the capture are corrupt"))?;
     let scheme = job.scheme;
     let secret = match &job.secret_sealed {
         Some(sealed) => {
@@ -435,7 +432,7 @@ fn build_request(ctx: &WorkerContext, job: ClaimedReplay) -> Result<OutboundRequ
         .check_url(&job.target_url)
         .map_err(SendError::from)?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let signed = signing::resign(scheme, &captured, &job.body, &secret, now)
+    let signed = signing::resign(scheme, &job.headers, &job.body, &secret, now)
         .map_err(|e| AttemptError::Unsendable(e.to_string()))?;
     Ok(OutboundRequest {
         method,

@@ -1,5 +1,6 @@
 //! `hookvault admin billing-events`: the billing webhook's inbox and jobs, for operators.
 
+use hookvault_core::stored::BillingEventStatus;
 use hookvault_store::PgPool;
 
 /// One block per event, newest first: id, type, status, attempts, next attempt (when
@@ -24,18 +25,18 @@ pub async fn admin_billing_events(
         "RECEIVED", "TYPE", "STATUS", "ATTEMPTS", "EVENT", "DETAIL"
     );
     for e in events {
-        let detail = match e.status.as_str() {
-            "pending" if e.attempts > 0 => format!(
+        let detail = match e.status {
+            BillingEventStatus::Pending if e.attempts > 0 => format!(
                 "retry at {}; last error: {}",
                 rfc3339(e.next_attempt_at),
                 e.last_error.as_deref().unwrap_or("-")
             ),
-            "pending" => "queued".to_string(),
-            "failed" => format!(
+            BillingEventStatus::Pending => "queued".to_string(),
+            BillingEventStatus::Failed => format!(
                 "gave up; last error: {}",
                 e.last_error.as_deref().unwrap_or("-")
             ),
-            _ => e.outcome.unwrap_or_default(),
+            BillingEventStatus::Done | BillingEventStatus::Ignored => e.outcome.unwrap_or_default(),
         };
         let _ = writeln!(
             out,

@@ -14,7 +14,11 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    fn as_str(self) -> &'static str {
+    /// Every purpose.
+    pub const ALL: [Purpose; 2] = [Purpose::VerifyEmail, Purpose::ResetPassword];
+
+    /// The stored name (`account_tokens.purpose`).
+    pub fn as_str(self) -> &'static str {
         match self {
             Purpose::VerifyEmail => "verify_email",
             Purpose::ResetPassword => "reset_password",

@@ -3,6 +3,7 @@
 //! account's Stripe customer and its grace period after a failed payment.
 
 use hookvault_core::ids::UserId;
+use hookvault_core::stored::BillingEventStatus;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
@@ -25,7 +26,7 @@ pub struct EventRow {
     pub event_id: String,
     pub kind: String,
     pub created: i64,
-    pub status: String,
+    pub status: BillingEventStatus,
     pub attempts: i32,
     pub next_attempt_at: OffsetDateTime,
     pub last_error: Option<String>,
@@ -53,7 +54,11 @@ pub async fn insert_event(
     payload: &serde_json::Value,
     handled: bool,
 ) -> Result<bool, StoreError> {
-    let status = if handled { "pending" } else { "ignored" };
+    let status = if handled {
+        BillingEventStatus::Pending
+    } else {
+        BillingEventStatus::Ignored
+    };
     let inserted = sqlx::query_scalar!(
         r#"INSERT INTO billing_events (event_id, type, created, payload, status, outcome,
                                        finished_at)
@@ -66,7 +71,7 @@ pub async fn insert_event(
         kind,
         created,
         payload,
-        status
+        status as _
     )
     .fetch_optional(ex)
     .await?;
@@ -165,7 +170,7 @@ pub async fn list_events(
 ) -> Result<Vec<EventRow>, StoreError> {
     Ok(sqlx::query_as!(
         EventRow,
-        r#"SELECT event_id, type AS kind, created, status, attempts, next_attempt_at,
+        r#"SELECT event_id, type AS kind, created, status AS "status: _", attempts, next_attempt_at,
                   last_error, outcome, received_at
            FROM billing_events
            WHERE NOT $1 OR status IN ('pending', 'failed')
@@ -181,9 +186,9 @@ pub async fn list_events(
 pub async fn event_status(
     ex: impl PgExecutor<'_>,
     event_id: &str,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<BillingEventStatus>, StoreError> {
     Ok(sqlx::query_scalar!(
-        "SELECT status FROM billing_events WHERE event_id = $1",
+        r#"SELECT status AS "status: BillingEventStatus" FROM billing_events WHERE event_id = $1"#,
         event_id
     )
     .fetch_optional(ex)

@@ -2,7 +2,9 @@
 //! changed: the run's row (generation, cursor, progress), the pages of captures it reads and
 //! the verdicts it writes.
 
+use hookvault_core::headers::Headers;
 use hookvault_core::ids::{EndpointId, RequestId, UserId};
+use hookvault_core::signing::{Scheme, SignatureStatus};
 use sqlx::{PgExecutor, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -26,15 +28,15 @@ pub struct RecheckSource {
     pub id: RequestId,
     pub seq: i64,
     pub received_at: OffsetDateTime,
-    pub headers: Vec<u8>,
+    pub headers: Headers,
     pub body: Vec<u8>,
 }
 
 /// A new verdict for one capture (all `None`: no check configured).
 pub struct Verdict {
     pub id: RequestId,
-    pub scheme: Option<String>,
-    pub status: Option<String>,
+    pub scheme: Option<Scheme>,
+    pub status: Option<SignatureStatus>,
     pub reason: Option<String>,
 }
 
@@ -96,7 +98,7 @@ pub async fn list_recheck_sources(
 ) -> Result<Vec<RecheckSource>, StoreError> {
     Ok(sqlx::query_as!(
         RecheckSource,
-        r#"SELECT id AS "id: RequestId", seq, received_at, headers, body FROM requests
+        r#"SELECT id AS "id: RequestId", seq, received_at, headers AS "headers: _", body FROM requests
            WHERE endpoint_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"#,
         endpoint_id as _,
         after_seq,
@@ -135,8 +137,8 @@ pub async fn save_recheck_page(
         return Ok(false);
     }
     let ids: Vec<Uuid> = verdicts.iter().map(|v| v.id.into_uuid()).collect();
-    let schemes: Vec<Option<String>> = verdicts.iter().map(|v| v.scheme.clone()).collect();
-    let statuses: Vec<Option<String>> = verdicts.iter().map(|v| v.status.clone()).collect();
+    let schemes: Vec<Option<Scheme>> = verdicts.iter().map(|v| v.scheme).collect();
+    let statuses: Vec<Option<SignatureStatus>> = verdicts.iter().map(|v| v.status).collect();
     let reasons: Vec<Option<String>> = verdicts.iter().map(|v| v.reason.clone()).collect();
     sqlx::query!(
         r#"UPDATE requests r SET signature_scheme = v.scheme, signature_status = v.status,
@@ -146,8 +148,8 @@ pub async fn save_recheck_page(
            WHERE r.id = v.id AND r.endpoint_id = $1"#,
         endpoint_id as _,
         &ids,
-        &schemes as &[Option<String>],
-        &statuses as &[Option<String>],
+        &schemes as _,
+        &statuses as _,
         &reasons as &[Option<String>],
     )
     .execute(&mut *tx)
@@ -160,9 +162,10 @@ pub async fn save_recheck_page(
 pub async fn find_endpoint_signing(
     ex: impl PgExecutor<'_>,
     endpoint_id: EndpointId,
-) -> Result<Option<(Option<String>, Option<Vec<u8>>)>, StoreError> {
+) -> Result<Option<(Option<Scheme>, Option<Vec<u8>>)>, StoreError> {
     Ok(sqlx::query!(
-        "SELECT signing_scheme, signing_secret_sealed FROM endpoints WHERE id = $1",
+        r#"SELECT signing_scheme AS "signing_scheme: Scheme", signing_secret_sealed
+           FROM endpoints WHERE id = $1"#,
         endpoint_id as _
     )
     .fetch_optional(ex)

@@ -1,5 +1,6 @@
 //! Captured requests: the batched insert of the capture path and the owner-scoped reads.
 
+use hookvault_core::headers::Headers;
 use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_core::provider::Provider;
 use hookvault_core::signing::{Scheme, SignatureStatus};
@@ -78,7 +79,8 @@ pub struct StoredRequest {
     pub query: Option<String>,
     pub http_version: String,
     pub remote_addr: String,
-    pub headers: Vec<u8>,
+    /// Decoded from the stored blob as the row is read (names, order and bytes as received).
+    pub headers: Headers,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub body_size: i32,
@@ -451,7 +453,7 @@ pub async fn find_requests_by_ids(
     Ok(sqlx::query_as!(
         StoredRequest,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query,
-                  r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
+                  r.http_version, r.remote_addr, r.headers AS "headers: _", r.content_type, r.body, r.body_size,
                   r.provider AS "provider: _", r.event_type, r.event_id, r.signature_scheme AS "signature_scheme: _", r.signature_status AS "signature_status: _",
                   r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
                   r.object_type, r.edited_from AS "edited_from: _"
@@ -476,7 +478,7 @@ pub async fn find_request(
     Ok(sqlx::query_as!(
         StoredRequest,
         r#"SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, r.query,
-                  r.http_version, r.remote_addr, r.headers, r.content_type, r.body, r.body_size,
+                  r.http_version, r.remote_addr, r.headers AS "headers: _", r.content_type, r.body, r.body_size,
                   r.provider AS "provider: _", r.event_type, r.event_id, r.signature_scheme AS "signature_scheme: _", r.signature_status AS "signature_status: _",
                   r.signature_reason, r.livemode, r.api_version, r.event_created, r.object_id,
                   r.object_type, r.edited_from AS "edited_from: _"

@@ -1,6 +1,7 @@
 //! The store against a real PostgreSQL (the shared embedded test cluster, or `DATABASE_URL`):
 //! the feed (a capture whose transaction commits late is never skipped, and a reader never gets
-//! one twice), and clearing an endpoint larger than one deletion step.
+//! one twice), clearing an endpoint larger than one deletion step, and a capture's headers
+//! read back decoded, byte for byte.
 
 use std::time::Duration;
 
@@ -218,4 +219,33 @@ async fn clearing_an_endpoint_deletes_all_its_captures_over_several_steps_and_no
         "only the other endpoint's"
     );
     pool.close().await;
+}
+
+#[tokio::test]
+async fn a_captures_headers_come_back_decoded_byte_for_byte_with_non_utf8_values() {
+    use hookvault_core::headers::RawHeader;
+    let (pool, user, endpoint) = fresh().await;
+    let sent = vec![
+        RawHeader::new("X-Bin", vec![0xff, 0xfe, b' ', 0x80]),
+        RawHeader::new("Content-Type", "application/json"),
+        RawHeader::new("x-bin", vec![0xc3]),
+    ];
+    let mut c = capture(endpoint, b"{}");
+    c.headers = hookvault_core::headers::encode(&sent);
+    insert_captures(&pool, std::slice::from_ref(&c))
+        .await
+        .expect("insert");
+    let got = hookvault_store::requests::find_request(&pool, user, c.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        got.headers.as_slice(),
+        sent.as_slice(),
+        "names, order and value bytes as sent"
+    );
+    let listed = hookvault_store::requests::find_requests_by_ids(&pool, user, &[c.id])
+        .await
+        .expect("read by ids");
+    assert_eq!(listed[0].headers.as_slice(), sent.as_slice());
 }

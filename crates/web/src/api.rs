@@ -1,8 +1,9 @@
 //! The JSON API, `/api/v1`. Bearer API tokens (stored as SHA-256 hashes) or the browser
 //! session; a session caller must also send its CSRF token in `X-CSRF-Token` to change state.
 
+use crate::api_extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api_routes::ApiRoutes;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -110,7 +111,7 @@ async fn create_token_basic(
     State(state): State<AppState>,
     crate::auth::ClientIp(ip): crate::auth::ClientIp,
     headers: axum::http::HeaderMap,
-    body: Option<Json<TokenBody>>,
+    body: Option<ApiJson<TokenBody>>,
 ) -> Result<Response, ApiError> {
     // Failures count per email and per client address, as for the login page (an empty
     // address would put every API client in one bucket: ten guesses anywhere would lock
@@ -163,7 +164,7 @@ async fn revoke_current_token(
     user: ApiUser,
 ) -> Result<StatusCode, ApiError> {
     let Grant::Token(hash) = &user.grant else {
-        return Err(AppError::BadRequest(
+        return Err(AppError::Unprocessable(
             "only an API token can revoke itself (Authorization: Bearer); revoke tokens in Settings"
                 .into(),
         )
@@ -235,7 +236,7 @@ async fn list_endpoints(
 async fn create_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Json(body): Json<hookvault_core::api::NameJson>,
+    ApiJson(body): ApiJson<hookvault_core::api::NameJson>,
 ) -> Result<Response, ApiError> {
     let name = ops::clean_name(&body.name)?;
     let id = EndpointId::now_v7();
@@ -252,7 +253,7 @@ async fn create_endpoint(
 async fn get_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<EndpointId>,
+    ApiPath(id): ApiPath<EndpointId>,
 ) -> Result<Json<EndpointJson>, ApiError> {
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -266,7 +267,7 @@ struct UpdateEndpoint {
     response: Option<ResponseBody>,
     /// `null` clears the signature check.
     #[serde(default, deserialize_with = "double_option")]
-    signing: Option<Option<SigningBody>>,
+    signing: Option<Option<hookvault_core::api::SigningBody>>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -277,13 +278,6 @@ struct ResponseBody {
     headers: Option<Vec<(String, String)>>,
     body: Option<String>,
     delay_ms: Option<i32>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[schema(as = EndpointSigningBody)]
-pub(crate) struct SigningBody {
-    pub scheme: String,
-    pub secret: Option<String>,
 }
 
 fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -298,8 +292,8 @@ where
 async fn update_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<EndpointId>,
-    Json(body): Json<UpdateEndpoint>,
+    ApiPath(id): ApiPath<EndpointId>,
+    ApiJson(body): ApiJson<UpdateEndpoint>,
 ) -> Result<Json<EndpointJson>, ApiError> {
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -323,38 +317,23 @@ async fn update_endpoint(
         Some(Some(s)) => Some(ops::signature_check(
             &state,
             id,
-            &s.scheme,
+            s.scheme.as_deref().ok_or_else(|| {
+                AppError::Unprocessable(
+                    "signing.scheme is required (signing: null turns the check off)".into(),
+                )
+            })?,
             s.secret.as_deref(),
             e.signing_secret_sealed.as_deref(),
         )?),
         Some(None) => Some(None),
         None => None,
     };
-    let mut tx = state
-        .pool
-        .begin()
-        .await
-        .map_err(hookvault_store::StoreError::from)?;
-    if let Some(name) = &name {
-        store::update_endpoint_name(&mut *tx, user.id, id, name).await?;
-    }
-    if let Some(r) = &response {
-        store::update_endpoint_response(&mut *tx, user.id, id, r).await?;
-    }
-    if let Some(s) = &signing {
-        let (scheme, sealed) = match s {
-            Some((scheme, sealed)) => (Some(*scheme), Some(sealed.as_slice())),
-            None => (None, None),
-        };
-        store::update_endpoint_signing(&mut *tx, user.id, id, scheme, sealed).await?;
-    }
-    store::notify_route_changed(&mut *tx, &e.token).await?;
-    tx.commit()
-        .await
-        .map_err(hookvault_store::StoreError::from)?;
-    if signing.is_some() {
-        crate::ops::rechecks::start(&state, id).await?;
-    }
+    let changes = ops::Changes {
+        name,
+        response,
+        signing,
+    };
+    ops::update(&state, user.id, &e, &changes).await?;
     let e = store::find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -365,12 +344,9 @@ async fn update_endpoint(
 async fn delete_endpoint(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<EndpointId>,
+    ApiPath(id): ApiPath<EndpointId>,
 ) -> Result<StatusCode, ApiError> {
-    let token = store::delete_endpoint(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    store::notify_route_changed(&state.pool, &token).await?;
+    ops::delete(&state, user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -387,8 +363,8 @@ struct ListQuery {
 async fn list_endpoint_requests(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<EndpointId>,
-    Query(q): Query<ListQuery>,
+    ApiPath(id): ApiPath<EndpointId>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<RequestListJson>, ApiError> {
     store::find_endpoint(&state.pool, user.id, id)
         .await?
@@ -397,12 +373,12 @@ async fn list_endpoint_requests(
     let before = match q.before.as_deref().filter(|s| !s.is_empty()) {
         Some(c) => Some(
             c.parse::<i64>()
-                .map_err(|_| AppError::BadRequest("invalid cursor".into()))?,
+                .map_err(|_| AppError::Unprocessable("invalid cursor".into()))?,
         ),
         None => None,
     };
-    let search =
-        hookvault_core::search::parse(&q.q).map_err(|e| AppError::BadRequest(format!("q: {e}")))?;
+    let search = hookvault_core::search::parse(&q.q)
+        .map_err(|e| AppError::Unprocessable(format!("q: {e}")))?;
     let rows = if search.is_empty() {
         list_requests(&state.pool, user.id, id, before, limit + 1).await?
     } else {
@@ -432,7 +408,7 @@ async fn list_endpoint_requests(
 async fn get_request(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<RequestId>,
+    ApiPath(id): ApiPath<RequestId>,
 ) -> Result<Json<RequestDetailJson>, ApiError> {
     let found = find_request(&state.pool, user.id, id).await?;
     let r = crate::usage::found(&state, user.id, id, found).await?;
@@ -461,7 +437,7 @@ async fn get_request(
 async fn get_body(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<RequestId>,
+    ApiPath(id): ApiPath<RequestId>,
 ) -> Result<Response, ApiError> {
     let found = find_request(&state.pool, user.id, id).await?;
     let r = crate::usage::found(&state, user.id, id, found).await?;
@@ -487,7 +463,7 @@ fn summary_json(r: &hookvault_store::requests::RequestSummary) -> RequestSummary
         provider: r.provider.map(|p| p.as_str().to_owned()),
         event_type: r.event_type.clone(),
         event_id: r.event_id.clone(),
-        signature_status: r.signature_status.map(|s| s.as_str().to_owned()),
+        signature_status: r.signature_status,
         signature_reason: r.signature_reason.clone(),
         edited_from: r.edited_from,
     }

@@ -7,9 +7,9 @@
 //! The signing secret is used in memory while the audit runs and never stored or logged. A
 //! user runs one audit at a time, and probes are spaced, so an audit cannot become a flood.
 
+use crate::api_extract::{ApiJson, ApiPath};
 use crate::api_routes::ApiRoutes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -47,7 +47,7 @@ struct AuditBody {
 async fn list_request_audits(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<RequestId>,
+    ApiPath(id): ApiPath<RequestId>,
 ) -> Result<Json<AuditListJson>, ApiError> {
     let found = hookvault_store::replays::find_request_endpoint(&state.pool, user.id, id).await?;
     crate::usage::found(&state, user.id, id, found).await?;
@@ -64,10 +64,9 @@ async fn list_request_audits(
 async fn create_audit(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(request_id): Path<RequestId>,
-    body: Result<Json<AuditBody>, JsonRejection>,
+    ApiPath(request_id): ApiPath<RequestId>,
+    ApiJson(body): ApiJson<AuditBody>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let signing = body.signing.as_ref();
     let id = start_audit(
         &state,
@@ -93,7 +92,7 @@ async fn create_audit(
 async fn get_audit(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<AuditId>,
+    ApiPath(id): ApiPath<AuditId>,
 ) -> Result<Json<AuditJson>, ApiError> {
     store::close_stale_audits(&state.pool, user.id).await?;
     let row = store::find_audit(&state.pool, user.id, id)

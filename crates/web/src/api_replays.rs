@@ -6,9 +6,9 @@
 //! workers in `hookvault_replay::worker` check the URL again when they send. Secrets are sealed
 //! bound to the row that holds them and never returned; saved targets show a `secret_hint`.
 
+use crate::api_extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api_routes::ApiRoutes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -61,8 +61,8 @@ struct ListQuery {
 async fn list_request_replays(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<RequestId>,
-    Query(q): Query<ListQuery>,
+    ApiPath(id): ApiPath<RequestId>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ReplayListJson>, ApiError> {
     store::find_request_endpoint(&state.pool, user.id, id)
         .await?
@@ -77,12 +77,14 @@ async fn list_request_replays(
 async fn create_replay(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(request_id): Path<RequestId>,
-    body: Result<Json<TargetBody>, JsonRejection>,
+    ApiPath(request_id): ApiPath<RequestId>,
+    body: Result<ApiJson<TargetBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     let endpoint_id = store::find_request_endpoint(&state.pool, user.id, request_id).await?;
     let endpoint_id = crate::usage::found(&state, user.id, request_id, endpoint_id).await?;
-    let body = json_body(body)?;
+    // The body is read after the capture is found: someone else's capture is a 404 whatever
+    // the body says.
+    let ApiJson(body) = body?;
     let id = queue_one(&state, user.id, endpoint_id, request_id, &body).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -99,8 +101,8 @@ async fn create_replay(
 async fn list_endpoint_replays(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<EndpointId>,
-    Query(q): Query<ListQuery>,
+    ApiPath(id): ApiPath<EndpointId>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ReplayListJson>, ApiError> {
     find_endpoint(&state.pool, user.id, id)
         .await?
@@ -117,15 +119,15 @@ async fn list_endpoint_replays(
 async fn create_bulk_replay(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(endpoint_id): Path<EndpointId>,
-    body: Result<Json<BulkBody>, JsonRejection>,
+    ApiPath(endpoint_id): ApiPath<EndpointId>,
+    body: Result<ApiJson<BulkBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let body = json_body(body)?;
+    let ApiJson(body) = body?;
     let order: ReplayOrder = match body.order.as_deref() {
-        Some(o) => o.parse().map_err(AppError::BadRequest)?,
+        Some(o) => o.parse().map_err(AppError::Unprocessable)?,
         None => ReplayOrder::default(),
     };
     let (batch_id, replays) = queue_bulk(
@@ -152,7 +154,7 @@ async fn create_bulk_replay(
 async fn get_replay(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<ReplayId>,
+    ApiPath(id): ApiPath<ReplayId>,
 ) -> Result<Json<ReplayJson>, ApiError> {
     let (r, attempts) = store::find_replay_with_attempts(&state.pool, user.id, id)
         .await?
@@ -180,17 +182,12 @@ async fn get_replay(
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    body.map(|Json(b)| b)
-        .map_err(|e| AppError::BadRequest(e.body_text()))
-}
-
 fn page(q: &ListQuery) -> Result<(Option<ReplayId>, i64), AppError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let before = match q.before.as_deref().filter(|s| !s.is_empty()) {
         Some(c) => Some(
             c.parse::<ReplayId>()
-                .map_err(|_| AppError::BadRequest("invalid cursor".into()))?,
+                .map_err(|_| AppError::Unprocessable("invalid cursor".into()))?,
         ),
         None => None,
     };

@@ -32,7 +32,6 @@ pub fn router() -> Router<AppState> {
         .route("/signup", get(signup_page).post(signup))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
-        .merge(crate::pages::account::public_router())
 }
 
 #[derive(Template)]
@@ -138,7 +137,7 @@ async fn signup(
     // Issue 13: the verification link (the account works meanwhile, with a banner).
     // Counts as the first mail of the account's resend throttle.
     let _ = state.mail_throttle.attempt(&format!("verify:{id}"));
-    crate::pages::account::send_verification(&state, id, &email).await?;
+    crate::ops::links::send_verification(&state, id, &email).await?;
     // A new account starts at session generation 0 (the column's default).
     start_session(&session, SignIn::now(id, 0)).await?;
     Ok((

@@ -2,11 +2,12 @@
 //! and the replays the dashboard hands to the CLI), and the two routes on which the CLI reports
 //! what the developer's local server answered.
 
+use crate::api_extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api_routes::ApiRoutes;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
@@ -58,8 +59,8 @@ struct StreamQuery {
 async fn stream(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<EndpointId>,
-    Query(q): Query<StreamQuery>,
+    ApiPath(id): ApiPath<EndpointId>,
+    ApiQuery(q): ApiQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     hookvault_store::endpoints::find_endpoint(&state.pool, user.id, id)
@@ -261,7 +262,7 @@ impl DeliveryReport {
     /// Refuses a report that cannot describe a real delivery.
     fn checked(self) -> Result<Self, AppError> {
         if self.0.duration_ms > MAX_DURATION_MS {
-            return Err(AppError::BadRequest(format!(
+            return Err(AppError::Unprocessable(format!(
                 "duration_ms must be at most {MAX_DURATION_MS} (a day)"
             )));
         }
@@ -299,8 +300,8 @@ impl DeliveryReport {
 async fn report_delivery(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<RequestId>,
-    Json(report): Json<DeliveryReport>,
+    ApiPath(id): ApiPath<RequestId>,
+    ApiJson(report): ApiJson<DeliveryReport>,
 ) -> Result<Response, ApiError> {
     let report = report.checked()?;
     let replay = cli::insert_cli_delivery(
@@ -325,8 +326,8 @@ async fn report_delivery(
 async fn report_result(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<ReplayId>,
-    Json(report): Json<DeliveryReport>,
+    ApiPath(id): ApiPath<ReplayId>,
+    ApiJson(report): ApiJson<DeliveryReport>,
 ) -> Result<Json<ReplayStateJson>, ApiError> {
     let report = report.checked()?;
     let status = if report.succeeded() {

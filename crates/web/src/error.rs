@@ -13,8 +13,9 @@ use hookvault_store::StoreError;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// Refused input, with the reason in words: 422 (the API's `invalid`).
     #[error("{0}")]
-    BadRequest(String),
+    Unprocessable(String),
     #[error("the form has expired; reload the page and try again")]
     Csrf,
     #[error("{0}")]
@@ -44,7 +45,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::TooManyRequests(_) | AppError::QuotaExceeded(_) => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -59,7 +60,7 @@ impl AppError {
     fn code(&self) -> &'static str {
         match self {
             AppError::NotFound => "not_found",
-            AppError::BadRequest(_) => "invalid",
+            AppError::Unprocessable(_) => "invalid",
             AppError::Csrf => "csrf",
             AppError::TooManyRequests(_) => "rate_limited",
             AppError::QuotaExceeded(_) => "quota_exceeded",

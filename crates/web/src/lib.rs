@@ -3,6 +3,7 @@
 mod access;
 mod api;
 mod api_audits;
+mod api_extract;
 pub(crate) mod api_replays;
 pub mod api_routes;
 mod auth;

@@ -222,7 +222,7 @@ pub(crate) async fn start_position(
         Some(text) => text
             .parse()
             .map_err(|e: hookvault_core::position::BadPosition| {
-                AppError::BadRequest(e.to_string())
+                AppError::Unprocessable(e.to_string())
             }),
         None => Ok(feed::head(pool).await?),
     }

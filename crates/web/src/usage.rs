@@ -7,7 +7,6 @@ use axum::Json;
 use hookvault_core::api::{AccountJson, LimitsJson, UsageJson};
 use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::plans::{self as store, AccountUsage};
-use hookvault_store::replays::NewReplay;
 
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
@@ -72,25 +71,20 @@ pub(crate) async fn create_endpoint(
     )))
 }
 
-/// Queues replays when the plan's replays per day allow the whole batch; otherwise a 429 with
-/// the reason.
-pub(crate) async fn queue_replays(
-    state: &AppState,
-    user_id: UserId,
-    replays: &[NewReplay],
-) -> Result<(), AppError> {
-    if hookvault_store::replays::insert_replays_within_plan(&state.pool, user_id, replays).await? {
-        return Ok(());
-    }
-    let usage = store::account_usage(&state.pool, user_id).await?;
+/// The refusal of `asked` replays over the plan's replays per day (nothing was queued): what
+/// the plan allows and what was used today.
+pub(crate) async fn over_plan(state: &AppState, user_id: UserId, asked: usize) -> AppError {
+    let usage = match store::account_usage(&state.pool, user_id).await {
+        Ok(usage) => usage,
+        Err(e) => return e.into(),
+    };
     let (plan, limit, used) = usage.map_or((String::new(), 0, 0), |a| {
         (a.plan.name, a.plan.replays_per_day, a.replays_today)
     });
-    let asked = replays.len();
-    Err(AppError::QuotaExceeded(format!(
+    AppError::QuotaExceeded(format!(
         "your plan ({plan}) allows {limit} replays per day (UTC); {used} were queued today, so \
          these {asked} would go over it; nothing was queued, try again tomorrow (UTC)"
-    )))
+    ))
 }
 
 /// One meter on the dashboard.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::RequestJson;
 use crate::ids::{AuditId, BatchId, EndpointId, ReplayId, RequestId, TargetId, UserId};
-use crate::signing::Scheme;
+use crate::signing::{Scheme, SignatureStatus};
 use crate::stored::{AuditStatus, ReplayStatus};
 
 /// A replay and where it stands (`POST /api/v1/requests/{id}/replays` → `queued`;
@@ -218,7 +218,7 @@ pub struct RequestSummaryJson {
     pub provider: Option<String>,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
-    pub signature_status: Option<String>,
+    pub signature_status: Option<SignatureStatus>,
     pub signature_reason: Option<String>,
     /// The capture this one is an edited copy of; `null` for a capture that arrived over HTTP.
     #[serde(default)]
@@ -291,6 +291,34 @@ mod tests {
         );
         let back: ReplayStateJson = serde_json::from_str(&json).unwrap();
         assert_eq!(back.status, ReplayStatus::Queued);
+    }
+
+    #[test]
+    fn a_summarys_signature_status_is_written_as_its_documented_name() {
+        let summary = RequestSummaryJson {
+            id: RequestId::from(uuid::Uuid::nil()),
+            seq: 1,
+            method: "POST".into(),
+            path: "/".into(),
+            query: None,
+            body_size: 0,
+            size: "0 B".into(),
+            content_type: None,
+            received_at: "2026-11-30T00:00:00.000Z".into(),
+            provider: None,
+            event_type: None,
+            event_id: None,
+            signature_status: Some(SignatureStatus::ValidButStale),
+            signature_reason: None,
+            edited_from: None,
+        };
+        let v = serde_json::to_value(&summary).unwrap();
+        assert_eq!(v["signature_status"], "valid_but_stale");
+        let none = RequestSummaryJson {
+            signature_status: None,
+            ..summary
+        };
+        assert!(serde_json::to_value(&none).unwrap()["signature_status"].is_null());
     }
 
     #[test]

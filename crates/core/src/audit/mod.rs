@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::{HeaderJson, RequestJson};
 use crate::headers::{self, RawHeader};
 use crate::provider::{self, Provider};
 use crate::signing::{self, Scheme, SignError};
@@ -185,47 +186,64 @@ pub struct AuditEvent {
 /// Why an exported capture could not be read as an [`AuditEvent`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
-    /// A member is missing or has the wrong type.
+    /// Not the JSON of a capture (a member is missing or has the wrong type).
     #[error("not a Hookvault capture or fixture: {0}")]
-    Shape(&'static str),
+    Shape(String),
     /// `body_base64` is not base64.
     #[error("not a Hookvault capture or fixture: body_base64 is not valid base64")]
     Body,
+    /// The body is not inline (`body_url`): the capture was not read in full.
+    #[error("the capture's body is not inline (body_base64 is null)")]
+    BodyByReference,
+}
+
+/// A capture file: the fixture download (`{"method","headers":[[name,value],…],"body_base64",…}`),
+/// a capture line of the account's NDJSON export or a saved API answer ([`RequestJson`]): the
+/// members they share, typed. Headers are [`HeaderJson`], so a value that is not UTF-8
+/// (`[name, text, base64 bytes]`) is read back byte for byte.
+#[derive(Debug, Deserialize)]
+struct CaptureFile {
+    #[serde(default = "post")]
+    method: String,
+    headers: Vec<HeaderJson>,
+    body_base64: Option<String>,
+}
+
+fn post() -> String {
+    "POST".to_owned()
 }
 
 impl AuditEvent {
-    /// Reads a capture as `GET /api/v1/requests/{id}` returns it, or its fixture download
-    /// (`{"method","headers":[[name,value],…],"body_base64",…}`).
-    pub fn from_export(v: &serde_json::Value) -> Result<AuditEvent, EventError> {
+    /// A capture as `GET /api/v1/requests/{id}` returns it (headers byte for byte).
+    pub fn from_request(r: &RequestJson) -> Result<AuditEvent, EventError> {
+        let body = r
+            .inline_body()
+            .ok_or(EventError::BodyByReference)?
+            .map_err(|_| EventError::Body)?;
+        Ok(AuditEvent {
+            method: r.method.clone(),
+            headers: r.raw_headers(),
+            body,
+        })
+    }
+
+    /// A capture file's JSON: a fixture download, an export line or an API answer (see
+    /// [`CaptureFile`]).
+    pub fn from_file(json: &[u8]) -> Result<AuditEvent, EventError> {
         use base64::Engine as _;
-        let method = v
-            .get("method")
-            .and_then(|m| m.as_str())
-            .unwrap_or("POST")
-            .to_owned();
-        let headers = v
-            .get("headers")
-            .and_then(|h| h.as_array())
-            .ok_or(EventError::Shape("no \"headers\" list"))?
-            .iter()
-            .map(|pair| match pair.as_array().map(Vec::as_slice) {
-                Some([name, value]) => match (name.as_str(), value.as_str()) {
-                    (Some(n), Some(v)) => Ok(RawHeader::new(n, v)),
-                    _ => Err(EventError::Shape("a header is not [name, value]")),
-                },
-                _ => Err(EventError::Shape("a header is not [name, value]")),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let body = v
-            .get("body_base64")
-            .and_then(|b| b.as_str())
-            .ok_or(EventError::Shape("no \"body_base64\""))?;
+        let file: CaptureFile =
+            serde_json::from_slice(json).map_err(|e| EventError::Shape(e.to_string()))?;
+        let body = file.body_base64.ok_or(EventError::BodyByReference)?;
         let body = base64::engine::general_purpose::STANDARD
             .decode(body)
             .map_err(|_| EventError::Body)?;
         Ok(AuditEvent {
-            method,
-            headers,
+            method: file.method,
+            headers: file
+                .headers
+                .into_iter()
+                .map(|h| RawHeader::new(h.name, h.value))
+                .collect(),
             body,
         })
     }

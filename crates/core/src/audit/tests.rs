@@ -413,10 +413,25 @@ fn a_capture_export_becomes_an_event() {
         "body_base64": "eyJpZCI6MX0=",
         "content_type": "application/json",
     });
-    let e = AuditEvent::from_export(&v).expect("event");
+    let e = AuditEvent::from_file(v.to_string().as_bytes()).expect("event");
     assert_eq!(e.body, br#"{"id":1}"#);
     assert_eq!(e.headers[0].name, "Stripe-Signature");
-    assert!(AuditEvent::from_export(&serde_json::json!({"headers": []})).is_err());
+    assert!(AuditEvent::from_file(br#"{"headers": []}"#).is_err());
+    assert!(AuditEvent::from_file(b"[1]").is_err());
+}
+
+#[test]
+fn a_capture_file_with_a_non_utf8_header_keeps_its_bytes() {
+    // As the API and the NDJSON export write a value that is not UTF-8: [name, text, base64].
+    let v = serde_json::json!({
+        "method": "PUT",
+        "headers": [["X-Bin", "\u{fffd}\u{fffd}", "//4="], ["A", "b"]],
+        "body_base64": "",
+    });
+    let e = AuditEvent::from_file(v.to_string().as_bytes()).expect("event");
+    assert_eq!(e.method, "PUT");
+    assert_eq!(e.headers[0].value, vec![0xff, 0xfe]);
+    assert_eq!(e.headers[1].value, b"b");
 }
 
 #[test]

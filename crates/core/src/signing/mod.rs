@@ -161,6 +161,31 @@ pub enum SignError {
     EmptyStandardWebhooksSecret,
 }
 
+/// Why a secret cannot be used with a scheme that signs. The one rule for an endpoint's
+/// signature check, a replay's target, a saved target and an audit: same check, same words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The secret is missing or blank.
+    #[error("signing with {} needs a secret", .0.label())]
+    Missing(Scheme),
+    /// The secret cannot be used with the scheme (e.g. a Standard Webhooks secret that is not
+    /// base64).
+    #[error("{0}")]
+    Unusable(SignError),
+}
+
+/// Checks the secret of a scheme that signs: trimmed, it must not be empty, and signing an
+/// empty request with it must work, which exercises exactly the checks a real send or check
+/// makes (e.g. that a Standard Webhooks secret decodes). Returns the secret trimmed.
+pub fn check_secret(scheme: Scheme, secret: Option<&str>) -> Result<&str, SecretError> {
+    let secret = secret.map(str::trim).unwrap_or_default();
+    if secret.is_empty() {
+        return Err(SecretError::Missing(scheme));
+    }
+    resign(scheme, &[], b"", secret, 0).map_err(SecretError::Unusable)?;
+    Ok(secret)
+}
+
 /// Outcome of checking a captured signature (spec §1.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

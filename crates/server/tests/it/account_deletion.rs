@@ -54,6 +54,7 @@ async fn billing_status(pool: &sqlx::PgPool, event_id: &str) -> Option<String> {
     hookvault_store::billing::event_status(pool, event_id)
         .await
         .unwrap()
+        .map(|s| s.as_str().to_owned())
 }
 
 /// Gives an account a row in every table that holds account data: `endpoints` endpoints, each

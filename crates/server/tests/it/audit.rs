@@ -525,3 +525,105 @@ async fn an_audit_that_cannot_run_says_why_and_exits_with_status_2() {
         "the secret is never printed"
     );
 }
+
+/// A handler that answers 200 to everything and records each request's `X-Bin` value bytes.
+async fn header_recording_handler() -> (String, Arc<Mutex<Vec<Vec<u8>>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let sink = sink.clone();
+        async move {
+            if let Some(v) = headers.get("x-bin") {
+                sink.lock().unwrap().push(v.as_bytes().to_vec());
+            }
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn an_audit_from_a_capture_or_its_export_line_sends_non_utf8_header_bytes_unchanged() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("audit-bytes@example.com").await;
+    let (endpoint_id, capture_url) = app.create_endpoint(&token, "bytes").await;
+    let r = reqwest::Client::new()
+        .post(&capture_url)
+        .header("Content-Type", "application/json")
+        .header(
+            "X-Bin",
+            reqwest::header::HeaderValue::from_bytes(b"\xff\xfe ok").unwrap(),
+        )
+        .body(r#"{"id":"evt_bytes","type":"invoice.paid","created":1764500000}"#)
+        .send()
+        .await
+        .expect("capture");
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-hookvault-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let (target, seen) = header_recording_handler().await;
+    let common = [
+        "--target",
+        target.as_str(),
+        "--sign",
+        "stripe",
+        "--secret",
+        STRIPE_SECRET,
+        "--spacing-ms",
+        "100",
+        "--json",
+    ];
+
+    let mut args = common.to_vec();
+    args.extend([
+        "--from-capture",
+        &id,
+        "--server",
+        &app.url,
+        "--token",
+        &token,
+    ]);
+    let run = audit(&args).await;
+    assert_ne!(run.code, Some(2), "the audit ran: {}", run.stderr);
+    assert_eq!(run.report()["event"]["source"], "capture");
+    let from_capture = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(!from_capture.is_empty(), "the probes carried X-Bin");
+    assert!(
+        from_capture.iter().all(|v| v == b"\xff\xfe ok"),
+        "every probe sent the captured bytes: {from_capture:?}"
+    );
+
+    // The capture's line of the endpoint's NDJSON export, saved to a file.
+    let export = app
+        .client
+        .get(app.at(&format!("/endpoints/{endpoint_id}/export.ndjson")))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(export.status(), 200);
+    let export = export.text().await.expect("export body");
+    let line = export
+        .lines()
+        .find(|l| l.contains(&id))
+        .expect("the capture's line");
+    let dir = TempDir::new();
+    let file = dir.0.join("capture.json");
+    std::fs::write(&file, line).expect("write");
+    let file = file.to_string_lossy().into_owned();
+    let mut args = common.to_vec();
+    args.extend(["--from-file", &file]);
+    let run = audit(&args).await;
+    assert_ne!(run.code, Some(2), "the audit ran: {}", run.stderr);
+    assert_eq!(run.report()["event"]["source"], "file");
+    let from_file = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(!from_file.is_empty(), "the probes carried X-Bin");
+    assert!(
+        from_file.iter().all(|v| v == b"\xff\xfe ok"),
+        "every probe sent the file's bytes: {from_file:?}"
+    );
+}

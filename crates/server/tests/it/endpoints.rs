@@ -555,3 +555,143 @@ async fn original_is_refused_as_a_signature_check_by_the_api_and_the_page_alike(
     assert_eq!(v["signing"]["scheme"], "github");
     assert_eq!(v["signing"]["secret_set"], true);
 }
+
+/// The `{"error":{"code","message"}}` of an API answer with this status.
+async fn api_error(r: reqwest::Response, status: u16) -> (String, String) {
+    assert_eq!(r.status(), status);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "the contract's JSON error, not plain text"
+    );
+    let v: serde_json::Value = r.json().await.unwrap();
+    (
+        v["error"]["code"].as_str().unwrap().to_string(),
+        v["error"]["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn bad_json_and_a_path_id_that_is_not_an_id_get_the_apis_json_errors() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("extract@example.com").await;
+    let (id, _) = app.create_endpoint(&token, "extract").await;
+
+    let r = api_client()
+        .patch(app.at(&format!("/api/v1/endpoints/{id}")))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(r#"{"name": "#)
+        .send()
+        .await
+        .unwrap();
+    let (code, message) = api_error(r, 422).await;
+    assert_eq!(code, "invalid");
+    assert!(!message.is_empty() && !message.contains('\n'), "{message}");
+
+    let r = api_client()
+        .patch(app.at(&format!("/api/v1/endpoints/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"name": 42}))
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = api_error(r, 422).await;
+    assert_eq!(code, "invalid", "JSON of the wrong shape");
+
+    for path in [
+        "/api/v1/endpoints/not-a-uuid",
+        "/api/v1/requests/123",
+        "/api/v1/endpoints/not-a-uuid/requests",
+    ] {
+        let r = api_client()
+            .get(app.at(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let (code, _) = api_error(r, 404).await;
+        assert_eq!(code, "not_found", "{path}");
+    }
+    let r = api_client()
+        .patch(app.at("/api/v1/endpoints/not-a-uuid"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = api_error(r, 404).await;
+    assert_eq!(code, "not_found");
+
+    let r = api_client()
+        .get(app.at(&format!("/api/v1/endpoints/{id}/requests?limit=many")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = api_error(r, 422).await;
+    assert_eq!(code, "invalid", "a bad query parameter");
+
+    let r = api_client()
+        .get(app.at(&format!("/api/v1/endpoints/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["name"], "extract", "nothing was changed");
+}
+
+#[tokio::test]
+async fn an_endpoints_signature_check_and_a_replay_refuse_a_bad_secret_in_the_same_words() {
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("same-words@example.com").await;
+    let (id, url) = app.create_endpoint(&token, "same-words").await;
+    let request = capture(&url, "{}").await;
+
+    for (scheme, secret, expected) in [
+        ("stripe", "", "signing with Stripe needs a secret"),
+        (
+            "standard-webhooks",
+            "whsec_!!!",
+            "the Standard Webhooks secret is not valid base64",
+        ),
+    ] {
+        let r = api_client()
+            .patch(app.at(&format!("/api/v1/endpoints/{id}")))
+            .bearer_auth(&token)
+            .json(&json!({"signing": {"scheme": scheme, "secret": secret}}))
+            .send()
+            .await
+            .unwrap();
+        let (_, endpoint_words) = api_error(r, 422).await;
+        let r = api_client()
+            .post(app.at(&format!("/api/v1/requests/{request}/replays")))
+            .bearer_auth(&token)
+            .json(&json!({
+                "target_url": "http://127.0.0.1:9/hook",
+                "signing": {"scheme": scheme, "secret": secret},
+            }))
+            .send()
+            .await
+            .unwrap();
+        let (_, replay_words) = api_error(r, 422).await;
+        assert!(endpoint_words.starts_with(expected), "{endpoint_words}");
+        assert_eq!(endpoint_words, replay_words, "one rule, one message");
+        let page = app
+            .post_form(
+                &format!("/endpoints/{id}/signing"),
+                &format!("/endpoints/{id}"),
+                &[("scheme", scheme), ("secret", secret)],
+            )
+            .await;
+        assert_eq!(page.status(), 422);
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains(&endpoint_words.replace('"', "&#34;")) || html.contains(&endpoint_words),
+            "the page says it in the same words: {endpoint_words}"
+        );
+    }
+}

@@ -132,7 +132,7 @@ pub async fn claim_replays(
            WHERE r.id = kept.id AND q.id = r.request_id
            RETURNING r.id, r.user_id, r.endpoint_id, r.request_id, r.target_url,
                      r.scheme AS "scheme: _", r.secret_sealed, r.attempts_made, r.max_attempts,
-                     q.method, q.headers, q.body, kept.head AS "chain!: _", r.position"#,
+                     q.method, q.headers AS "headers: _", q.body, kept.head AS "chain!: _", r.position"#,
         per_account,
         chains,
         run.max(1),

@@ -107,7 +107,7 @@ pub struct ReplayAttempt {
 }
 
 /// A job a worker has claimed, with what it needs to send it: the stored request's method,
-/// encoded headers and body bytes. (`Debug` in `redact.rs` hides headers, body and secret.)
+/// headers and body bytes. (`Debug` in `redact.rs` hides headers, body and secret.)
 #[derive(Clone)]
 pub struct ClaimedReplay {
     pub id: ReplayId,
@@ -121,8 +121,8 @@ pub struct ClaimedReplay {
     pub attempts_made: i32,
     pub max_attempts: i32,
     pub method: String,
-    /// Encoded with `hookvault_core::headers::encode`.
-    pub headers: Vec<u8>,
+    /// Decoded from the stored blob as the row is read.
+    pub headers: hookvault_core::headers::Headers,
     pub body: Vec<u8>,
     /// The chain the job was claimed for: the id of its run's first job.
     pub chain: ReplayId,

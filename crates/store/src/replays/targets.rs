@@ -88,21 +88,23 @@ pub struct LastTarget {
     pub target_name: Option<String>,
     /// The URL typed, or the saved target's URL.
     pub url: String,
-    pub scheme: String,
+    /// The URL's scheme, or the saved target's.
+    pub scheme: Scheme,
     /// Sealed with the endpoint's id as associated data (only for a typed URL).
     pub secret_sealed: Option<Vec<u8>>,
 }
 
 /// Remembers the last target of one of the user's endpoints (replacing the previous one):
 /// either `target_id` (a saved target of that endpoint) or `target_url` with `secret_sealed`
-/// sealed with the endpoint's id. False when the endpoint (or the saved target) is not theirs.
+/// sealed with the endpoint's id and its `scheme` (`None` for a saved target, whose own scheme
+/// is used). False when the endpoint (or the saved target) is not theirs.
 pub async fn remember_last_target(
     ex: impl PgExecutor<'_>,
     user_id: UserId,
     endpoint_id: EndpointId,
     target_id: Option<TargetId>,
     target_url: Option<&str>,
-    scheme: &str,
+    scheme: Option<Scheme>,
     secret_sealed: Option<&[u8]>,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query!(
@@ -120,7 +122,7 @@ pub async fn remember_last_target(
         user_id as _,
         target_id as _,
         target_url,
-        scheme,
+        scheme as _,
         secret_sealed
     )
     .execute(ex)
@@ -138,7 +140,7 @@ pub async fn find_last_target(
         LastTarget,
         r#"SELECT l.target_id AS "target_id: _", t.name AS "target_name?",
                   COALESCE(t.url, l.target_url) AS "url!",
-                  COALESCE(t.scheme, l.scheme) AS "scheme!", l.secret_sealed
+                  COALESCE(t.scheme, l.scheme) AS "scheme!: Scheme", l.secret_sealed
            FROM endpoint_last_targets l
            LEFT JOIN replay_targets t ON t.id = l.target_id
            WHERE l.endpoint_id = $1 AND l.user_id = $2"#,

@@ -1,9 +1,9 @@
 //! Saved replay targets of an endpoint ("my dev server"): list, create, delete. The secret is
 //! sealed bound to the target's id and never returned; a masked `secret_hint` is shown instead.
 
+use crate::api_extract::{ApiJson, ApiPath};
 use crate::api_routes::ApiRoutes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +14,6 @@ use hookvault_store::endpoints::find_endpoint;
 use hookvault_store::replays::{self as store, ReplayTarget};
 use serde::Deserialize;
 
-use super::json_body;
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError};
 use crate::ops::replays::{open_secret, save_target, SigningBody};
@@ -40,7 +39,7 @@ struct NewTargetBody {
 async fn list_targets(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(endpoint_id): Path<EndpointId>,
+    ApiPath(endpoint_id): ApiPath<EndpointId>,
 ) -> Result<Json<TargetListJson>, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
         .await?
@@ -56,13 +55,13 @@ async fn list_targets(
 async fn create_target(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(endpoint_id): Path<EndpointId>,
-    body: Result<Json<NewTargetBody>, JsonRejection>,
+    ApiPath(endpoint_id): ApiPath<EndpointId>,
+    body: Result<ApiJson<NewTargetBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     find_endpoint(&state.pool, user.id, endpoint_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let body = json_body(body)?;
+    let ApiJson(body) = body?;
     let signing = body.signing.as_ref();
     let id = save_target(
         &state,
@@ -85,7 +84,7 @@ async fn create_target(
 async fn delete_target(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<TargetId>,
+    ApiPath(id): ApiPath<TargetId>,
 ) -> Result<StatusCode, ApiError> {
     if store::delete_replay_target(&state.pool, user.id, id).await? {
         Ok(StatusCode::NO_CONTENT)

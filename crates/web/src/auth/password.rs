@@ -62,7 +62,7 @@ pub(crate) async fn hash(state: &AppState, password: String) -> Result<String, A
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| AppError::internal(anyhow::anyhow!("hashing: {e}")))
+            .map_err(|e| AppError::internal(anyhow::Error::new(e).context("hashing a password")))
     })
     .await
     .map_err(AppError::internal)?

@@ -41,12 +41,10 @@ pub(crate) async fn start_audit(
         secret,
         None,
     )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let headers = hookvault_core::headers::decode(&req.headers)
-        .map_err(|e| AppError::internal(anyhow::anyhow!("stored headers of {request_id}: {e}")))?;
+    .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     let event = AuditEvent {
         method: req.method,
-        headers,
+        headers: req.headers.into_vec(),
         body: req.body,
     };
     let audit = Audit::new(
@@ -55,7 +53,7 @@ pub(crate) async fn start_audit(
         event,
         EventSource::Capture(request_id.to_string()),
     )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     store::close_stale_audits(&state.pool, user_id).await?;
     let id = AuditId::now_v7();
     let inserted = store::insert_audit(

@@ -1,9 +1,12 @@
-//! Endpoint rules, one validator each, called by the pages and the JSON API alike: names,
-//! capture tokens, custom responses and the signature check at capture.
+//! Endpoint rules, one validator each, and the writes, called by the pages and the JSON API
+//! alike: names, capture tokens, custom responses, the signature check at capture, and saving
+//! or deleting an endpoint's settings.
 
 use hookvault_core::ids::EndpointId;
+use hookvault_core::ids::UserId;
 use hookvault_core::signing::Scheme;
-use hookvault_store::endpoints::EndpointResponse;
+use hookvault_store::endpoints::{self as store, Endpoint, EndpointResponse};
+use hookvault_store::StoreError;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -27,12 +30,12 @@ pub(crate) fn new_capture_token() -> String {
 pub(crate) fn clean_name(name: &str) -> Result<String, crate::error::AppError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(crate::error::AppError::BadRequest(
+        return Err(crate::error::AppError::Unprocessable(
             "The name cannot be empty.".into(),
         ));
     }
     if name.chars().count() > 100 {
-        return Err(crate::error::AppError::BadRequest(
+        return Err(crate::error::AppError::Unprocessable(
             "The name can have at most 100 characters.".into(),
         ));
     }
@@ -50,7 +53,7 @@ pub(crate) fn validate_response(
     delay_ms: i32,
 ) -> Result<EndpointResponse, AppError> {
     hookvault_core::response::check(status, &content_type, &body, &headers, delay_ms)
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     Ok(EndpointResponse {
         status,
         content_type,
@@ -77,33 +80,120 @@ pub(crate) fn signature_check(
     }
     let scheme: Scheme = scheme
         .parse()
-        .map_err(|e: hookvault_core::signing::UnknownScheme| AppError::BadRequest(e.to_string()))?;
+        .map_err(|e: hookvault_core::signing::UnknownScheme| {
+            AppError::Unprocessable(e.to_string())
+        })?;
     if scheme == Scheme::None {
         return Ok(None);
     }
     if !scheme.signs() {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::Unprocessable(format!(
             "{} does not check signatures",
             scheme.label()
         )));
     }
-    let secret = secret.map(str::trim).unwrap_or("");
-    if secret.is_empty() {
-        return match current {
+    if secret.is_none_or(|s| s.trim().is_empty()) {
+        if let Some(sealed) = current {
             // Only the scheme changes; the sealed secret is bound to the endpoint, not the scheme.
-            Some(sealed) => Ok(Some((scheme, sealed.to_vec()))),
-            None => Err(AppError::BadRequest(format!(
-                "scheme {} needs a secret",
-                scheme.as_str()
-            ))),
-        };
+            return Ok(Some((scheme, sealed.to_vec())));
+        }
     }
-    if scheme == Scheme::StandardWebhooks {
-        hookvault_core::signing::standard_webhooks_key(secret)
-            .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    }
+    // The one secret rule, shared with replay targets (same check, same words).
+    let secret = hookvault_core::signing::check_secret(scheme, secret)
+        .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     let sealed = state
         .secret_key
         .seal(secret.as_bytes(), endpoint_id.as_bytes());
     Ok(Some((scheme, sealed)))
+}
+
+/// Checked changes to an endpoint; `None` leaves that part as it is.
+#[derive(Default)]
+pub(crate) struct Changes {
+    pub name: Option<String>,
+    pub response: Option<EndpointResponse>,
+    /// `Some(None)` turns the signature check off; see [`signature_check`].
+    pub signing: Option<Option<(Scheme, Vec<u8>)>>,
+}
+
+/// Writes checked changes to one of the user's endpoints: all of them or none, in one
+/// transaction with the route-change announcement (so capture servers load the new settings);
+/// then, when the signature check changed, re-checks the existing captures with it.
+pub(crate) async fn update(
+    state: &AppState,
+    user_id: UserId,
+    endpoint: &Endpoint,
+    changes: &Changes,
+) -> Result<(), AppError> {
+    let id = endpoint.id;
+    let mut tx = state.pool.begin().await.map_err(StoreError::from)?;
+    let mut found = true;
+    if let Some(name) = &changes.name {
+        found &= store::update_endpoint_name(&mut *tx, user_id, id, name).await?;
+    }
+    if let Some(r) = &changes.response {
+        found &= store::update_endpoint_response(&mut *tx, user_id, id, r).await?;
+    }
+    if let Some(check) = &changes.signing {
+        let (scheme, sealed) = match check {
+            Some((scheme, sealed)) => (Some(*scheme), Some(sealed.as_slice())),
+            None => (None, None),
+        };
+        found &= store::update_endpoint_signing(&mut *tx, user_id, id, scheme, sealed).await?;
+    }
+    if !found {
+        // Deleted meanwhile: nothing is written (the transaction rolls back).
+        return Err(AppError::NotFound);
+    }
+    store::notify_route_changed(&mut *tx, &endpoint.token).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    if let Some(check) = &changes.signing {
+        let scheme = check.as_ref().map_or("none", |(s, _)| s.as_str());
+        tracing::info!(endpoint.id = %id, signing.scheme = scheme, "signature check changed");
+        crate::ops::rechecks::start(state, id).await?;
+    }
+    Ok(())
+}
+
+/// Saves the endpoint's signature check (checked by [`signature_check`]; `None` turns it off).
+pub(crate) async fn set_signing(
+    state: &AppState,
+    user_id: UserId,
+    endpoint: &Endpoint,
+    check: Option<(Scheme, Vec<u8>)>,
+) -> Result<(), AppError> {
+    let changes = Changes {
+        signing: Some(check),
+        ..Changes::default()
+    };
+    update(state, user_id, endpoint, &changes).await
+}
+
+/// Saves the endpoint's custom response (checked by [`validate_response`]).
+pub(crate) async fn set_response(
+    state: &AppState,
+    user_id: UserId,
+    endpoint: &Endpoint,
+    response: EndpointResponse,
+) -> Result<(), AppError> {
+    let changes = Changes {
+        response: Some(response),
+        ..Changes::default()
+    };
+    update(state, user_id, endpoint, &changes).await
+}
+
+/// Deletes one of the user's endpoints with its captures, replays and saved targets, and tells
+/// capture servers its URL is gone. Not theirs (or already gone): 404.
+pub(crate) async fn delete(
+    state: &AppState,
+    user_id: UserId,
+    id: EndpointId,
+) -> Result<(), AppError> {
+    let token = store::delete_endpoint(&state.pool, user_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    store::notify_route_changed(&state.pool, &token).await?;
+    tracing::info!(endpoint.id = %id, "endpoint deleted");
+    Ok(())
 }

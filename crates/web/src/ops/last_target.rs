@@ -18,18 +18,11 @@ pub(crate) struct LastTarget {
     pub label: String,
     pub target_id: Option<TargetId>,
     pub url: String,
-    pub scheme: String,
+    pub scheme: Scheme,
     /// A secret is remembered with the URL.
     pub secret_set: bool,
     endpoint_id: EndpointId,
     sealed: Option<Vec<u8>>,
-}
-
-fn scheme_label(scheme: &str) -> &str {
-    scheme
-        .parse::<Scheme>()
-        .map(Scheme::label)
-        .unwrap_or(scheme)
 }
 
 /// The endpoint's remembered target, if any.
@@ -43,9 +36,9 @@ pub(crate) async fn find(
     };
     let label = match &last.target_name {
         Some(name) if name != &last.url => {
-            format!("{name} ({}, {})", last.url, scheme_label(&last.scheme))
+            format!("{name} ({}, {})", last.url, last.scheme.label())
         }
-        _ => format!("{} ({})", last.url, scheme_label(&last.scheme)),
+        _ => format!("{} ({})", last.url, last.scheme.label()),
     };
     Ok(Some(LastTarget {
         label,
@@ -76,7 +69,7 @@ impl LastTarget {
             None => TargetBody {
                 target_url: Some(self.url.clone()),
                 signing: Some(SigningBody {
-                    scheme: Some(self.scheme.clone()),
+                    scheme: Some(self.scheme.as_str().to_owned()),
                     secret: self.secret(state)?,
                 }),
                 ..TargetBody::default()
@@ -95,7 +88,8 @@ impl LastTarget {
             return Ok(());
         }
         if let Some(signing) = body.signing.as_mut() {
-            if signing.secret.is_none() && signing.scheme.as_deref() == Some(self.scheme.as_str()) {
+            let scheme = signing.scheme.as_deref().map(str::parse::<Scheme>);
+            if signing.secret.is_none() && scheme == Some(Ok(self.scheme)) {
                 signing.secret = self.secret(state)?;
             }
         }
@@ -115,9 +109,13 @@ pub(crate) async fn remember(
         return Ok(());
     }
     let signing = body.signing.as_ref();
-    let scheme = signing
-        .and_then(|s| s.scheme.as_deref())
-        .unwrap_or(Scheme::Original.as_str());
+    // The replay was queued, so the scheme is known (none means `original`).
+    let scheme = match signing.and_then(|s| s.scheme.as_deref()) {
+        Some(name) => name
+            .parse::<Scheme>()
+            .map_err(|e| AppError::Unprocessable(e.to_string()))?,
+        None => Scheme::Original,
+    };
     let sealed = signing
         .and_then(|s| s.secret.as_deref())
         .map(|s| state.secret_key.seal(s.as_bytes(), endpoint_id.as_bytes()));
@@ -127,7 +125,7 @@ pub(crate) async fn remember(
         endpoint_id,
         body.target_id,
         body.target_url.as_deref().map(str::trim),
-        if body.target_id.is_some() { "" } else { scheme },
+        body.target_id.is_none().then_some(scheme),
         if body.target_id.is_some() {
             None
         } else {

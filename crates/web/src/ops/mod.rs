@@ -6,6 +6,7 @@ pub(crate) mod audits;
 pub(crate) mod edits;
 pub(crate) mod endpoints;
 pub(crate) mod last_target;
+pub(crate) mod links;
 pub(crate) mod rechecks;
 pub(crate) mod replays;
 pub(crate) mod requests;

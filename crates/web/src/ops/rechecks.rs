@@ -6,9 +6,8 @@
 
 use std::sync::LazyLock;
 
-use hookvault_core::headers;
 use hookvault_core::ids::{EndpointId, UserId};
-use hookvault_core::signing::{self, Scheme};
+use hookvault_core::signing;
 use hookvault_store::rechecks::{self as store, Recheck, Verdict};
 use tokio::sync::Semaphore;
 
@@ -67,16 +66,16 @@ async fn run(
     else {
         return Ok(false);
     };
-    let check = match (scheme.as_deref().map(str::parse::<Scheme>), sealed) {
-        (Some(Ok(scheme)), Some(sealed)) => {
+    let check = match (scheme, sealed) {
+        (Some(scheme), Some(sealed)) => {
             let plain = state
                 .secret_key
                 .open(&sealed, endpoint_id.as_bytes())
                 .map_err(|e| {
-                    AppError::internal(anyhow::anyhow!("opening a signing secret: {e}"))
+                    AppError::internal(anyhow::Error::new(e).context("opening a signing secret"))
                 })?;
-            let secret = String::from_utf8(plain).map_err(|_| {
-                AppError::internal(anyhow::anyhow!("a signing secret is not UTF-8"))
+            let secret = String::from_utf8(plain).map_err(|e| {
+                AppError::internal(anyhow::Error::new(e).context("a signing secret is not UTF-8"))
             })?;
             Some((scheme, secret))
         }
@@ -96,18 +95,17 @@ async fn run(
                         reason: None,
                     };
                 };
-                let hs = headers::decode(&r.headers).unwrap_or_default();
                 let v = signing::verify(
                     *scheme,
-                    &hs,
+                    &r.headers,
                     &r.body,
                     secret,
                     r.received_at.unix_timestamp(),
                 );
                 Verdict {
                     id: r.id,
-                    scheme: Some(v.scheme.as_str().to_string()),
-                    status: Some(v.status.as_str().to_string()),
+                    scheme: Some(v.scheme),
+                    status: Some(v.status),
                     reason: Some(v.reason),
                 }
             })

@@ -2,7 +2,6 @@
 
 use base64::Engine as _;
 use hookvault_core::api::{HeaderJson, RequestJson, SignatureJson, StripeJson};
-use hookvault_core::headers;
 use hookvault_core::signing::SignatureStatus;
 use hookvault_store::requests::StoredRequest;
 
@@ -23,7 +22,6 @@ pub(crate) enum BodyJson {
 /// The capture in full, with its body inline or by reference (the body is encoded only when
 /// it goes inline).
 pub(crate) fn with_body(r: &StoredRequest, body: BodyJson) -> Result<RequestJson, AppError> {
-    let hs = headers::decode(&r.headers).map_err(AppError::internal)?;
     let (body_base64, body_url) = match body {
         BodyJson::Inline => (
             Some(base64::engine::general_purpose::STANDARD.encode(&r.body)),
@@ -41,7 +39,7 @@ pub(crate) fn with_body(r: &StoredRequest, body: BodyJson) -> Result<RequestJson
         query: r.query.clone(),
         http_version: r.http_version.clone(),
         remote_addr: r.remote_addr.clone(),
-        headers: hs.iter().map(HeaderJson::from).collect(),
+        headers: r.headers.iter().map(HeaderJson::from).collect(),
         body_base64,
         body_url,
         body_size: r.body_size,

@@ -12,8 +12,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use base64::Engine;
-use hookvault_core::ids::UserId;
 use hookvault_store::accounts::{self, Purpose};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -21,12 +19,11 @@ use tower_sessions::Session;
 
 use crate::auth::{password, too_many_logins, CheckedForm, ClientIp, CsrfForm, CurrentUser};
 use crate::error::AppError;
+use crate::ops::links::{new_token, send_verification};
 use crate::state::AppState;
 use crate::throttle::wait_in_words;
 use crate::views::{render, Page};
 
-/// A verification link works for a day.
-const VERIFY_SECS: i64 = 24 * 60 * 60;
 /// A password-reset link works for an hour.
 const RESET_SECS: i64 = 60 * 60;
 
@@ -97,45 +94,8 @@ fn notice(
     Ok(resp)
 }
 
-/// A new link token and the hash that is stored.
-fn new_token() -> (String, Vec<u8>) {
-    let bytes: [u8; 32] = rand::random();
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash_token(&token);
-    (token, hash)
-}
-
 fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
-}
-
-/// Mails `email` a link that verifies it as the account's address (after sign-up, or for a
-/// change of email); earlier verification links of the account stop working.
-pub(crate) async fn send_verification(
-    state: &AppState,
-    user_id: UserId,
-    email: &str,
-) -> Result<(), AppError> {
-    let (token, hash) = new_token();
-    accounts::insert_token(
-        &state.pool,
-        user_id,
-        Purpose::VerifyEmail,
-        email,
-        &hash,
-        VERIFY_SECS,
-    )
-    .await?;
-    let link = format!("{}/verify-email?token={token}", state.config.public_url);
-    state.mailer.send(
-        email,
-        "Verify your email address for Hookvault",
-        format!(
-            "Open this link to verify {email} as your Hookvault address:\n\n{link}\n\n\
-             It works once, for 24 hours. If you did not ask for this, ignore this mail.\n"
-        ),
-    );
-    Ok(())
 }
 
 #[derive(Deserialize)]

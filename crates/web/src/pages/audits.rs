@@ -189,7 +189,7 @@ async fn start(
     .await;
     match started {
         Ok(audit_id) => Ok(Redirect::to(&format!("/audits/{audit_id}")).into_response()),
-        Err(AppError::BadRequest(msg) | AppError::TooManyRequests(msg)) => {
+        Err(AppError::Unprocessable(msg) | AppError::TooManyRequests(msg)) => {
             render_request_page(&state, &user, id, Some(msg), Some(&form)).await
         }
         Err(e) => Err(e),

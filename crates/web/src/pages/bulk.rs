@@ -61,7 +61,7 @@ fn selected(pairs: &[(String, String)]) -> Result<Vec<RequestId>, AppError> {
         .filter(|(k, _)| k == "request_id")
         .map(|(_, v)| v.parse::<RequestId>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| AppError::BadRequest("A selected capture id is not valid.".into()))
+        .map_err(|_| AppError::Unprocessable("A selected capture id is not valid.".into()))
 }
 
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -88,10 +88,10 @@ async fn matching(
             let slot = state.heavy.enter(user.id).await?;
             search_requests(slot.pool(), user.id, endpoint_id, &s, None, limit).await?
         }
-        Err(e) => return Err(AppError::BadRequest(e.to_string())),
+        Err(e) => return Err(AppError::Unprocessable(e.to_string())),
     };
     if rows.len() > MAX_BULK {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::Unprocessable(format!(
             "More than {MAX_BULK} captures match; a bulk replay sends at most {MAX_BULK}. Narrow the search (for example with after: or type:)."
         )));
     }
@@ -101,7 +101,7 @@ async fn matching(
 fn parse_order(text: Option<&str>) -> Result<ReplayOrder, AppError> {
     match text.filter(|t| !t.is_empty()) {
         None => Ok(ReplayOrder::default()),
-        Some(t) => t.parse().map_err(AppError::BadRequest),
+        Some(t) => t.parse().map_err(AppError::Unprocessable),
     }
 }
 
@@ -209,7 +209,7 @@ async fn bulk_page(
         (selected(&pairs)?, None)
     };
     if ids.is_empty() {
-        return Err(AppError::BadRequest(match q {
+        return Err(AppError::Unprocessable(match q {
             Some(_) => "No capture matches this search.".into(),
             None => "Select at least one capture to replay.".into(),
         }));
@@ -258,7 +258,7 @@ async fn replay_bulk(
             .await?;
             Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response())
         }
-        Err(AppError::BadRequest(msg)) => {
+        Err(AppError::Unprocessable(msg)) => {
             render_bulk(
                 &state,
                 &user,
@@ -310,7 +310,7 @@ async fn retry_batch(
             "Retrying {n} failed replay{}, in their order.",
             if n == 1 { "" } else { "s" }
         ),
-        Err(AppError::BadRequest(m)) => m,
+        Err(AppError::Unprocessable(m)) => m,
         Err(e) => return Err(e),
     };
     crate::flash::notice(&user.session, message).await?;

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use hookvault_core::diff::{self, BodyDiff, HeaderChange, JsonChange};
-use hookvault_core::headers;
 use hookvault_core::ids::RequestId;
 use hookvault_store::requests::{find_request, StoredRequest};
 use serde::Deserialize;
@@ -35,7 +34,7 @@ async fn pick(Path(id): Path<RequestId>, Query(q): Query<PickQuery>) -> Result<R
         .with
         .trim()
         .parse()
-        .map_err(|_| AppError::BadRequest("That is not a request id.".into()))?;
+        .map_err(|_| AppError::Unprocessable("That is not a request id.".into()))?;
     Ok(Redirect::to(&format!("/requests/{id}/diff/{other}")).into_response())
 }
 
@@ -68,8 +67,6 @@ async fn show(
     let ra = crate::usage::found(&state, user.id, a, ra).await?;
     let rb = find_request(&state.pool, user.id, b).await?;
     let rb = crate::usage::found(&state, user.id, b, rb).await?;
-    let ha = headers::decode(&ra.headers).map_err(AppError::internal)?;
-    let hb = headers::decode(&rb.headers).map_err(AppError::internal)?;
     let (body_identical, json_changes, truncated, byte_sizes) = match diff::body(&ra.body, &rb.body)
     {
         BodyDiff::Identical => (true, None, false, None),
@@ -84,7 +81,7 @@ async fn show(
         .await?,
         a: side(&ra),
         b: side(&rb),
-        headers: diff::headers(&ha, &hb),
+        headers: diff::headers(&ra.headers, &rb.headers),
         body_identical,
         json_changes,
         truncated,

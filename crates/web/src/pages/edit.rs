@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use hookvault_core::headers;
 use hookvault_core::ids::RequestId;
 use serde::Deserialize;
 
@@ -66,8 +65,8 @@ async fn render_edit(
     shown: Option<Shown<'_>>,
 ) -> Result<Response, AppError> {
     let (req, _) = super::requests::load_request(state, user, id).await?;
-    let hs = headers::decode(&req.headers).map_err(AppError::internal)?;
-    let detected = hookvault_core::signing::detect_scheme(&hs);
+    let hs = &req.headers;
+    let detected = hookvault_core::signing::detect_scheme(hs);
     let not_editable = match std::str::from_utf8(&req.body) {
         Err(_) => Some("This capture's body is not text (not UTF-8), so it cannot be edited here; download it, edit it and send it with the replay fixture instead.".to_string()),
         Ok(_) if req.body.len() > MAX_EDIT_BYTES => Some(format!("This capture's body is larger than {MAX_EDIT_BYTES} bytes, too large to edit here.")),
@@ -181,7 +180,7 @@ async fn send_edit(
     .await;
     match sent {
         Ok(copy) => Ok(Redirect::to(&format!("/requests/{copy}/replay")).into_response()),
-        Err(AppError::BadRequest(msg)) => {
+        Err(AppError::Unprocessable(msg)) => {
             let mut shown = refuse(EditError::Body(String::new()));
             shown.body_error = None;
             shown.target_error = Some(msg);

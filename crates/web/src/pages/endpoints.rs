@@ -116,7 +116,7 @@ async fn create(
             .await?;
             Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
         }
-        Err(AppError::BadRequest(m) | AppError::PlanLimit(m)) => {
+        Err(AppError::Unprocessable(m) | AppError::PlanLimit(m)) => {
             let refusal = Flash::refusal("create", "name", m, &[("name", &form.name)]);
             render_list(&state, &user, Some(refusal)).await
         }
@@ -295,7 +295,7 @@ async fn rename(
 ) -> Result<Response, AppError> {
     let name = match crate::ops::endpoints::clean_name(&form.name) {
         Ok(name) => name,
-        Err(AppError::BadRequest(m)) => {
+        Err(AppError::Unprocessable(m)) => {
             let refusal = Flash::refusal("rename", "name", m, &[("name", &form.name)]);
             return refuse_settings(&state, &user, id, refusal).await;
         }
@@ -384,12 +384,10 @@ async fn set_response(
         Ok(r) => r,
         Err((field, m)) => return refuse_settings(&state, &user, id, refuse(field, m)).await,
     };
-    let token = store::find_endpoint(&state.pool, user.id, id)
+    let endpoint = store::find_endpoint(&state.pool, user.id, id)
         .await?
-        .ok_or(AppError::NotFound)?
-        .token;
-    store::update_endpoint_response(&state.pool, user.id, id, &response).await?;
-    store::notify_route_changed(&state.pool, &token).await?;
+        .ok_or(AppError::NotFound)?;
+    crate::ops::endpoints::set_response(&state, user.id, &endpoint, response).await?;
     saved(&user, id, "Response saved: new captures get it.").await
 }
 
@@ -433,11 +431,7 @@ async fn delete(
     if !form.confirmed() {
         return Ok(confirm::ask_first(&format!("/endpoints/{id}/delete")));
     }
-    let token = store::delete_endpoint(&state.pool, user.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    store::notify_route_changed(&state.pool, &token).await?;
-    tracing::info!(endpoint.id = %id, "endpoint deleted");
+    crate::ops::endpoints::delete(&state, user.id, id).await?;
     // The notice does not repeat the name: the list no longer shows it anywhere.
     flash::notice(&user.session, "Endpoint deleted, with its captures.").await?;
     Ok(Redirect::to("/").into_response())

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use hookvault_core::export::{self, Capture};
-use hookvault_core::headers;
 use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::export::list_request_sizes;
 use hookvault_store::requests::find_requests_by_ids;
@@ -40,9 +39,8 @@ async fn har(
     Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     let (req, url) = super::requests::load_request(&state, &user, id).await?;
-    let hs = headers::decode(&req.headers).map_err(AppError::internal)?;
     let received = rfc3339_ms(&req.received_at);
-    let doc = export::har(&capture(&req, &url, &hs, &received));
+    let doc = export::har(&capture(&req, &url, &req.headers, &received));
     Ok(download(
         doc.to_string(),
         "application/json",
@@ -56,9 +54,8 @@ async fn fixture(
     Path(id): Path<RequestId>,
 ) -> Result<Response, AppError> {
     let (req, url) = super::requests::load_request(&state, &user, id).await?;
-    let hs = headers::decode(&req.headers).map_err(AppError::internal)?;
     let received = rfc3339_ms(&req.received_at);
-    let doc = export::fixture(&capture(&req, &url, &hs, &received));
+    let doc = export::fixture(&capture(&req, &url, &req.headers, &received));
     Ok(download(
         doc.to_string(),
         "application/json",

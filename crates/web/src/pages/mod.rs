@@ -1,6 +1,6 @@
 //! Dashboard pages.
 
-pub(crate) mod account;
+mod account;
 mod audits;
 mod bulk;
 mod confirm;
@@ -35,4 +35,5 @@ pub fn router() -> Router<AppState> {
         .merge(edit::router())
         .merge(audits::router())
         .merge(account::router())
+        .merge(account::public_router())
 }

@@ -36,7 +36,7 @@ pub(super) fn target_field(
     ) {
         Err(TargetError::Refused(_)) => "target_url",
         Err(TargetError::Scheme(_)) => "scheme",
-        Err(TargetError::MissingSecret(_) | TargetError::Secret(_)) => "secret",
+        Err(TargetError::Secret(_)) => "secret",
         Err(TargetError::MaxAttempts(_)) => "max_attempts",
         Ok(_) => "",
     }

@@ -157,13 +157,13 @@ pub(super) async fn choices(
                 "saved".to_string(),
                 String::new(),
                 id.to_string(),
-                detected.map_or_else(|| l.scheme.clone(), |s| s.as_str().to_string()),
+                detected.unwrap_or(l.scheme).as_str().to_string(),
             ),
             None => (
                 "url".to_string(),
                 l.url.clone(),
                 String::new(),
-                detected.map_or_else(|| l.scheme.clone(), |s| s.as_str().to_string()),
+                detected.unwrap_or(l.scheme).as_str().to_string(),
             ),
         },
         _ => (
@@ -184,7 +184,7 @@ pub(super) async fn choices(
         (_, m) => m.to_string(),
     };
     let secret_remembered = last.as_ref().is_some_and(|l| {
-        l.secret_set && l.target_id.is_none() && l.url == target_url && l.scheme == scheme
+        l.secret_set && l.target_id.is_none() && l.url == target_url && l.scheme.as_str() == scheme
     });
     let error_field = match (&error, form) {
         (Some(_), Some(f)) => super::replay_fields::replay_form_field(state, f, secret_remembered),
@@ -241,9 +241,7 @@ async fn render_request_page(
 ) -> Result<Response, AppError> {
     let req = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
     let req = crate::usage::found(state, user.id, id, req).await?;
-    let detected = hookvault_core::headers::decode(&req.headers)
-        .ok()
-        .and_then(|hs| hookvault_core::signing::detect_scheme(&hs));
+    let detected = hookvault_core::signing::detect_scheme(&req.headers);
     let history: Vec<ReplayRow> = store::list_request_replays(&state.pool, user.id, id, None, 50)
         .await?
         .into_iter()
@@ -320,7 +318,7 @@ impl ReplayForm {
                 target_id: Some(
                     self.target_id
                         .parse()
-                        .map_err(|_| AppError::BadRequest("Choose a saved target.".into()))?,
+                        .map_err(|_| AppError::Unprocessable("Choose a saved target.".into()))?,
                 ),
                 ..TargetBody::default()
             },
@@ -348,7 +346,7 @@ pub(super) async fn form_target(
     if form.mode == "last" {
         return last
             .ok_or_else(|| {
-                AppError::BadRequest(
+                AppError::Unprocessable(
                     "No target is remembered for this endpoint yet: choose one below.".into(),
                 )
             })?
@@ -386,7 +384,7 @@ async fn replay_one(
         Ok(Some(curl)) => {
             render_request_page(&state, &user, id, None, Some(&form), Some(curl)).await
         }
-        Err(AppError::BadRequest(msg)) => {
+        Err(AppError::Unprocessable(msg)) => {
             render_request_page(&state, &user, id, Some(msg), Some(&form), None).await
         }
         Err(e) => Err(e),
@@ -502,7 +500,7 @@ async fn create_target(
         let max_attempts = match form.max_attempts.trim() {
             "" => None,
             n => Some(n.parse::<i64>().map_err(|_| {
-                AppError::BadRequest("Attempts must be a number from 1 to 10.".into())
+                AppError::Unprocessable("Attempts must be a number from 1 to 10.".into())
             })?),
         };
         save_target(
@@ -525,7 +523,7 @@ async fn create_target(
             crate::flash::notice(&user.session, "Target saved.").await?;
             Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response())
         }
-        Err(AppError::BadRequest(msg)) => {
+        Err(AppError::Unprocessable(msg)) => {
             // The form as typed (but the secret) with the reason next to its field.
             let field = super::replay_fields::saved_target_field(
                 &state,

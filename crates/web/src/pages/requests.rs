@@ -73,10 +73,7 @@ async fn replay_to(
     user: &CurrentUser,
     req: &StoredRequest,
 ) -> Result<OneClick, AppError> {
-    let detected = headers::decode(&req.headers)
-        .ok()
-        .and_then(|hs| hookvault_core::signing::detect_scheme(&hs))
-        .unwrap_or(Scheme::Original);
+    let detected = hookvault_core::signing::detect_scheme(&req.headers).unwrap_or(Scheme::Original);
     Ok(OneClick {
         dev_server: crate::ops::replays::connected_listener(state, user.id, req.endpoint_id)
             .await?,
@@ -227,7 +224,7 @@ pub(crate) async fn load_request(
 
 /// `url` is the URL the capture was sent to.
 fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
-    let hs = headers::decode(&req.headers).map_err(AppError::internal)?;
+    let hs = &req.headers;
     let body = &req.body;
     let kind = render::body_kind(req.content_type.as_deref(), body);
     let shown = &body[..body.len().min(VIEW_LIMIT)];
@@ -291,7 +288,7 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
             .iter()
             .map(|h: &RawHeader| (h.name.clone(), h.value_lossy().into_owned()))
             .collect(),
-        session_removed: headers::has_session_marker(&hs),
+        session_removed: headers::has_session_marker(hs),
         query_params: req
             .query
             .as_deref()
@@ -307,7 +304,7 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
         hex,
         empty: body.is_empty(),
         utf8_warning: !body.is_empty() && std::str::from_utf8(body).is_err(),
-        curl: render::curl_command(&req.method, url, &hs, body),
+        curl: render::curl_command(&req.method, url, hs, body),
     })
 }
 

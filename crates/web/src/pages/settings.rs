@@ -203,7 +203,7 @@ async fn create(
 ) -> Result<Response, AppError> {
     let name = match crate::ops::endpoints::clean_name(&form.name) {
         Ok(name) => name,
-        Err(AppError::BadRequest(m)) => {
+        Err(AppError::Unprocessable(m)) => {
             let refusal = crate::flash::Flash::refusal("token", "name", m, &[("name", &form.name)]);
             return refused(&state, &user, refusal, StatusCode::UNPROCESSABLE_ENTITY).await;
         }

@@ -47,7 +47,7 @@ async fn set_signing(
         endpoint.signing_secret_sealed.as_deref(),
     ) {
         Ok(check) => check,
-        Err(AppError::BadRequest(m)) => {
+        Err(AppError::Unprocessable(m)) => {
             // The secret typed is not kept (it is never put back into a page).
             let refusal =
                 crate::flash::Flash::refusal("signing", "secret", m, &[("scheme", &form.scheme)]);
@@ -55,12 +55,7 @@ async fn set_signing(
         }
         Err(e) => return Err(e),
     };
-    let scheme = check.as_ref().map(|(s, _)| *s);
-    let sealed = check.map(|(_, sealed)| sealed);
-    store::update_endpoint_signing(&state.pool, user.id, id, scheme, sealed.as_deref()).await?;
-    store::notify_route_changed(&state.pool, &endpoint.token).await?;
-    crate::ops::rechecks::start(&state, id).await?;
-    tracing::info!(endpoint.id = %id, signing.scheme = scheme.map_or("none", Scheme::as_str), "signature check changed");
+    crate::ops::endpoints::set_signing(&state, user.id, &endpoint, check).await?;
     super::endpoints::saved(
         &user,
         id,
