@@ -433,7 +433,7 @@ async fn deleting_an_account_removes_its_rows_from_every_table_and_nothing_of_an
         .post_form(
             "/settings/delete",
             "/settings",
-            &[("current_password", "wrong password")],
+            &[("confirm", "yes"), ("current_password", "wrong password")],
         )
         .await;
     assert_eq!(r.status(), 422);
@@ -448,7 +448,7 @@ async fn deleting_an_account_removes_its_rows_from_every_table_and_nothing_of_an
         .post_form(
             "/settings/delete",
             "/settings",
-            &[("current_password", PASSWORD)],
+            &[("confirm", "yes"), ("current_password", PASSWORD)],
         )
         .await;
     assert_eq!(r.status(), 200);

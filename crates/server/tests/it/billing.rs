@@ -718,7 +718,7 @@ async fn deleting_an_account_cancels_its_subscription_at_stripe_first() {
         .post_form(
             "/settings/delete",
             "/settings",
-            &[("current_password", password)],
+            &[("confirm", "yes"), ("current_password", password)],
         )
         .await;
     assert_eq!(r.status(), 502);
@@ -738,7 +738,7 @@ async fn deleting_an_account_cancels_its_subscription_at_stripe_first() {
         .post_form(
             "/settings/delete",
             "/settings",
-            &[("current_password", password)],
+            &[("confirm", "yes"), ("current_password", password)],
         )
         .await;
     assert_eq!(r.status(), 200);
@@ -977,7 +977,10 @@ async fn deleting_an_account_cancels_subscriptions_that_no_applied_event_recorde
         .post_form(
             "/settings/delete",
             "/settings",
-            &[("current_password", crate::common::browser::PASSWORD)],
+            &[
+                ("confirm", "yes"),
+                ("current_password", crate::common::browser::PASSWORD),
+            ],
         )
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());

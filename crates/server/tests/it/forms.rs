@@ -1,13 +1,12 @@
 //! Dashboard forms: a refused form comes back with its input and the reason next to the field
 //! (not a bare error page), success says so, and destructive actions (delete an endpoint, clear
-//! its captures, delete a saved target, revoke a token) ask for confirmation first — also
-//! without JavaScript.
+//! its captures, delete a saved target, revoke a token, delete the account) ask for
+//! confirmation first — also without JavaScript. `form_errors.rs` refuses every form.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::browser::{at_path, button, eventually, text_of, BrowserTools, ChromeDriver};
 use crate::common::browser::location;
-use crate::common::wait::wait_until;
 use crate::common::TestApp;
 use crate::inspector::{log_in, send};
 use fantoccini::{Client, Locator};
@@ -177,6 +176,7 @@ async fn destructive_posts_without_confirmation_only_lead_to_the_confirmation_pa
         (format!("{page}/clear"), page.clone()),
         (target_path.clone(), targets.clone()),
         (revoke_path.clone(), "/settings".to_string()),
+        ("/settings/delete".to_string(), "/settings".to_string()),
     ] {
         let r = b.post_form(&path, &back, &[]).await;
         assert_eq!(r.status(), 303, "{path}");
@@ -206,15 +206,45 @@ async fn destructive_posts_without_confirmation_only_lead_to_the_confirmation_pa
         .await;
     assert_eq!(list["requests"].as_array().expect("requests").len(), 0);
     send(&url, &[], "after clearing").await;
-    wait_until(
-        "the URL to still capture",
-        Duration::from_secs(10),
-        async || {
-            let list = app
-                .api_json(&token, &format!("/api/v1/endpoints/{endpoint}/requests"))
-                .await;
-            list["requests"].as_array().map(Vec::len) == Some(1)
-        },
-    )
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = app
+            .api_json(&token, &format!("/api/v1/endpoints/{endpoint}/requests"))
+            .await;
+        if list["requests"].as_array().map(Vec::len) == Some(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the URL still captures");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Confirmed: the saved target is deleted and the token revoked, and each says so.
+    let flash = |html: String| {
+        let start = html.find("id=\"flash\">").expect("a notice") + "id=\"flash\">".len();
+        let end = html[start..].find('<').expect("notice end") + start;
+        html[start..end]
+            .replace("&quot;", "\"")
+            .replace("&#34;", "\"")
+    };
+    let r = b
+        .post_form(&target_path, &targets, &[("confirm", "yes")])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), targets);
+    let html = b.get_html(&targets).await;
+    assert!(!html.contains("127.0.0.1:9/hook"), "the target is gone");
+    assert_eq!(flash(html), "Saved target \"dev\" deleted.");
+    let r = b
+        .post_form(&revoke_path, "/settings", &[("confirm", "yes")])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        flash(b.get_html("/settings").await),
+        "Token revoked: it no longer works."
+    );
+    assert_eq!(
+        app.api_get(&token, "/api/v1/endpoints").await.status(),
+        401,
+        "the revoked token no longer works"
+    );
 }

@@ -1,6 +1,7 @@
 //! The endpoint page's two-pane inspector in a real browser (headless Chromium, see
 //! `browser.rs`): a row opens in the pane with a click anywhere on it or with the arrow keys, a
-//! capture that arrives live opens without a reload, and titles name the event.
+//! capture that arrives live opens without a reload (its time shown as a loaded row's), copy
+//! buttons copy what they say, and titles name the event.
 
 use std::time::Duration;
 
@@ -63,6 +64,51 @@ async fn pane_shows(c: &Client, want: &str) -> Result<(), String> {
     }
 }
 
+/// The Stripe capture the inspector test opens.
+const STRIPE_BODY: &str = r#"{"id":"evt_1","object":"event","type":"checkout.session.completed","data":{"object":{"id":"cs_1","object":"checkout.session"}}}"#;
+
+/// Clicks the pane's copy button labelled `label`; what it put on the clipboard (the page's
+/// clipboard is replaced by a recorder first: a headless browser has no clipboard to read).
+async fn copied(c: &Client, label: &str) -> String {
+    c.execute(
+        "const rec = { writeText: (t) => { window.__copied = t; return Promise.resolve(); } }; \
+         Object.defineProperty(navigator, 'clipboard', { value: rec, configurable: true }); \
+         window.__copied = null; \
+         const b = Array.from(document.querySelectorAll('#detail button.copy')) \
+           .find(b => b.textContent.trim() === arguments[0]); \
+         if (!b) throw new Error('no copy button ' + arguments[0]); \
+         b.click();",
+        vec![json!(label)],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("click {label}: {e}"));
+    eventually!(format!("{label} to copy"), {
+        match c.execute("return window.__copied", vec![]).await {
+            Ok(serde_json::Value::String(t)) => Ok(t),
+            Ok(v) => Err(v.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+}
+
+/// The `datetime`, text and hover title of a capture row's time.
+async fn row_time(c: &Client, id: &str) -> Result<(String, String, String), String> {
+    let v = c
+        .execute(
+            "const t = document.querySelector(`#requests tr[data-id='${arguments[0]}'] time`); \
+             return t ? [t.getAttribute('datetime'), t.textContent, t.title] : null;",
+            vec![json!(id)],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let part = |i: usize| v[i].as_str().unwrap_or_default().to_string();
+    let (datetime, text, hover) = (part(0), part(1), part(2));
+    if text.is_empty() || hover.is_empty() || text == datetime {
+        return Err(format!("not rendered yet: {v}"));
+    }
+    Ok((datetime, text, hover))
+}
+
 async fn title(c: &Client) -> String {
     c.title().await.expect("title")
 }
@@ -81,7 +127,7 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
             ("Content-Type", "application/json"),
             ("Stripe-Signature", "t=1,v1=00"),
         ],
-        r#"{"id":"evt_1","object":"event","type":"checkout.session.completed","data":{"object":{"id":"cs_1","object":"checkout.session"}}}"#,
+        STRIPE_BODY,
     )
     .await;
     let plain = send(&url, &[("Content-Type", "text/plain")], "hello there").await;
@@ -150,23 +196,6 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
         format!("/endpoints/{endpoint}"),
         "the pane opens on the endpoint page"
     );
-    let copies: Vec<String> = {
-        let mut out = Vec::new();
-        for b in c
-            .find_all(Locator::Css("#detail button.copy"))
-            .await
-            .expect("copy buttons")
-        {
-            out.push(b.text().await.expect("text"));
-        }
-        out
-    };
-    for want in ["Copy URL", "Copy headers", "Copy body", "Copy curl"] {
-        assert!(
-            copies.iter().any(|t| t == want),
-            "the pane offers {want:?}: {copies:?}"
-        );
-    }
     let headers = crate::browser::text_of(&c, "#detail #headers")
         .await
         .expect("headers table");
@@ -229,6 +258,30 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
         .expect("press j");
     eventually!("the Stripe capture after j", pane_shows(&c, &stripe).await);
 
+    // Each copy button copies what it says: clicked, what reaches the clipboard.
+    assert_eq!(copied(&c, "Copy URL").await, url, "Copy URL");
+    let headers_copied = copied(&c, "Copy headers").await;
+    let lines: Vec<String> = headers_copied.lines().map(str::to_lowercase).collect();
+    for line in [
+        "content-type: application/json",
+        "stripe-signature: t=1,v1=00",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == line),
+            "Copy headers gives `Name: value` lines, {line:?} among them: {headers_copied:?}"
+        );
+    }
+    assert_eq!(copied(&c, "Copy body").await, STRIPE_BODY, "Copy body");
+    let curl = copied(&c, "Copy curl").await;
+    assert!(
+        curl.starts_with(&format!("curl -X POST '{url}'"))
+            && curl
+                .to_lowercase()
+                .contains("'stripe-signature: t=1,v1=00'")
+            && curl.contains(STRIPE_BODY),
+        "Copy curl gives the command re-sending the capture: {curl}"
+    );
+
     // "Select all" ticks every capture on the page for a bulk replay.
     c.find(Locator::Id("select-all"))
         .await
@@ -284,12 +337,26 @@ async fn a_row_opens_in_the_pane_by_click_or_arrow_key_and_a_live_capture_opens_
         "the page was reloaded"
     );
 
+    // The live row's time has the precision and format of a row rendered with the page.
+    let live_time = eventually!("the live row's time", row_time(&c, &live).await);
+
     // The selection is in the address: a reload shows the same capture in the pane, and the
     // pane links to the capture's own page (the permalink), titled by the event.
     c.refresh().await.expect("reload");
     eventually!(
         "the live capture after a reload",
         pane_shows(&c, &live).await
+    );
+    let loaded_time = eventually!("the reloaded row's time", row_time(&c, &live).await);
+    assert_eq!(
+        live_time, loaded_time,
+        "the same datetime (precision), relative text and hover time, live and reloaded"
+    );
+    let plain_time = eventually!("a loaded row's time", row_time(&c, &plain).await);
+    assert_eq!(
+        plain_time.0.len(),
+        live_time.0.len(),
+        "one precision for every row: {plain_time:?} {live_time:?}"
     );
     c.goto(&app.at(&format!("/endpoints/{endpoint}?r={stripe}")))
         .await

@@ -20,6 +20,7 @@ mod embedded;
 mod endpoints;
 mod exactly_once;
 mod faults;
+mod form_errors;
 mod forms;
 mod inspector;
 mod isolation;

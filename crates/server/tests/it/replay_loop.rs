@@ -1,8 +1,9 @@
 //! The everyday replay loop in a real browser (headless Chromium, see `browser.rs`) against the
 //! official Stripe verifier (`stripe.Webhook.construct_event`, see `common/official.rs`): the
 //! replay form defaults to the detected provider's scheme, the last target is remembered per
-//! endpoint, "Replay to …" sends there in one click, and "Copy as curl" gives a command signed
-//! now that the verifier accepts.
+//! endpoint (its secret sealed), "Replay to …" sends there in one click, "Replay to my dev
+//! server" sends through a connected `hookvault listen --sign` in one click, and "Copy as curl"
+//! gives a command signed now that the verifier accepts.
 
 use crate::browser::{at_path, button, eventually, text_of, BrowserTools, ChromeDriver};
 use crate::common::official::{OfficialReceiver, STRIPE_SECRET};
@@ -151,6 +152,31 @@ async fn the_default_replay_and_the_one_click_replay_to_the_last_target_pass_the
         .expect("the remembered-secret note");
     let page = c.source().await.expect("source");
     assert!(!page.contains(STRIPE_SECRET), "the secret is never shown");
+    // Stored sealed: the row holds ciphertext, never the secret's bytes.
+    let sealed: Vec<u8> = sqlx::query_scalar(
+        "SELECT secret_sealed FROM endpoint_last_targets WHERE endpoint_id = $1::uuid",
+    )
+    .bind(&endpoint)
+    .fetch_one(&app.server.pool)
+    .await
+    .expect("the remembered target");
+    assert!(
+        sealed.len() > STRIPE_SECRET.len(),
+        "a sealed secret (nonce, ciphertext, tag): {} bytes",
+        sealed.len()
+    );
+    assert!(
+        !sealed
+            .windows(STRIPE_SECRET.len())
+            .any(|w| w == STRIPE_SECRET.as_bytes()),
+        "the plaintext secret is not in the stored row"
+    );
+    assert!(
+        !sealed
+            .windows(24)
+            .any(|w| STRIPE_SECRET.as_bytes().windows(24).any(|p| p == w)),
+        "no part of the plaintext secret is in the stored row"
+    );
 
     // "Copy as curl" with the pre-filled form: a command signed now, which the verifier accepts.
     button(&c, "Copy as curl")
@@ -420,4 +446,183 @@ async fn an_edit_whose_json_body_is_broken_is_refused_by_the_server_with_the_inp
         "{html}"
     );
     assert_eq!(app.stored_requests().await, before, "nothing is stored");
+}
+
+#[tokio::test]
+async fn while_hookvault_listen_is_connected_one_click_replays_to_the_dev_server_and_the_official_stripe_verifier_accepts_it(
+) {
+    let Some(tools) = BrowserTools::find() else {
+        return;
+    };
+    let Some(rx) = OfficialReceiver::start().await else {
+        return;
+    };
+    const SENDER_SECRET: &str = "whsec_stripes_own_for_this_endpoint";
+    let app = TestApp::spawn().await;
+    let (b, token) = app.account("devserver@example.com").await;
+    let (endpoint, url) = app.create_endpoint(&token, "Stripe dev").await;
+    // The endpoint checks Stripe's signature, so `listen --sign` re-signs what was valid.
+    let r = app
+        .api(
+            reqwest::Method::PATCH,
+            &token,
+            &format!("/api/v1/endpoints/{endpoint}"),
+        )
+        .json(&serde_json::json!({"signing": {"scheme": "stripe", "secret": SENDER_SECRET}}))
+        .send()
+        .await
+        .expect("set the signature check");
+    assert_eq!(r.status(), 200);
+    let event_id = format!("evt_dev_{}", uuid::Uuid::new_v4().simple());
+    let body = format!(
+        "{{\"id\":\"{event_id}\",\"object\":\"event\",\"type\":\"invoice.paid\",\"data\":{{\"object\":{{\"id\":\"in_1\",\"object\":\"invoice\"}}}}}}"
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sig = hookvault_core::signing::stripe_header(SENDER_SECRET, now, body.as_bytes());
+    let id = crate::inspector::send(
+        &url,
+        &[
+            ("Content-Type", "application/json"),
+            ("Stripe-Signature", &sig),
+        ],
+        &body,
+    )
+    .await;
+
+    // Nothing connected: no dev-server button.
+    assert!(!b
+        .get_html(&format!("/requests/{id}/pane"))
+        .await
+        .contains("replay-dev-server"));
+
+    // `hookvault listen --sign stripe` with the dev server's own secret, connected now (after
+    // the capture, so only the replay reaches the dev server).
+    let dev_server = format!("{}/webhooks/stripe", rx.base);
+    let config = crate::common::tempdir::TempDir::new();
+    let cli = crate::listen_surface::Run::listen(
+        &app,
+        &token,
+        &config.0,
+        &dev_server,
+        Some("Stripe dev"),
+        &["--sign", "stripe", "--secret", STRIPE_SECRET],
+    )
+    .await;
+    let label = format!("Replay to my dev server (hookvault listen → {dev_server})");
+    assert!(
+        b.get_html(&format!("/requests/{id}"))
+            .await
+            .contains(&label),
+        "the capture's own page offers it too"
+    );
+
+    let mut driver = ChromeDriver::start(&tools).await;
+    let c = driver.connect(&tools).await;
+    log_in(&c, &app, "devserver@example.com").await;
+    c.goto(&app.at(&format!("/endpoints/{endpoint}?r={id}")))
+        .await
+        .expect("open the endpoint");
+    let shown = eventually!(
+        "the dev-server button in the pane",
+        text_of(&c, "#detail button.replay-dev-server").await
+    );
+    assert_eq!(shown, label);
+    c.find(Locator::Css("#detail button.replay-dev-server"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click Replay to my dev server");
+    eventually!(
+        "the replay page",
+        at_path(&c, |p| p == format!("/requests/{id}/replay")).await
+    );
+    let what = "the delivery reported by hookvault listen";
+    let history = eventually!(within std::time::Duration::from_secs(40); what, {
+        match text_of(&c, "#replay-history td.replay-succeeded").await {
+            Ok(_) => text_of(&c, "#replay-history").await,
+            Err(e) => Err(e),
+        }
+    });
+    assert!(
+        history.contains(&format!("hookvault listen → {dev_server}")),
+        "sent through the CLI: {history}"
+    );
+    // The official verifier (stripe.Webhook.construct_event with the dev server's secret)
+    // accepted the delivery the CLI re-signed.
+    let line = cli
+        .wait_line("the delivery", |l| l.contains(&event_id) && l.contains("→"))
+        .await;
+    assert!(
+        line.contains("→  200"),
+        "construct_event accepted it: {line}"
+    );
+    let received = rx.received().await;
+    assert!(
+        received.iter().any(|b| b == body.as_bytes()),
+        "the dev server got the captured bytes"
+    );
+    let v = app
+        .api_json(&token, &format!("/api/v1/requests/{id}/replays"))
+        .await;
+    let replay = &v["replays"][0];
+    assert_eq!(replay["status"], "succeeded", "{v}");
+    assert_eq!(replay["to_cli"], true, "{v}");
+    driver.close(c).await;
+    cli.stop().await;
+}
+
+#[tokio::test]
+async fn every_page_about_a_capture_is_titled_by_its_event() {
+    let app = TestApp::spawn().await;
+    let (b, token) = app.account("titles@example.com").await;
+    let (endpoint, url) = app.create_endpoint(&token, "Titles").await;
+    let (a, _) = capture_stale_stripe_event(&url, 1).await;
+    let plain = crate::inspector::send(&format!("{url}/hooks/plain"), &[], "plain").await;
+    let r = app
+        .api(
+            reqwest::Method::POST,
+            &token,
+            &format!("/api/v1/requests/{a}/audits"),
+        )
+        .json(&serde_json::json!({"target_url": "http://127.0.0.1:9/hook", "signing": {"scheme": "stripe", "secret": "whsec_x"}}))
+        .send()
+        .await
+        .expect("audit");
+    assert_eq!(r.status(), 202);
+    let audit = r.json::<serde_json::Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let event = "checkout.session.completed · Stripe";
+    for (path, title) in [
+        (format!("/requests/{a}"), event.to_string()),
+        (format!("/requests/{a}/replay"), format!("Replay · {event}")),
+        (format!("/requests/{a}/edit"), format!("Edit · {event}")),
+        (format!("/requests/{a}/audit"), format!("Audit · {event}")),
+        (
+            format!("/audits/{audit}"),
+            format!("Audit result · {event}"),
+        ),
+        (
+            format!("/requests/{a}/diff/{plain}"),
+            format!("Compare · {event} with POST /hooks/plain"),
+        ),
+        (
+            format!("/endpoints/{endpoint}/bulk-replay?request_id={a}"),
+            format!("Replay · {event}"),
+        ),
+        (
+            format!("/endpoints/{endpoint}/bulk-replay?request_id={a}&request_id={plain}"),
+            format!("Replay 2 captures · {event}, POST /hooks/plain"),
+        ),
+    ] {
+        let html = b.get_html(&path).await;
+        let shown = html
+            .split("<title>")
+            .nth(1)
+            .and_then(|t| t.split("</title>").next())
+            .unwrap_or_default();
+        assert_eq!(shown, format!("{title} · Hookvault"), "the title of {path}");
+    }
 }

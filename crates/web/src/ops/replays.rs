@@ -122,6 +122,20 @@ pub(crate) async fn candidates(
     )
 }
 
+/// What the endpoint's connected `hookvault listen` forwards to, or `None` when none is
+/// connected.
+pub(crate) async fn connected_listener(
+    state: &AppState,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+) -> Result<Option<String>, AppError> {
+    queued!(
+        state,
+        user_id,
+        queue(state).connected_listener(user_id, endpoint_id)
+    )
+}
+
 /// Whether a `hookvault listen` is connected to the endpoint (the replay form then sends to
 /// it by default).
 pub(crate) async fn listener_connected(
@@ -129,12 +143,9 @@ pub(crate) async fn listener_connected(
     user_id: UserId,
     endpoint_id: EndpointId,
 ) -> Result<bool, AppError> {
-    let connected = queued!(
-        state,
-        user_id,
-        queue(state).connected_listener(user_id, endpoint_id)
-    )?;
-    Ok(connected.is_some())
+    Ok(connected_listener(state, user_id, endpoint_id)
+        .await?
+        .is_some())
 }
 
 /// Opens a saved target's secret.

@@ -41,7 +41,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/settings/email/resend", post(resend))
         .route("/settings/email", post(change_email))
         .route("/settings/export.ndjson", get(export))
-        .route("/settings/delete", post(delete))
+        .route(
+            "/settings/delete",
+            get(super::delete_account::page).post(delete),
+        )
 }
 
 #[derive(Template)]
@@ -366,40 +369,53 @@ async fn change_email(
     ClientIp(ip): ClientIp,
     CheckedForm(form): CheckedForm<PasswordCheckForm>,
 ) -> Result<Response, AppError> {
-    let page = Page::for_user("Change email", &user).await?;
+    // A refusal: the settings page with the address as typed and the reason next to its field.
+    let refuse = |field: &'static str, message: String, status: StatusCode| {
+        let refusal = crate::flash::Flash::refusal(
+            "email",
+            field,
+            message,
+            &[("new_email", &form.new_email)],
+        );
+        super::settings::refused(&state, &user, refusal, status)
+    };
     let new_email = form.new_email.trim().to_string();
     if !crate::auth::valid_email(&new_email) {
-        return notice(
-            page,
-            "Email not changed",
+        return refuse(
+            "new_email",
             "Enter a valid email address.".into(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            ("/settings", "Settings"),
-        );
+        )
+        .await;
     }
-    if !check_password(&state, &user, ip, form.current_password).await? {
-        return notice(
-            page,
-            "Email not changed",
-            "The current password is incorrect.".into(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ("/settings", "Settings"),
-        );
+    match check_password(&state, &user, ip, form.current_password.clone()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return refuse(
+                "current_password",
+                "The current password is incorrect.".into(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(AppError::TooManyRequests(m)) => {
+            return refuse("current_password", m, StatusCode::TOO_MANY_REQUESTS).await
+        }
+        Err(e) => return Err(e),
     }
     if let Err(wait) = state
         .mail_throttle
         .attempt(&format!("email-change:{}", user.id))
     {
-        return notice(
-            page,
-            "Please wait",
+        return refuse(
+            "new_email",
             format!(
                 "A link was sent a moment ago. Try again in {}.",
                 wait_in_words(wait)
             ),
             StatusCode::TOO_MANY_REQUESTS,
-            ("/settings", "Settings"),
-        );
+        )
+        .await;
     }
     // A taken address gets no link (it could not become this account's); the answer is the
     // same, so the form tells nothing about other accounts.
@@ -410,7 +426,7 @@ async fn change_email(
         send_verification(&state, user.id, &new_email).await?;
     }
     notice(
-        page,
+        Page::for_user("Change email", &user).await?,
         "Check your mail",
         format!(
             "We sent a link to {new_email}. Your address changes to it when you open the link; \
@@ -464,11 +480,15 @@ async fn export(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
 
 #[derive(Deserialize)]
 struct DeleteForm {
+    /// `yes` from the confirmation page; without it the POST is sent there.
+    #[serde(default)]
+    confirm: String,
+    #[serde(default)]
     current_password: String,
 }
 
-/// Deletes the account after the password is entered again: a subscription Stripe may still
-/// charge is cancelled first; then, in one short transaction, it can no longer sign in nor
+/// Deletes the account once confirmed with the password on the confirmation page
+/// (`delete_account`): a subscription Stripe may still charge is cancelled first; then, in one short transaction, it can no longer sign in nor
 /// capture; its rows go in batches in a task of their own (so the deletion finishes when the
 /// browser goes away), and a confirmation mail follows when it is done.
 async fn delete(
@@ -477,14 +497,21 @@ async fn delete(
     ClientIp(ip): ClientIp,
     CheckedForm(form): CheckedForm<DeleteForm>,
 ) -> Result<Response, AppError> {
-    if !check_password(&state, &user, ip, form.current_password).await? {
-        return notice(
-            Page::for_user("Delete account", &user).await?,
-            "Account not deleted",
-            "The current password is incorrect.".into(),
+    if form.confirm != "yes" {
+        return Ok(super::confirm::ask_first("/settings/delete"));
+    }
+    // Refused: the confirmation page again, with the reason next to the password.
+    let refusal = match check_password(&state, &user, ip, form.current_password).await {
+        Ok(true) => None,
+        Ok(false) => Some((
+            "The current password is incorrect.".to_string(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            ("/settings", "Settings"),
-        );
+        )),
+        Err(AppError::TooManyRequests(m)) => Some((m, StatusCode::TOO_MANY_REQUESTS)),
+        Err(e) => return Err(e),
+    };
+    if let Some(refusal) = refusal {
+        return super::delete_account::render(&state, &user, Some(refusal)).await;
     }
     // Stripe must stop charging before anything is deleted (issue 13).
     if let Err(why) = crate::billing::cancel_subscriptions(&state, user.id).await? {

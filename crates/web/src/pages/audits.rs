@@ -64,7 +64,18 @@ struct RequestPage {
     scheme: String,
     target_url: String,
     error: Option<String>,
+    /// The field the error is about (`target_url`, `scheme`, `secret`), `""` for the form.
+    error_field: &'static str,
     audits: Vec<AuditItem>,
+}
+
+impl RequestPage {
+    /// The error, when it is about `field` (`""`: the form as a whole).
+    fn error_at(&self, field: &str) -> Option<&str> {
+        (self.error_field == field)
+            .then_some(self.error.as_deref())
+            .flatten()
+    }
 }
 
 async fn request_page(
@@ -94,7 +105,19 @@ async fn render_request_page(
     let captured = req.signature_scheme.filter(|s| s.signs());
     let failed = error.is_some();
     let mut resp = render(&RequestPage {
-        page: Page::for_user("Audit a handler", user).await?,
+        page: Page::for_user(
+            format!(
+                "Audit · {}",
+                super::requests::capture_title(
+                    &req.method,
+                    &req.path,
+                    req.provider,
+                    req.event_type.as_deref(),
+                )
+            ),
+            user,
+        )
+        .await?,
         request_id: id,
         summary: format!(
             "{} {}{}",
@@ -115,6 +138,21 @@ async fn render_request_page(
             .or(captured.map(|s| s.as_str().to_owned()))
             .unwrap_or_else(|| "stripe".to_owned()),
         target_url: form.map(|f| f.target_url.clone()).unwrap_or_default(),
+        error_field: match (&error, form) {
+            (Some(_), Some(f)) => {
+                match super::replay_fields::target_field(
+                    state,
+                    &f.target_url,
+                    &f.scheme,
+                    &f.secret,
+                    None,
+                ) {
+                    "" if f.target_url.trim().is_empty() => "target_url",
+                    field => field,
+                }
+            }
+            _ => "",
+        },
         error,
         audits,
     })?;
@@ -251,8 +289,23 @@ async fn show(
             .join(" ")
         })
         .unwrap_or_default();
+    // Titled by the audited capture (while it is kept).
+    let title = match hookvault_store::requests::find_request(&state.pool, user.id, row.request_id)
+        .await?
+    {
+        Some(req) => format!(
+            "Audit result · {}",
+            super::requests::capture_title(
+                &req.method,
+                &req.path,
+                req.provider,
+                req.event_type.as_deref(),
+            )
+        ),
+        None => "Audit result".to_string(),
+    };
     let mut resp = render(&ShowPage {
-        page: Page::for_user("Handler audit", &user).await?,
+        page: Page::for_user(title, &user).await?,
         request_id: row.request_id,
         target: row.target_url.clone(),
         scheme: row.scheme.to_string(),

@@ -134,6 +134,30 @@ async fn preview(
         .collect())
 }
 
+/// The bulk page's title names the captures' events: "Replay · {event}" for one, else the
+/// count and the first few distinct events in sending order.
+fn bulk_title(count: usize, preview: &[PreviewRow]) -> String {
+    let mut events: Vec<&str> = Vec::new();
+    for p in preview {
+        if !events.contains(&p.what.as_str()) {
+            events.push(&p.what);
+        }
+    }
+    match (count, events.as_slice()) {
+        (1, [one]) => format!("Replay · {one}"),
+        (_, []) => format!("Replay {count} captures"),
+        (_, some) => {
+            let shown = some.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+            let more = if some.len() > 3 || preview.len() < count {
+                ", …"
+            } else {
+                ""
+            };
+            format!("Replay {count} captures · {shown}{more}")
+        }
+    }
+}
+
 #[expect(
     clippy::too_many_arguments,
     reason = "the page's parts, as sent back after a refusal"
@@ -151,7 +175,7 @@ async fn render_bulk(
     let failed = error.is_some();
     let preview = preview(state, user, endpoint_id, &ids, order).await?;
     let mut resp = render(&BulkPage {
-        page: Page::for_user("Replay selected captures", user).await?,
+        page: Page::for_user(bulk_title(ids.len(), &preview), user).await?,
         endpoint_id,
         request_ids: ids,
         q,

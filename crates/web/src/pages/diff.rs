@@ -74,7 +74,11 @@ async fn show(
         BodyDiff::Bytes { old_size, new_size } => (false, None, false, Some((old_size, new_size))),
     };
     render(&DiffPage {
-        page: Page::for_user("Compare captures", &user).await?,
+        page: Page::for_user(
+            format!("Compare · {} with {}", title(&ra), title(&rb)),
+            &user,
+        )
+        .await?,
         a: side(&ra),
         b: side(&rb),
         headers: diff::headers(&ra.headers, &rb.headers),
@@ -83,6 +87,10 @@ async fn show(
         truncated,
         byte_sizes,
     })
+}
+
+fn title(r: &StoredRequest) -> String {
+    super::requests::capture_title(&r.method, &r.path, r.provider, r.event_type.as_deref())
 }
 
 fn side(r: &StoredRequest) -> Side {

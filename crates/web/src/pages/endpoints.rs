@@ -316,6 +316,18 @@ struct ResponseForm {
     delay_ms: String,
 }
 
+/// The response form's field a refusal is about.
+fn response_field(e: &hookvault_core::response::ResponseError) -> &'static str {
+    use hookvault_core::response::ResponseError as E;
+    match e {
+        E::Status => "status",
+        E::Delay => "delay_ms",
+        E::BodyTooLarge => "body",
+        E::ContentType => "content_type",
+        _ => "headers",
+    }
+}
+
 async fn set_response(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -350,6 +362,15 @@ async fn set_response(
                 "Delay must be a number of milliseconds.".to_string(),
             )
         })?;
+        // The one validator's reason, next to the field it is about.
+        hookvault_core::response::check(
+            status,
+            form.content_type.trim(),
+            form.body.as_bytes(),
+            &headers,
+            delay,
+        )
+        .map_err(|e| (response_field(&e), e.to_string()))?;
         crate::ops::endpoints::validate_response(
             status,
             form.content_type.trim().to_string(),

@@ -52,6 +52,9 @@ pub struct FormChoices {
     pub targets: Vec<TargetRow>,
     pub clis: Vec<CliRow>,
     pub error: Option<String>,
+    /// The field the error is about (`target_url`, `scheme`, `secret`, `target_id`), or `""`
+    /// for the form as a whole.
+    pub error_field: &'static str,
     /// `url`, `saved` or `cli`: which "Send to" choice is ticked — what was sent back with an
     /// error, else the connected `hookvault listen` when there is one, else the last target.
     pub mode: String,
@@ -138,6 +141,10 @@ pub(super) async fn choices(
     let secret_remembered = last.as_ref().is_some_and(|l| {
         l.secret_set && l.target_id.is_none() && l.url == target_url && l.scheme.as_str() == scheme
     });
+    let error_field = match (&error, form) {
+        (Some(_), Some(f)) => super::replay_fields::replay_form_field(state, f, secret_remembered),
+        _ => "",
+    };
     Ok(FormChoices {
         schemes: Scheme::ALL
             .iter()
@@ -146,6 +153,7 @@ pub(super) async fn choices(
         targets,
         clis,
         error,
+        error_field,
         mode,
         target_url,
         target_id,
@@ -192,7 +200,19 @@ async fn render_request_page(
     let history = history(state, user.id, store::HistoryScope::Request(id)).await?;
     let failed = error.is_some();
     let mut resp = render(&RequestPage {
-        page: Page::for_user("Replay", user).await?,
+        page: Page::for_user(
+            format!(
+                "Replay · {}",
+                super::requests::capture_title(
+                    &req.method,
+                    &req.path,
+                    req.provider,
+                    req.event_type.as_deref(),
+                )
+            ),
+            user,
+        )
+        .await?,
         request_id: id,
         endpoint_id: req.endpoint_id,
         summary: format!(
@@ -451,10 +471,15 @@ async fn create_target(
             Ok(Redirect::to(&format!("/endpoints/{endpoint_id}/replays")).into_response())
         }
         Err(AppError::Unprocessable(msg)) => {
-            // The form as typed (but the secret) with the reason next to it.
+            // The form as typed (but the secret) with the reason next to its field.
+            let field = super::replay_fields::saved_target_field(
+                &state,
+                [&form.name, &form.target_url, &form.scheme, &form.secret],
+                &form.max_attempts,
+            );
             let refusal = crate::flash::Flash::refusal(
                 "target",
-                "",
+                field,
                 msg,
                 &[
                     ("name", &form.name),

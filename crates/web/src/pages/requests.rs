@@ -38,8 +38,8 @@ struct ShowPage {
     expires_at: String,
     /// False: the full page (no "open as a page" link).
     pane: bool,
-    /// "Replay to …" (the endpoint's last replay target) and the token its form carries.
-    replay_to: Option<String>,
+    /// The one-click replays and the token their forms carry.
+    replay_to: OneClick,
     csrf: String,
 }
 
@@ -52,19 +52,36 @@ pub(crate) struct DetailPane {
     insight: super::insight::Insight,
     expires_at: String,
     pane: bool,
-    replay_to: Option<String>,
+    replay_to: OneClick,
     csrf: String,
 }
 
-/// The label of the endpoint's last replay target ("Replay to …"), if one is remembered.
+/// The one-click replays of a capture: to the developer's dev server while a `hookvault
+/// listen` is connected to the endpoint (`mode=cli`; the listener signs with its `--sign`),
+/// and to the endpoint's last replay target ("Replay to …", `mode=last`) when one is remembered.
+pub(crate) struct OneClick {
+    /// What the connected `hookvault listen` forwards to.
+    pub dev_server: Option<String>,
+    /// The remembered last target's label.
+    pub last: Option<String>,
+    /// The scheme the capture's signature headers show (sent with the dev-server form).
+    pub scheme: String,
+}
+
 async fn replay_to(
     state: &AppState,
     user: &CurrentUser,
-    endpoint_id: EndpointId,
-) -> Result<Option<String>, AppError> {
-    Ok(crate::ops::last_target::find(state, user.id, endpoint_id)
-        .await?
-        .map(|l| l.label))
+    req: &StoredRequest,
+) -> Result<OneClick, AppError> {
+    let detected = hookvault_core::signing::detect_scheme(&req.headers).unwrap_or(Scheme::Original);
+    Ok(OneClick {
+        dev_server: crate::ops::replays::connected_listener(state, user.id, req.endpoint_id)
+            .await?,
+        last: crate::ops::last_target::find(state, user.id, req.endpoint_id)
+            .await?
+            .map(|l| l.label),
+        scheme: detected.as_str().to_string(),
+    })
 }
 
 impl DetailPane {
@@ -79,7 +96,7 @@ impl DetailPane {
         let insight = super::insight::Insight::load(state, user.id, &req).await?;
         let expires_at = expires_at(state, user, &req).await?;
         Ok(DetailPane {
-            replay_to: replay_to(state, user, req.endpoint_id).await?,
+            replay_to: replay_to(state, user, &req).await?,
             csrf: crate::auth::csrf_token(&user.session).await?,
             r,
             insight,
@@ -142,7 +159,7 @@ async fn show(
     let insight = super::insight::Insight::load(&state, user.id, &req).await?;
     let expires_at = expires_at(&state, &user, &req).await?;
     render_page(&ShowPage {
-        replay_to: replay_to(&state, &user, req.endpoint_id).await?,
+        replay_to: replay_to(&state, &user, &req).await?,
         csrf: crate::auth::csrf_token(&user.session).await?,
         expires_at,
         page: Page::for_user(view.title.clone(), &user).await?,

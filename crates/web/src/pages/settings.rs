@@ -48,8 +48,6 @@ struct SettingsPage {
 struct Notices {
     /// A token just created, shown this once.
     new_token: Option<String>,
-    /// Why the password was not changed.
-    password_error: Option<String>,
     password_changed: bool,
     /// A form refused, shown as typed with the reason next to the field.
     refusal: Option<crate::flash::Flash>,
@@ -57,6 +55,22 @@ struct Notices {
 
 async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
     page(&state, &user, Notices::default()).await
+}
+
+/// The settings page with a form refused: as typed, the reason next to its field, `status`.
+pub(super) async fn refused(
+    state: &AppState,
+    user: &CurrentUser,
+    refusal: crate::flash::Flash,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let notices = Notices {
+        refusal: Some(refusal),
+        ..Notices::default()
+    };
+    let mut resp = page(state, user, notices).await?;
+    *resp.status_mut() = status;
+    Ok(resp)
 }
 
 async fn page(
@@ -105,21 +119,13 @@ async fn change_password(
     ClientIp(ip): ClientIp,
     CheckedForm(form): CheckedForm<PasswordForm>,
 ) -> Result<Response, AppError> {
-    let refuse = |message: &str, status: StatusCode| {
-        let message = message.to_string();
-        let (state, user) = (&state, &user);
-        async move {
-            let notices = Notices {
-                password_error: Some(message),
-                ..Notices::default()
-            };
-            let mut resp = page(state, user, notices).await?;
-            *resp.status_mut() = status;
-            Ok::<_, AppError>(resp)
-        }
+    // Passwords are never sent back; the reason shows next to the field it is about.
+    let refuse = |field: &'static str, message: &str, status: StatusCode| {
+        let refusal = crate::flash::Flash::refusal("password", field, message, &[]);
+        refused(&state, &user, refusal, status)
     };
     if let Some(problem) = password::problem(&form.new_password) {
-        return refuse(problem, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return refuse("new_password", problem, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
     // A signed-in browser: the account's known-device bucket.
@@ -127,7 +133,7 @@ async fn change_password(
         Ok(a) => a,
         Err(wait) => {
             let message = too_many_logins(wait).to_string();
-            return refuse(&message, StatusCode::TOO_MANY_REQUESTS).await;
+            return refuse("current_password", &message, StatusCode::TOO_MANY_REQUESTS).await;
         }
     };
     let current = hookvault_store::users::find_user_credentials(&state.pool, user.id)
@@ -136,6 +142,7 @@ async fn change_password(
     if !password::verify(&state, Some(current.password_hash), form.current_password).await? {
         attempt.failed();
         return refuse(
+            "current_password",
             "The current password is incorrect.",
             StatusCode::UNPROCESSABLE_ENTITY,
         )
@@ -197,18 +204,8 @@ async fn create(
     let name = match crate::ops::endpoints::clean_name(&form.name) {
         Ok(name) => name,
         Err(AppError::Unprocessable(m)) => {
-            let notices = Notices {
-                refusal: Some(crate::flash::Flash::refusal(
-                    "token",
-                    "name",
-                    m,
-                    &[("name", &form.name)],
-                )),
-                ..Notices::default()
-            };
-            let mut resp = page(&state, &user, notices).await?;
-            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(resp);
+            let refusal = crate::flash::Flash::refusal("token", "name", m, &[("name", &form.name)]);
+            return refused(&state, &user, refusal, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
         Err(e) => return Err(e),
     };
