@@ -342,6 +342,14 @@ async fn at_390_px_no_page_scrolls_sideways_and_log_out_is_on_screen() {
             "/requests/{id}/pane",
             "a fragment, measured inside /endpoints/{id}?r=",
         ),
+        (
+            "/requests/{id}/replays/rows",
+            "a fragment, measured inside /requests/{id}/replay",
+        ),
+        (
+            "/endpoints/{id}/replays/rows",
+            "a fragment, measured inside /endpoints/{id}/replays",
+        ),
         ("/static/app.css", "a stylesheet"),
         ("/static/app.js", "a script"),
         ("/healthz", "a health check"),
