@@ -20,6 +20,9 @@ pub enum AppError {
     Csrf,
     #[error("{0}")]
     TooManyRequests(String),
+    /// Busy for this account now, with how many seconds to wait: 429 with `Retry-After`.
+    #[error("{0}")]
+    TryLater(String, u64),
     /// Over a limit of the account's plan that waits for a new period (replays per day): 429.
     #[error("{0}")]
     QuotaExceeded(String),
@@ -47,7 +50,7 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::TooManyRequests(_) | AppError::QuotaExceeded(_) => {
+            AppError::TooManyRequests(_) | AppError::TryLater(..) | AppError::QuotaExceeded(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
             AppError::PlanLimit(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -62,12 +65,22 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Unprocessable(_) => "invalid",
             AppError::Csrf => "csrf",
-            AppError::TooManyRequests(_) => "rate_limited",
+            AppError::TooManyRequests(_) | AppError::TryLater(..) => "rate_limited",
             AppError::QuotaExceeded(_) => "quota_exceeded",
             AppError::PlanLimit(_) => "plan_limit",
             AppError::Expired(_) => "expired",
             AppError::Unavailable => "unavailable",
             AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// The `Retry-After` header an answer carries, if any.
+    fn retry_after(&self) -> Option<[(axum::http::HeaderName, String); 1]> {
+        match self {
+            AppError::TryLater(_, secs) => {
+                Some([(axum::http::header::RETRY_AFTER, secs.max(&1).to_string())])
+            }
+            _ => None,
         }
     }
 
@@ -108,8 +121,9 @@ impl IntoResponse for AppError {
             title: status.canonical_reason().unwrap_or("Error"),
             message: self.to_string(),
         };
+        let retry_after = self.retry_after();
         match page.render() {
-            Ok(body) => (status, Html(body)).into_response(),
+            Ok(body) => (status, retry_after, Html(body)).into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "rendering the error page");
                 (status, self.to_string()).into_response()
@@ -162,6 +176,6 @@ impl IntoResponse for ApiError {
                 message: self.0.to_string(),
             },
         };
-        (status, Json(body)).into_response()
+        (status, self.0.retry_after(), Json(body)).into_response()
     }
 }

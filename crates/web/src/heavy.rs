@@ -174,10 +174,13 @@ impl HeavyWork {
             let need = Duration::from_secs_f64((TO_START - left) / self.share.per_second);
             if tokio::time::Instant::now() + need > deadline {
                 tokio::time::sleep_until(deadline).await;
-                return Err(AppError::TooManyRequests(format!(
-                    "this account's searches and exports have used their share of the server for now; try again in {:.0} s",
-                    need.saturating_sub(wait).as_secs_f64().ceil().max(1.0)
-                )));
+                let secs = need.saturating_sub(wait).as_secs_f64().ceil().max(1.0);
+                return Err(AppError::TryLater(
+                    format!(
+                        "this account's searches and exports have used their share of the server for now; try again in {secs:.0} s"
+                    ),
+                    secs as u64,
+                ));
             }
             tokio::time::sleep(need).await;
         }
@@ -189,9 +192,12 @@ impl HeavyWork {
                 account,
                 started: Instant::now(),
             }),
-            _ => Err(AppError::TooManyRequests(format!(
-                "this account already runs {PER_ACCOUNT} searches or exports; try again when one has finished"
-            ))),
+            _ => Err(AppError::TryLater(
+                format!(
+                    "this account already runs {PER_ACCOUNT} searches or exports; try again when one has finished"
+                ),
+                1,
+            )),
         }
     }
 }
@@ -209,7 +215,10 @@ mod tests {
         let _one = heavy.enter(a).await.ok().unwrap();
         let two = heavy.enter(a).await.ok().unwrap();
         let third = heavy.enter_within(a, Duration::from_millis(50)).await;
-        assert!(third.is_err(), "a third waits, then 429");
+        let third = third.err().expect("a third waits, then 429");
+        let answer = axum::response::IntoResponse::into_response(third);
+        assert_eq!(answer.status(), 429);
+        assert_eq!(answer.headers()["retry-after"], "1");
         assert!(
             heavy.enter(UserId::now_v7()).await.is_ok(),
             "another account"
@@ -237,6 +246,17 @@ mod tests {
         let text = refused.to_string();
         assert!(text.contains("used their share"), "{text}");
         assert!(text.contains("try again in"), "{text}");
+        let answer = axum::response::IntoResponse::into_response(crate::error::ApiError(refused));
+        assert_eq!(answer.status(), 429);
+        let after: u64 = answer.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            text.contains(&format!("try again in {after} s")),
+            "{text} / {after}"
+        );
         assert!(
             heavy.enter(UserId::now_v7()).await.is_ok(),
             "another account is not held up"
