@@ -28,7 +28,7 @@ use hookvault_core::ids::ReplayId;
 use hookvault_core::secretbox::SecretKey;
 use hookvault_core::signing;
 use hookvault_store::replays::{
-    self, AttemptOutcome, ClaimedReplay, FinishedAttempt, NewAttempt, ReplayStatus,
+    self, AttemptOutcome, ClaimedReplay, FinishedAttempt, ReplayAttempt, ReplayStatus,
 };
 use hookvault_store::{PgPool, StoreError};
 use time::OffsetDateTime;
@@ -355,7 +355,7 @@ async fn attempt_job(ctx: &WorkerContext, job: ClaimedReplay) -> FinishedAttempt
     FinishedAttempt {
         replay_id: id,
         attempt,
-        record: NewAttempt {
+        record: ReplayAttempt {
             started_at: record.started_at,
             duration_ms: Some(duration_ms),
             status_code,

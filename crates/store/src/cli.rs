@@ -4,7 +4,7 @@ use hookvault_core::ids::{CliSessionId, EndpointId, ReplayId, RequestId, UserId}
 use sqlx::{Acquire, PgExecutor, Postgres};
 use time::OffsetDateTime;
 
-use crate::replays::{record_attempts, NewAttempt, ReplayStatus, CLI_EXPIRED_ERROR};
+use crate::replays::{record_attempts, ReplayAttempt, ReplayStatus, CLI_EXPIRED_ERROR};
 use crate::StoreError;
 
 /// A connected CLI as the dashboard lists it.
@@ -166,11 +166,11 @@ pub async fn expire_cli_replays(
     )
     .fetch_all(&mut *tx)
     .await?;
-    let expired: Vec<(ReplayId, NewAttempt)> = gone
+    let expired: Vec<(ReplayId, ReplayAttempt)> = gone
         .iter()
-        .map(|g| (g.id, NewAttempt::error_only(g.at, CLI_EXPIRED_ERROR)))
+        .map(|g| (g.id, ReplayAttempt::error_only(g.at, CLI_EXPIRED_ERROR)))
         .collect();
-    let records: Vec<(ReplayId, &NewAttempt)> = expired.iter().map(|(id, a)| (*id, a)).collect();
+    let records: Vec<(ReplayId, &ReplayAttempt)> = expired.iter().map(|(id, a)| (*id, a)).collect();
     record_attempts(&mut tx, &records).await?;
     tx.commit().await?;
     Ok(gone.into_iter().map(|g| g.id).collect())
@@ -182,7 +182,7 @@ pub async fn finish_cli_replay(
     ex: impl Acquire<'_, Database = Postgres>,
     user_id: UserId,
     replay_id: ReplayId,
-    record: &NewAttempt,
+    record: &ReplayAttempt,
     succeeded: bool,
     forward_to: &str,
 ) -> Result<bool, StoreError> {
@@ -219,7 +219,7 @@ pub async fn insert_cli_delivery(
     user_id: UserId,
     request_id: RequestId,
     forward_to: &str,
-    record: &NewAttempt,
+    record: &ReplayAttempt,
     succeeded: bool,
 ) -> Result<Option<ReplayId>, StoreError> {
     let id = ReplayId::now_v7();

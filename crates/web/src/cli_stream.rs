@@ -15,7 +15,7 @@ use axum::Json;
 use futures_util::Stream;
 use hookvault_core::ids::{CliSessionId, EndpointId, ReplayId, RequestId, UserId};
 use hookvault_store::cli;
-use hookvault_store::replays::NewAttempt;
+use hookvault_store::replays::ReplayAttempt;
 use hookvault_store::requests::{find_request, find_requests_by_ids};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -269,12 +269,12 @@ impl DeliveryReport {
         Ok(self)
     }
 
-    fn attempt(&self) -> NewAttempt {
+    fn attempt(&self) -> ReplayAttempt {
         let duration = i32::try_from(self.0.duration_ms).unwrap_or(i32::MAX);
         let mut body = self.0.response_body.as_bytes().to_vec();
         let truncated = body.len() > 64 * 1024;
         body.truncate(64 * 1024);
-        NewAttempt {
+        ReplayAttempt {
             started_at: OffsetDateTime::now_utc() - Duration::from_millis(self.0.duration_ms),
             duration_ms: Some(duration),
             status_code: self.0.status_code.map(i32::from),

@@ -6,22 +6,10 @@ use sqlx::PgConnection;
 
 use super::*;
 
-/// A new attempt record.
-#[derive(Debug, Clone)]
-pub struct NewAttempt {
-    pub started_at: OffsetDateTime,
-    pub duration_ms: Option<i32>,
-    pub status_code: Option<i32>,
-    pub response_headers: Vec<(String, String)>,
-    pub response_body: Vec<u8>,
-    pub response_truncated: bool,
-    pub error: Option<String>,
-}
-
-impl NewAttempt {
+impl ReplayAttempt {
     /// An attempt that got no answer, only the reason why (interrupted, expired, the CLI gone).
     pub fn error_only(started_at: OffsetDateTime, error: &str) -> Self {
-        NewAttempt {
+        ReplayAttempt {
             started_at,
             duration_ms: None,
             status_code: None,
@@ -37,7 +25,7 @@ impl NewAttempt {
 /// in one transaction.
 pub async fn record_attempts(
     conn: &mut PgConnection,
-    attempts: &[(ReplayId, &NewAttempt)],
+    attempts: &[(ReplayId, &ReplayAttempt)],
 ) -> Result<(), StoreError> {
     if attempts.is_empty() {
         return Ok(());

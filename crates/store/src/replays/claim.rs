@@ -18,7 +18,7 @@ pub struct FinishedAttempt {
     pub replay_id: ReplayId,
     /// `attempts_made` from the claim (the fencing token).
     pub attempt: i32,
-    pub record: NewAttempt,
+    pub record: ReplayAttempt,
     pub outcome: AttemptOutcome,
 }
 
@@ -188,7 +188,7 @@ pub async fn finish_replay_attempts(
     )
     .fetch_all(&mut *tx)
     .await?;
-    let records: Vec<(ReplayId, &NewAttempt)> =
+    let records: Vec<(ReplayId, &ReplayAttempt)> =
         finished.iter().map(|f| (f.replay_id, &f.record)).collect();
     record_attempts(&mut tx, &records).await?;
     tx.commit().await?;

@@ -94,7 +94,8 @@ pub struct ReplaySummary {
     pub last_response_excerpt: Option<Vec<u8>>,
 }
 
-/// One recorded attempt.
+/// One attempt of a replay: what is recorded ([`record_attempts`]) and what the history reads
+/// back.
 #[derive(Debug, Clone)]
 pub struct ReplayAttempt {
     pub started_at: OffsetDateTime,

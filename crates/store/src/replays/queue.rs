@@ -122,17 +122,17 @@ pub async fn recover_stale_replays(
     .fetch_all(&mut *tx)
     .await?;
     // The interrupted attempts of the jobs that were (perhaps) sent; not of those put back.
-    let interrupted: Vec<(ReplayId, NewAttempt)> = rows
+    let interrupted: Vec<(ReplayId, ReplayAttempt)> = rows
         .iter()
         .filter_map(|r| {
             let error = match r.to_cli? {
                 true => CLI_GONE_ERROR,
                 false => INTERRUPTED_ERROR,
             };
-            Some((r.id, NewAttempt::error_only(r.started_at?, error)))
+            Some((r.id, ReplayAttempt::error_only(r.started_at?, error)))
         })
         .collect();
-    let records: Vec<(ReplayId, &NewAttempt)> =
+    let records: Vec<(ReplayId, &ReplayAttempt)> =
         interrupted.iter().map(|(id, a)| (*id, a)).collect();
     record_attempts(&mut tx, &records).await?;
     tx.commit().await?;

@@ -4,7 +4,7 @@ use hookvault_core::ids::{EndpointId, ReplayId, RequestId, UserId};
 use hookvault_core::signing::Scheme;
 use hookvault_store::cli::{finish_cli_replay, insert_cli_delivery};
 use hookvault_store::replays::{
-    insert_replays, list_replay_attempts, list_replays, HistoryScope, NewAttempt, NewReplay,
+    insert_replays, list_replay_attempts, list_replays, HistoryScope, NewReplay, ReplayAttempt,
     ReplayStatus,
 };
 use hookvault_store::requests::insert_captures;
@@ -134,7 +134,7 @@ async fn a_cli_result_is_recorded_as_one_attempt_and_shows_in_the_history() {
     insert_captures(&pool, std::slice::from_ref(&c))
         .await
         .expect("capture");
-    let answer = NewAttempt {
+    let answer = ReplayAttempt {
         started_at: OffsetDateTime::now_utc(),
         duration_ms: Some(12),
         status_code: Some(418),
