@@ -105,19 +105,7 @@ async fn render_request_page(
     let captured = req.signature_scheme.filter(|s| s.signs());
     let failed = error.is_some();
     let mut resp = render(&RequestPage {
-        page: Page::for_user(
-            format!(
-                "Audit · {}",
-                super::requests::capture_title(
-                    &req.method,
-                    &req.path,
-                    req.provider,
-                    req.event_type.as_deref(),
-                )
-            ),
-            user,
-        )
-        .await?,
+        page: Page::for_user(format!("Audit · {}", super::requests::title_of(&req)), user).await?,
         request_id: id,
         summary: format!(
             "{} {}{}",
@@ -293,15 +281,7 @@ async fn show(
     let title = match hookvault_store::requests::find_request(&state.pool, user.id, row.request_id)
         .await?
     {
-        Some(req) => format!(
-            "Audit result · {}",
-            super::requests::capture_title(
-                &req.method,
-                &req.path,
-                req.provider,
-                req.event_type.as_deref(),
-            )
-        ),
+        Some(req) => format!("Audit result · {}", super::requests::title_of(&req)),
         None => "Audit result".to_string(),
     };
     let mut resp = render(&ShowPage {

@@ -75,7 +75,11 @@ async fn show(
     };
     render(&DiffPage {
         page: Page::for_user(
-            format!("Compare · {} with {}", title(&ra), title(&rb)),
+            format!(
+                "Compare · {} with {}",
+                super::requests::title_of(&ra),
+                super::requests::title_of(&rb)
+            ),
             &user,
         )
         .await?,
@@ -87,10 +91,6 @@ async fn show(
         truncated,
         byte_sizes,
     })
-}
-
-fn title(r: &StoredRequest) -> String {
-    super::requests::capture_title(&r.method, &r.path, r.provider, r.event_type.as_deref())
 }
 
 fn side(r: &StoredRequest) -> Side {

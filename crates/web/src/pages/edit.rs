@@ -87,19 +87,7 @@ async fn render_edit(
         form: None,
     });
     let mut resp = render(&EditPage {
-        page: Page::for_user(
-            format!(
-                "Edit · {}",
-                super::requests::capture_title(
-                    &req.method,
-                    &req.path,
-                    req.provider,
-                    req.event_type.as_deref()
-                )
-            ),
-            user,
-        )
-        .await?,
+        page: Page::for_user(format!("Edit · {}", super::requests::title_of(&req)), user).await?,
         request_id: id,
         summary: format!(
             "{} {}",

@@ -201,15 +201,7 @@ async fn render_request_page(
     let failed = error.is_some();
     let mut resp = render(&RequestPage {
         page: Page::for_user(
-            format!(
-                "Replay · {}",
-                super::requests::capture_title(
-                    &req.method,
-                    &req.path,
-                    req.provider,
-                    req.event_type.as_deref(),
-                )
-            ),
+            format!("Replay · {}", super::requests::title_of(&req)),
             user,
         )
         .await?,

@@ -206,6 +206,16 @@ pub(crate) fn capture_title(
     }
 }
 
+/// [`capture_title`] of a stored capture.
+pub(crate) fn title_of(req: &StoredRequest) -> String {
+    capture_title(
+        &req.method,
+        &req.path,
+        req.provider,
+        req.event_type.as_deref(),
+    )
+}
+
 /// One of the user's captures and the URL it was sent to.
 pub(crate) async fn load_request(
     state: &AppState,
@@ -241,12 +251,7 @@ fn view(req: &StoredRequest, url: &str) -> Result<RequestView, AppError> {
         .join("\n");
     Ok(RequestView {
         id: req.id,
-        title: capture_title(
-            &req.method,
-            &req.path,
-            req.provider,
-            req.event_type.as_deref(),
-        ),
+        title: title_of(req),
         url: url.to_string(),
         headers_text,
         edited_from: req.edited_from,
