@@ -67,15 +67,18 @@ async fn list_request_replays(
     store::find_request_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (before, limit) = page(&q)?;
-    let rows = store::list_replays(
-        &state.pool,
-        user.id,
-        store::HistoryScope::Request(id),
-        before,
-        limit + 1,
-    )
-    .await?;
+    list_page(&state, &user, store::HistoryScope::Request(id), &q).await
+}
+
+/// One page of a capture's or an endpoint's replays (ownership already checked).
+async fn list_page(
+    state: &AppState,
+    user: &ApiUser,
+    scope: store::HistoryScope,
+    q: &ListQuery,
+) -> Result<Json<ReplayListJson>, ApiError> {
+    let (before, limit) = page(q)?;
+    let rows = store::list_replays(&state.pool, user.id, scope, before, limit + 1).await?;
     Ok(Json(list_json(rows, limit)))
 }
 
@@ -114,16 +117,7 @@ async fn list_endpoint_replays(
     find_endpoint(&state.pool, user.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (before, limit) = page(&q)?;
-    let rows = store::list_replays(
-        &state.pool,
-        user.id,
-        store::HistoryScope::Endpoint(id),
-        before,
-        limit + 1,
-    )
-    .await?;
-    Ok(Json(list_json(rows, limit)))
+    list_page(&state, &user, store::HistoryScope::Endpoint(id), &q).await
 }
 
 /// `POST /api/v1/endpoints/{id}/replays`: queues one batch, sent strictly in the chosen order
