@@ -9,10 +9,10 @@ DURATION="${DURATION:-60}"
 CONNECTIONS="${CONNECTIONS:-64}"
 PORT="${PORT:-8199}"
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "installing wrk (Debian package)…"
+if ! command -v wrk >/dev/null 2>&1 || [ ! -x /usr/bin/time ]; then
+  echo "installing wrk and time (Debian packages)…"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk time >/dev/null
 fi
 bash scripts/install-test-deps.sh >/dev/null
 # HOOKVAULT_BIN runs another build (e.g. an older commit's, for a side-by-side comparison).
@@ -92,11 +92,22 @@ ticks() {
 }
 hz=$(getconf CLK_TCK)
 postmaster=$(head -1 "$work/data/pg/postmaster.pid")
+pgbin="$(bash scripts/pg-bin.sh)"
+pgsock="$(sed -n '5p' "$work/data/pg/postmaster.pid")"
+as_pg=(); [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
+psql_bin="$pgbin/psql"; [ -x "$psql_bin" ] || psql_bin="$(command -v psql)"
+psql_hv() { "${as_pg[@]}" "$psql_bin" -h "$pgsock" -U hookvault -d hookvault -qAt "$@"; }
+# WAL written (records, full-page images, bytes) since the last call's reading: what a row costs
+# the log, beside what the reference's row costs it.
+wal() { psql_hv -F ' ' -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"; }
+wal_per_row() { # BEFORE AFTER ROWS
+  python3 -c "import sys; b, a, n = sys.argv[1].split(), sys.argv[2].split(), float(sys.argv[3]); print('%.1f records, %.2f full-page images, %d bytes' % tuple((float(y) - float(x)) / n for x, y in zip(b, a)))" "$1" "$2" "$3"
+}
 rows_before=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints" \
   | python3 -c "import json,sys; print([e['request_count'] for e in json.load(sys.stdin)['endpoints'] if e['id']=='$id'][0])")
-hv_t0=$(ticks "$server" own); pg_t0=$(ticks "$postmaster")
-HV_BODY_FILE="$work/body.json" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/capture.lua "$url/stripe" | tee "$work/wrk.txt"
-hv_t1=$(ticks "$server" own); pg_t1=$(ticks "$postmaster")
+hv_t0=$(ticks "$server" own); pg_t0=$(ticks "$postmaster"); wal0=$(wal)
+HV_BODY_FILE="$work/body.json" /usr/bin/time -o "$work/wrk.cpu" -f '%U %S' wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/capture.lua "$url/stripe" | tee "$work/wrk.txt"
+hv_t1=$(ticks "$server" own); pg_t1=$(ticks "$postmaster"); wal1=$(wal)
 
 stored=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints" \
   | python3 -c "import json,sys; print([e['request_count'] for e in json.load(sys.stdin)['endpoints'] if e['id']=='$id'][0])")
@@ -105,7 +116,9 @@ non2xx=$(awk '/Non-2xx/{print $NF}' "$work/wrk.txt"); non2xx=${non2xx:-0}
 echo "== stored rows: $stored; answered: $answered (non-2xx: $non2xx)"
 captured=$((stored - rows_before))
 cpu_us() { python3 -c "print(round(($2 - $1) / $hz / $3 * 1e6, 1))"; }
-echo "== CPU per capture: hookvault $(cpu_us "$hv_t0" "$hv_t1" "$captured") µs, PostgreSQL $(cpu_us "$pg_t0" "$pg_t1" "$captured") µs"
+wrk_us=$(python3 -c "u, s = open('$work/wrk.cpu').read().split()[-2:]; print(round((float(u) + float(s)) / $captured * 1e6, 1))")
+echo "== WAL per capture: $(wal_per_row "$wal0" "$wal1" "$captured")"
+echo "== CPU per capture: hookvault $(cpu_us "$hv_t0" "$hv_t1" "$captured") µs, PostgreSQL $(cpu_us "$pg_t0" "$pg_t1" "$captured") µs, load generator (wrk) $wrk_us µs"
 if [ "$stored" -lt "$((answered - non2xx))" ]; then
   echo "FAIL: fewer rows stored than 2xx answers" >&2; exit 1
 fi
@@ -115,11 +128,6 @@ fi
 # `requests` (its indexes, defaults, storage), in batches of 64 rows per transaction from 8
 # clients, for the same duration. The ratio of the two rates is what carries over from one
 # machine to another.
-pgbin="$(bash scripts/pg-bin.sh)"
-pgsock="$(sed -n '5p' "$work/data/pg/postmaster.pid")"
-as_pg=(); [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
-psql_bin="$pgbin/psql"; [ -x "$psql_bin" ] || psql_bin="$(command -v psql)"
-psql_hv() { "${as_pg[@]}" "$psql_bin" -h "$pgsock" -U hookvault -d hookvault -qAt "$@"; }
 psql_hv -c "CREATE TABLE bench_requests (LIKE requests INCLUDING ALL);
             CREATE TABLE bench_row AS SELECT * FROM requests WHERE endpoint_id = '$id' LIMIT 1;"
 cat > "$work/insert.sql" <<'SQL'
@@ -134,15 +142,16 @@ SELECT gen_random_uuid(), r.endpoint_id, now(), r.method, r.path, r.query, r.htt
 FROM bench_row r, generate_series(1, 64);
 SQL
 chmod 644 "$work/insert.sql"
-pg_t0=$(ticks "$postmaster")
+pg_t0=$(ticks "$postmaster"); wal0=$(wal)
 tps=$("${as_pg[@]}" "$pgbin/pgbench" -h "$pgsock" -U hookvault -n -c 8 -j 2 -T "$DURATION" -f "$work/insert.sql" hookvault 2>/dev/null \
   | awk '/^tps = /{print $3}')
 pg_rate=$(python3 -c "print(round(float('$tps') * 64))")
 hv_rate=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
-pg_t1=$(ticks "$postmaster")
+pg_t1=$(ticks "$postmaster"); wal1=$(wal)
 pg_rows=$(psql_hv -c "SELECT count(*) FROM bench_requests")
 echo "== PostgreSQL alone, same row, batches of 64, 8 clients, ${DURATION}s: $pg_rate rows/s"
 echo "== CPU per row, PostgreSQL alone: $(cpu_us "$pg_t0" "$pg_t1" "$pg_rows") µs"
+echo "== WAL per row, PostgreSQL alone: $(wal_per_row "$wal0" "$wal1" "$pg_rows")"
 echo "== capture / PostgreSQL alone: $(python3 -c "print(round(float('$hv_rate') / float('$pg_rate'), 2))") ($hv_rate / $pg_rate)"
 psql_hv -c "DROP TABLE bench_requests; DROP TABLE bench_row;"
 
