@@ -71,6 +71,10 @@ pub struct Target {
     pub saved: Option<TargetId>,
 }
 
+/// A second "Retry failed" of the same failures.
+const ALREADY_RETRIED: &str =
+    "This bulk replay's failed replays were already retried: see the newer bulk replay above.";
+
 impl Queue<'_> {
     /// Queues one replay of a capture of the user's (at `endpoint_id`); returns its id.
     pub async fn queue_one(
@@ -162,12 +166,18 @@ impl Queue<'_> {
         endpoint_id: EndpointId,
         batch_id: BatchId,
     ) -> Result<(BatchId, usize), QueueError> {
-        let (failed, pending) =
-            store::failed_batch_replays(self.pool, user_id, endpoint_id, batch_id).await?;
+        let store::BatchFailures {
+            failed,
+            pending,
+            retried,
+        } = store::failed_batch_replays(self.pool, user_id, endpoint_id, batch_id).await?;
         if pending > 0 {
             return Err(QueueError::Invalid(format!(
                 "This bulk replay is still sending ({pending} left); retry its failures once it has finished."
             )));
+        }
+        if failed.is_empty() && retried > 0 {
+            return Err(QueueError::Invalid(ALREADY_RETRIED.into()));
         }
         if failed.is_empty() {
             return Err(QueueError::Invalid(
@@ -201,7 +211,20 @@ impl Queue<'_> {
                 to_cli: f.to_cli,
             });
         }
-        self.insert(user_id, &replays).await?;
+        let originals: Vec<ReplayId> = failed.iter().map(|f| f.id).collect();
+        match store::insert_retry_within_plan(self.pool, user_id, new_batch, &originals, &replays)
+            .await?
+        {
+            store::Retry::Queued => {}
+            store::Retry::OverPlan => {
+                return Err(QueueError::OverPlan {
+                    asked: replays.len(),
+                })
+            }
+            store::Retry::AlreadyRetried => {
+                return Err(QueueError::Invalid(ALREADY_RETRIED.into()))
+            }
+        }
         self.wake.notify_waiters();
         if replays.iter().any(|r| r.to_cli) {
             hookvault_store::cli::notify_cli_replay(self.pool, endpoint_id).await?;

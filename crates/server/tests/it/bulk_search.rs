@@ -136,9 +136,12 @@ async fn all_captures_matching_a_search_are_previewed_in_order_then_sent_and_fai
     let action = &html[html[..at].rfind("action=\"").expect("action") + 8..];
     let action = action[..action.find('"').expect("end")].to_string();
 
-    // Retry failed: both again, in their order, now accepted.
-    let r = b.post_form(&action, &replays_page, &[]).await;
-    assert_eq!(r.status(), 303);
+    // Retry failed, clicked twice at once: both again, in their order, now accepted — once.
+    let (r1, r2) = tokio::join!(
+        b.post_form(&action, &replays_page, &[]),
+        b.post_form(&action, &replays_page, &[])
+    );
+    assert_eq!((r1.status().as_u16(), r2.status().as_u16()), (303, 303));
     let what = "the retried replays to arrive";
     wait_until(what, Duration::from_secs(30), async || {
         ok.lock().expect("lock").len() == 2
@@ -146,11 +149,27 @@ async fn all_captures_matching_a_search_are_previewed_in_order_then_sent_and_fai
     .await;
     let got = ok.lock().expect("lock").clone();
     assert_eq!(got, [event(1, "invoice.paid"), event(3, "invoice.paid")]);
+    let replays = app
+        .api_json(&token, &format!("/api/v1/endpoints/{endpoint}/replays"))
+        .await;
+    assert_eq!(
+        replays["replays"].as_array().expect("replays").len(),
+        4,
+        "two failed and two retries, not four: {replays}"
+    );
+
+    // The failed batch offers no second retry; asking anyway says it was retried.
+    let html = b.get_html(&replays_page).await;
+    assert!(!html.contains("Retry 2 failed"), "{html}");
+    assert!(html.contains("Failures retried"), "{html}");
+    let r = b.post_form(&action, &replays_page, &[]).await;
+    assert_eq!(r.status(), 303);
     let html = b.get_html(&replays_page).await;
     assert!(
-        html.contains("Retrying 2 failed replays, in their order."),
+        html.contains("failed replays were already retried: see the newer bulk replay above."),
         "{html}"
     );
+    assert_eq!(ok.lock().expect("lock").len(), 2, "nothing sent again");
 
     // The retry is a bulk replay of its own (newest first); having no failures, it offers no
     // retry, and asking anyway says why.

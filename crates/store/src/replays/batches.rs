@@ -12,6 +12,8 @@ pub struct BatchSummary {
     pub total: i64,
     pub succeeded: i64,
     pub failed: i64,
+    /// Failed and not retried yet ("Retry failed" sends these).
+    pub retryable: i64,
     /// Queued or running.
     pub pending: i64,
 }
@@ -29,6 +31,7 @@ pub async fn list_endpoint_batches(
                   min(r.target_url) AS "target_url!", count(*) AS "total!",
                   count(*) FILTER (WHERE r.status = 'succeeded') AS "succeeded!",
                   count(*) FILTER (WHERE r.status = 'failed') AS "failed!",
+                  count(*) FILTER (WHERE r.status = 'failed' AND r.retried_by IS NULL) AS "retryable!",
                   count(*) FILTER (WHERE r.status IN ('queued', 'running')) AS "pending!"
            FROM replays r
            WHERE r.endpoint_id = $1 AND r.user_id = $2 AND r.batch_id IS NOT NULL
@@ -58,18 +61,28 @@ pub struct FailedReplay {
     pub unordered: bool,
 }
 
-/// The failed replays of one of the user's bulk replays at `endpoint_id`, in sending order, and
-/// how many of its replays are still queued or running.
+/// Where a finished bulk replay's failures stand.
+pub struct BatchFailures {
+    /// Failed and not retried yet, in sending order.
+    pub failed: Vec<FailedReplay>,
+    /// Still queued or running.
+    pub pending: i64,
+    /// Failed and already retried (by an earlier "Retry failed").
+    pub retried: i64,
+}
+
+/// The failures of one of the user's bulk replays at `endpoint_id`.
 pub async fn failed_batch_replays(
     ex: &PgPool,
     user_id: UserId,
     endpoint_id: EndpointId,
     batch_id: BatchId,
-) -> Result<(Vec<FailedReplay>, i64), StoreError> {
-    let pending = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM replays
-           WHERE batch_id = $1 AND user_id = $2 AND endpoint_id = $3
-             AND status IN ('queued', 'running')"#,
+) -> Result<BatchFailures, StoreError> {
+    let counts = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE status IN ('queued', 'running')) AS "pending!",
+                  count(*) FILTER (WHERE status = 'failed' AND retried_by IS NOT NULL) AS "retried!"
+           FROM replays
+           WHERE batch_id = $1 AND user_id = $2 AND endpoint_id = $3"#,
         batch_id as _,
         user_id as _,
         endpoint_id as _
@@ -83,6 +96,7 @@ pub async fn failed_batch_replays(
                 unordered
          FROM replays
          WHERE batch_id = $1 AND user_id = $2 AND endpoint_id = $3 AND status = 'failed'
+           AND retried_by IS NULL
          ORDER BY position"#,
         batch_id as _,
         user_id as _,
@@ -90,5 +104,9 @@ pub async fn failed_batch_replays(
     )
     .fetch_all(ex)
     .await?;
-    Ok((failed, pending))
+    Ok(BatchFailures {
+        failed,
+        pending: counts.pending,
+        retried: counts.retried,
+    })
 }

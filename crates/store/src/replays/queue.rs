@@ -153,8 +153,63 @@ pub async fn insert_replays_within_plan(
     user_id: UserId,
     replays: &[NewReplay],
 ) -> Result<bool, StoreError> {
-    let n = i64::try_from(replays.len()).unwrap_or(i64::MAX);
     let mut tx = pool.begin().await?;
+    if !count_and_insert(&mut tx, user_id, replays).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// What became of a "Retry failed".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    Queued,
+    /// Nothing queued: the plan's replays of the day would be exceeded.
+    OverPlan,
+    /// Nothing queued: some of the failures were retried meanwhile (another click).
+    AlreadyRetried,
+}
+
+/// Queues `replays`, the retries of the failed replays `retried` (of one bulk replay), as the
+/// bulk replay `batch`, within the plan like [`insert_replays_within_plan`]. The failures are
+/// marked retried by `batch` in the same transaction, each only if nobody retried it yet: of
+/// two retries at once, one queues everything and the other nothing.
+pub async fn insert_retry_within_plan(
+    pool: &sqlx::PgPool,
+    user_id: UserId,
+    batch: BatchId,
+    retried: &[ReplayId],
+    replays: &[NewReplay],
+) -> Result<Retry, StoreError> {
+    let mut tx = pool.begin().await?;
+    let marked = sqlx::query!(
+        "UPDATE replays SET retried_by = $1
+         WHERE id = ANY($2::uuid[]) AND user_id = $3 AND status = 'failed' AND retried_by IS NULL",
+        batch as _,
+        retried as _,
+        user_id as _,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if marked.rows_affected() != retried.len() as u64 {
+        return Ok(Retry::AlreadyRetried);
+    }
+    if !count_and_insert(&mut tx, user_id, replays).await? {
+        return Ok(Retry::OverPlan);
+    }
+    tx.commit().await?;
+    Ok(Retry::Queued)
+}
+
+/// Adds `replays` to the account's count of the day and inserts them, in the caller's
+/// transaction; false (nothing counted or inserted) when they do not fit the plan.
+async fn count_and_insert(
+    tx: &mut sqlx::PgConnection,
+    user_id: UserId,
+    replays: &[NewReplay],
+) -> Result<bool, StoreError> {
+    let n = i64::try_from(replays.len()).unwrap_or(i64::MAX);
     let counted = sqlx::query_scalar!(
         r#"WITH lim AS (
                SELECT p.replays_per_day::int8 AS n FROM users u JOIN plans p ON p.name = u.plan
@@ -176,6 +231,5 @@ pub async fn insert_replays_within_plan(
         return Ok(false);
     }
     insert_replays(&mut *tx, replays).await?;
-    tx.commit().await?;
     Ok(true)
 }

@@ -181,3 +181,69 @@ async fn a_cli_result_is_recorded_as_one_attempt_and_shows_in_the_history() {
     assert_eq!(attempts.len(), 1, "and gets no second attempt");
     pool.close().await;
 }
+
+#[tokio::test]
+async fn two_retries_of_the_same_failures_at_once_queue_them_once() {
+    use hookvault_core::ids::BatchId;
+    use hookvault_store::replays::{insert_retry_within_plan, Retry};
+    let Fresh {
+        pool,
+        user,
+        endpoint,
+        db: _db,
+    } = fresh().await;
+    let (a, b) = (capture(endpoint, b"a"), capture(endpoint, b"b"));
+    insert_captures(&pool, &[a.clone(), b.clone()])
+        .await
+        .expect("captures");
+    let failed_batch = BatchId::now_v7();
+    let failed: Vec<NewReplay> = [a.id, b.id]
+        .into_iter()
+        .enumerate()
+        .map(|(i, request)| NewReplay {
+            batch_id: Some(failed_batch),
+            position: i as i32,
+            ..replay(user, endpoint, request)
+        })
+        .collect();
+    insert_replays(&pool, &failed).await.expect("queue");
+    sqlx::query("UPDATE replays SET status = 'failed' WHERE batch_id = $1")
+        .bind(failed_batch.into_uuid())
+        .execute(&pool)
+        .await
+        .expect("fail them");
+    let originals: Vec<ReplayId> = failed.iter().map(|r| r.id).collect();
+    let retry_of = |batch: BatchId| -> Vec<NewReplay> {
+        failed
+            .iter()
+            .map(|f| NewReplay {
+                id: ReplayId::now_v7(),
+                batch_id: Some(batch),
+                ..f.clone()
+            })
+            .collect()
+    };
+    let (first, second) = (BatchId::now_v7(), BatchId::now_v7());
+    let (first_replays, second_replays) = (retry_of(first), retry_of(second));
+    let (x, y) = tokio::join!(
+        insert_retry_within_plan(&pool, user, first, &originals, &first_replays),
+        insert_retry_within_plan(&pool, user, second, &originals, &second_replays),
+    );
+    let mut outcomes = [x.expect("first"), y.expect("second")];
+    outcomes.sort_by_key(|o| *o != Retry::Queued);
+    assert_eq!(outcomes, [Retry::Queued, Retry::AlreadyRetried]);
+    let (total, retried_by): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM replays WHERE endpoint_id = $1),
+                (SELECT count(DISTINCT retried_by) FROM replays WHERE batch_id = $2)",
+    )
+    .bind(endpoint.into_uuid())
+    .bind(failed_batch.into_uuid())
+    .fetch_one(&pool)
+    .await
+    .expect("counts");
+    assert_eq!(total, 4, "two failed replays and one retry of each");
+    assert_eq!(
+        retried_by, 1,
+        "both marked by the one retry that was queued"
+    );
+}

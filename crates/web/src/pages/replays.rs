@@ -355,6 +355,8 @@ pub struct BatchRow {
     pub total: i64,
     pub succeeded: i64,
     pub failed: i64,
+    /// Failed and not retried yet.
+    pub retryable: i64,
     pub pending: i64,
 }
 
@@ -403,6 +405,7 @@ async fn render_endpoint_page(
             total: b.total,
             succeeded: b.succeeded,
             failed: b.failed,
+            retryable: b.retryable,
             pending: b.pending,
         })
         .collect();
