@@ -4,6 +4,7 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::api::HeaderJson;
 use crate::headers::RawHeader;
 use crate::render;
 
@@ -93,13 +94,11 @@ pub fn har(c: &Capture<'_>) -> Value {
 }
 
 /// The replay fixture: `{"method","path","query","headers":[[name,value],…],"body_base64",
-/// "content_type"}` — headers in arrival order with their original case, body byte-exact.
+/// "content_type"}` — headers in arrival order with their original case, body byte-exact. A
+/// header value that is not UTF-8 is `[name, text, base64 of the bytes]`, as in the API
+/// ([`HeaderJson`]), so the file gives back every byte (`hookvault audit --from-file` reads it).
 pub fn fixture(c: &Capture<'_>) -> Value {
-    let headers: Vec<(String, String)> = c
-        .headers
-        .iter()
-        .map(|h| (h.name.clone(), h.value_lossy().into_owned()))
-        .collect();
+    let headers: Vec<HeaderJson> = c.headers.iter().map(HeaderJson::from).collect();
     json!({
         "method": c.method,
         "path": if c.path.is_empty() { "/" } else { c.path },
@@ -181,5 +180,19 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(decoded, body);
         assert_eq!(v["content_type"], "application/json");
+    }
+
+    #[test]
+    fn a_fixture_gives_back_header_values_that_are_not_utf8_byte_for_byte() {
+        let raw = vec![0xff, b'a', 0x80];
+        let hs = vec![RawHeader::new("X-Bin", raw.clone())];
+        let v = fixture(&capture(&hs, b"{}"));
+        assert_eq!(
+            v["headers"],
+            json!([["X-Bin", "\u{FFFD}a\u{FFFD}", "/2GA"]])
+        );
+        let back: Vec<HeaderJson> =
+            serde_json::from_value(v["headers"].clone()).expect("headers read back");
+        assert_eq!(back[0].value, raw);
     }
 }
