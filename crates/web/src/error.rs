@@ -179,3 +179,40 @@ impl IntoResponse for ApiError {
         (status, self.0.retry_after(), Json(body)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn page_of(e: AppError) -> (StatusCode, String) {
+        let r = e.into_response();
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, String::from_utf8(body.to_vec()).expect("utf-8"))
+    }
+
+    #[tokio::test]
+    async fn an_error_page_has_the_site_header_and_escapes_its_message() {
+        let (status, html) = page_of(AppError::NotFound).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(
+            html.contains("<title>Not Found · Hookvault</title>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<a class="brand" href="/">Hookvault</a>"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<a href="/settings">Settings</a>"#),
+            "{html}"
+        );
+
+        let (status, html) = page_of(AppError::Unprocessable("<script>x</script>".into())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!html.contains("<script>x"), "{html}");
+        assert!(html.contains("&#60;script&#62;x"), "{html}");
+    }
+}
