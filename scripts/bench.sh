@@ -168,3 +168,24 @@ sink=$(curl -s -H "Authorization: Bearer $sink_token" -H 'Content-Type: applicat
   -d '{"name":"replay sink"}' "$base/api/v1/endpoints")
 echo "== replay: $REPLAYS captures, bulk batches of 1000, scheme stripe, to a local HTTP target (server options: ${SERVER_ARGS:-defaults})"
 python3 bench/replay.py "$base" "$token" "$id" "$sink" "$sink_token" "$REPLAYS" "$REPLAY_ORDERS"
+
+# The HTTP floor (FLOOR=0 skips it): the same wrk load against an axum server that reads each
+# body and answers 200, storing nothing (crates/server/examples/http_floor.rs), run after
+# Hookvault has stopped. It bounds what any capture path over HTTP can reach on this machine.
+if [ "${FLOOR:-1}" != 0 ]; then
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  SQLX_OFFLINE=true cargo build --release --locked -q -p hookvault-server --example http_floor
+  ./target/release/examples/http_floor "127.0.0.1:$PORT" &
+  floor=$!
+  for _ in $(seq 1 50); do curl -fs -o /dev/null -d x "http://127.0.0.1:$PORT/in/x" && break; sleep 0.1; done
+  fl_t0=$(ticks "$floor" own)
+  HV_BODY_FILE="$work/body.json" /usr/bin/time -o "$work/floor.cpu" -f '%U %S' wrk -t2 -c"$CONNECTIONS" \
+    -d"${DURATION}s" --latency -s bench/capture.lua "http://127.0.0.1:$PORT/in/x/stripe" > "$work/floor.txt"
+  fl_t1=$(ticks "$floor" own)
+  kill "$floor"; wait "$floor" 2>/dev/null || true
+  fl_rate=$(awk '/Requests\/sec/{print $2}' "$work/floor.txt")
+  fl_n=$(awk '/requests in/{print $1}' "$work/floor.txt")
+  fl_wrk=$(python3 -c "u, s = open('$work/floor.cpu').read().split()[-2:]; print(round((float(u) + float(s)) / $fl_n * 1e6, 1))")
+  echo "== HTTP floor (axum reading the body, storing nothing), ${DURATION}s: $fl_rate requests/s; CPU per request: server $(cpu_us "$fl_t0" "$fl_t1" "$fl_n") µs, load generator (wrk) $fl_wrk µs"
+fi
