@@ -17,10 +17,13 @@ async fn main() -> anyhow::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8198".to_owned());
-    let app = Router::new().route("/{*path}", post(|body: Bytes| async move {
-        std::hint::black_box(body.len());
-        "ok"
-    }));
+    let app = Router::new().route(
+        "/{*path}",
+        post(|body: Bytes| async move {
+            std::hint::black_box(body.len());
+            "ok"
+        }),
+    );
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     axum::serve(listener, app).await?;
     Ok(())

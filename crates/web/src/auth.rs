@@ -39,7 +39,25 @@ pub fn router() -> Router<AppState> {
 struct SignupPage {
     page: Page,
     email: String,
-    error: Option<String>,
+    /// The reason the form was refused, and what it is about.
+    error: Option<(SignupField, String)>,
+}
+
+/// What a sign-up refusal is about: shown next to that field.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SignupField {
+    Email,
+    Password,
+    Form,
+}
+
+impl SignupPage {
+    fn error_for(&self, field: SignupField) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, e)| e.as_str())
+    }
 }
 
 #[derive(Template)]
@@ -101,12 +119,18 @@ async fn signup(
 ) -> Result<Response, AppError> {
     let email = form.email.trim().to_string();
     let problem = if !valid_email(&email) {
-        Some("Enter a valid email address.")
+        Some((SignupField::Email, "Enter a valid email address."))
     } else {
-        password::problem(&form.password)
+        password::problem(&form.password).map(|p| (SignupField::Password, p))
     };
-    if let Some(problem) = problem {
-        return signup_error(&session, email, problem, StatusCode::UNPROCESSABLE_ENTITY).await;
+    if let Some((field, problem)) = problem {
+        return signup_error(
+            &session,
+            email,
+            (field, problem),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     // Counted once the form is valid, before the (costly) hashing.
     let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
@@ -116,7 +140,13 @@ async fn signup(
             "Too many sign-ups from your address. Try again in {}.",
             wait_in_words(wait)
         );
-        return signup_error(&session, email, &message, StatusCode::TOO_MANY_REQUESTS).await;
+        return signup_error(
+            &session,
+            email,
+            (SignupField::Form, &message),
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await;
     }
     let hash = password::hash(&state, form.password).await?;
     let id = UserId::now_v7();
@@ -126,7 +156,10 @@ async fn signup(
             return signup_error(
                 &session,
                 email,
-                "An account with this email already exists. Log in instead.",
+                (
+                    SignupField::Email,
+                    "An account with this email already exists. Log in instead.",
+                ),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
@@ -150,14 +183,14 @@ async fn signup(
 async fn signup_error(
     session: &Session,
     email: String,
-    error: &str,
+    (field, error): (SignupField, &str),
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let page = Page::anonymous("Sign up", session).await?;
     let mut resp = render(&SignupPage {
         page,
         email,
-        error: Some(error.to_string()),
+        error: Some((field, error.to_string())),
     })?;
     *resp.status_mut() = status;
     Ok(resp)

@@ -533,3 +533,55 @@ async fn the_account_forms_keep_the_typed_address_with_the_reason_next_to_the_fi
         .expect("body")
         .contains("We sent a link to moved@example.org."));
 }
+
+#[tokio::test]
+async fn the_signup_form_shows_each_refusal_next_to_its_own_field_and_keeps_the_address() {
+    let app = TestApp::spawn().await;
+    app.account("taken@example.com").await;
+    let b = app.browser();
+
+    let html = refused(
+        &b,
+        "/signup",
+        "/signup",
+        &[("email", "not-an-address"), ("password", PASSWORD)],
+        422,
+    )
+    .await;
+    assert_value(&html, "email", "not-an-address");
+    assert_eq!(
+        error_next_to(&html, "email", "email-error"),
+        "Enter a valid email address."
+    );
+    assert!(!html.contains("id=\"password-error\""));
+
+    let html = refused(
+        &b,
+        "/signup",
+        "/signup",
+        &[("email", "new@example.com"), ("password", "short")],
+        422,
+    )
+    .await;
+    assert_value(&html, "email", "new@example.com");
+    assert!(error_next_to(&html, "password", "password-error").contains("8"));
+    assert!(!html.contains("id=\"email-error\""));
+    assert!(
+        !html.contains("value=\"short\""),
+        "passwords are never sent back"
+    );
+
+    let html = refused(
+        &b,
+        "/signup",
+        "/signup",
+        &[("email", "taken@example.com"), ("password", PASSWORD)],
+        422,
+    )
+    .await;
+    assert_value(&html, "email", "taken@example.com");
+    assert_eq!(
+        error_next_to(&html, "email", "email-error"),
+        "An account with this email already exists. Log in instead."
+    );
+}
