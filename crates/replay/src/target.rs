@@ -28,6 +28,18 @@ pub enum TargetError {
     MaxAttempts(i64),
 }
 
+impl TargetError {
+    /// The member of a target (in the API's JSON and the pages' forms) that was refused.
+    pub fn field(&self) -> &'static str {
+        match self {
+            TargetError::Refused(_) => "target_url",
+            TargetError::Scheme(_) => "scheme",
+            TargetError::Secret(_) => "secret",
+            TargetError::MaxAttempts(_) => "max_attempts",
+        }
+    }
+}
+
 /// A target that passed every check. Its `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CheckedTarget {

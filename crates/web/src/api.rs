@@ -164,9 +164,8 @@ async fn revoke_current_token(
     user: ApiUser,
 ) -> Result<StatusCode, ApiError> {
     let Grant::Token(hash) = &user.grant else {
-        return Err(AppError::Unprocessable(
+        return Err(AppError::invalid(
             "only an API token can revoke itself (Authorization: Bearer); revoke tokens in Settings"
-                .into(),
         )
         .into());
     };
@@ -318,9 +317,7 @@ async fn update_endpoint(
             &state,
             id,
             s.scheme.as_deref().ok_or_else(|| {
-                AppError::Unprocessable(
-                    "signing.scheme is required (signing: null turns the check off)".into(),
-                )
+                AppError::invalid("signing.scheme is required (signing: null turns the check off)")
             })?,
             s.secret.as_deref(),
             e.signing_secret_sealed.as_deref(),
@@ -373,12 +370,12 @@ async fn list_endpoint_requests(
     let before = match q.before.as_deref().filter(|s| !s.is_empty()) {
         Some(c) => Some(
             c.parse::<i64>()
-                .map_err(|_| AppError::Unprocessable("invalid cursor".into()))?,
+                .map_err(|_| AppError::invalid("invalid cursor"))?,
         ),
         None => None,
     };
-    let search = hookvault_core::search::parse(&q.q)
-        .map_err(|e| AppError::Unprocessable(format!("q: {e}")))?;
+    let search =
+        hookvault_core::search::parse(&q.q).map_err(|e| AppError::invalid(format!("q: {e}")))?;
     let rows = if search.is_empty() {
         list_requests(&state.pool, user.id, id, before, limit + 1).await?
     } else {

@@ -24,7 +24,7 @@ where
         <Json<T> as FromRequest<S>>::from_request(req, state)
             .await
             .map(|Json(v)| ApiJson(v))
-            .map_err(|e| ApiError(AppError::Unprocessable(e.body_text())))
+            .map_err(|e| ApiError(AppError::invalid(e.body_text())))
     }
 }
 
@@ -40,7 +40,7 @@ where
         <Json<T> as OptionalFromRequest<S>>::from_request(req, state)
             .await
             .map(|v| v.map(|Json(v)| ApiJson(v)))
-            .map_err(|e| ApiError(AppError::Unprocessable(e.body_text())))
+            .map_err(|e| ApiError(AppError::invalid(e.body_text())))
     }
 }
 
@@ -76,6 +76,6 @@ where
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| ApiQuery(v))
-            .map_err(|e| ApiError(AppError::Unprocessable(e.body_text())))
+            .map_err(|e| ApiError(AppError::invalid(e.body_text())))
     }
 }

@@ -135,7 +135,7 @@ async fn create_bulk_replay(
         .ok_or(AppError::NotFound)?;
     let ApiJson(body) = body?;
     let order: ReplayOrder = match body.order.as_deref() {
-        Some(o) => o.parse().map_err(AppError::Unprocessable)?,
+        Some(o) => o.parse().map_err(AppError::invalid)?,
         None => ReplayOrder::default(),
     };
     let (batch_id, replays) = queue_bulk(
@@ -195,7 +195,7 @@ fn page(q: &ListQuery) -> Result<(Option<ReplayId>, i64), AppError> {
     let before = match q.before.as_deref().filter(|s| !s.is_empty()) {
         Some(c) => Some(
             c.parse::<ReplayId>()
-                .map_err(|_| AppError::Unprocessable("invalid cursor".into()))?,
+                .map_err(|_| AppError::invalid("invalid cursor"))?,
         ),
         None => None,
     };

@@ -262,7 +262,7 @@ impl DeliveryReport {
     /// Refuses a report that cannot describe a real delivery.
     fn checked(self) -> Result<Self, AppError> {
         if self.0.duration_ms > MAX_DURATION_MS {
-            return Err(AppError::Unprocessable(format!(
+            return Err(AppError::invalid(format!(
                 "duration_ms must be at most {MAX_DURATION_MS} (a day)"
             )));
         }

@@ -13,9 +13,10 @@ use hookvault_store::StoreError;
 pub enum AppError {
     #[error("not found")]
     NotFound,
-    /// Refused input, with the reason in words: 422 (the API's `invalid`).
+    /// Refused input, with the reason in words and what it is about: 422 (the API's
+    /// `invalid`).
     #[error("{0}")]
-    Unprocessable(String),
+    Unprocessable(Invalid),
     #[error("the form has expired; reload the page and try again")]
     Csrf,
     #[error("{0}")]
@@ -39,7 +40,48 @@ pub enum AppError {
     Internal(#[source] anyhow::Error),
 }
 
+/// A refusal of what the user sent: the reason in words, and the form field (or JSON member)
+/// it is about, so a page shows it right after that field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The field's name (`target_url`, `scheme`, `secret`, `max_attempts`, `name`, …), or `""`
+    /// when the refusal is about the request as a whole.
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(message: String) -> Self {
+        Invalid { field: "", message }
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
 impl AppError {
+    /// Refused input about the form or request as a whole (422).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AppError::Unprocessable(Invalid::from(message.into()))
+    }
+
+    /// Refused input about one field (422).
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+        AppError::Unprocessable(Invalid {
+            field,
+            message: message.into(),
+        })
+    }
+
     /// An internal error, keeping its cause chain for the log.
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         AppError::Internal(e.into())
@@ -210,7 +252,7 @@ mod tests {
             "{html}"
         );
 
-        let (status, html) = page_of(AppError::Unprocessable("<script>x</script>".into())).await;
+        let (status, html) = page_of(AppError::invalid("<script>x</script>")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(!html.contains("<script>x"), "{html}");
         assert!(html.contains("&#60;script&#62;x"), "{html}");

@@ -221,9 +221,7 @@ pub(crate) async fn start_position(
     match given {
         Some(text) => text
             .parse()
-            .map_err(|e: hookvault_core::position::BadPosition| {
-                AppError::Unprocessable(e.to_string())
-            }),
+            .map_err(|e: hookvault_core::position::BadPosition| AppError::invalid(e.to_string())),
         None => Ok(feed::head(pool).await?),
     }
 }

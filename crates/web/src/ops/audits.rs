@@ -4,7 +4,9 @@
 
 use crate::error::AppError;
 use crate::state::AppState;
-use hookvault_core::audit::{self, Audit, AuditEvent, EventSource, Report, DEFAULT_SPACING};
+use hookvault_core::audit::{
+    self, Audit, AuditError, AuditEvent, EventSource, Report, DEFAULT_SPACING,
+};
 use hookvault_core::ids::{AuditId, RequestId, UserId};
 use hookvault_core::stored::AuditStatus;
 use hookvault_replay::audit::GuardedTransport;
@@ -41,7 +43,7 @@ pub(crate) async fn start_audit(
         secret,
         None,
     )
-    .map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    .map_err(|e| AppError::invalid_field(e.field(), e.to_string()))?;
     let event = AuditEvent {
         method: req.method,
         headers: req.headers.into_vec(),
@@ -53,7 +55,13 @@ pub(crate) async fn start_audit(
         event,
         EventSource::Capture(request_id.to_string()),
     )
-    .map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    .map_err(|e| {
+        let field = match e {
+            AuditError::NotSigning(_) => "scheme",
+            AuditError::Secret(_) => "secret",
+        };
+        AppError::invalid_field(field, e.to_string())
+    })?;
     store::close_stale_audits(&state.pool, user_id).await?;
     let id = AuditId::now_v7();
     let inserted = store::insert_audit(

@@ -30,13 +30,15 @@ pub(crate) fn new_capture_token() -> String {
 pub(crate) fn clean_name(name: &str) -> Result<String, crate::error::AppError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(crate::error::AppError::Unprocessable(
-            "The name cannot be empty.".into(),
+        return Err(crate::error::AppError::invalid_field(
+            "name",
+            "The name cannot be empty.",
         ));
     }
     if name.chars().count() > 100 {
-        return Err(crate::error::AppError::Unprocessable(
-            "The name can have at most 100 characters.".into(),
+        return Err(crate::error::AppError::invalid_field(
+            "name",
+            "The name can have at most 100 characters.",
         ));
     }
     Ok(name.to_string())
@@ -53,7 +55,7 @@ pub(crate) fn validate_response(
     delay_ms: i32,
 ) -> Result<EndpointResponse, AppError> {
     hookvault_core::response::check(status, &content_type, &body, &headers, delay_ms)
-        .map_err(|e| AppError::Unprocessable(e.to_string()))?;
+        .map_err(|e| AppError::invalid(e.to_string()))?;
     Ok(EndpointResponse {
         status,
         content_type,
@@ -80,14 +82,12 @@ pub(crate) fn signature_check(
     }
     let scheme: Scheme = scheme
         .parse()
-        .map_err(|e: hookvault_core::signing::UnknownScheme| {
-            AppError::Unprocessable(e.to_string())
-        })?;
+        .map_err(|e: hookvault_core::signing::UnknownScheme| AppError::invalid(e.to_string()))?;
     if scheme == Scheme::None {
         return Ok(None);
     }
     if !scheme.signs() {
-        return Err(AppError::Unprocessable(format!(
+        return Err(AppError::invalid(format!(
             "{} does not check signatures",
             scheme.label()
         )));
@@ -100,7 +100,7 @@ pub(crate) fn signature_check(
     }
     // The one secret rule, shared with replay targets (same check, same words).
     let secret = hookvault_core::signing::check_secret(scheme, secret)
-        .map_err(|e| AppError::Unprocessable(e.to_string()))?;
+        .map_err(|e| AppError::invalid(e.to_string()))?;
     let sealed = state
         .secret_key
         .seal(secret.as_bytes(), endpoint_id.as_bytes());

@@ -113,7 +113,7 @@ pub(crate) async fn remember(
     let scheme = match signing.and_then(|s| s.scheme.as_deref()) {
         Some(name) => name
             .parse::<Scheme>()
-            .map_err(|e| AppError::Unprocessable(e.to_string()))?,
+            .map_err(|e| AppError::invalid(e.to_string()))?,
         None => Scheme::Original,
     };
     let sealed = signing

@@ -29,8 +29,8 @@ fn queue(state: &AppState) -> Queue<'_> {
 /// and what was used today.
 async fn answer(state: &AppState, user_id: UserId, e: QueueError) -> AppError {
     match e {
-        QueueError::Invalid(m) => AppError::Unprocessable(m),
-        QueueError::Target(t) => AppError::Unprocessable(t.to_string()),
+        QueueError::Invalid(m) => AppError::invalid(m),
+        QueueError::Target(t) => AppError::invalid_field(t.field(), t.to_string()),
         QueueError::NotFound => AppError::NotFound,
         QueueError::OverPlan { asked } => crate::usage::over_plan(state, user_id, asked).await,
         QueueError::Store(e) => e.into(),

@@ -16,7 +16,7 @@ use hookvault_store::audits::{self as store, AuditRow};
 use serde::Deserialize;
 
 use crate::auth::{CheckedForm, CurrentUser};
-use crate::error::AppError;
+use crate::error::{AppError, Invalid};
 use crate::ops::audits::{report_of, start_audit};
 use crate::state::AppState;
 use crate::views::{render, rfc3339, Page};
@@ -90,7 +90,7 @@ async fn render_request_page(
     state: &AppState,
     user: &CurrentUser,
     id: RequestId,
-    error: Option<String>,
+    error: Option<Invalid>,
     form: Option<&AuditForm>,
 ) -> Result<Response, AppError> {
     let found = hookvault_store::requests::find_request(&state.pool, user.id, id).await?;
@@ -127,21 +127,10 @@ async fn render_request_page(
             .unwrap_or_else(|| "stripe".to_owned()),
         target_url: form.map(|f| f.target_url.clone()).unwrap_or_default(),
         error_field: match (&error, form) {
-            (Some(_), Some(f)) => {
-                match super::replay_fields::target_field(
-                    state,
-                    &f.target_url,
-                    &f.scheme,
-                    &f.secret,
-                    None,
-                ) {
-                    "" if f.target_url.trim().is_empty() => "target_url",
-                    field => field,
-                }
-            }
+            (Some(e), Some(f)) => super::replay_fields::url_field(&f.target_url, e.field),
             _ => "",
         },
-        error,
+        error: error.map(|e| e.message),
         audits,
     })?;
     if failed {
@@ -177,8 +166,11 @@ async fn start(
     .await;
     match started {
         Ok(audit_id) => Ok(Redirect::to(&format!("/audits/{audit_id}")).into_response()),
-        Err(AppError::Unprocessable(msg) | AppError::TooManyRequests(msg)) => {
-            render_request_page(&state, &user, id, Some(msg), Some(&form)).await
+        Err(AppError::Unprocessable(invalid)) => {
+            render_request_page(&state, &user, id, Some(invalid), Some(&form)).await
+        }
+        Err(AppError::TooManyRequests(msg)) => {
+            render_request_page(&state, &user, id, Some(msg.into()), Some(&form)).await
         }
         Err(e) => Err(e),
     }

@@ -15,7 +15,7 @@ use hookvault_store::search::search_requests;
 
 use super::replays::{choices, form_target, FormChoices, ReplayForm};
 use crate::auth::{CheckedForm, CheckedRawForm, CsrfForm, CurrentUser};
-use crate::error::AppError;
+use crate::error::{AppError, Invalid};
 use crate::ops::last_target;
 use crate::ops::replays::{candidates, queue_bulk, retry_failed, MAX_BULK};
 use crate::state::AppState;
@@ -61,7 +61,7 @@ fn selected(pairs: &[(String, String)]) -> Result<Vec<RequestId>, AppError> {
         .filter(|(k, _)| k == "request_id")
         .map(|(_, v)| v.parse::<RequestId>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| AppError::Unprocessable("A selected capture id is not valid.".into()))
+        .map_err(|_| AppError::invalid("A selected capture id is not valid."))
 }
 
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -88,10 +88,10 @@ async fn matching(
             let slot = state.heavy.enter(user.id).await?;
             search_requests(slot.pool(), user.id, endpoint_id, &s, None, limit).await?
         }
-        Err(e) => return Err(AppError::Unprocessable(e.to_string())),
+        Err(e) => return Err(AppError::invalid(e.to_string())),
     };
     if rows.len() > MAX_BULK {
-        return Err(AppError::Unprocessable(format!(
+        return Err(AppError::invalid(format!(
             "More than {MAX_BULK} captures match; a bulk replay sends at most {MAX_BULK}. Narrow the search (for example with after: or type:)."
         )));
     }
@@ -101,7 +101,7 @@ async fn matching(
 fn parse_order(text: Option<&str>) -> Result<ReplayOrder, AppError> {
     match text.filter(|t| !t.is_empty()) {
         None => Ok(ReplayOrder::default()),
-        Some(t) => t.parse().map_err(AppError::Unprocessable),
+        Some(t) => t.parse().map_err(AppError::invalid),
     }
 }
 
@@ -169,7 +169,7 @@ async fn render_bulk(
     ids: Vec<RequestId>,
     q: Option<String>,
     order: ReplayOrder,
-    error: Option<String>,
+    error: Option<Invalid>,
     form: Option<&ReplayForm>,
 ) -> Result<Response, AppError> {
     let failed = error.is_some();
@@ -209,9 +209,9 @@ async fn bulk_page(
         (selected(&pairs)?, None)
     };
     if ids.is_empty() {
-        return Err(AppError::Unprocessable(match q {
-            Some(_) => "No capture matches this search.".into(),
-            None => "Select at least one capture to replay.".into(),
+        return Err(AppError::invalid(match q {
+            Some(_) => "No capture matches this search.",
+            None => "Select at least one capture to replay.",
         }));
     }
     render_bulk(&state, &user, endpoint_id, ids, q, order, None, None).await
@@ -310,7 +310,7 @@ async fn retry_batch(
             "Retrying {n} failed replay{}, in their order.",
             if n == 1 { "" } else { "s" }
         ),
-        Err(AppError::Unprocessable(m)) => m,
+        Err(AppError::Unprocessable(m)) => m.message,
         Err(e) => return Err(e),
     };
     crate::flash::notice(&user.session, message).await?;

@@ -34,7 +34,7 @@ async fn pick(Path(id): Path<RequestId>, Query(q): Query<PickQuery>) -> Result<R
         .with
         .trim()
         .parse()
-        .map_err(|_| AppError::Unprocessable("That is not a request id.".into()))?;
+        .map_err(|_| AppError::invalid("That is not a request id."))?;
     Ok(Redirect::to(&format!("/requests/{id}/diff/{other}")).into_response())
 }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::replays::{choices, form_target, FormChoices, ReplayForm};
 use crate::auth::{CheckedForm, CurrentUser};
-use crate::error::AppError;
+use crate::error::{AppError, Invalid};
 use crate::ops::edits::{self, EditError, MAX_EDIT_BYTES};
 use crate::state::AppState;
 use crate::views::{render, Page};
@@ -54,7 +54,7 @@ struct Shown<'a> {
     body: String,
     headers_error: Option<String>,
     body_error: Option<String>,
-    target_error: Option<String>,
+    target_error: Option<Invalid>,
     form: Option<&'a ReplayForm>,
 }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::confirm::{self, ConfirmForm};
 use crate::auth::{CheckedForm, CurrentUser};
-use crate::error::AppError;
+use crate::error::{AppError, Invalid};
 use crate::flash::{self, Flash};
 use crate::state::AppState;
 use crate::views::{render, url_component, Page, RequestRow};
@@ -116,7 +116,7 @@ async fn create(
             .await?;
             Ok(Redirect::to(&format!("/endpoints/{id}")).into_response())
         }
-        Err(AppError::Unprocessable(m) | AppError::PlanLimit(m)) => {
+        Err(AppError::Unprocessable(Invalid { message: m, .. }) | AppError::PlanLimit(m)) => {
             let refusal = Flash::refusal("create", "name", m, &[("name", &form.name)]);
             render_list(&state, &user, Some(refusal)).await
         }
@@ -296,7 +296,7 @@ async fn rename(
     let name = match crate::ops::endpoints::clean_name(&form.name) {
         Ok(name) => name,
         Err(AppError::Unprocessable(m)) => {
-            let refusal = Flash::refusal("rename", "name", m, &[("name", &form.name)]);
+            let refusal = Flash::refusal("rename", "name", m.message, &[("name", &form.name)]);
             return refuse_settings(&state, &user, id, refusal).await;
         }
         Err(e) => return Err(e),

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::replay_history::{history, ReplayRow};
 use crate::auth::{CheckedForm, CurrentUser};
-use crate::error::AppError;
+use crate::error::{AppError, Invalid};
 use crate::ops::last_target;
 use crate::ops::replays::{queue_one, save_target, SigningBody, TargetBody};
 use crate::state::AppState;
@@ -75,7 +75,7 @@ pub(super) async fn choices(
     state: &AppState,
     user_id: UserId,
     endpoint_id: EndpointId,
-    error: Option<String>,
+    error: Option<Invalid>,
     form: Option<&ReplayForm>,
     detected: Option<Scheme>,
 ) -> Result<FormChoices, AppError> {
@@ -142,9 +142,10 @@ pub(super) async fn choices(
         l.secret_set && l.target_id.is_none() && l.url == target_url && l.scheme.as_str() == scheme
     });
     let error_field = match (&error, form) {
-        (Some(_), Some(f)) => super::replay_fields::replay_form_field(state, f, secret_remembered),
+        (Some(e), Some(f)) => super::replay_fields::replay_form_field(f, e.field),
         _ => "",
     };
+    let error = error.map(|e| e.message);
     Ok(FormChoices {
         schemes: Scheme::ALL
             .iter()
@@ -190,7 +191,7 @@ async fn render_request_page(
     state: &AppState,
     user: &CurrentUser,
     id: RequestId,
-    error: Option<String>,
+    error: Option<Invalid>,
     form: Option<&ReplayForm>,
     signed_curl: Option<String>,
 ) -> Result<Response, AppError> {
@@ -261,7 +262,7 @@ impl ReplayForm {
                 target_id: Some(
                     self.target_id
                         .parse()
-                        .map_err(|_| AppError::Unprocessable("Choose a saved target.".into()))?,
+                        .map_err(|_| AppError::invalid("Choose a saved target."))?,
                 ),
                 ..TargetBody::default()
             },
@@ -289,8 +290,8 @@ pub(super) async fn form_target(
     if form.mode == "last" {
         return last
             .ok_or_else(|| {
-                AppError::Unprocessable(
-                    "No target is remembered for this endpoint yet: choose one below.".into(),
+                AppError::invalid(
+                    "No target is remembered for this endpoint yet: choose one below.",
                 )
             })?
             .body(state);
@@ -442,7 +443,7 @@ async fn create_target(
         let max_attempts = match form.max_attempts.trim() {
             "" => None,
             n => Some(n.parse::<i64>().map_err(|_| {
-                AppError::Unprocessable("Attempts must be a number from 1 to 10.".into())
+                AppError::invalid_field("max_attempts", "Attempts must be a number from 1 to 10.")
             })?),
         };
         save_target(
@@ -467,15 +468,11 @@ async fn create_target(
         }
         Err(AppError::Unprocessable(msg)) => {
             // The form as typed (but the secret) with the reason next to its field.
-            let field = super::replay_fields::saved_target_field(
-                &state,
-                [&form.name, &form.target_url, &form.scheme, &form.secret],
-                &form.max_attempts,
-            );
+            let field = super::replay_fields::url_field(&form.target_url, msg.field);
             let refusal = crate::flash::Flash::refusal(
                 "target",
                 field,
-                msg,
+                msg.message,
                 &[
                     ("name", &form.name),
                     ("target_url", &form.target_url),

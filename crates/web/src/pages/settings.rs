@@ -204,7 +204,8 @@ async fn create(
     let name = match crate::ops::endpoints::clean_name(&form.name) {
         Ok(name) => name,
         Err(AppError::Unprocessable(m)) => {
-            let refusal = crate::flash::Flash::refusal("token", "name", m, &[("name", &form.name)]);
+            let refusal =
+                crate::flash::Flash::refusal("token", "name", m.message, &[("name", &form.name)]);
             return refused(&state, &user, refusal, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
         Err(e) => return Err(e),

@@ -49,8 +49,12 @@ async fn set_signing(
         Ok(check) => check,
         Err(AppError::Unprocessable(m)) => {
             // The secret typed is not kept (it is never put back into a page).
-            let refusal =
-                crate::flash::Flash::refusal("signing", "secret", m, &[("scheme", &form.scheme)]);
+            let refusal = crate::flash::Flash::refusal(
+                "signing",
+                "secret",
+                m.message,
+                &[("scheme", &form.scheme)],
+            );
             return super::endpoints::refuse_settings(&state, &user, id, refusal).await;
         }
         Err(e) => return Err(e),
