@@ -106,8 +106,23 @@ wal_per_row() { # BEFORE AFTER ROWS
 rows_before=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints" \
   | python3 -c "import json,sys; print([e['request_count'] for e in json.load(sys.stdin)['endpoints'] if e['id']=='$id'][0])")
 hv_t0=$(ticks "$server" own); pg_t0=$(ticks "$postmaster"); wal0=$(wal)
+# WAITS=1: every 50 ms during the run, the captures stored so far and what each backend running
+# the capture statement waits on (bench/waits.py summarises them after the run).
+if [ "${WAITS:-0}" != 0 ]; then
+  psql_hv -F '|' > "$work/waits.txt" 2>&1 <<'SQL' &
+SELECT clock_timestamp(), (SELECT last_value FROM requests_seq_seq),
+       (SELECT string_agg(coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-'), ';')
+        FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'WITH live AS%'
+          AND pid <> pg_backend_pid()) \watch 0.05
+SQL
+  sampler=$!
+fi
 HV_BODY_FILE="$work/body.json" /usr/bin/time -o "$work/wrk.cpu" -f '%U %S' wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/capture.lua "$url/stripe" | tee "$work/wrk.txt"
 hv_t1=$(ticks "$server" own); pg_t1=$(ticks "$postmaster"); wal1=$(wal)
+if [ "${WAITS:-0}" != 0 ]; then
+  kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+  python3 bench/waits.py "$work/waits.txt"
+fi
 
 stored=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints" \
   | python3 -c "import json,sys; print([e['request_count'] for e in json.load(sys.stdin)['endpoints'] if e['id']=='$id'][0])")
