@@ -4,7 +4,7 @@
 //! document, so a search uses the documents' indexes there and scans only the bodies above it
 //! (see `search::search_requests`).
 
-use hookvault_core::headers;
+use hookvault_core::headers::{Headers, RawHeader};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -14,10 +14,14 @@ use crate::StoreError;
 /// a line of its own. Bytes that are not UTF-8, and NUL (which PostgreSQL text cannot hold),
 /// become U+FFFD, so every UTF-8 string found in the raw body or in one header name or value
 /// is found in this text too (the search then checks the raw bytes).
-pub fn search_words(body: &[u8], header_blob: &[u8]) -> String {
-    let mut words = String::with_capacity(body.len() + header_blob.len() + 16);
+pub fn search_words(body: &[u8], headers: &[RawHeader]) -> String {
+    let size: usize = headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len() + 2)
+        .sum();
+    let mut words = String::with_capacity(body.len() + size);
     words.push_str(&String::from_utf8_lossy(body));
-    for h in headers::decode(header_blob).unwrap_or_default() {
+    for h in headers {
         words.push('\n');
         words.push_str(&h.name);
         words.push('\n');
@@ -49,7 +53,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<(usize, bool), Stor
     // memory does not grow with body sizes; `candidates` says whether the byte budget cut the
     // batch short (then more captures are waiting).
     let rows = sqlx::query!(
-        r#"SELECT id AS "id!", xid AS "xid!", seq AS "seq!", headers AS "headers!",
+        r#"SELECT id AS "id!", xid AS "xid!", seq AS "seq!", headers AS "headers!: Headers",
                   body AS "body!", candidates AS "candidates!"
            FROM (SELECT w.*,
                         (sum(w.body_size::int8) OVER (ORDER BY w.xid, w.seq))::int8 AS upto,
@@ -83,7 +87,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<(usize, bool), Stor
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let words: Vec<String> = rows
         .iter()
-        .map(|r| search_words(&r.body, &r.headers))
+        .map(|r| search_words(&r.body, r.headers.as_slice()))
         .collect();
     drop(rows);
     let mut tx = pool.begin().await?;
@@ -121,15 +125,14 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<(usize, bool), Stor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookvault_core::headers::RawHeader;
 
     #[test]
     fn words_hold_the_body_and_each_header_name_and_value_with_bad_bytes_replaced() {
-        let blob = headers::encode(&[
+        let headers = [
             RawHeader::new("Content-Type", b"application/json".to_vec()),
             RawHeader::new("X-Odd", b"a\xffb".to_vec()),
-        ]);
-        let words = search_words(b"{\"a\":\"\x00x\xfe\"}", &blob);
+        ];
+        let words = search_words(b"{\"a\":\"\x00x\xfe\"}", &headers);
         assert_eq!(
             words,
             "{\"a\":\"\u{FFFD}x\u{FFFD}\"}\nContent-Type\napplication/json\nX-Odd\na\u{FFFD}b"
