@@ -20,39 +20,20 @@ CONNECTIONS="${CONNECTIONS:-32}"
 ROWS_B="${ROWS_B:-50000}"
 PORT="${PORT:-8197}"
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "installing wrk (Debian package)…"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
-fi
-bash scripts/install-test-deps.sh >/dev/null
-BIN="${HOOKVAULT_BIN:-}"
-if [ -z "$BIN" ]; then
-  SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
-  BIN=./target/release/hookvault
-fi
-
-work="$(mktemp -d /tmp/hookvault-mixed.XXXXXX)"
-chmod 755 "$work"
+source scripts/bench-common.sh
+bench_tools
+bench_build
+bench_workdir hookvault-mixed
 python3 bench/stripe_event.py > "$work/body.json"
 # Quotas high enough that the run never reaches one; the replay rate limit per host is off so
 # that B's bulk replay is as heavy as it can be.
 printf '[plans.free]\ncaptures_per_month = 1000000000\nreplays_per_day = 1000000\nendpoints = 1000\n' > "$work/plans.toml"
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
-  --replay-host-rate 0 --plans "$work/plans.toml" > "$work/server.log" 2>&1 &
-server=$!
-cleanup() {
-  kill -TERM "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "kept $work"; fi
-}
-trap cleanup EXIT
-base="http://127.0.0.1:$PORT"
-for _ in $(seq 1 120); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
+bench_serve "$work/data" "$PORT" --replay-host-rate 0 --plans "$work/plans.toml"
 
+# mixed.py runs psql itself: the command psql_hv runs, as an argument list.
 pgbin="$(bash scripts/pg-bin.sh)"
 psql_bin="$pgbin/psql"; [ -x "$psql_bin" ] || psql_bin="$(command -v psql)"
-psql_cmd=("$psql_bin" -h "$(sed -n '5p' "$work/data/pg/postmaster.pid")" -U hookvault -d hookvault -qAt -v ON_ERROR_STOP=1)
+psql_cmd=("$psql_bin" -X -h "$pgsock" -U hookvault -d hookvault -qAt -v ON_ERROR_STOP=1)
 [ "$(id -u)" = 0 ] && psql_cmd=(runuser -u postgres -- "${psql_cmd[@]}")
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"

@@ -20,39 +20,18 @@ REUSE="${REUSE:-}"
 
 command -v psql >/dev/null 2>&1 || { echo "psql is needed (apt-get install postgresql-client)" >&2; exit 1; }
 bash scripts/pg-bin.sh >/dev/null || { echo "PostgreSQL server binaries are needed (apt-get install postgresql)" >&2; exit 1; }
-BIN="${HOOKVAULT_BIN:-}"
-if [ -z "$BIN" ]; then
-  SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
-  BIN=./target/release/hookvault
-fi
-
-work="$(mktemp -d /tmp/hv-bsearch.XXXXXX)"
-chmod 755 "$work"
+source scripts/bench-common.sh
+bench_build
+bench_workdir hv-bsearch
 data="${REUSE:-$work/data}"
 # The captures span 29 days and the indexer takes a while: the bench account's plan keeps them
 # (retention would otherwise delete three quarters of them during the run).
 printf '[plans.free]\nretention_days = 365\n' > "$work/plans.toml"
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$data" \
-  --plans "$work/plans.toml" > "$work/server.log" 2>&1 &
-server=$!
-cleanup() {
-  kill -TERM "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "== kept $work (time it again with REUSE=$data)"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-base="http://127.0.0.1:$PORT"
-for _ in $(seq 1 120); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
-db="postgresql://hookvault@/hookvault?host=$data/pg"
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$db" "$@"; }
+KEPT_HINT="time it again with REUSE=$data"
+bench_serve "$data" "$PORT" --plans "$work/plans.toml"
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
-jar="$work/cookies"
-csrf() { curl -s -c "$jar" -b "$jar" "$base$1" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1; }
-curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "csrf=$(csrf /signup)" \
-  --data-urlencode "email=bench@example.com" --data-urlencode "password=benchmark-password" "$base/signup"
-token=$(curl -s -u bench@example.com:benchmark-password -H 'Content-Type: application/json' \
-  -d '{"name":"bench"}' "$base/api/v1/tokens" | json '["token"]')
+token=$(bench_account bench@example.com)
 if [ -z "$REUSE" ]; then
 endpoints=()
 for name in main staging github misc; do
@@ -72,7 +51,7 @@ curl -s -o /dev/null -H 'Content-Type: application/json; charset=utf-8' \
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "== inserting $ROWS captures (40% main, 20% each other endpoint)…"
 start=$(date +%s)
-psql_q <<SQL
+psql_hv <<SQL
 \set rows $ROWS
 \set lines '$(python3 -c '
 import json
@@ -140,16 +119,16 @@ FROM (
 JOIN ep ON x.g > ep.lo AND x.g <= ep.hi;
 VACUUM ANALYZE requests;
 SQL
-echo "== inserted in $(( $(date +%s) - start )) s; rows: $(psql_q -Atc 'SELECT count(*) FROM requests'); main endpoint: $(psql_q -Atc "SELECT count(*) FROM requests WHERE endpoint_id = '$main'")"
+echo "== inserted in $(( $(date +%s) - start )) s; rows: $(psql_hv -Atc 'SELECT count(*) FROM requests'); main endpoint: $(psql_hv -Atc "SELECT count(*) FROM requests WHERE endpoint_id = '$main'")"
 
 # The search indexer fills the search documents in the background (builds from before it
 # existed have no search_progress table: nothing to wait for).
-if [ "$(psql_q -Atc "SELECT to_regclass('search_progress') IS NOT NULL")" = t ]; then
+if [ "$(psql_hv -Atc "SELECT to_regclass('search_progress') IS NOT NULL")" = t ]; then
   t0=$(date +%s)
-  until [ "$(psql_q -Atc "SELECT (SELECT (xid, seq) FROM search_progress) >= (SELECT (xid, seq) FROM requests ORDER BY xid DESC, seq DESC LIMIT 1)")" = t ]; do sleep 2; done
+  until [ "$(psql_hv -Atc "SELECT (SELECT (xid, seq) FROM search_progress) >= (SELECT (xid, seq) FROM requests ORDER BY xid DESC, seq DESC LIMIT 1)")" = t ]; do sleep 2; done
   echo "== search documents written by the background indexer in $(( $(date +%s) - t0 )) s"
-  psql_q -Atc "VACUUM ANALYZE request_search"
-  psql_q -Atc "SELECT '== disk: requests ' || pg_size_pretty(pg_total_relation_size('requests'))
+  psql_hv -Atc "VACUUM ANALYZE request_search"
+  psql_hv -Atc "SELECT '== disk: requests ' || pg_size_pretty(pg_total_relation_size('requests'))
     || ', search documents ' || pg_size_pretty(pg_relation_size('request_search') + pg_relation_size(coalesce((SELECT reltoastrelid FROM pg_class WHERE relname = 'request_search'), 0)))
     || ' + JSON index ' || pg_size_pretty(pg_relation_size('request_search_doc_idx'))
     || ' + trigram index ' || pg_size_pretty(pg_relation_size('request_search_words_idx'))
@@ -159,12 +138,12 @@ else
   main=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/endpoints" \
     | python3 -c 'import json,sys; print([e["id"] for e in json.load(sys.stdin)["endpoints"] if e["name"] == "main"][0])')
   echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-  echo "== reusing $REUSE: rows: $(psql_q -Atc 'SELECT count(*) FROM requests'); main endpoint: $(psql_q -Atc "SELECT count(*) FROM requests WHERE endpoint_id = '$main'")"
+  echo "== reusing $REUSE: rows: $(psql_hv -Atc 'SELECT count(*) FROM requests'); main endpoint: $(psql_hv -Atc "SELECT count(*) FROM requests WHERE endpoint_id = '$main'")"
 fi
-echo "== body size: $(psql_q -Atc "SELECT round(avg(body_size)) FROM requests WHERE endpoint_id = '$main' AND provider = 'stripe'") bytes on average (Stripe events)"
+echo "== body size: $(psql_hv -Atc "SELECT round(avg(body_size)) FROM requests WHERE endpoint_id = '$main' AND provider = 'stripe'") bytes on average (Stripe events)"
 
 # A mid-list cursor, to time a page deep in the history as well.
-mid=$(psql_q -Atc "SELECT seq FROM requests WHERE endpoint_id = '$main' ORDER BY seq DESC OFFSET 200000 LIMIT 1")
+mid=$(psql_hv -Atc "SELECT seq FROM requests WHERE endpoint_id = '$main' ORDER BY seq DESC OFFSET 200000 LIMIT 1")
 
 time_query() {
   local label="$1" q="$2" extra="${3:-}"
@@ -191,7 +170,7 @@ time_query "type:invoice.* (page 200,000 rows deep)" "type:invoice.*" "--data-ur
 time_query "type:invoice.payment_failed (exact, ~6%)" "type:invoice.payment_failed"
 time_query "provider:stripe type:*.succeeded" "provider:stripe type:*.succeeded"
 time_query "sig:invalid (rare)" "sig:invalid"
-evt=$(psql_q -Atc "SELECT event_id FROM requests WHERE endpoint_id = '$main' AND provider = 'stripe' ORDER BY seq OFFSET 1000 LIMIT 1")
+evt=$(psql_hv -Atc "SELECT event_id FROM requests WHERE endpoint_id = '$main' AND provider = 'stripe' ORDER BY seq OFFSET 1000 LIMIT 1")
 time_query "id:$evt (one event)" "id:$evt"
 time_query "type:invoice.* data.object.customer:cus_42" "type:invoice.* data.object.customer:cus_42"
 time_query "data.object.customer:cus_42" "data.object.customer:cus_42"

@@ -9,21 +9,11 @@ DURATION="${DURATION:-60}"
 CONNECTIONS="${CONNECTIONS:-64}"
 PORT="${PORT:-8199}"
 
-if ! command -v wrk >/dev/null 2>&1 || [ ! -x /usr/bin/time ]; then
-  echo "installing wrk and time (Debian packages)…"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk time >/dev/null
-fi
-bash scripts/install-test-deps.sh >/dev/null
+source scripts/bench-common.sh
+bench_tools
 # HOOKVAULT_BIN runs another build (e.g. an older commit's, for a side-by-side comparison).
-BIN="${HOOKVAULT_BIN:-}"
-if [ -z "$BIN" ]; then
-  SQLX_OFFLINE=true cargo build --release --locked --bin hookvault
-  BIN=./target/release/hookvault
-fi
-
-work="$(mktemp -d /tmp/hookvault-bench.XXXXXX)"
-chmod 755 "$work"
+bench_build
+bench_workdir hookvault-bench
 python3 bench/stripe_event.py > "$work/body.json"
 # The replay part measures the pipeline, so the per-host replay rate limit is off.
 # Plan quotas (PLAN_QUOTAS=true, the default, or false): the bench account is on `free`, raised by
@@ -43,29 +33,10 @@ fi
 # unordered batch is sent 128 at a time. SERVER_ARGS="" runs with the server's defaults (16, 2, 4).
 SERVER_ARGS="${SERVER_ARGS---replay-workers 128 --replay-account-concurrency 128 --replay-host-concurrency 128}"
 read -r -a server_args <<< "$SERVER_ARGS"
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" \
-  --replay-host-rate 0 "${plan_args[@]}" "${server_args[@]}" > "$work/server.log" 2>&1 &
-server=$!
-# The run leaves a few GB of captures and WAL behind: remove them (KEEP=1 keeps them to inspect).
-cleanup() {
-  kill -TERM "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "kept $work"; fi
-}
-trap cleanup EXIT
-base="http://127.0.0.1:$PORT"
-for _ in $(seq 1 120); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
-
-# account EMAIL: signs up (in a fresh cookie jar) and prints an API token.
-account() {
-  local jar="$work/cookies-$1"
-  curl -s -c "$jar" -b "$jar" -o /dev/null --data-urlencode "csrf=$(curl -s -c "$jar" -b "$jar" "$base/signup" \
-    | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)" \
-    --data-urlencode "email=$1" --data-urlencode "password=benchmark-password" "$base/signup"
-  curl -s -u "$1:benchmark-password" -H 'Content-Type: application/json' \
-    -d '{"name":"bench"}' "$base/api/v1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
-}
-token=$(account bench@example.com)
+# The run leaves a few GB of captures and WAL behind: they are removed at exit (KEEP=1 keeps
+# them to inspect).
+bench_serve "$work/data" "$PORT" --replay-host-rate 0 "${plan_args[@]}" "${server_args[@]}"
+token=$(bench_account bench@example.com)
 endpoint=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '{"name":"bench"}' "$base/api/v1/endpoints")
 url=$(echo "$endpoint" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
@@ -93,10 +64,7 @@ ticks() {
 hz=$(getconf CLK_TCK)
 postmaster=$(head -1 "$work/data/pg/postmaster.pid")
 pgbin="$(bash scripts/pg-bin.sh)"
-pgsock="$(sed -n '5p' "$work/data/pg/postmaster.pid")"
 as_pg=(); [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
-psql_bin="$pgbin/psql"; [ -x "$psql_bin" ] || psql_bin="$(command -v psql)"
-psql_hv() { "${as_pg[@]}" "$psql_bin" -h "$pgsock" -U hookvault -d hookvault -qAt "$@"; }
 # WAL written (records, full-page images, bytes) since the last call's reading: what a row costs
 # the log, beside what the reference's row costs it.
 wal() { psql_hv -F ' ' -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"; }
@@ -178,7 +146,7 @@ psql_hv -c "DROP TABLE bench_requests; DROP TABLE bench_row;"
 REPLAYS="${REPLAYS:-5000}"
 REPLAY_ORDERS="${REPLAY_ORDERS:-received none}"
 # The sink belongs to an account of its own, so that waiting for it counts only its captures.
-sink_token=$(account sink@example.com)
+sink_token=$(bench_account sink@example.com)
 sink=$(curl -s -H "Authorization: Bearer $sink_token" -H 'Content-Type: application/json' \
   -d '{"name":"replay sink"}' "$base/api/v1/endpoints")
 echo "== replay: $REPLAYS captures, bulk batches of 1000, scheme stripe, to a local HTTP target (server options: ${SERVER_ARGS:-defaults})"
