@@ -45,7 +45,8 @@ async fn overflow(c: &Client, path: &str) -> (i64, String) {
 }
 
 /// Asserts that the page now shown fits the screen, and that "Log out" is on it when signed in
-/// (error pages have no header).
+/// (error pages have only the site's links in their header: they are rendered without the
+/// session, so without a form to log out).
 async fn fits(c: &Client, what: &str, signed_in: bool) {
     let (extra, wide) = overflow(c, what).await;
     assert_eq!(extra, 0, "{what} scrolls sideways by {extra} px: {wide}");
@@ -56,7 +57,7 @@ async fn fits(c: &Client, what: &str, signed_in: bool) {
     if signed_in {
         let right = c
             .execute(
-                "if (!document.querySelector('header.top')) return true; \
+                "if (document.querySelector('main.error-page')) return true; \
                  const b = Array.from(document.querySelectorAll('header button')).find(b => b.textContent.trim() === 'Log out'); \
                  return b ? b.getBoundingClientRect().right <= document.documentElement.clientWidth : null;",
                 vec![],
