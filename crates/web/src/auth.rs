@@ -19,7 +19,7 @@ use hookvault_core::ids::UserId;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::error::AppError;
+use crate::error::{AppError, Invalid};
 use crate::state::AppState;
 use crate::throttle::wait_in_words;
 use crate::views::{render, Page};
@@ -39,24 +39,14 @@ pub fn router() -> Router<AppState> {
 struct SignupPage {
     page: Page,
     email: String,
-    /// The reason the form was refused, and what it is about.
-    error: Option<(SignupField, String)>,
-}
-
-/// What a sign-up refusal is about: shown next to that field.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SignupField {
-    Email,
-    Password,
-    Form,
+    /// The refusal, with the field it is shown next to (`email`, `password`, or `""` for the
+    /// form).
+    error: Option<Invalid>,
 }
 
 impl SignupPage {
-    fn error_for(&self, field: SignupField) -> Option<&str> {
-        self.error
-            .as_ref()
-            .filter(|(f, _)| *f == field)
-            .map(|(_, e)| e.as_str())
+    fn error_at(&self, field: &str) -> Option<&str> {
+        self.error.as_ref()?.at(field)
     }
 }
 
@@ -119,18 +109,12 @@ async fn signup(
 ) -> Result<Response, AppError> {
     let email = form.email.trim().to_string();
     let problem = if !valid_email(&email) {
-        Some((SignupField::Email, "Enter a valid email address."))
+        Some(Invalid::new("email", "Enter a valid email address."))
     } else {
-        password::problem(&form.password).map(|p| (SignupField::Password, p))
+        password::problem(&form.password).map(|p| Invalid::new("password", p))
     };
-    if let Some((field, problem)) = problem {
-        return signup_error(
-            &session,
-            email,
-            (field, problem),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    if let Some(problem) = problem {
+        return signup_error(&session, email, problem, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     // Counted once the form is valid, before the (costly) hashing.
     let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
@@ -143,7 +127,7 @@ async fn signup(
         return signup_error(
             &session,
             email,
-            (SignupField::Form, &message),
+            message.into(),
             StatusCode::TOO_MANY_REQUESTS,
         )
         .await;
@@ -156,8 +140,8 @@ async fn signup(
             return signup_error(
                 &session,
                 email,
-                (
-                    SignupField::Email,
+                Invalid::new(
+                    "email",
                     "An account with this email already exists. Log in instead.",
                 ),
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -183,14 +167,14 @@ async fn signup(
 async fn signup_error(
     session: &Session,
     email: String,
-    (field, error): (SignupField, &str),
+    error: Invalid,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let page = Page::anonymous("Sign up", session).await?;
     let mut resp = render(&SignupPage {
         page,
         email,
-        error: Some((field, error.to_string())),
+        error: Some(error),
     })?;
     *resp.status_mut() = status;
     Ok(resp)

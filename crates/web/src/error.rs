@@ -56,6 +56,21 @@ impl std::fmt::Display for Invalid {
     }
 }
 
+impl Invalid {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The reason, when it is about `field` (`""`: the form as a whole): what a page shows
+    /// right after that field.
+    pub fn at(&self, field: &str) -> Option<&str> {
+        (self.field == field).then_some(self.message.as_str())
+    }
+}
+
 impl From<String> for Invalid {
     fn from(message: String) -> Self {
         Invalid { field: "", message }
@@ -76,10 +91,7 @@ impl AppError {
 
     /// Refused input about one field (422).
     pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
-        AppError::Unprocessable(Invalid {
-            field,
-            message: message.into(),
-        })
+        AppError::Unprocessable(Invalid::new(field, message))
     }
 
     /// An internal error, keeping its cause chain for the log.

@@ -63,18 +63,16 @@ struct RequestPage {
     schemes: Vec<(&'static str, &'static str)>,
     scheme: String,
     target_url: String,
-    error: Option<String>,
-    /// The field the error is about (`target_url`, `scheme`, `secret`), `""` for the form.
-    error_field: &'static str,
+    /// The refusal, with the field it is shown next to (`target_url`, `scheme`, `secret`, or
+    /// `""` for the form).
+    error: Option<Invalid>,
     audits: Vec<AuditItem>,
 }
 
 impl RequestPage {
     /// The error, when it is about `field` (`""`: the form as a whole).
     fn error_at(&self, field: &str) -> Option<&str> {
-        (self.error_field == field)
-            .then_some(self.error.as_deref())
-            .flatten()
+        self.error.as_ref()?.at(field)
     }
 }
 
@@ -126,11 +124,12 @@ async fn render_request_page(
             .or(captured.map(|s| s.as_str().to_owned()))
             .unwrap_or_else(|| "stripe".to_owned()),
         target_url: form.map(|f| f.target_url.clone()).unwrap_or_default(),
-        error_field: match (&error, form) {
-            (Some(e), Some(f)) => super::replay_fields::url_field(&f.target_url, e.field),
-            _ => "",
-        },
-        error: error.map(|e| e.message),
+        error: error.map(|e| Invalid {
+            field: form.map_or("", |f| {
+                super::replay_fields::url_field(&f.target_url, e.field)
+            }),
+            ..e
+        }),
         audits,
     })?;
     if failed {

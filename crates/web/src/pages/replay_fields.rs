@@ -7,9 +7,7 @@ use super::replays::{FormChoices, ReplayForm};
 impl FormChoices {
     /// The error, when it is about `field` (`""`: the form as a whole).
     pub fn error_at(&self, field: &str) -> Option<&str> {
-        (self.error_field == field)
-            .then_some(self.error.as_deref())
-            .flatten()
+        self.error.as_ref()?.at(field)
     }
 }
 

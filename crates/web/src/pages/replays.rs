@@ -51,10 +51,9 @@ pub struct FormChoices {
     pub schemes: Vec<(&'static str, &'static str)>,
     pub targets: Vec<TargetRow>,
     pub clis: Vec<CliRow>,
-    pub error: Option<String>,
-    /// The field the error is about (`target_url`, `scheme`, `secret`, `target_id`), or `""`
-    /// for the form as a whole.
-    pub error_field: &'static str,
+    /// The refusal, with the field it is shown next to (`target_url`, `scheme`, `secret`,
+    /// `target_id`, or `""` for the form as a whole).
+    pub error: Option<Invalid>,
     /// `url`, `saved` or `cli`: which "Send to" choice is ticked — what was sent back with an
     /// error, else the connected `hookvault listen` when there is one, else the last target.
     pub mode: String,
@@ -141,11 +140,10 @@ pub(super) async fn choices(
     let secret_remembered = last.as_ref().is_some_and(|l| {
         l.secret_set && l.target_id.is_none() && l.url == target_url && l.scheme.as_str() == scheme
     });
-    let error_field = match (&error, form) {
-        (Some(e), Some(f)) => super::replay_fields::replay_form_field(f, e.field),
-        _ => "",
-    };
-    let error = error.map(|e| e.message);
+    let error = error.map(|e| Invalid {
+        field: form.map_or("", |f| super::replay_fields::replay_form_field(f, e.field)),
+        ..e
+    });
     Ok(FormChoices {
         schemes: Scheme::ALL
             .iter()
@@ -154,7 +152,6 @@ pub(super) async fn choices(
         targets,
         clis,
         error,
-        error_field,
         mode,
         target_url,
         target_id,
