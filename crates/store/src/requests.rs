@@ -110,79 +110,14 @@ pub async fn insert_captures(
     ex: impl PgExecutor<'_>,
     batch: &[NewCapture],
 ) -> Result<Vec<Option<i64>>, StoreError> {
-    let c = Columns::new(batch);
-    // One statement, so one round trip and an implicit transaction: the rows and their
-    // announcements commit together. One announcement per endpoint and batch: followers read
-    // everything after their position from the table, so they need the hint, not every row.
-    // (`announced` is referenced so that it runs.) The columns are unnested in the select list,
-    // which streams the rows into the insert; `FROM UNNEST(…)` would first copy every body
-    // into a tuple store.
-    let rows = sqlx::query!(
-        r#"WITH live AS MATERIALIZED (
-               SELECT id FROM endpoints WHERE id = ANY($2::uuid[]) FOR KEY SHARE
-           ), ins AS (
-               INSERT INTO requests (id, endpoint_id, received_at, method, path, query,
-                      http_version, remote_addr, headers, content_type, body, body_size, provider,
-                      event_type, event_id, signature_scheme, signature_status, signature_reason,
-                      livemode, api_version, event_created, object_id, object_type)
-               SELECT c.id, c.endpoint_id, c.received_at, c.method, c.path, c.query,
-                      c.http_version, c.remote_addr, c.headers, c.content_type, c.body,
-                      c.body_size, c.provider, c.event_type, c.event_id, c.signature_scheme,
-                      c.signature_status, c.signature_reason, c.livemode, c.api_version,
-                      c.event_created, c.object_id, c.object_type
-               FROM (
-                   SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS endpoint_id,
-                          unnest($3::timestamptz[]) AS received_at, unnest($4::text[]) AS method,
-                          unnest($5::text[]) AS path, unnest($6::text[]) AS query,
-                          unnest($7::text[]) AS http_version, unnest($8::text[]) AS remote_addr,
-                          unnest($9::bytea[]) AS headers, unnest($10::text[]) AS content_type,
-                          unnest($11::bytea[]) AS body, unnest($12::int4[]) AS body_size,
-                          unnest($13::text[]) AS provider, unnest($14::text[]) AS event_type,
-                          unnest($15::text[]) AS event_id, unnest($16::text[]) AS signature_scheme,
-                          unnest($17::text[]) AS signature_status,
-                          unnest($18::text[]) AS signature_reason, unnest($19::bool[]) AS livemode,
-                          unnest($20::text[]) AS api_version, unnest($21::int8[]) AS event_created,
-                          unnest($22::text[]) AS object_id, unnest($23::text[]) AS object_type,
-                          generate_series(1, cardinality($1::uuid[])) AS n
-               ) AS c
-               WHERE c.endpoint_id IN (SELECT id FROM live)
-               RETURNING id, seq, endpoint_id
-           ), announced AS (
-               SELECT pg_notify($24, endpoint_id::text)
-               FROM (SELECT DISTINCT endpoint_id FROM ins) AS touched
-           )
-           SELECT ins.id AS "id!", ins.seq AS "seq!"
-           FROM ins, (SELECT count(*) FROM announced) AS a"#,
-        &c.ids as _,
-        &c.endpoint_ids as _,
-        &c.received,
-        &c.methods as &[&str],
-        &c.paths as &[&str],
-        &c.queries as &[Option<&str>],
-        &c.versions as &[&str],
-        &c.addrs as &[&str],
-        &c.headers as &[&[u8]],
-        &c.ctypes as &[Option<&str>],
-        &c.bodies as &[&[u8]],
-        &c.sizes,
-        &c.providers as _,
-        &c.types as &[Option<&str>],
-        &c.event_ids as &[Option<&str>],
-        &c.schemes as _,
-        &c.statuses as _,
-        &c.reasons as &[Option<&str>],
-        &c.livemodes as &[Option<bool>],
-        &c.api_versions as &[Option<&str>],
-        &c.created as &[Option<i64>],
-        &c.object_ids as &[Option<&str>],
-        &c.object_types as &[Option<&str>],
-        crate::notify::CAPTURES,
-    )
-    .fetch_all(ex)
-    .await?;
-    let by_id: std::collections::HashMap<RequestId, i64> =
-        rows.iter().map(|r| (r.id.into(), r.seq)).collect();
-    Ok(c.ids.iter().map(|id| by_id.get(id).copied()).collect())
+    Ok(insert(ex, batch, false)
+        .await?
+        .into_iter()
+        .map(|s| match s {
+            Stored::Seq(seq) => Some(seq),
+            Stored::OverQuota | Stored::EndpointGone => None,
+        })
+        .collect())
 }
 
 /// What became of one capture of a counted batch.
@@ -206,9 +141,25 @@ pub async fn insert_captures_counted(
     ex: impl PgExecutor<'_>,
     batch: &[NewCapture],
 ) -> Result<Vec<Stored>, StoreError> {
+    insert(ex, batch, true).await
+}
+
+/// The one capture statement. With `counted`, the batch is counted against the plans (see
+/// [`insert_captures_counted`]); without, `capture_usage` is not touched and every capture of
+/// a live endpoint is stored.
+async fn insert(
+    ex: impl PgExecutor<'_>,
+    batch: &[NewCapture],
+    counted: bool,
+) -> Result<Vec<Stored>, StoreError> {
     let c = Columns::new(batch);
-    // As in `insert_captures`, the bodies stream from the select list into the insert; only
-    // the small columns (id, endpoint, position in the batch) go through the counting.
+    // One statement, so one round trip and an implicit transaction: the rows, the count and
+    // their announcements commit together. One announcement per endpoint and batch: followers
+    // read everything after their position from the table, so they need the hint, not every
+    // row. (`announced` is referenced so that it runs.) The columns are unnested in the select
+    // list, which streams the rows into the insert (`FROM UNNEST(…)` would first copy every
+    // body into a tuple store); only the small columns (id, endpoint, position in the batch)
+    // go through the counting.
     let rows = sqlx::query!(
         r#"WITH live AS MATERIALIZED (
                SELECT e.id, e.user_id, p.captures_per_month AS lim
@@ -223,7 +174,7 @@ pub async fn insert_captures_counted(
                INSERT INTO capture_usage AS u (user_id, month, captures, quota, granted)
                SELECT user_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date,
                       LEAST(count(*), min(lim)), min(lim), LEAST(count(*), min(lim))
-               FROM wanted GROUP BY user_id
+               FROM wanted WHERE $25 GROUP BY user_id
                ON CONFLICT (user_id, month) DO UPDATE SET
                    granted = GREATEST(0, LEAST(excluded.captures, excluded.quota - u.captures)),
                    captures = u.captures
@@ -231,8 +182,8 @@ pub async fn insert_captures_counted(
                    quota = excluded.quota
                RETURNING user_id, granted
            ), allowed AS MATERIALIZED (
-               SELECT w.n FROM wanted w JOIN counted ON counted.user_id = w.user_id
-               WHERE w.rank <= counted.granted
+               SELECT w.n FROM wanted w LEFT JOIN counted ON counted.user_id = w.user_id
+               WHERE NOT $25 OR w.rank <= counted.granted
            ), ins AS (
                INSERT INTO requests (id, endpoint_id, received_at, method, path, query,
                       http_version, remote_addr, headers, content_type, body, body_size, provider,
@@ -290,6 +241,7 @@ pub async fn insert_captures_counted(
         &c.object_ids as &[Option<&str>],
         &c.object_types as &[Option<&str>],
         crate::notify::CAPTURES,
+        counted,
     )
     .fetch_all(ex)
     .await?;
