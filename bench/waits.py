@@ -39,10 +39,12 @@ top = ", ".join(f"{w} {n / total:.0%}" for w, n in writer.most_common(6))
 print(f"== waits of the capture statement's backends ({total} samples, share of samples): {top}")
 
 windows = []
-for a, b in zip(rows, rows[5:]):
-    dt = (b[0] - a[0]).total_seconds()
+for i in range(len(rows) - 5):
+    (start, stored_before, _), (end, stored_after, _) = rows[i], rows[i + 5]
+    dt = (end - start).total_seconds()
     if dt > 0:
-        windows.append((a[0], (b[1] - a[1]) / dt, [w for _, _, ws in rows[rows.index(a) : rows.index(b)] for w in ws]))
+        waits = [w for _, _, ws in rows[i : i + 5] for w in ws]
+        windows.append((start, (stored_after - stored_before) / dt, waits))
 median = statistics.median(r for _, r, _ in windows)
 slow = [w for w in windows if w[1] < 0.4 * median]
 seen = collections.Counter(x for _, _, ws in slow for x in ws)

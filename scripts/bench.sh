@@ -99,7 +99,9 @@ non2xx=$(awk '/Non-2xx/{print $NF}' "$work/wrk.txt"); non2xx=${non2xx:-0}
 echo "== stored rows: $stored; answered: $answered (non-2xx: $non2xx)"
 captured=$((stored - rows_before))
 cpu_us() { python3 -c "print(round(($2 - $1) / $hz / $3 * 1e6, 1))"; }
-wrk_us=$(python3 -c "u, s = open('$work/wrk.cpu').read().split()[-2:]; print(round((float(u) + float(s)) / $captured * 1e6, 1))")
+# wrk_cpu_us TIME_FILE N: wrk's user and system time (GNU time's output) per request, in µs.
+wrk_cpu_us() { python3 -c "u, s = open('$1').read().split()[-2:]; print(round((float(u) + float(s)) / $2 * 1e6, 1))"; }
+wrk_us=$(wrk_cpu_us "$work/wrk.cpu" "$captured")
 echo "== WAL per capture: $(wal_per_row "$wal0" "$wal1" "$captured")"
 echo "== CPU per capture: hookvault $(cpu_us "$hv_t0" "$hv_t1" "$captured") µs, PostgreSQL $(cpu_us "$pg_t0" "$pg_t1" "$captured") µs, load generator (wrk) $wrk_us µs"
 if [ "$stored" -lt "$((answered - non2xx))" ]; then
@@ -169,6 +171,6 @@ if [ "${FLOOR:-1}" != 0 ]; then
   kill "$floor"; wait "$floor" 2>/dev/null || true
   fl_rate=$(awk '/Requests\/sec/{print $2}' "$work/floor.txt")
   fl_n=$(awk '/requests in/{print $1}' "$work/floor.txt")
-  fl_wrk=$(python3 -c "u, s = open('$work/floor.cpu').read().split()[-2:]; print(round((float(u) + float(s)) / $fl_n * 1e6, 1))")
+  fl_wrk=$(wrk_cpu_us "$work/floor.cpu" "$fl_n")
   echo "== HTTP floor (axum reading the body, storing nothing), ${DURATION}s: $fl_rate requests/s; CPU per request: server $(cpu_us "$fl_t0" "$fl_t1" "$fl_n") µs, load generator (wrk) $fl_wrk µs"
 fi
