@@ -2,18 +2,23 @@
 //! writer tasks each take every capture that is waiting (up to a batch limit), insert them
 //! with one statement in one transaction, commit, and only then answer each handler. So
 //! concurrent captures share a commit (one WAL flush), and nothing is acknowledged before it
-//! is durable.
+//! is durable. While one writer stores a batch, the next gathers the captures that arrive
+//! meanwhile (for at most [`LINGER`]) rather than storing them one or two at a time.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use hookvault_store::requests::{insert_captures, insert_captures_counted, NewCapture, Stored};
 use hookvault_store::{PgPool, PooledConnection, StoreError};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 
 /// Most captures in one transaction.
 const MAX_BATCH: usize = 512;
 /// Most body bytes in one transaction (a batch always takes at least one capture).
 const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+/// Longest a capture waits for another writer's batch to finish before its own batch starts.
+const LINGER: Duration = Duration::from_millis(3);
 /// Most captures waiting for a writer; more get 503 at once instead of waiting in line.
 const QUEUE: usize = 8192;
 
@@ -52,11 +57,16 @@ impl Writer {
     /// ([`insert_captures_counted`]); without, captures are never refused for quota.
     pub fn spawn(pool: PgPool, tasks: usize, plan_quotas: bool) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
+        let shared = Arc::new(Shared {
+            rx: Mutex::new(rx),
+            busy: AtomicUsize::new(0),
+            finished: Notify::new(),
+            linger: LINGER,
+        });
         for _ in 0..tasks.max(1) {
-            let rx = rx.clone();
+            let shared = shared.clone();
             let pool = pool.clone();
-            tokio::spawn(async move { run(pool, rx, plan_quotas).await });
+            tokio::spawn(async move { run(pool, shared, plan_quotas).await });
         }
         Self { tx }
     }
@@ -73,35 +83,24 @@ impl Writer {
     }
 }
 
-async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, plan_quotas: bool) {
+/// What the writer tasks share: the queue, and how many of them are storing a batch now.
+struct Shared {
+    rx: Mutex<mpsc::Receiver<Job>>,
+    busy: AtomicUsize,
+    /// Signalled when a writer finishes a batch.
+    finished: Notify,
+    /// [`LINGER`] (tests set their own).
+    linger: Duration,
+}
+
+async fn run(pool: PgPool, shared: Arc<Shared>, plan_quotas: bool) {
     let mut conn = Connection {
         conn: None,
         plan_quotas,
     };
     loop {
-        let batch = {
-            let mut rx = rx.lock().await;
-            let mut batch = Vec::new();
-            let mut bytes = 0;
-            while batch.is_empty() {
-                let Some(first) = rx.recv().await else { return };
-                // Captures whose sender was already answered 503 are not stored.
-                if !first.done.is_closed() {
-                    bytes += first.capture.body.len();
-                    batch.push(first);
-                }
-            }
-            while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-                match rx.try_recv() {
-                    Ok(job) if job.done.is_closed() => {}
-                    Ok(job) => {
-                        bytes += job.capture.body.len();
-                        batch.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
-            batch
+        let Some(batch) = next_batch(&shared).await else {
+            return;
         };
         let (captures, waiters): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|j| (j.capture, j.done)).unzip();
@@ -133,6 +132,60 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, plan_quotas: boo
                     let _ = w.send(result);
                 }
             }
+        }
+        shared.busy.fetch_sub(1, Ordering::SeqCst);
+        shared.finished.notify_one();
+    }
+}
+
+/// The next batch: every capture waiting, up to the batch limits. While another writer is
+/// storing its batch, this one keeps collecting until that writer finishes (or [`LINGER`]
+/// after its first capture): its batch then shares one statement and one commit instead of
+/// being split into batches of one or two that each pay a statement's and a commit's fixed
+/// cost. With no other writer busy, a capture is stored at once. `None` once the queue is
+/// closed and empty; with `Some`, this writer counts as busy (until it signals `finished`).
+async fn next_batch(shared: &Shared) -> Option<Vec<Job>> {
+    let mut rx = shared.rx.lock().await;
+    let batch = collect(shared, &mut rx).await?;
+    // Still holding the queue: the next writer to take it sees this one busy.
+    shared.busy.fetch_add(1, Ordering::SeqCst);
+    Some(batch)
+}
+
+async fn collect(shared: &Shared, rx: &mut mpsc::Receiver<Job>) -> Option<Vec<Job>> {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    let mut take = |job: Job, batch: &mut Vec<Job>| {
+        // Captures whose sender was already answered 503 are not stored.
+        if !job.done.is_closed() {
+            bytes += job.capture.body.len();
+            batch.push(job);
+        }
+        batch.len() >= MAX_BATCH || bytes >= MAX_BATCH_BYTES
+    };
+    let mut full = false;
+    while batch.is_empty() {
+        full = take(rx.recv().await?, &mut batch);
+    }
+    let linger = tokio::time::sleep(shared.linger);
+    tokio::pin!(linger);
+    loop {
+        while !full {
+            match rx.try_recv() {
+                Ok(job) => full = take(job, &mut batch),
+                Err(_) => break,
+            }
+        }
+        if full || shared.busy.load(Ordering::SeqCst) == 0 {
+            return Some(batch);
+        }
+        tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => full = take(job, &mut batch),
+                None => return Some(batch),
+            },
+            () = shared.finished.notified() => {}
+            () = &mut linger => return Some(batch),
         }
     }
 }
@@ -184,5 +237,120 @@ fn classify(e: &StoreError) -> WriteError {
         WriteError::Unavailable
     } else {
         WriteError::Failed(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookvault_core::ids::{EndpointId, RequestId};
+
+    fn job() -> (Job, oneshot::Receiver<Result<i64, WriteError>>) {
+        let (done, wait) = oneshot::channel();
+        let capture = NewCapture {
+            id: RequestId::now_v7(),
+            endpoint_id: EndpointId::now_v7(),
+            received_at: time::OffsetDateTime::now_utc(),
+            method: "POST".into(),
+            path: String::new(),
+            query: None,
+            http_version: "HTTP/1.1".into(),
+            remote_addr: "127.0.0.1".into(),
+            headers: Vec::new(),
+            content_type: None,
+            body: bytes::Bytes::from_static(b"{}"),
+            provider: None,
+            event_type: None,
+            event_id: None,
+            signature_scheme: None,
+            signature_status: None,
+            signature_reason: None,
+            stripe: None,
+        };
+        (Job { capture, done }, wait)
+    }
+
+    /// The writers' shared state with `busy` writers storing a batch.
+    fn shared(busy: usize, linger: Duration) -> (Arc<Shared>, mpsc::Sender<Job>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let shared = Arc::new(Shared {
+            rx: Mutex::new(rx),
+            busy: AtomicUsize::new(busy),
+            finished: Notify::new(),
+            linger,
+        });
+        (shared, tx)
+    }
+
+    #[tokio::test]
+    async fn with_no_other_writer_busy_a_capture_is_stored_at_once_on_its_own() {
+        let (shared, tx) = shared(0, Duration::from_secs(600));
+        let (first, _keep) = job();
+        tx.send(first).await.expect("queued");
+        let batch = tokio::time::timeout(Duration::from_secs(5), next_batch(&shared))
+            .await
+            .expect("no lingering while no writer is busy")
+            .expect("a batch");
+        assert_eq!(batch.len(), 1);
+        assert_eq!(
+            shared.busy.load(Ordering::SeqCst),
+            1,
+            "this writer is now busy"
+        );
+    }
+
+    #[tokio::test]
+    async fn while_another_writer_is_busy_captures_gather_into_one_batch_until_it_finishes() {
+        let (shared, tx) = shared(1, Duration::from_secs(600));
+        let mut keep = Vec::new();
+        let (first, wait) = job();
+        keep.push(wait);
+        tx.send(first).await.expect("queued");
+        let collecting = tokio::spawn({
+            let shared = shared.clone();
+            async move { next_batch(&shared).await }
+        });
+        tokio::task::yield_now().await;
+        for _ in 0..5 {
+            let (j, wait) = job();
+            keep.push(wait);
+            tx.send(j).await.expect("queued");
+        }
+        // The busy writer finishes: the one collecting starts with all six.
+        shared.busy.fetch_sub(1, Ordering::SeqCst);
+        shared.finished.notify_one();
+        let batch = collecting.await.expect("joined").expect("a batch");
+        assert_eq!(
+            batch.len(),
+            6,
+            "one batch, not a batch of one and another of five"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_capture_waits_for_a_busy_writer_no_longer_than_the_linger_time() {
+        let linger = Duration::from_millis(50);
+        let (shared, tx) = shared(1, linger);
+        let (first, _keep) = job();
+        tx.send(first).await.expect("queued");
+        let started = std::time::Instant::now();
+        let batch = tokio::time::timeout(Duration::from_secs(5), next_batch(&shared))
+            .await
+            .expect("the batch starts although the other writer is still busy")
+            .expect("a batch");
+        assert_eq!(batch.len(), 1);
+        assert!(started.elapsed() >= linger, "it lingered first");
+    }
+
+    #[tokio::test]
+    async fn captures_whose_sender_gave_up_are_left_out_of_the_batch() {
+        let (shared, tx) = shared(0, LINGER);
+        let (gone, wait) = job();
+        drop(wait);
+        tx.send(gone).await.expect("queued");
+        let (kept, _keep) = job();
+        tx.send(kept).await.expect("queued");
+        let batch = next_batch(&shared).await.expect("a batch");
+        assert_eq!(batch.len(), 1);
     }
 }
