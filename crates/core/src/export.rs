@@ -29,14 +29,23 @@ pub struct Capture<'a> {
 }
 
 /// A HAR 1.2 log with one entry for the capture. The body is `postData.text` when it is UTF-8,
-/// otherwise base64 with `"encoding": "base64"` (the HAR convention for binary content). HAR
-/// has no place for a request without a response, so the response is an empty stub
-/// (`status: 0`, as browsers write for requests that got no answer).
+/// otherwise base64 with `"encoding": "base64"` (the HAR convention for binary content). A
+/// header value that is not UTF-8 has its text with U+FFFD (HAR values are strings) and its
+/// exact bytes in base64 in the custom field `_valueBase64` (HAR allows fields whose names
+/// start with `_`). HAR has no place for a request without a response, so the response is an
+/// empty stub (`status: 0`, as browsers write for requests that got no answer).
 pub fn har(c: &Capture<'_>) -> Value {
     let headers: Vec<Value> = c
         .headers
         .iter()
-        .map(|h| json!({"name": h.name, "value": h.value_lossy()}))
+        .map(|h| match std::str::from_utf8(&h.value) {
+            Ok(text) => json!({"name": h.name, "value": text}),
+            Err(_) => json!({
+                "name": h.name,
+                "value": h.value_lossy(),
+                "_valueBase64": base64::engine::general_purpose::STANDARD.encode(&h.value),
+            }),
+        })
         .collect();
     let query: Vec<Value> = c
         .query
@@ -158,6 +167,21 @@ mod tests {
         let p = &v["log"]["entries"][0]["request"]["postData"];
         assert_eq!(p["encoding"], "base64");
         assert_eq!(p["text"], "/wAB");
+    }
+
+    #[test]
+    fn har_keeps_the_bytes_of_a_header_value_that_is_not_utf8_in_base64_beside_its_text() {
+        let hs = vec![
+            RawHeader::new("X-Bin", vec![0xff, b'a', 0x80]),
+            RawHeader::new("X-Text", "plain"),
+        ];
+        let v = har(&capture(&hs, b"{}"));
+        let headers = &v["log"]["entries"][0]["request"]["headers"];
+        assert_eq!(
+            headers[0],
+            json!({"name": "X-Bin", "value": "\u{FFFD}a\u{FFFD}", "_valueBase64": "/2GA"})
+        );
+        assert_eq!(headers[1], json!({"name": "X-Text", "value": "plain"}));
     }
 
     #[test]
