@@ -99,7 +99,7 @@ async fn run(pool: PgPool, shared: Arc<Shared>, plan_quotas: bool) {
         plan_quotas,
     };
     loop {
-        let Some(batch) = next_batch(&shared).await else {
+        let Some((batch, _busy)) = next_batch(&shared).await else {
             return;
         };
         let (captures, waiters): (Vec<_>, Vec<_>) =
@@ -133,8 +133,17 @@ async fn run(pool: PgPool, shared: Arc<Shared>, plan_quotas: bool) {
                 }
             }
         }
-        shared.busy.fetch_sub(1, Ordering::SeqCst);
-        shared.finished.notify_one();
+    }
+}
+
+/// A writer storing a batch; dropping it (the batch answered, or the task gone) tells the
+/// writer that is gathering.
+struct Busy<'a>(&'a Shared);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+        self.0.finished.notify_one();
     }
 }
 
@@ -143,13 +152,13 @@ async fn run(pool: PgPool, shared: Arc<Shared>, plan_quotas: bool) {
 /// after its first capture): its batch then shares one statement and one commit instead of
 /// being split into batches of one or two that each pay a statement's and a commit's fixed
 /// cost. With no other writer busy, a capture is stored at once. `None` once the queue is
-/// closed and empty; with `Some`, this writer counts as busy (until it signals `finished`).
-async fn next_batch(shared: &Shared) -> Option<Vec<Job>> {
+/// closed and empty; with `Some`, this writer counts as busy until the [`Busy`] is dropped.
+async fn next_batch(shared: &Shared) -> Option<(Vec<Job>, Busy<'_>)> {
     let mut rx = shared.rx.lock().await;
     let batch = collect(shared, &mut rx).await?;
     // Still holding the queue: the next writer to take it sees this one busy.
     shared.busy.fetch_add(1, Ordering::SeqCst);
-    Some(batch)
+    Some((batch, Busy(shared)))
 }
 
 async fn collect(shared: &Shared, rx: &mut mpsc::Receiver<Job>) -> Option<Vec<Job>> {
@@ -287,16 +296,14 @@ mod tests {
         let (shared, tx) = shared(0, Duration::from_secs(600));
         let (first, _keep) = job();
         tx.send(first).await.expect("queued");
-        let batch = tokio::time::timeout(Duration::from_secs(5), next_batch(&shared))
+        let (batch, busy) = tokio::time::timeout(Duration::from_secs(5), next_batch(&shared))
             .await
             .expect("no lingering while no writer is busy")
             .expect("a batch");
         assert_eq!(batch.len(), 1);
-        assert_eq!(
-            shared.busy.load(Ordering::SeqCst),
-            1,
-            "this writer is now busy"
-        );
+        assert_eq!(shared.busy.load(Ordering::SeqCst), 1, "this writer is busy");
+        drop(busy);
+        assert_eq!(shared.busy.load(Ordering::SeqCst), 0, "until it is done");
     }
 
     #[tokio::test]
@@ -308,7 +315,7 @@ mod tests {
         tx.send(first).await.expect("queued");
         let collecting = tokio::spawn({
             let shared = shared.clone();
-            async move { next_batch(&shared).await }
+            async move { next_batch(&shared).await.map(|(batch, _)| batch.len()) }
         });
         tokio::task::yield_now().await;
         for _ in 0..5 {
@@ -317,14 +324,9 @@ mod tests {
             tx.send(j).await.expect("queued");
         }
         // The busy writer finishes: the one collecting starts with all six.
-        shared.busy.fetch_sub(1, Ordering::SeqCst);
-        shared.finished.notify_one();
-        let batch = collecting.await.expect("joined").expect("a batch");
-        assert_eq!(
-            batch.len(),
-            6,
-            "one batch, not a batch of one and another of five"
-        );
+        drop(Busy(&shared));
+        let gathered = collecting.await.expect("joined").expect("a batch");
+        assert_eq!(gathered, 6, "one batch, not one of one and another of five");
     }
 
     #[tokio::test]
@@ -334,7 +336,7 @@ mod tests {
         let (first, _keep) = job();
         tx.send(first).await.expect("queued");
         let started = std::time::Instant::now();
-        let batch = tokio::time::timeout(Duration::from_secs(5), next_batch(&shared))
+        let (batch, _busy) = tokio::time::timeout(Duration::from_secs(5), next_batch(&shared))
             .await
             .expect("the batch starts although the other writer is still busy")
             .expect("a batch");
@@ -350,7 +352,7 @@ mod tests {
         tx.send(gone).await.expect("queued");
         let (kept, _keep) = job();
         tx.send(kept).await.expect("queued");
-        let batch = next_batch(&shared).await.expect("a batch");
+        let (batch, _busy) = next_batch(&shared).await.expect("a batch");
         assert_eq!(batch.len(), 1);
     }
 }
