@@ -252,30 +252,11 @@ fn classify(e: &StoreError) -> WriteError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookvault_core::ids::{EndpointId, RequestId};
+    use hookvault_core::ids::EndpointId;
 
     fn job() -> (Job, oneshot::Receiver<Result<i64, WriteError>>) {
         let (done, wait) = oneshot::channel();
-        let capture = NewCapture {
-            id: RequestId::now_v7(),
-            endpoint_id: EndpointId::now_v7(),
-            received_at: time::OffsetDateTime::now_utc(),
-            method: "POST".into(),
-            path: String::new(),
-            query: None,
-            http_version: "HTTP/1.1".into(),
-            remote_addr: "127.0.0.1".into(),
-            headers: Vec::new(),
-            content_type: None,
-            body: bytes::Bytes::from_static(b"{}"),
-            provider: None,
-            event_type: None,
-            event_id: None,
-            signature_scheme: None,
-            signature_status: None,
-            signature_reason: None,
-            stripe: None,
-        };
+        let capture = hookvault_store::testing::capture(EndpointId::now_v7(), b"{}");
         (Job { capture, done }, wait)
     }
 

@@ -51,34 +51,17 @@ impl fmt::Debug for ClaimedReplay {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn a_captured_request_debugs_without_its_headers_or_body() {
         let headers = hookvault_core::headers::encode(&[hookvault_core::headers::RawHeader::new(
             "Authorization",
             "Bearer sk_live_secret",
         )]);
-        let capture = NewCapture {
-            id: hookvault_core::ids::RequestId::nil(),
-            endpoint_id: hookvault_core::ids::EndpointId::nil(),
-            received_at: time::OffsetDateTime::UNIX_EPOCH,
-            method: "POST".into(),
-            path: String::new(),
-            query: None,
-            http_version: "HTTP/1.1".into(),
-            remote_addr: String::new(),
-            headers,
-            content_type: None,
-            body: bytes::Bytes::from_static(b"card=4242424242424242"),
-            provider: None,
-            event_type: None,
-            event_id: None,
-            signature_scheme: None,
-            signature_status: None,
-            signature_reason: None,
-            stripe: None,
-        };
+        let mut capture = crate::testing::capture(
+            hookvault_core::ids::EndpointId::nil(),
+            b"card=4242424242424242",
+        );
+        capture.headers = headers;
         let shown = format!("{capture:?}");
         assert!(!shown.contains("sk_live_secret"), "{shown}");
         assert!(!shown.contains("4242"), "{shown}");

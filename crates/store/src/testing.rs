@@ -1,6 +1,6 @@
-//! Throwaway databases for tests (feature `testing`, turned on by the store's and the server's
-//! tests only): the test database server, and one fresh database per test that is dropped when
-//! the test lets go of it.
+//! Throwaway databases for tests (feature `testing`, turned on by the store's, the capture
+//! crate's and the server's tests only): the test database server, and one fresh database per
+//! test that is dropped when the test lets go of it; and a plain capture to store.
 //!
 //! The database server is `DATABASE_URL` when set; otherwise the embedded cluster in
 //! `$TMPDIR/hookvault-test-cluster`, started once per test binary (and left running for the
@@ -143,5 +143,32 @@ impl Drop for TestDatabase {
         if let Err(e) = dropped {
             eprintln!("test database {} was not dropped: {e}", self.name);
         }
+    }
+}
+
+/// A plain capture for tests: `POST` to `endpoint` with `body`, no headers, nothing detected.
+pub fn capture(
+    endpoint: hookvault_core::ids::EndpointId,
+    body: &'static [u8],
+) -> crate::requests::NewCapture {
+    crate::requests::NewCapture {
+        id: hookvault_core::ids::RequestId::now_v7(),
+        endpoint_id: endpoint,
+        received_at: time::OffsetDateTime::now_utc(),
+        method: "POST".into(),
+        path: String::new(),
+        query: None,
+        http_version: "HTTP/1.1".into(),
+        remote_addr: "127.0.0.1".into(),
+        headers: hookvault_core::headers::encode(&[]),
+        content_type: None,
+        body: bytes::Bytes::from_static(body),
+        provider: None,
+        event_type: None,
+        event_id: None,
+        signature_scheme: None,
+        signature_status: None,
+        signature_reason: None,
+        stripe: None,
     }
 }

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use crate::common::TestApp;
 use hookvault_store::requests::{insert_captures, NewCapture};
-use time::OffsetDateTime;
-use uuid::Uuid;
 
 async fn stored_captures(app: &TestApp, endpoint_id: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM requests WHERE endpoint_id = $1::uuid")
@@ -18,26 +16,7 @@ async fn stored_captures(app: &TestApp, endpoint_id: &str) -> i64 {
 }
 
 fn capture_for(endpoint_id: &str) -> NewCapture {
-    NewCapture {
-        id: Uuid::now_v7().into(),
-        endpoint_id: endpoint_id.parse().unwrap(),
-        received_at: OffsetDateTime::now_utc(),
-        method: "POST".into(),
-        path: String::new(),
-        query: None,
-        http_version: "HTTP/1.1".into(),
-        remote_addr: "127.0.0.1".into(),
-        headers: Vec::new(),
-        content_type: None,
-        body: bytes::Bytes::from_static(b"in flight"),
-        provider: None,
-        event_type: None,
-        event_id: None,
-        signature_scheme: None,
-        signature_status: None,
-        signature_reason: None,
-        stripe: None,
-    }
+    hookvault_store::testing::capture(endpoint_id.parse().unwrap(), b"in flight")
 }
 
 #[tokio::test]

@@ -4,36 +4,13 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use hookvault_core::ids::{EndpointId, RequestId, UserId};
 use hookvault_store::feed::{captures_after, head};
 use hookvault_store::requests::{insert_captures, NewCapture};
-use time::OffsetDateTime;
 
 use crate::common::{fresh, Fresh};
 
-pub fn capture(endpoint: EndpointId, body: &'static [u8]) -> NewCapture {
-    NewCapture {
-        id: RequestId::now_v7(),
-        endpoint_id: endpoint,
-        received_at: OffsetDateTime::now_utc(),
-        method: "POST".into(),
-        path: String::new(),
-        query: None,
-        http_version: "HTTP/1.1".into(),
-        remote_addr: "127.0.0.1".into(),
-        headers: hookvault_core::headers::encode(&[]),
-        content_type: None,
-        body: Bytes::from_static(body),
-        provider: None,
-        event_type: None,
-        event_id: None,
-        signature_scheme: None,
-        signature_status: None,
-        signature_reason: None,
-        stripe: None,
-    }
-}
+pub use hookvault_store::testing::capture;
 
 #[tokio::test]
 async fn a_batch_that_commits_after_a_later_one_is_read_once_in_position_order() {
