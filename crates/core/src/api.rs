@@ -255,23 +255,14 @@ impl From<&RawHeader> for HeaderJson {
 
 impl Serialize for HeaderJson {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match std::str::from_utf8(&self.value) {
-            Ok(text) => {
-                let mut seq = s.serialize_seq(Some(2))?;
-                seq.serialize_element(&self.name)?;
-                seq.serialize_element(text)?;
-                seq.end()
-            }
-            Err(_) => {
-                let mut seq = s.serialize_seq(Some(3))?;
-                seq.serialize_element(&self.name)?;
-                seq.serialize_element(&String::from_utf8_lossy(&self.value))?;
-                seq.serialize_element(
-                    &base64::engine::general_purpose::STANDARD.encode(&self.value),
-                )?;
-                seq.end()
-            }
+        let (text, bytes) = crate::headers::value_text_and_base64(&self.value);
+        let mut seq = s.serialize_seq(Some(if bytes.is_some() { 3 } else { 2 }))?;
+        seq.serialize_element(&self.name)?;
+        seq.serialize_element(&text)?;
+        if let Some(bytes) = bytes {
+            seq.serialize_element(&bytes)?;
         }
+        seq.end()
     }
 }
 

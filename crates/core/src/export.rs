@@ -38,13 +38,9 @@ pub fn har(c: &Capture<'_>) -> Value {
     let headers: Vec<Value> = c
         .headers
         .iter()
-        .map(|h| match std::str::from_utf8(&h.value) {
-            Ok(text) => json!({"name": h.name, "value": text}),
-            Err(_) => json!({
-                "name": h.name,
-                "value": h.value_lossy(),
-                "_valueBase64": base64::engine::general_purpose::STANDARD.encode(&h.value),
-            }),
+        .map(|h| match crate::headers::value_text_and_base64(&h.value) {
+            (text, None) => json!({"name": h.name, "value": text}),
+            (text, Some(bytes)) => json!({"name": h.name, "value": text, "_valueBase64": bytes}),
         })
         .collect();
     let query: Vec<Value> = c

@@ -46,6 +46,20 @@ impl RawHeader {
     }
 }
 
+/// A header value as JSON documents carry it (the API, the fixture, HAR): its text, and — only
+/// when it is not UTF-8, so the text has U+FFFD in place of some bytes — its exact bytes in
+/// base64 beside it.
+pub fn value_text_and_base64(value: &[u8]) -> (std::borrow::Cow<'_, str>, Option<String>) {
+    use base64::Engine;
+    match std::str::from_utf8(value) {
+        Ok(text) => (text.into(), None),
+        Err(_) => (
+            String::from_utf8_lossy(value),
+            Some(base64::engine::general_purpose::STANDARD.encode(value)),
+        ),
+    }
+}
+
 /// First header with this name (ASCII case-insensitive), as bytes.
 pub fn find<'a>(headers: &'a [RawHeader], name: &str) -> Option<&'a [u8]> {
     headers
