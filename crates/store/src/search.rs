@@ -11,6 +11,7 @@ use hookvault_core::signing::SignatureStatus;
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
 
 use crate::requests::RequestSummary;
+use crate::search_index::word_patterns;
 use crate::StoreError;
 
 const COLUMNS: &str = "SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.method, r.path, \
@@ -228,11 +229,11 @@ fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &SearchQuery, doc: Option
     }
     for t in &q.text {
         if let Some(d) = doc {
-            // The text holds the body and each header name and value: every raw match is
-            // found there (bytes that are not UTF-8 aside, which the query cannot contain).
-            if !t.contains('\0') {
+            // The words of every capture holding the text match each pattern (see
+            // `search_index::word_patterns`); the raw bytes are then compared exactly.
+            for pattern in word_patterns(t) {
                 b.push(format_args!(" AND {d}.words LIKE "));
-                b.push_bind(format!("%{}%", like_escape(t)));
+                b.push_bind(pattern);
             }
         }
         // Raw bytes, so non-UTF-8 bodies never make the query fail. The header blob stores
@@ -244,18 +245,6 @@ fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &SearchQuery, doc: Option
         b.push_bind(bytes);
         b.push("::bytea in r.headers) > 0)");
     }
-}
-
-/// `value` with LIKE's wildcards and escape character escaped.
-fn like_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 4);
-    for c in value.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// JSON documents one of which a body must contain (`@>`) for `m` to match: the path's

@@ -10,27 +10,67 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-/// The text a free-text search looks in: the body as text, then each header name and value on
-/// a line of its own. Bytes that are not UTF-8, and NUL (which PostgreSQL text cannot hold),
-/// become U+FFFD, so every UTF-8 string found in the raw body or in one header name or value
-/// is found in this text too (the search then checks the raw bytes).
+/// The text behind a free-text search's trigram index: every distinct word of the body and
+/// of each header name and value, once, each between two spaces (` id object amount `). A word
+/// is a maximal run of ASCII letters and digits; every other byte (punctuation, spaces, bytes
+/// of other characters, bytes that are not UTF-8, NUL) separates words. [`word_patterns`] turns
+/// a searched text into `LIKE` patterns that every document whose capture holds that text
+/// matches, so the index finds a superset of the matches and the search then compares the raw
+/// bytes exactly. A JSON body repeats its keys and punctuation: its distinct words are about a
+/// quarter of its text and give the same trigrams, which is most of what indexing costs.
 pub fn search_words(body: &[u8], headers: &[RawHeader]) -> String {
-    let size: usize = headers
-        .iter()
-        .map(|h| h.name.len() + h.value.len() + 2)
-        .sum();
-    let mut words = String::with_capacity(body.len() + size);
-    words.push_str(&String::from_utf8_lossy(body));
-    for h in headers {
-        words.push('\n');
-        words.push_str(&h.name);
-        words.push('\n');
-        words.push_str(&h.value_lossy());
-    }
-    if words.contains('\0') {
-        words = words.replace('\0', "\u{FFFD}");
+    let sources = std::iter::once(body).chain(
+        headers
+            .iter()
+            .flat_map(|h| [h.name.as_bytes(), h.value.as_slice()]),
+    );
+    let mut seen = std::collections::HashSet::new();
+    let mut words = String::from(" ");
+    for word in sources.flat_map(words_of) {
+        if seen.insert(word) {
+            // Words are ASCII, so each byte is a char.
+            words.extend(word.iter().map(|&b| char::from(b)));
+            words.push(' ');
+        }
     }
     words
+}
+
+/// The maximal runs of ASCII letters and digits in `bytes`, in order.
+fn words_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes
+        .split(|b| !b.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// `LIKE` patterns, one per distinct word of `text`, that the [`search_words`] of every capture
+/// holding `text` (in its body or in one header name or value) matches. A word of `text` that
+/// a separator follows ends a word of the capture too, so the pattern has the space after it
+/// (`%4242 %`); one that a separator precedes starts one (`% 4242%`); a word at an end of
+/// `text` may be part of a longer word there (`%4242%`). Words are letters and digits, so
+/// nothing needs escaping. Empty when `text` has no letter or digit.
+pub fn word_patterns(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut patterns = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        if !bytes[start].is_ascii_alphanumeric() {
+            start += 1;
+            continue;
+        }
+        let end = bytes[start..]
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .map_or(bytes.len(), |n| start + n);
+        let before = if start > 0 { "% " } else { "%" };
+        let after = if end < bytes.len() { " %" } else { "%" };
+        // ASCII letters and digits only: a char boundary on both sides.
+        patterns.push(format!("{before}{}{after}", &text[start..end]));
+        start = end;
+    }
+    patterns.sort();
+    patterns.dedup();
+    patterns
 }
 
 /// Body bytes read into memory per batch (a single larger capture is still read alone).
@@ -127,15 +167,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn words_hold_the_body_and_each_header_name_and_value_with_bad_bytes_replaced() {
+    fn words_are_each_distinct_word_of_the_body_and_headers_once_between_spaces() {
         let headers = [
             RawHeader::new("Content-Type", b"application/json".to_vec()),
             RawHeader::new("X-Odd", b"a\xffb".to_vec()),
         ];
-        let words = search_words(b"{\"a\":\"\x00x\xfe\"}", &headers);
+        let words = search_words(b"{\"a\":\"\x00x\xfe\",\"id\":\"in_1\",\"id2\":\"in_1\"}", &headers);
         assert_eq!(
             words,
-            "{\"a\":\"\u{FFFD}x\u{FFFD}\"}\nContent-Type\napplication/json\nX-Odd\na\u{FFFD}b"
+            " a x id in 1 id2 Content Type application json X Odd b "
         );
+        assert_eq!(search_words(b"", &[]), " ");
+    }
+
+    #[test]
+    fn patterns_put_a_space_where_the_text_itself_ends_a_word() {
+        assert_eq!(
+            word_patterns("\"order_id\":\"4242\""),
+            ["% 4242 %", "% id %", "% order %"]
+        );
+        assert_eq!(word_patterns("needle"), ["%needle%"]);
+        assert_eq!(
+            word_patterns("customer4242@example.com"),
+            ["% com%", "% example %", "%customer4242 %"]
+        );
+        assert_eq!(word_patterns("a a"), ["% a%", "%a %"]);
+        assert!(word_patterns("{}\u{e9}\"").is_empty());
+    }
+
+    /// Every capture holding the text matches every pattern, wherever the text sits in it.
+    #[test]
+    fn the_words_of_a_body_holding_the_text_match_every_pattern() {
+        // `%…%` with no other wildcard: LIKE is containment of the middle.
+        fn like(words: &str, pattern: &str) -> bool {
+            words.contains(pattern.trim_matches('%'))
+        }
+        let body = b"{\"customer_email\":\"customer4242@example.com\",\"x\":\"caf\xc3\xa9 au lait\"}";
+        let words = search_words(body, &[]);
+        for text in [
+            "customer4242@example.com",
+            "ustomer4242@exam",
+            "\"customer_email\":\"c",
+            "4242@",
+            "caf\u{e9} au",
+            "\u{e9} au lait\"}",
+        ] {
+            assert!(body.windows(text.len()).any(|w| w == text.as_bytes()));
+            for p in word_patterns(text) {
+                assert!(like(&words, &p), "{text:?}: {p:?} against {words:?}");
+            }
+        }
+        assert!(!like(&words, "% 4242 %"));
     }
 }

@@ -1075,6 +1075,12 @@ async fn search_finds_a_just_captured_body_before_and_after_it_is_indexed() {
         ("\"100% fresh\"", set(&[&text])),
         ("100_", BTreeSet::new()),
         ("trace-77", set(&[&json])),
+        // Parts of words at the text's ends, whole words inside it, a header name.
+        ("eedl", set(&[&json, &text])),
+        ("\"ustomer\\\":\\\"cus_fre\"", set(&[&json])),
+        ("\"ustomer\\\":\\\"cus_old\"", set(&[&old])),
+        ("\"ustomer\\\": \\\"cus_fre\"", BTreeSet::new()),
+        ("X-Trac", set(&[&json])),
         ("data.object.customer:cus_fresh needle", set(&[&json])),
     ];
     assert!(!indexed(&app, &json).await, "not indexed yet");

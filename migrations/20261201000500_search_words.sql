@@ -1,0 +1,8 @@
+-- A search document's `words` now hold each distinct word of the capture once (see
+-- `hookvault_store::search_index::search_words`) instead of the whole body and headers: the
+-- same trigrams from about a quarter of the text. Text searches look for each word of the
+-- searched text with its boundaries, which documents written before would not match, so they
+-- are written again: the indexer starts over, and until it has caught up searches scan the
+-- captures it has not reached (exact, only slower).
+TRUNCATE request_search;
+UPDATE search_progress SET xid = 0, seq = 0;
