@@ -76,19 +76,37 @@ pub fn word_patterns(text: &str) -> Vec<String> {
 /// Body bytes read into memory per batch (a single larger capture is still read alone).
 pub const BATCH_BYTES: i64 = 8 * 1024 * 1024;
 
+/// What one [`index_next`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Captures whose documents were written.
+    pub indexed: usize,
+    /// More captures are already waiting (a full batch).
+    pub more: bool,
+    /// Captures numbered so far on the database (stored or being stored, by every process):
+    /// two readings tell how fast captures are arriving.
+    pub numbered: i64,
+}
+
 /// Writes the search documents of the next (at most `limit`) captures after the indexer's
-/// progress whose transactions have finished, and moves the progress past them. Returns how
-/// many captures were indexed and whether more are already waiting (a full batch). Several processes may run it: each batch moves the progress
-/// only from where it read it, so a batch raced by another indexer is dropped.
-pub async fn index_next(pool: &PgPool, limit: i64) -> Result<(usize, bool), StoreError> {
+/// progress whose transactions have finished, and moves the progress past them. Several
+/// processes may run it: each batch moves the progress only from where it read it, so a batch
+/// raced by another indexer is dropped.
+pub async fn index_next(pool: &PgPool, limit: i64) -> Result<Pass, StoreError> {
     // Below the horizon (the oldest transaction still running) no capture can still appear.
     let start = sqlx::query!(
         r#"SELECT p.xid, p.seq,
-                  pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS "horizon!"
+                  pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS "horizon!",
+                  (SELECT last_value FROM requests_seq_seq) AS "numbered!"
            FROM search_progress p"#
     )
     .fetch_one(pool)
     .await?;
+    let pass = |indexed, more| Pass {
+        indexed,
+        more,
+        numbered: start.numbered,
+    };
     // At most `limit` captures and BATCH_BYTES of bodies (always the first), so the indexer's
     // memory does not grow with body sizes; `candidates` says whether the byte budget cut the
     // batch short (then more captures are waiting).
@@ -122,7 +140,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<(usize, bool), Stor
         _ => (start.horizon - 1, i64::MAX),
     };
     if rows.is_empty() && (to_xid, to_seq) <= (start.xid, start.seq) {
-        return Ok((0, false));
+        return Ok(pass(0, false));
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let words: Vec<String> = rows
@@ -142,7 +160,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<(usize, bool), Stor
     .await?;
     if moved.rows_affected() != 1 {
         // Another indexer got here first.
-        return Ok((0, true));
+        return Ok(pass(0, true));
     }
     // The captures are locked against deletion (retention, a deleted endpoint) for the
     // insert's foreign key check; one deleted meanwhile is skipped.
@@ -159,7 +177,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<(usize, bool), Stor
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok((ids.len(), full))
+    Ok(pass(ids.len(), full))
 }
 
 #[cfg(test)]
