@@ -176,4 +176,7 @@ time_query "type:invoice.* data.object.customer:cus_42" "type:invoice.* data.obj
 time_query "data.object.customer:cus_42" "data.object.customer:cus_42"
 time_query "text: order_id 4242" '"\"order_id\":\"4242\""'
 time_query "text: customer4242@example.com" "customer4242@example.com"
+time_query "text: usd (in every Stripe event)" "usd"
+time_query "text: \"Customer 42\" (common words)" '"Customer 42"'
+time_query "data.object.currency:usd (every Stripe event)" "data.object.currency:usd"
 time_query "no filter (plain list)" ""

@@ -102,6 +102,10 @@ cpu_us() { python3 -c "print(round(($2 - $1) / $hz / $3 * 1e6, 1))"; }
 # wrk_cpu_us TIME_FILE N: wrk's user and system time (GNU time's output) per request, in µs.
 wrk_cpu_us() { python3 -c "u, s = open('$1').read().split()[-2:]; print(round((float(u) + float(s)) / $2 * 1e6, 1))"; }
 wrk_us=$(wrk_cpu_us "$work/wrk.cpu" "$captured")
+# How far the search indexer kept up: captures of the run whose search documents were written
+# by the time the load stopped (it rests while captures arrive, so it falls behind a flood).
+behind=$(psql_hv -c "SELECT count(*) FROM requests r, search_progress p WHERE (r.xid, r.seq) > (p.xid, p.seq)")
+echo "== search documents written during the run: $((captured - behind)) of $captured captures"
 echo "== WAL per capture: $(wal_per_row "$wal0" "$wal1" "$captured")"
 echo "== CPU per capture: hookvault $(cpu_us "$hv_t0" "$hv_t1" "$captured") µs, PostgreSQL $(cpu_us "$pg_t0" "$pg_t1" "$captured") µs, load generator (wrk) $wrk_us µs"
 if [ "$stored" -lt "$((answered - non2xx))" ]; then

@@ -31,6 +31,12 @@ const COLUMNS: &str = "SELECT r.id, r.seq, r.endpoint_id, r.received_at, r.metho
 /// of the `(endpoint_id, xid, seq)` index from there, never other endpoints' captures that the
 /// indexer has not reached yet (with the position as a subquery it could not tell, and read
 /// every capture of the table above the progress).
+///
+/// A term found in most captures (a common word, `livemode:false`) gives the documents' indexes
+/// most of the endpoint as candidates, which then all have to be fetched and sorted: seconds at
+/// a million captures. So a body search first reads the [`FIRST_READ`] newest captures from the
+/// cursor directly, newest first, and answers from them when they hold a full page: those are
+/// the newest matches. Otherwise the indexes are used.
 pub async fn search_requests(
     ex: impl PgExecutor<'_> + Copy,
     user_id: UserId,
@@ -39,52 +45,105 @@ pub async fn search_requests(
     before_seq: Option<i64>,
     limit: i64,
 ) -> Result<Vec<RequestSummary>, StoreError> {
-    let mut b = QueryBuilder::<Postgres>::new("");
     if q.json.is_empty() && q.text.is_empty() {
-        push_scan(&mut b, user_id, endpoint_id, q, before_seq, None);
-        b.push(" ORDER BY r.seq DESC LIMIT ");
-        b.push_bind(limit);
-    } else {
-        let progress = sqlx::query_as!(
-            Progress,
-            r#"SELECT xid AS "xid!", seq AS "seq!" FROM search_progress"#
-        )
-        .fetch_one(ex)
-        .await?;
-        b.push("SELECT * FROM ((");
-        b.push(COLUMNS);
-        b.push(
-            " FROM request_search d JOIN requests r ON r.id = d.request_id \
-             JOIN endpoints e ON e.id = r.endpoint_id WHERE d.endpoint_id = ",
-        );
-        b.push_bind(endpoint_id);
-        b.push(" AND r.endpoint_id = ");
-        b.push_bind(endpoint_id);
-        b.push(" AND e.user_id = ");
-        b.push_bind(user_id);
-        b.push(" AND (r.xid, r.seq) <= (");
-        b.push_bind(progress.xid);
-        b.push(", ");
-        b.push_bind(progress.seq);
-        b.push(")");
-        if let Some(seq) = before_seq {
-            b.push(" AND r.seq < ");
-            b.push_bind(seq);
-        }
-        push_filters(&mut b, q, Some("d"));
-        b.push(" ORDER BY r.seq DESC LIMIT ");
-        b.push_bind(limit);
-        b.push(") UNION ALL (");
-        push_scan(&mut b, user_id, endpoint_id, q, before_seq, Some(progress));
-        b.push(" ORDER BY r.seq DESC LIMIT ");
-        b.push_bind(limit);
-        b.push(")) found ORDER BY seq DESC LIMIT ");
-        b.push_bind(limit);
+        return read(ex, user_id, endpoint_id, q, before_seq, Fence::None, limit).await;
     }
+    let newest = read(
+        ex,
+        user_id,
+        endpoint_id,
+        q,
+        before_seq,
+        Fence::Newest(FIRST_READ),
+        limit,
+    )
+    .await?;
+    if i64::try_from(newest.len()).unwrap_or(i64::MAX) >= limit {
+        return Ok(newest);
+    }
+    let progress = sqlx::query_as!(
+        Progress,
+        r#"SELECT xid AS "xid!", seq AS "seq!" FROM search_progress"#
+    )
+    .fetch_one(ex)
+    .await?;
+    let mut b = QueryBuilder::<Postgres>::new("SELECT * FROM ((");
+    b.push(COLUMNS);
+    b.push(
+        " FROM request_search d JOIN requests r ON r.id = d.request_id \
+         JOIN endpoints e ON e.id = r.endpoint_id WHERE d.endpoint_id = ",
+    );
+    b.push_bind(endpoint_id);
+    b.push(" AND r.endpoint_id = ");
+    b.push_bind(endpoint_id);
+    b.push(" AND e.user_id = ");
+    b.push_bind(user_id);
+    b.push(" AND (r.xid, r.seq) <= (");
+    b.push_bind(progress.xid);
+    b.push(", ");
+    b.push_bind(progress.seq);
+    b.push(")");
+    if let Some(seq) = before_seq {
+        b.push(" AND r.seq < ");
+        b.push_bind(seq);
+    }
+    push_filters(&mut b, q, Some("d"));
+    b.push(" ORDER BY r.seq DESC LIMIT ");
+    b.push_bind(limit);
+    b.push(") UNION ALL (");
+    push_scan(
+        &mut b,
+        user_id,
+        endpoint_id,
+        q,
+        before_seq,
+        Fence::Above(progress),
+    );
+    b.push(" ORDER BY r.seq DESC LIMIT ");
+    b.push_bind(limit);
+    b.push(")) found ORDER BY seq DESC LIMIT ");
+    b.push_bind(limit);
     Ok(b.build_query_as::<RequestSummary>()
         .persistent(false)
         .fetch_all(ex)
         .await?)
+}
+
+/// How many of the endpoint's newest captures (from the cursor) a body search reads directly
+/// before it turns to the search documents' indexes (see [`search_requests`]). Reading one
+/// 4 KB body takes a few microseconds, so a term found in few captures costs a few
+/// milliseconds more; one found in more than a tenth of them is answered here.
+pub const FIRST_READ: i64 = 500;
+
+/// One page of the endpoint's captures matching `q`, read directly within `fence`.
+async fn read(
+    ex: impl PgExecutor<'_>,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    q: &SearchQuery,
+    before_seq: Option<i64>,
+    fence: Fence,
+    limit: i64,
+) -> Result<Vec<RequestSummary>, StoreError> {
+    let mut b = QueryBuilder::<Postgres>::new("");
+    push_scan(&mut b, user_id, endpoint_id, q, before_seq, fence);
+    b.push(" ORDER BY r.seq DESC LIMIT ");
+    b.push_bind(limit);
+    Ok(b.build_query_as::<RequestSummary>()
+        .persistent(false)
+        .fetch_all(ex)
+        .await?)
+}
+
+/// Which of the endpoint's captures [`push_scan`] reads.
+#[derive(Debug, Clone, Copy)]
+enum Fence {
+    /// All of them.
+    None,
+    /// Those above the indexer's progress.
+    Above(Progress),
+    /// The newest this many (older than the cursor).
+    Newest(i64),
 }
 
 /// How far the search indexer got (see `search_index`).
@@ -94,37 +153,53 @@ struct Progress {
     seq: i64,
 }
 
-/// The endpoint's captures matching `q` by reading them (no search documents). With
-/// `above`, only those above the indexer's progress, found through the endpoint's position
-/// index first (a fence, so the planner does not walk the whole endpoint newest first instead).
+/// The endpoint's captures matching `q` by reading them (no search documents), within `fence`.
+/// Above the indexer's progress, they are found through the endpoint's position index first
+/// (a fence, so the planner does not walk the whole endpoint newest first instead); the newest
+/// N through the `(endpoint_id, seq)` index.
 fn push_scan(
     b: &mut QueryBuilder<'_, Postgres>,
     user_id: UserId,
     endpoint_id: EndpointId,
     q: &SearchQuery,
     before_seq: Option<i64>,
-    above: Option<Progress>,
+    fence: Fence,
 ) {
     b.push(COLUMNS);
-    if let Some(p) = above {
-        // The row comparison starts with the endpoint, so it bounds a range of
-        // `requests_endpoint_position_idx` rather than filtering the entries of the global
-        // position index (every endpoint's captures not indexed yet). `xid >=` is implied by
-        // it but is what the planner can estimate (a row comparison is estimated by its first
-        // column alone, which made it expect a quarter of the table and read all of it).
-        b.push(" FROM (SELECT * FROM requests f WHERE f.endpoint_id = ");
-        b.push_bind(endpoint_id);
-        b.push(" AND f.xid >= ");
-        b.push_bind(p.xid);
-        b.push(" AND (f.endpoint_id, f.xid, f.seq) > (");
-        b.push_bind(endpoint_id);
-        b.push(", ");
-        b.push_bind(p.xid);
-        b.push(", ");
-        b.push_bind(p.seq);
-        b.push(") OFFSET 0) r");
-    } else {
-        b.push(" FROM requests r");
+    match fence {
+        Fence::Above(p) => {
+            // The row comparison starts with the endpoint, so it bounds a range of
+            // `requests_endpoint_position_idx` rather than filtering the entries of the global
+            // position index (every endpoint's captures not indexed yet). `xid >=` is implied
+            // by it but is what the planner can estimate (a row comparison is estimated by its
+            // first column alone, which made it expect a quarter of the table and read all of
+            // it).
+            b.push(" FROM (SELECT * FROM requests f WHERE f.endpoint_id = ");
+            b.push_bind(endpoint_id);
+            b.push(" AND f.xid >= ");
+            b.push_bind(p.xid);
+            b.push(" AND (f.endpoint_id, f.xid, f.seq) > (");
+            b.push_bind(endpoint_id);
+            b.push(", ");
+            b.push_bind(p.xid);
+            b.push(", ");
+            b.push_bind(p.seq);
+            b.push(") OFFSET 0) r");
+        }
+        Fence::Newest(n) => {
+            b.push(" FROM (SELECT * FROM requests f WHERE f.endpoint_id = ");
+            b.push_bind(endpoint_id);
+            if let Some(seq) = before_seq {
+                b.push(" AND f.seq < ");
+                b.push_bind(seq);
+            }
+            b.push(" ORDER BY f.seq DESC LIMIT ");
+            b.push_bind(n);
+            b.push(") r");
+        }
+        Fence::None => {
+            b.push(" FROM requests r");
+        }
     }
     b.push(" JOIN endpoints e ON e.id = r.endpoint_id WHERE r.endpoint_id = ");
     b.push_bind(endpoint_id);

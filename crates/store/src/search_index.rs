@@ -190,7 +190,10 @@ mod tests {
             RawHeader::new("Content-Type", b"application/json".to_vec()),
             RawHeader::new("X-Odd", b"a\xffb".to_vec()),
         ];
-        let words = search_words(b"{\"a\":\"\x00x\xfe\",\"id\":\"in_1\",\"id2\":\"in_1\"}", &headers);
+        let words = search_words(
+            b"{\"a\":\"\x00x\xfe\",\"id\":\"in_1\",\"id2\":\"in_1\"}",
+            &headers,
+        );
         assert_eq!(
             words,
             " a x id in 1 id2 Content Type application json X Odd b "
@@ -220,7 +223,8 @@ mod tests {
         fn like(words: &str, pattern: &str) -> bool {
             words.contains(pattern.trim_matches('%'))
         }
-        let body = b"{\"customer_email\":\"customer4242@example.com\",\"x\":\"caf\xc3\xa9 au lait\"}";
+        let body =
+            b"{\"customer_email\":\"customer4242@example.com\",\"x\":\"caf\xc3\xa9 au lait\"}";
         let words = search_words(body, &[]);
         for text in [
             "customer4242@example.com",

@@ -1113,3 +1113,35 @@ async fn search_finds_a_just_captured_body_before_and_after_it_is_indexed() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_body_search_finds_matches_older_than_the_newest_captures_it_reads_first() {
+    use hookvault_core::ids::EndpointId;
+    use hookvault_store::requests::insert_captures;
+    use hookvault_store::search::FIRST_READ;
+    use hookvault_store::testing::capture as plain;
+
+    let app = TestApp::spawn().await;
+    let token = app.signup_with_token("deep-search@example.com").await;
+    let (endpoint, _) = app.create_endpoint(&token, "deep").await;
+    let id: EndpointId = endpoint.parse().expect("endpoint id");
+    let mut batch = vec![plain(id, br#"{"note":"needle deep","k":"rare"}"#)];
+    batch.extend((0..FIRST_READ + 5).map(|_| plain(id, b"filler")));
+    batch.extend((0..3).map(|_| plain(id, br#"{"note":"needle new","k":"common"}"#)));
+    insert_captures(&app.server.pool, &batch)
+        .await
+        .expect("store");
+
+    // The newest captures hold a full page of the common terms; the deep capture, older than
+    // the captures read first, is found after them (`search` pages two at a time with the
+    // cursor, and fails on a page that repeats a capture).
+    let needle = search(&app, &token, &endpoint, "needle").await;
+    assert_eq!(needle.len(), 4, "every capture holding the word");
+    let deep = search(&app, &token, &endpoint, "\"needle deep\"").await;
+    assert_eq!(deep.len(), 1);
+    assert!(needle.is_superset(&deep));
+    assert_eq!(search(&app, &token, &endpoint, "k:rare").await, deep);
+    let common = search(&app, &token, &endpoint, "k:common").await;
+    assert_eq!(common.len(), 3);
+    assert!(needle.is_superset(&common));
+}
