@@ -131,12 +131,31 @@ SELECT gen_random_uuid(), r.endpoint_id, now(), r.method, r.path, r.query, r.htt
 FROM bench_row r, generate_series(1, 64);
 SQL
 chmod 644 "$work/insert.sql"
+# PostgreSQL alone: the search indexer, which would otherwise work through the capture run's
+# backlog beside the reference (flat out, since no captures arrive), is held meanwhile: it
+# waits to move its progress row, which this session locks (reads go on; at most one batch
+# is read before it waits). Builds without the indexer have nothing to hold.
+hold=""
+if [ "$(psql_hv -c "SELECT to_regclass('search_progress') IS NOT NULL")" = t ]; then
+  psql_hv -c "SET application_name = 'bench-hold'; BEGIN; LOCK TABLE search_progress IN EXCLUSIVE MODE;
+              SELECT pg_sleep($DURATION + 60); COMMIT;" >/dev/null 2>&1 &
+  hold=$!
+  until [ "$(psql_hv -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                         WHERE a.application_name = 'bench-hold' AND l.relation = 'search_progress'::regclass AND l.granted")" = 1 ]; do
+    kill -0 "$hold" 2>/dev/null || { echo "FAIL: could not hold the search indexer" >&2; exit 1; }
+    sleep 0.1
+  done
+fi
 pg_t0=$(ticks "$postmaster"); wal0=$(wal)
 tps=$("${as_pg[@]}" "$pgbin/pgbench" -h "$pgsock" -U hookvault -n -c 8 -j 2 -T "$DURATION" -f "$work/insert.sql" hookvault 2>/dev/null \
   | awk '/^tps = /{print $3}')
 pg_rate=$(python3 -c "print(round(float('$tps') * 64))")
 hv_rate=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
 pg_t1=$(ticks "$postmaster"); wal1=$(wal)
+if [ -n "$hold" ]; then
+  psql_hv -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench-hold'" >/dev/null
+  wait "$hold" 2>/dev/null || true
+fi
 pg_rows=$(psql_hv -c "SELECT count(*) FROM bench_requests")
 echo "== PostgreSQL alone, same row, batches of 64, 8 clients, ${DURATION}s: $pg_rate rows/s"
 echo "== CPU per row, PostgreSQL alone: $(cpu_us "$pg_t0" "$pg_t1" "$pg_rows") µs"

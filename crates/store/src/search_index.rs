@@ -36,11 +36,14 @@ pub fn search_words(body: &[u8], headers: &[RawHeader]) -> String {
     words
 }
 
-/// The maximal runs of ASCII letters and digits in `bytes`, in order.
+/// Whether a byte belongs to a word: an ASCII letter or digit.
+fn in_word(b: &u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// The words of `bytes` (maximal runs of [`in_word`] bytes), in order.
 fn words_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    bytes
-        .split(|b| !b.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
+    bytes.split(|b| !in_word(b)).filter(|w| !w.is_empty())
 }
 
 /// `LIKE` patterns, one per distinct word of `text`, that the [`search_words`] of every capture
@@ -54,13 +57,13 @@ pub fn word_patterns(text: &str) -> Vec<String> {
     let mut patterns = Vec::new();
     let mut start = 0;
     while start < bytes.len() {
-        if !bytes[start].is_ascii_alphanumeric() {
+        if !in_word(&bytes[start]) {
             start += 1;
             continue;
         }
         let end = bytes[start..]
             .iter()
-            .position(|b| !b.is_ascii_alphanumeric())
+            .position(|b| !in_word(b))
             .map_or(bytes.len(), |n| start + n);
         let before = if start > 0 { "% " } else { "%" };
         let after = if end < bytes.len() { " %" } else { "%" };
