@@ -1028,6 +1028,16 @@ async fn deleting_an_account_cancels_subscriptions_that_no_applied_event_recorde
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // The failed event, queued again (as `hookvault admin billing-retry` does) after the
+    // deletion cleared its payload, has nothing left to apply: done, not failed again.
+    assert!(
+        hookvault_store::billing::retry_failed_event(&app.server.pool, &failed.id)
+            .await
+            .unwrap(),
+        "the failed event is queued again"
+    );
+    wait_status(&app, &failed.id, "done").await;
 }
 
 /// Runs `hookvault admin billing-events ARGS…` (the binary) against the database at `url`.

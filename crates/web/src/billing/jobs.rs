@@ -119,10 +119,17 @@ async fn apply(
     billing: &Billing,
     event: &ClaimedEvent,
 ) -> Result<String, JobError> {
-    let payload = event
-        .payload
-        .as_ref()
-        .ok_or_else(|| JobError::Permanent("the event's payload was deleted".into()))?;
+    let Some(payload) = event.payload.as_ref() else {
+        // Only an account's deletion clears a payload (the event named that account), e.g.
+        // while this event waited for a retry: there is nothing left to apply.
+        return finish(
+            state,
+            event,
+            None,
+            "its account was deleted before it was applied; nothing to apply",
+        )
+        .await;
+    };
     let parsed = BillingEvent::from_event(&event.kind, payload).map_err(JobError::Permanent)?;
     let pool = &state.pool;
     match parsed {
