@@ -74,19 +74,13 @@ pub async fn search_requests(
          JOIN endpoints e ON e.id = r.endpoint_id WHERE d.endpoint_id = ",
     );
     b.push_bind(endpoint_id);
-    b.push(" AND r.endpoint_id = ");
-    b.push_bind(endpoint_id);
-    b.push(" AND e.user_id = ");
-    b.push_bind(user_id);
+    b.push(" AND ");
+    push_page(&mut b, user_id, endpoint_id, before_seq);
     b.push(" AND (r.xid, r.seq) <= (");
     b.push_bind(progress.xid);
     b.push(", ");
     b.push_bind(progress.seq);
     b.push(")");
-    if let Some(seq) = before_seq {
-        b.push(" AND r.seq < ");
-        b.push_bind(seq);
-    }
     push_filters(&mut b, q, Some("d"));
     b.push(" ORDER BY r.seq DESC LIMIT ");
     b.push_bind(limit);
@@ -201,7 +195,20 @@ fn push_scan(
             b.push(" FROM requests r");
         }
     }
-    b.push(" JOIN endpoints e ON e.id = r.endpoint_id WHERE r.endpoint_id = ");
+    b.push(" JOIN endpoints e ON e.id = r.endpoint_id WHERE ");
+    push_page(b, user_id, endpoint_id, before_seq);
+    push_filters(b, q, None);
+}
+
+/// The conditions every part of a search shares: captures `r` of this endpoint, which belongs
+/// to this user (`e`), older than the page's cursor.
+fn push_page(
+    b: &mut QueryBuilder<'_, Postgres>,
+    user_id: UserId,
+    endpoint_id: EndpointId,
+    before_seq: Option<i64>,
+) {
+    b.push("r.endpoint_id = ");
     b.push_bind(endpoint_id);
     b.push(" AND e.user_id = ");
     b.push_bind(user_id);
@@ -209,7 +216,6 @@ fn push_scan(
         b.push(" AND r.seq < ");
         b.push_bind(seq);
     }
-    push_filters(b, q, None);
 }
 
 /// Appends ` AND …` for every filter of `q`. With `doc` (the alias of the captures' search

@@ -82,8 +82,6 @@ pub const BATCH_BYTES: i64 = 8 * 1024 * 1024;
 /// What one [`index_next`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
-    /// Captures whose documents were written.
-    pub indexed: usize,
     /// More captures are already waiting (a full batch).
     pub more: bool,
     /// Captures numbered so far on the database (stored or being stored, by every process):
@@ -105,8 +103,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<Pass, StoreError> {
     )
     .fetch_one(pool)
     .await?;
-    let pass = |indexed, more| Pass {
-        indexed,
+    let pass = |more| Pass {
         more,
         numbered: start.numbered,
     };
@@ -143,7 +140,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<Pass, StoreError> {
         _ => (start.horizon - 1, i64::MAX),
     };
     if rows.is_empty() && (to_xid, to_seq) <= (start.xid, start.seq) {
-        return Ok(pass(0, false));
+        return Ok(pass(false));
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let words: Vec<String> = rows
@@ -163,7 +160,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<Pass, StoreError> {
     .await?;
     if moved.rows_affected() != 1 {
         // Another indexer got here first.
-        return Ok(pass(0, true));
+        return Ok(pass(true));
     }
     // The captures are locked against deletion (retention, a deleted endpoint) for the
     // insert's foreign key check; one deleted meanwhile is skipped.
@@ -180,7 +177,7 @@ pub async fn index_next(pool: &PgPool, limit: i64) -> Result<Pass, StoreError> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(pass(ids.len(), full))
+    Ok(pass(full))
 }
 
 #[cfg(test)]
